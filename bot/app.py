@@ -1,0 +1,146 @@
+"""Wiring: build the Application with its services, handlers, persistence and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    PersistenceInput,
+    TypeHandler,
+)
+from telegram.request import BaseRequest, HTTPXRequest
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.i18n import I18n
+from bot.runtime import BotContext, Services, flush_pending
+from storage import repo
+from storage.db import Database
+from storage.persistence import SqlPersistence
+from storage.seed import seed_unions
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "apply", "my", "status", "pending", "admin", "language", "help", "cancel")
+
+
+async def prepare_database(db: Database, clock: Clock, settings: Settings) -> None:
+    """Apply migrations and initial data; make sure this year's season exists."""
+    await db.migrate()
+    async with db.session() as s:
+        await seed_unions(s)
+        await repo.ensure_season(s, clock.now().astimezone(settings.tz).year)
+        await s.commit()
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    db: Database | None = None,
+    rate_limit: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    """The configured Application. The database must be prepared before `initialize()`."""
+    clock = clock or SystemClock()
+    db = db or Database(settings.database_url)
+    i18n = I18n(settings.default_locale)
+    persistence = SqlPersistence(db)
+    persistence.store_data = PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False)
+    builder: ApplicationBuilder = (  # type: ignore[type-arg]
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(str(settings.bot_api_url).rstrip("/"))
+        .base_file_url(str(settings.bot_file_url).rstrip("/"))
+        .persistence(persistence)
+        .defaults(Defaults(tzinfo=settings.tz))
+        .context_types(ContextTypes(context=BotContext, bot_data=dict))
+        .post_init(_post_init)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if request is not None:
+        builder = builder.request(request)
+    else:
+        builder = builder.request(HTTPXRequest(connection_pool_size=16, read_timeout=15, connect_timeout=10))
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app = builder.build()
+    app.bot_data["services"] = Services(settings=settings, db=db, i18n=i18n, clock=clock)
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
+    from conversations import common
+
+    common.register(app)
+    # Written after every update, so a kill -9 loses nothing that was answered.
+    app.add_handler(TypeHandler(Update, _persist_now), group=1000)
+    app.add_error_handler(common.on_error)
+
+
+async def _persist_now(update: Update, context: BotContext) -> None:
+    """Store conversation states, then send the replies: a reply means the step is saved."""
+    try:
+        await context.application.update_persistence()
+    finally:
+        await flush_pending(context)
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    await set_commands(app)
+
+
+async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
+    """The localized command menu: Chinese for zh clients, English for everyone else."""
+    i18n: I18n = app.bot_data["services"].i18n
+    for lang, code in (("en", None), ("zh", "zh")):
+        t = i18n.get(lang)
+        cmds = [BotCommand(c, t(f"command.{c}")) for c in COMMANDS]
+        await app.bot.set_my_commands(cmds, language_code=code)
+
+
+async def run(settings: Settings) -> None:
+    """Start the bot and serve until SIGINT/SIGTERM."""
+    clock = SystemClock()
+    db = Database(settings.database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await prepare_database(db, clock, settings)
+    app = build_application(settings, clock=clock, db=db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with app:
+        await app.start()
+        if settings.webhook_url:
+            await app.updater.start_webhook(  # type: ignore[union-attr]
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=settings.webhook_url.path.lstrip("/") if settings.webhook_url.path else "",
+                webhook_url=str(settings.webhook_url),
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)  # type: ignore[union-attr]
+        log.info("bot is running")
+        await stop.wait()
+        log.info("stopping")
+        await app.updater.stop()  # type: ignore[union-attr]
+        await app.stop()
+    await db.dispose()
+
+
+def main_run(settings: Settings, **_: Any) -> None:
+    asyncio.run(run(settings))

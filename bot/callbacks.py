@@ -1,0 +1,157 @@
+"""Typed callback data: one codec for every inline button (`rv:approve:12` style).
+
+Decoding never trusts the data: anything malformed gives `None`; handlers still re-check the
+database and the acting user's role before doing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+
+from bot.domain.workflow import Action
+
+_SAFE = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
+
+
+class Codec:
+    """Base for callback payloads; subclasses declare `prefix` and typed fields."""
+
+    prefix: ClassVar[str]
+    registry: ClassVar[dict[str, type[Codec]]] = {}
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if cls.prefix in Codec.registry:
+            raise ValueError(f"duplicate callback prefix {cls.prefix}")
+        Codec.registry[cls.prefix] = cls
+
+    def encode(self) -> str:
+        parts = [self.prefix]
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            parts.append("" if value is None else str(value.value if isinstance(value, StrEnum) else value))
+        data = ":".join(parts)
+        if len(data.encode()) > 64:
+            raise ValueError(f"callback data too long: {data}")
+        return data
+
+    @classmethod
+    def pattern(cls) -> str:
+        return f"^{re.escape(cls.prefix)}(:|$)"
+
+
+def _convert(tp: Any, raw: str) -> Any:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if raw == "":
+            return None
+        return _convert(args[0], raw)
+    if tp is int:
+        if not re.fullmatch(r"-?\d{1,12}", raw):
+            raise ValueError(raw)
+        return int(raw)
+    if isinstance(tp, type) and issubclass(tp, StrEnum):
+        return tp(raw)
+    if tp is str:
+        if not _SAFE.match(raw):
+            raise ValueError(raw)
+        return raw
+    raise TypeError(tp)
+
+
+def decode(data: str | None) -> Codec | None:
+    """The payload for `data`, or None when it is not one this bot could have made."""
+    if not data or len(data) > 64:
+        return None
+    prefix, _, rest = data.partition(":")
+    cls = Codec.registry.get(prefix)
+    if cls is None:
+        return None
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    raw = rest.split(":") if rest or fields else []
+    if len(raw) != len(fields):
+        return None
+    hints = get_type_hints(cls)
+    try:
+        return cls(**{f.name: _convert(hints[f.name], r) for f, r in zip(fields, raw, strict=True)})
+    except (ValueError, TypeError):
+        return None
+
+
+class WizardOp(StrEnum):
+    UNION = "u"
+    YES = "y"
+    NO = "n"
+    CHOICE = "c"
+    OTHER = "o"
+    DONE = "d"
+    BACK = "b"
+    SKIP = "s"
+    KEEP = "k"
+    SUMMARY = "sum"
+    EDIT = "e"
+    MEMBER_ADD = "ma"
+    MEMBER_EDIT = "me"
+    MEMBER_DEL = "md"
+    MEMBER_FIELD = "mf"
+    FILE_DEL = "fd"
+    SUBMIT = "sub"
+    CONFIRM = "ok"
+    RESUME = "res"
+    CLEAR = "clr"
+
+
+@dataclass(frozen=True)
+class Wiz(Codec):
+    """A button inside the applicant's wizard; `v` carries the argument, `app` the draft it belongs to."""
+
+    prefix: ClassVar[str] = "f"
+    app: int
+    op: WizardOp
+    v: str | None = None
+
+
+@dataclass(frozen=True)
+class Lang(Codec):
+    prefix: ClassVar[str] = "lang"
+    code: str
+
+
+class ReviewOp(StrEnum):
+    FULL = "full"
+    DEFAULT = "dflt"  # one-tap default opinion
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Review(Codec):
+    """A reviewer's button: an action of the workflow table on an application."""
+
+    prefix: ClassVar[str] = "rv"
+    action: Action
+    app: int
+
+
+@dataclass(frozen=True)
+class ReviewAux(Codec):
+    prefix: ClassVar[str] = "rx"
+    op: ReviewOp
+    app: int
+
+
+@dataclass(frozen=True)
+class Admin(Codec):
+    prefix: ClassVar[str] = "adm"
+    op: str
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class Status(Codec):
+    prefix: ClassVar[str] = "st"
+    app: int

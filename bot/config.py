@@ -1,0 +1,109 @@
+"""Settings, read once from the environment and an optional `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Locale = Literal["zh", "en"]
+LOCALES: tuple[Locale, ...] = ("zh", "en")
+
+
+class Settings(BaseSettings):
+    """Everything the bot is configured with; see the README's table."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr
+    bot_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org/bot")
+    bot_file_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org/file/bot")
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: Locale = "zh"
+    timezone: str = "Asia/Shanghai"
+    webhook_url: AnyHttpUrl | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    review_remind_days: int = Field(default=3, ge=1)
+    review_escalate_days: int = Field(default=7, ge=1)
+    quiet_start_hour: int = Field(default=20, ge=0, le=23)
+    quiet_end_hour: int = Field(default=9, ge=0, le=23)
+    album_wait_seconds: float = Field(default=1.2, gt=0)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            ids = []
+            for part in parts:
+                if not part.lstrip("-").isdigit():
+                    raise ValueError(f"not a numeric Telegram user id: {part!r}")
+                ids.append(int(part))
+            return frozenset(ids)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone: {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'studio.db').resolve()}"
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token(self) -> str:
+        return self.bot_token.get_secret_value()
+
+    @property
+    def materials_dir(self) -> Path:
+        return self.data_dir / "materials"
+
+
+class ConfigError(Exception):
+    """Raised with one human line per bad setting."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; invalid or missing ones become a `ConfigError` naming each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "configuration"
+            if err["type"] == "missing":
+                lines.append(f"{name} is required but not set (put it in the environment or in .env)")
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+                lines.append(f"{name}: {msg}")
+        raise ConfigError(lines) from None

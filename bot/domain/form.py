@@ -1,0 +1,254 @@
+"""The one declaration of the application form (附件1 申报表) and its materials.
+
+The wizard, the progress bar, the summary and edit screen, the reviewer's view and the
+printable DOCX all walk `FORM`. A field's texts live under `field.<key>.*` in `locales/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field as PField, ValidationError, create_model
+
+from bot.domain import values
+from bot.domain.values import InvalidInput
+
+
+class Kind(StrEnum):
+    UNION = "union"  # choice of reviewing union, from the database
+    YESNO = "yesno"  # eligibility condition
+    TEXT = "text"  # one line
+    LONGTEXT = "longtext"  # may come in several messages, then Done
+    CHOICE = "choice"  # buttons, optionally with free-text "other"
+    YEARMONTH = "yearmonth"
+    AREA = "area"
+    MONEY = "money"
+    LINES = "lines"  # one item per line
+    MEMBERS = "members"  # repeated rows of MEMBER_FIELDS
+    PHOTOS = "photos"  # 3..5 images
+    VIDEO = "video"
+    DOCUMENT = "document"  # a file or typed text
+
+
+TEXT_KINDS = {Kind.TEXT, Kind.LONGTEXT, Kind.YEARMONTH, Kind.AREA, Kind.MONEY, Kind.LINES, Kind.CHOICE}
+FILE_KINDS = {Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "gender": ("male", "female"),
+    "education": ("doctor", "master", "bachelor", "college", "secondary", "high_school", "junior"),
+    "title": ("senior_technician", "technician", "professor_engineer", "senior_engineer", "engineer"),
+    "honour": (
+        "national_model",
+        "national_may1",
+        "provincial_model",
+        "provincial_may1",
+        "city_model",
+        "city_may1",
+    ),
+}
+
+MIN_PHOTOS, MAX_PHOTOS = 3, 5
+PRINTED_MEMBER_ROWS = 6
+LONG_TEXT_MAX = 2000
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One question. `section` groups fields on the summary and in the edit menu."""
+
+    key: str
+    kind: Kind
+    section: str
+    required: bool = True
+    max_len: int = 30
+    choices: str | None = None  # name in CHOICES
+    allow_other: bool = False
+    spec: str = ""  # the requirement this field carries, e.g. "R-F2"
+    condition: str | None = None  # for YESNO: eligibility condition id
+
+    @property
+    def label_key(self) -> str:
+        return f"field.{self.key}.label"
+
+    @property
+    def prompt_key(self) -> str:
+        return f"field.{self.key}.prompt"
+
+    @property
+    def example_key(self) -> str:
+        return f"field.{self.key}.example"
+
+    def options(self) -> tuple[str, ...]:
+        return CHOICES[self.choices] if self.choices else ()
+
+    def parse(self, raw: str, *, today: date) -> Any:
+        """Turn typed text into the stored value, or raise `InvalidInput`."""
+        match self.kind:
+            case Kind.TEXT:
+                return values.parse_short_text(raw, max_len=self.max_len)
+            case Kind.LONGTEXT | Kind.DOCUMENT:
+                return values.parse_long_text(raw, max_len=self.max_len)
+            case Kind.CHOICE:
+                text = values.parse_short_text(raw, max_len=self.max_len)
+                if not self.allow_other:
+                    raise InvalidInput("use_buttons")
+                return text
+            case Kind.YEARMONTH:
+                return values.parse_year_month(raw, on=today)
+            case Kind.AREA:
+                return values.parse_area(raw)
+            case Kind.MONEY:
+                return values.parse_money(raw)
+            case Kind.LINES:
+                return values.parse_lines(raw, max_items=100, max_len=self.max_len)
+        raise InvalidInput("use_buttons")
+
+    def accepts_text(self) -> bool:
+        return self.kind in TEXT_KINDS or self.kind is Kind.DOCUMENT
+
+
+def _f(key: str, kind: Kind, section: str, spec: str, **kw: Any) -> FormField:
+    return FormField(key=key, kind=kind, section=section, spec=spec, **kw)
+
+
+ELIGIBILITY = tuple(
+    _f(f"elig_{n}", Kind.YESNO, "eligibility", f"R-E{n}", condition=f"R-E{n}") for n in range(1, 6)
+)
+
+MEMBER_FIELDS: tuple[FormField, ...] = (
+    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30),
+    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender"),
+    _f("member_birth", Kind.YEARMONTH, "members", "R-F6"),
+    _f("member_education", Kind.CHOICE, "members", "R-F6", choices="education", allow_other=True),
+    _f("member_title", Kind.CHOICE, "members", "R-F6", choices="title", allow_other=True, max_len=50),
+    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100),
+    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100),
+)
+
+STEPS: tuple[FormField, ...] = (
+    _f("union", Kind.UNION, "union", "R-W1"),
+    *ELIGIBILITY,
+    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100),
+    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30),
+    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender"),
+    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2"),
+    _f("leader_education", Kind.CHOICE, "leader", "R-F2", choices="education", allow_other=True),
+    _f("leader_title", Kind.CHOICE, "leader", "R-F2", choices="title", allow_other=True, max_len=50),
+    _f("leader_honour", Kind.CHOICE, "leader", "R-F2", choices="honour", allow_other=True, max_len=60),
+    _f("leader_employer", Kind.TEXT, "leader", "R-F2", max_len=100),
+    _f("achievements", Kind.LONGTEXT, "achievements", "R-F3", max_len=LONG_TEXT_MAX),
+    _f("location", Kind.TEXT, "site", "R-F4", max_len=100),
+    _f("area", Kind.AREA, "site", "R-F4"),
+    _f("funds", Kind.MONEY, "site", "R-F4"),
+    _f("equipment", Kind.LINES, "equipment", "R-F5", max_len=100),
+    _f("members", Kind.MEMBERS, "members", "R-F6"),
+    _f("plan", Kind.LONGTEXT, "plan", "R-F7", max_len=LONG_TEXT_MAX),
+    _f("photos", Kind.PHOTOS, "photos", "R-M4"),
+    _f("video", Kind.VIDEO, "photos", "R-M4", required=False),
+    _f("recommendation", Kind.DOCUMENT, "documents", "R-M2", max_len=LONG_TEXT_MAX),
+    _f("rules", Kind.DOCUMENT, "documents", "R-M3", max_len=LONG_TEXT_MAX),
+    _f("other_materials", Kind.DOCUMENT, "documents", "R-M5", required=False, max_len=LONG_TEXT_MAX),
+)
+
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(f.section for f in STEPS))
+BY_KEY: dict[str, FormField] = {f.key: f for f in (*STEPS, *MEMBER_FIELDS)}
+
+
+def step_index(key: str) -> int:
+    """1-based position for the progress bar."""
+    return next(i for i, f in enumerate(STEPS, start=1) if f.key == key)
+
+
+def section_fields(section: str) -> tuple[FormField, ...]:
+    return tuple(f for f in STEPS if f.section == section)
+
+
+def is_answered(f: FormField, answers: Mapping[str, Any], files: Mapping[str, int]) -> bool:
+    """Whether the draft holds an answer for `f` (files are counted per field)."""
+    if f.kind is Kind.PHOTOS:
+        return files.get(f.key, 0) >= MIN_PHOTOS
+    if f.kind is Kind.VIDEO:
+        return files.get(f.key, 0) > 0 or f.key in answers
+    if f.kind is Kind.DOCUMENT:
+        return files.get(f.key, 0) > 0 or bool(answers.get(f.key)) or (not f.required and f.key in answers)
+    if f.kind is Kind.MEMBERS:
+        return bool(answers.get(f.key))
+    return f.key in answers and answers[f.key] not in (None, "", [])
+
+
+def first_unanswered(answers: Mapping[str, Any], files: Mapping[str, int]) -> FormField | None:
+    for f in STEPS:
+        if not is_answered(f, answers, files):
+            return f
+    return None
+
+
+def failed_conditions(answers: Mapping[str, Any]) -> list[str]:
+    return [f.condition or f.key for f in ELIGIBILITY if answers.get(f.key) is False]
+
+
+# --- pydantic model of a complete application, built from the same declaration ---
+
+def _member_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for f in MEMBER_FIELDS:
+        fields[f.key.removeprefix("member_")] = _annotation(f)
+    return create_model("MemberRow", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _annotation(f: FormField) -> tuple[Any, Any]:
+    match f.kind:
+        case Kind.UNION:
+            return (int, PField(gt=0))
+        case Kind.YESNO:
+            return (bool, ...)
+        case Kind.TEXT | Kind.CHOICE:
+            return (str, PField(min_length=1, max_length=f.max_len))
+        case Kind.LONGTEXT:
+            return (str, PField(min_length=1, max_length=f.max_len))
+        case Kind.YEARMONTH:
+            return (str, PField(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"))
+        case Kind.AREA:
+            return (float, PField(gt=0))
+        case Kind.MONEY:
+            return (int, PField(ge=0))
+        case Kind.LINES:
+            return (list[str], PField(min_length=1))
+    raise AssertionError(f.kind)
+
+
+MemberRow = _member_model()
+
+
+def _answers_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for f in STEPS:
+        if f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):
+            continue
+        if f.kind is Kind.MEMBERS:
+            fields[f.key] = (list[MemberRow], PField(min_length=1))  # type: ignore[valid-type]
+        else:
+            fields[f.key] = _annotation(f)
+    return create_model("ApplicationAnswers", __config__=ConfigDict(extra="ignore"), **fields)
+
+
+ApplicationAnswers = _answers_model()
+
+
+def validate_complete(answers: Mapping[str, Any]) -> list[str]:
+    """Keys of fields that are missing or invalid in a stored draft (empty when complete)."""
+    try:
+        ApplicationAnswers.model_validate(dict(answers))
+    except ValidationError as exc:
+        return sorted({str(err["loc"][0]) for err in exc.errors()})
+    return []
+
+
+def member_row(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A member row keyed like MEMBER_FIELDS (`member_name` …) from stored data."""
+    return {f.key: data.get(f.key.removeprefix("member_")) for f in MEMBER_FIELDS}
+

@@ -1,0 +1,229 @@
+"""Per-update plumbing: services, one DB session per update, replies sent after the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.workflow import Role
+from bot.i18n import I18n, Translator
+from storage import repo
+from storage.db import Database
+from storage.models import User
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """What handlers need, built once at start-up and injected through `bot_data`."""
+
+    settings: Settings
+    db: Database
+    i18n: I18n
+    clock: Clock
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.settings.tz).date()
+
+    def local(self, when: datetime) -> datetime:
+        return when.astimezone(self.settings.tz)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The per-update context; `pending` holds replies until the conversation state is stored."""
+
+    def __init__(self, application: Application, chat_id: int | None = None,  # type: ignore[type-arg]
+                 user_id: int | None = None) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.pending: list[Rq] = []
+
+
+async def flush_pending(context: BotContext) -> None:
+    """Send the replies of this update (called after persistence is written)."""
+    pending, context.pending = context.pending, []
+    for rq in pending:
+        await rq.flush()
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+
+
+def services_of(app: Application) -> Services:  # type: ignore[type-arg]
+    return app.bot_data["services"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Outgoing:
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+    edit: bool = False
+    chat_id: int | None = None
+
+
+class Rq:
+    """One update being handled: the session, the user's row and language, queued replies."""
+
+    def __init__(self, update: Update | None, context: ContextTypes.DEFAULT_TYPE, session: AsyncSession, *,
+                 user_id: int | None = None, chat_id: int | None = None) -> None:
+        self.update = update or Update(0)
+        self._user_id = user_id
+        self._chat_id = chat_id
+        self.context = context
+        self.svc = services(context)
+        self.session = session
+        self.user: User = None  # type: ignore[assignment]
+        self.roles: set[Role] = set()
+        self.t: Translator = self.svc.i18n.get(None)
+        self.out: list[Outgoing] = []
+        self.answer: tuple[str, bool] | None = None
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def query(self) -> CallbackQuery | None:
+        return self.update.callback_query
+
+    @property
+    def message(self) -> Message | None:
+        return self.update.effective_message if self.update.callback_query is None else None
+
+    @property
+    def chat_id(self) -> int:
+        chat = self.update.effective_chat
+        return chat.id if chat else (self._chat_id or self.user.id)
+
+    async def load(self) -> None:
+        tg = self.update.effective_user
+        if tg is None:
+            if self._user_id is None:
+                return
+            found = await repo.get_user(self.session, self._user_id)
+            if found is None:
+                raise LookupError(f"user {self._user_id} not found")
+            self.user = found
+        else:
+            self.user = await repo.upsert_user(
+                self.session, tg.id, tg.first_name, tg.last_name, tg.username, tg.language_code,
+                self.svc.clock.now(),
+            )
+        self.roles = await repo.roles_of(self.session, self.user.id, self.svc.settings.admin_ids)
+        self.t = self.svc.i18n.get(self.svc.i18n.pick(self.user.locale, self.user.language_code))
+
+    @property
+    def lang(self) -> str:
+        return self.t.lang
+
+    def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+        self.out.append(Outgoing(text, keyboard))
+
+    def edit(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+        """Replace the pressed message; falls back to a new message for text input."""
+        self.out.append(Outgoing(text, keyboard, edit=self.query is not None))
+
+    def alert(self, text: str) -> None:
+        self.answer = (text, True)
+
+    def toast(self, text: str) -> None:
+        self.answer = (text, False)
+
+    def later(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run after the commit and after the replies (notifications to other people)."""
+        self.after_commit.append(fn)
+
+    async def flush(self) -> None:
+        bot = self.context.bot
+        q = self.query
+        if q is not None:
+            text, alert = self.answer or ("", False)
+            try:
+                await q.answer(text=text[:200] or None, show_alert=alert)
+            except BadRequest as exc:  # too old to answer; the reply below still informs
+                log.info("callback answer failed: %s", exc)
+        for o in self.out:
+            if o.edit and q is not None and q.message is not None:
+                try:
+                    await q.edit_message_text(o.text, parse_mode=ParseMode.HTML, reply_markup=o.keyboard,
+                                              disable_web_page_preview=True)
+                    continue
+                except BadRequest as exc:
+                    if "not modified" in str(exc):
+                        continue
+                    log.info("edit failed, sending instead: %s", exc)
+            await bot.send_message(o.chat_id or self.chat_id, o.text, parse_mode=ParseMode.HTML,
+                                   reply_markup=o.keyboard, disable_web_page_preview=True)
+        for fn in self.after_commit:
+            await fn()
+
+
+Handler = Callable[[Rq], Awaitable[T]]
+
+DB_RETRIES = 3
+
+
+def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[T]]:
+    """Wrap a handler: open the session, load the user, commit once, then send the replies.
+
+    A database that is busy is retried; nothing has been sent before the commit, so a retry
+    never duplicates a reply.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> T:
+        svc = services(context)
+        for attempt in range(DB_RETRIES):
+            async with svc.db.session() as session:
+                rq = Rq(update, context, session)
+                try:
+                    await rq.load()
+                    result = await fn(rq)
+                    await session.commit()
+                except OperationalError as exc:
+                    await session.rollback()
+                    if attempt + 1 < DB_RETRIES and _is_busy(exc):
+                        log.warning("database busy on update %s, retrying", update.update_id)
+                        await asyncio.sleep(0.05 * (attempt + 1))
+                        continue
+                    raise
+            pending = getattr(context, "pending", None)
+            if isinstance(pending, list):
+                pending.append(rq)  # sent in group 1000, after the conversation state is stored
+            else:
+                await rq.flush()
+            return result
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
+                 body: Callable[[Rq], Awaitable[None]]) -> None:
+    """Run `body` for a user outside an update (jobs): same session, commit and reply rules."""
+    svc = services(context)
+    async with svc.db.session() as session:
+        rq = Rq(None, context, session, user_id=user_id, chat_id=chat_id)
+        await rq.load()
+        await body(rq)
+        await session.commit()
+    await rq.flush()
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text or "deadlock" in text or "serialization" in text

@@ -1,0 +1,137 @@
+"""/start, /help, /language, /cancel, the fallback for stray input and the error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import callbacks as cb
+from bot.domain.workflow import Role
+from bot.runtime import Rq, handler, services
+from storage import repo
+
+log = logging.getLogger(__name__)
+
+ROLE_ORDER = (Role.ADMIN, Role.CITY, Role.DISTRICT, Role.CONTACT)
+
+
+def start_text(rq: Rq) -> str:
+    t = rq.t
+    parts = [t("start.welcome", name=rq.user.display_name), t("start.applicant")]
+    parts += [t(f"start.role.{role.value}") for role in ROLE_ORDER if role in rq.roles]
+    parts.append(t("start.more"))
+    return "\n\n".join(parts)
+
+
+@handler
+async def cmd_start(rq: Rq) -> None:
+    args = rq.context.args or []
+    if args:
+        from conversations.admin import accept_invitation
+
+        if await accept_invitation(rq, args[0]):
+            return
+    rq.reply(start_text(rq))
+
+
+@handler
+async def cmd_help(rq: Rq) -> None:
+    t = rq.t
+    lines = [t("help.title"), t("help.applicant")]
+    if rq.roles & {Role.DISTRICT, Role.CITY}:
+        lines.append(t("help.reviewer"))
+    if Role.CONTACT in rq.roles:
+        lines.append(t("help.contact"))
+    if Role.ADMIN in rq.roles:
+        lines.append(t("help.admin"))
+    lines.append(t("help.common"))
+    rq.reply("\n\n".join(lines))
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("中文", callback_data=cb.Lang("zh").encode()),
+          InlineKeyboardButton("English", callback_data=cb.Lang("en").encode())]]
+    )
+
+
+@handler
+async def cmd_language(rq: Rq) -> None:
+    rq.reply(rq.t("language.choose"), language_keyboard())
+
+
+@handler
+async def on_language(rq: Rq) -> None:
+    data = cb.decode(rq.query.data if rq.query else None)
+    if not isinstance(data, cb.Lang) or data.code not in rq.svc.i18n.catalogs:
+        rq.alert(rq.t("error.bad_button"))
+        return
+    rq.user.locale = data.code
+    rq.t = rq.svc.i18n.get(data.code)
+    rq.edit(rq.t("language.set"))
+
+
+@handler
+async def cmd_cancel(rq: Rq) -> None:
+    rq.reply(rq.t("cancel.nothing"))
+
+
+@handler
+async def on_stray(rq: Rq) -> None:
+    """Input outside any flow: say what can be done."""
+    rq.reply(rq.t("stray.hint"))
+
+
+@handler
+async def on_stray_button(rq: Rq) -> None:
+    rq.alert(rq.t("error.stale_button"))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with the update id; tell the user, in their language, that their answers are kept."""
+    uid = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", uid, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        svc = services(context)
+        lang = None
+        user = update.effective_user
+        if user is not None:
+            async with svc.db.session() as s:
+                row = await repo.get_user(s, user.id)
+            lang = svc.i18n.pick(row.locale if row else None, user.language_code)
+        t = svc.i18n.get(lang)
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer()
+            except Exception:  # noqa: BLE001 - the apology below matters more
+                pass
+        await context.bot.send_message(update.effective_chat.id, t("error.internal"), parse_mode=ParseMode.HTML)
+    except Exception:  # noqa: BLE001
+        log.exception("could not report the error to the user")
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    from conversations import admin, apply, review
+
+    review.register(app)
+    apply.register(app)
+    admin.register(app)
+    app.add_handler(CommandHandler("start", cmd_start))
+    app.add_handler(CommandHandler("help", cmd_help))
+    app.add_handler(CommandHandler("language", cmd_language))
+    app.add_handler(CallbackQueryHandler(on_language, pattern=cb.Lang.pattern()))
+    app.add_handler(CommandHandler("cancel", cmd_cancel))
+    app.add_handler(CallbackQueryHandler(on_stray_button))
+    app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, on_stray))

@@ -1,0 +1,318 @@
+"""SQLAlchemy 2 typed models for the whole procedure."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC; SQLite gives them back aware too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Stamp = UtcDateTime()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64))
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    locale: Mapped[str | None] = mapped_column(String(8))  # explicit choice; wins over language_code
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    blocked_at: Mapped[datetime | None] = mapped_column(Stamp)  # the user blocked the bot
+
+    roles: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", lazy="selectin", primaryjoin="and_(User.id==RoleGrant.user_id, "
+        "RoleGrant.revoked_at.is_(None))", viewonly=True
+    )
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or str(self.id)
+
+
+class Union(Base):
+    """A district/county union or an industry union (区市县工会 / 产业工会)."""
+
+    __tablename__ = "unions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # district | industry
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+class RoleGrant(Base):
+    __tablename__ = "role_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    granted_at: Mapped[datetime] = mapped_column(Stamp)
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+    user: Mapped[User] = relationship(back_populates="roles", viewonly=True)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32))
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    expires_at: Mapped[datetime] = mapped_column(Stamp)
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+    used_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class Season(Base):
+    """One year's application window (R-D1…R-D5)."""
+
+    __tablename__ = "seasons"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    opens_on: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    review_starts: Mapped[date] = mapped_column(Date)
+    naming_by: Mapped[date] = mapped_column(Date)
+    first_year: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("season_year", "applicant_id", name="uq_applications_season_applicant"),
+        Index("ix_applications_status_union", "status", "union_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    season_year: Mapped[int] = mapped_column(ForeignKey("seasons.year"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    number: Mapped[str | None] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(32), default="draft")
+    answers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    wizard: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # cursor and scratch of the chat flow
+    reopened: Mapped[list[str] | None] = mapped_column(Json)  # fields a reviewer reopened
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    updated_at: Mapped[datetime] = mapped_column(Stamp)
+    submitted_at: Mapped[datetime | None] = mapped_column(Stamp)
+    application_date: Mapped[date | None] = mapped_column(Date)  # 申报日期 (R-F1)
+    status_since: Mapped[datetime | None] = mapped_column(Stamp)
+    inspection_on: Mapped[date | None] = mapped_column(Date)
+    studio_name: Mapped[str | None] = mapped_column(String(200))  # 审定的工作室名称 (R-F8)
+    plaque_on: Mapped[date | None] = mapped_column(Date)
+    remarks: Mapped[str | None] = mapped_column(Text)  # 备注
+    materials: Mapped[str | None] = mapped_column(String(16))  # archived | returned (R-W4)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="application", order_by="Attachment.id", lazy="selectin"
+    )
+
+
+class Attachment(Base):
+    """A downloaded file: photo, video or document (R-M2…R-M5)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("year_reports.id"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # photo | video | document
+    telegram_file_id: Mapped[str] = mapped_column(String(256))
+    file_unique_id: Mapped[str] = mapped_column(String(128))
+    original_name: Mapped[str | None] = mapped_column(String(255))
+    stored_path: Mapped[str] = mapped_column(String(512))  # relative to DATA_DIR, generated name
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+
+    application: Mapped[Application | None] = relationship(back_populates="attachments")
+
+
+class OpinionRecord(Base):
+    """An opinion written into a box of the form, with who and when (R-F8)."""
+
+    __tablename__ = "opinions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    box: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    reviewer_id: Mapped[int | None] = mapped_column(BigInteger)
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    decided_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class AuditEvent(Base):
+    """Append-only trail: every transition and every refused attempt."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    at: Mapped[datetime] = mapped_column(Stamp, index=True)
+
+
+class ReviewMessage(Base):
+    """A notification message sent to a reviewer, so it can be edited when someone decides."""
+
+    __tablename__ = "review_messages"
+    __table_args__ = (UniqueConstraint("application_id", "chat_id", "status", name="uq_review_messages_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32))  # the status it was sent for
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class Ping(Base):
+    """A reminder that was due, sent once and recorded (dedupe by key)."""
+
+    __tablename__ = "pings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[int] = mapped_column(BigInteger)
+    due_at: Mapped[datetime] = mapped_column(Stamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class Mute(Base):
+    __tablename__ = "mutes"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class Studio(Base):
+    """A named studio (R-W3) and its standing (R-O2)."""
+
+    __tablename__ = "studios"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    named_on: Mapped[date] = mapped_column(Date)
+    plaque_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | delisted
+    ip_statement: Mapped[str | None] = mapped_column(Text)  # R-O3, as stated by the studio
+
+
+class YearReport(Base):
+    """A studio's year-end report (R-D5)."""
+
+    __tablename__ = "year_reports"
+    __table_args__ = (UniqueConstraint("studio_id", "year", name="uq_year_reports_studio_year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    studio_id: Mapped[int] = mapped_column(ForeignKey("studios.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    filed_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class Inspection(Base):
+    """An inspection of a named studio and its outcome (R-O1, R-O2)."""
+
+    __tablename__ = "inspections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    studio_id: Mapped[int] = mapped_column(ForeignKey("studios.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # regular | adhoc | mutual
+    on: Mapped[date] = mapped_column(Date)
+    findings: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # commendation | notice | delisting
+    inspector_id: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class PersistedState(Base):
+    """Python-telegram-bot persistence: user/chat/bot data, conversations, callback data."""
+
+    __tablename__ = "ptb_state"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    key: Mapped[str] = mapped_column(String(128), primary_key=True, default="")
+    data: Mapped[Any] = mapped_column(Json)

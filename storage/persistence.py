@@ -1,0 +1,104 @@
+"""A python-telegram-bot persistence kept in the database (table `ptb_state`)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from copy import deepcopy
+from typing import Any
+
+from sqlalchemy import delete, select
+from telegram.ext import BasePersistence, PersistenceInput
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
+
+from storage.db import Database
+from storage.models import PersistedState
+
+
+class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
+    """Stores PTB's data as JSON rows; each update is written as soon as PTB hands it over."""
+
+    def __init__(self, db: Database, *, update_interval: float = 60) -> None:
+        super().__init__(store_data=PersistenceInput(), update_interval=update_interval)
+        self.db = db
+        self._conversations: dict[str, ConversationDict] | None = None
+
+    async def _load(self, kind: str) -> list[PersistedState]:
+        async with self.db.session() as s:
+            return list((await s.scalars(select(PersistedState).where(PersistedState.kind == kind))).all())
+
+    async def _put(self, kind: str, key: str, data: Any, name: str = "") -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(PersistedState, (kind, name, key))
+            if data is None:
+                if row is not None:
+                    await s.delete(row)
+                return
+            if row is None:
+                s.add(PersistedState(kind=kind, name=name, key=key, data=data))
+            else:
+                row.data = deepcopy(data)
+
+    async def get_user_data(self) -> dict[int, dict[str, Any]]:
+        return defaultdict(dict, {int(r.key): r.data for r in await self._load("user")})
+
+    async def get_chat_data(self) -> dict[int, dict[str, Any]]:
+        return defaultdict(dict, {int(r.key): r.data for r in await self._load("chat")})
+
+    async def get_bot_data(self) -> dict[str, Any]:
+        rows = await self._load("bot")
+        return rows[0].data if rows else {}
+
+    async def get_callback_data(self) -> CDCData | None:
+        return None
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        out: ConversationDict = {}
+        for r in await self._load("conv"):
+            if r.name == name:
+                out[tuple(json.loads(r.key))] = r.data
+        return out
+
+    async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
+        await self._put("conv", json.dumps(list(key)), new_state, name=name)
+
+    async def update_user_data(self, user_id: int, data: dict[str, Any]) -> None:
+        await self._put("user", str(user_id), data or None)
+
+    async def update_chat_data(self, chat_id: int, data: dict[str, Any]) -> None:
+        await self._put("chat", str(chat_id), data or None)
+
+    async def update_bot_data(self, data: dict[str, Any]) -> None:
+        await self._put("bot", "", data)
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        return None
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        await self._put("chat", str(chat_id), None)
+
+    async def drop_user_data(self, user_id: int) -> None:
+        await self._put("user", str(user_id), None)
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[str, Any]) -> None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[str, Any]) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: dict[str, Any]) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+    async def clear_conversation(self, name: str, key: ConversationKey) -> None:
+        """Write a conversation's end directly (used by /cancel outside the handler)."""
+        async with self.db.session() as s, s.begin():
+            await s.execute(
+                delete(PersistedState).where(
+                    PersistedState.kind == "conv",
+                    PersistedState.name == name,
+                    PersistedState.key == json.dumps(list(key)),
+                )
+            )

@@ -1,0 +1,184 @@
+"""Repositories: queries and writes on a session the caller opened. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.workflow import Role
+from storage.models import (
+    Application,
+    Attachment,
+    AuditEvent,
+    OpinionRecord,
+    ReviewMessage,
+    RoleGrant,
+    Season,
+    Union,
+    User,
+)
+
+
+async def upsert_user(
+    s: AsyncSession,
+    user_id: int,
+    first_name: str,
+    last_name: str | None,
+    username: str | None,
+    language_code: str | None,
+    now: datetime,
+) -> User:
+    user = await s.get(User, user_id)
+    if user is None:
+        user = User(id=user_id, first_name=first_name or "", last_name=last_name, username=username,
+                    language_code=language_code, created_at=now)
+        s.add(user)
+        await s.flush()
+        return user
+    if (user.first_name, user.last_name, user.username, user.language_code) != (
+        first_name or "", last_name, username, language_code
+    ):
+        user.first_name, user.last_name = first_name or "", last_name
+        user.username, user.language_code = username, language_code
+    if user.blocked_at is not None:
+        user.blocked_at = None
+    return user
+
+
+async def roles_of(s: AsyncSession, user_id: int, admin_ids: frozenset[int]) -> set[Role]:
+    rows = await s.scalars(
+        select(RoleGrant.role).where(RoleGrant.user_id == user_id, RoleGrant.revoked_at.is_(None))
+    )
+    roles = {Role(r) for r in rows}
+    if user_id in admin_ids:
+        roles.add(Role.ADMIN)
+    return roles
+
+
+async def reviewer_unions(s: AsyncSession, user_id: int) -> set[int]:
+    rows = await s.scalars(
+        select(RoleGrant.union_id).where(
+            RoleGrant.user_id == user_id,
+            RoleGrant.role == Role.DISTRICT.value,
+            RoleGrant.revoked_at.is_(None),
+        )
+    )
+    return {r for r in rows if r is not None}
+
+
+async def users_with_role(s: AsyncSession, role: Role, union_id: int | None = None) -> Sequence[User]:
+    q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.role == role.value, RoleGrant.revoked_at.is_(None)
+    )
+    if union_id is not None:
+        q = q.where(RoleGrant.union_id == union_id)
+    return (await s.scalars(q.order_by(User.id).distinct())).all()
+
+
+async def active_unions(s: AsyncSession) -> Sequence[Union]:
+    return (await s.scalars(select(Union).where(Union.active).order_by(Union.kind, Union.sort, Union.id))).all()
+
+
+async def all_unions(s: AsyncSession) -> Sequence[Union]:
+    return (await s.scalars(select(Union).order_by(Union.kind, Union.sort, Union.id))).all()
+
+
+async def season(s: AsyncSession, year: int) -> Season | None:
+    return await s.get(Season, year)
+
+
+async def ensure_season(s: AsyncSession, year: int) -> Season:
+    """The season of `year`, created with the federation's default dates when missing (R-D1…R-D3)."""
+    found = await s.get(Season, year)
+    if found is None:
+        found = Season(year=year, opens_on=date(year, 7, 1), deadline=date(year, 7, 31),
+                       review_starts=date(year, 9, 15), naming_by=date(year, 12, 20), first_year=False,
+                       last_number=0)
+        s.add(found)
+        await s.flush()
+    return found
+
+
+async def next_number(s: AsyncSession, year: int) -> str:
+    """The next application number of the season, e.g. `2026-0007` (atomic increment)."""
+    await s.execute(update(Season).where(Season.year == year).values(last_number=Season.last_number + 1))
+    n = await s.scalar(select(Season.last_number).where(Season.year == year))
+    return f"{year}-{n:04d}"
+
+
+async def application_of(s: AsyncSession, applicant_id: int, year: int) -> Application | None:
+    return await s.scalar(
+        select(Application).where(Application.applicant_id == applicant_id, Application.season_year == year)
+    )
+
+
+async def applications_of(s: AsyncSession, applicant_id: int) -> Sequence[Application]:
+    return (
+        await s.scalars(
+            select(Application).where(Application.applicant_id == applicant_id).order_by(Application.id.desc())
+        )
+    ).all()
+
+
+async def get_application(s: AsyncSession, app_id: int) -> Application | None:
+    return await s.get(Application, app_id)
+
+
+async def file_counts(s: AsyncSession, app_id: int) -> dict[str, int]:
+    rows = await s.execute(
+        select(Attachment.field, func.count()).where(Attachment.application_id == app_id).group_by(Attachment.field)
+    )
+    return {f: n for f, n in rows.all()}
+
+
+async def attachments(s: AsyncSession, app_id: int, field: str | None = None) -> Sequence[Attachment]:
+    q = select(Attachment).where(Attachment.application_id == app_id)
+    if field:
+        q = q.where(Attachment.field == field)
+    return (await s.scalars(q.order_by(Attachment.id))).all()
+
+
+def audit(
+    s: AsyncSession,
+    at: datetime,
+    action: str,
+    *,
+    application_id: int | None = None,
+    actor_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    opinion: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    s.add(AuditEvent(application_id=application_id, actor_id=actor_id, action=action, from_status=from_status,
+                     to_status=to_status, opinion=opinion, details=details, at=at))
+
+
+async def audit_trail(s: AsyncSession, app_id: int) -> Sequence[AuditEvent]:
+    return (
+        await s.scalars(select(AuditEvent).where(AuditEvent.application_id == app_id).order_by(AuditEvent.id))
+    ).all()
+
+
+async def opinions(s: AsyncSession, app_id: int) -> Sequence[OpinionRecord]:
+    return (
+        await s.scalars(
+            select(OpinionRecord).where(OpinionRecord.application_id == app_id).order_by(OpinionRecord.id)
+        )
+    ).all()
+
+
+async def review_messages(s: AsyncSession, app_id: int, status: str) -> Sequence[ReviewMessage]:
+    return (
+        await s.scalars(
+            select(ReviewMessage).where(ReviewMessage.application_id == app_id, ReviewMessage.status == status)
+        )
+    ).all()
+
+
+async def get_user(s: AsyncSession, user_id: int) -> User | None:
+    return await s.get(User, user_id)

@@ -49,12 +49,9 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply "
     "markup are exactly the same as a current content and reply markup of the message"
 )
-QUERY_TOO_OLD = (
-    "Bad Request: query is too old and response timeout expired or query ID is invalid"
-)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 CONFLICT_POLL = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot "
-    "instance is running"
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 )
 CONFLICT_WEBHOOK = (
     "Conflict: can't use getUpdates method while webhook is active; use "
@@ -83,7 +80,7 @@ _STRING_FIELDS = {
     "secret_token", "action", "business_connection_id", "message_effect_id", "title",
     "question", "emoji", "custom_emoji_id", "ip_address", "photo", "document", "video",
     "audio", "voice", "animation", "video_note", "sticker", "thumbnail", "cover",
-    "payload", "currency", "start_parameter", "media",
+    "payload", "currency", "start_parameter",
 }  # fmt: skip
 _JSON_FIELDS = {
     "reply_markup", "entities", "caption_entities", "media", "commands", "scope",
@@ -121,9 +118,7 @@ _FILE_FOLDER = {
 class ApiError(Exception):
     """An error answered to the bot as ``{"ok": false, ...}``."""
 
-    def __init__(
-        self, status: int, description: str, parameters: JSON | None = None
-    ) -> None:
+    def __init__(self, status: int, description: str, parameters: JSON | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
@@ -295,9 +290,7 @@ class ChatMessage:
     def keyboard(self) -> list[list[str]]:
         """Reply-keyboard labels (``ReplyKeyboardMarkup``), row by row."""
         rows = (self.reply_markup or {}).get("keyboard") or []
-        return [
-            [b if isinstance(b, str) else str(b.get("text")) for b in row] for row in rows
-        ]
+        return [[b if isinstance(b, str) else str(b.get("text")) for b in row] for row in rows]
 
     def button(self, label: str) -> JSON:
         """The inline button whose text equals ``label`` (or uniquely contains it)."""
@@ -552,10 +545,8 @@ class FakeTelegramServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=1.0)
         await site.start()
-        server = site._server
-        if server is not None and self.port == 0:
-            sockets = getattr(server, "sockets", None) or []
-            self.port = int(sockets[0].getsockname()[1])
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Release long polls and shut the server down."""
@@ -703,10 +694,12 @@ class FakeTelegramServer:
         chat.messages[mid] = msg
         return copy.deepcopy(raw)
 
-    def send_message(self, user: FakeUser, kind: str = "text", text: str | None = None, **content: Any) -> int:
-        """Queue a user message with arbitrary Message fields; return the update id."""
+    def send_raw(self, user: FakeUser, fields: JSON, kind: str | None = None) -> int:
+        """Queue a user message with arbitrary extra Message fields; return the update id."""
+        kind = kind or next((k for k in fields if k not in ("caption", "entities")), "text")
+        display = fields.get("text", fields.get("caption"))
         with self._lock:
-            msg = self._user_message(user, kind, content, text)
+            msg = self._user_message(user, kind, dict(fields), display)
             return self.queue_update("message", msg)
 
     def send_text(self, user: FakeUser, text: str, **extra: Any) -> int:
@@ -714,10 +707,8 @@ class FakeTelegramServer:
         content: JSON = {"text": text, **extra}
         m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
         if m and "entities" not in extra:
-            content["entities"] = [
-                {"offset": 0, "length": utf16_len(m.group(0)), "type": "bot_command"}
-            ]
-        return self.send_message(user, "text", text, **content)
+            content["entities"] = [{"offset": 0, "length": utf16_len(m.group(0)), "type": "bot_command"}]
+        return self.send_raw(user, content, "text")
 
     def send_photo(
         self,
@@ -739,9 +730,7 @@ class FakeTelegramServer:
             self._set_file_meta(user, msg, stored)
             return self.queue_update("message", msg)
 
-    def send_album(
-        self, user: FakeUser, images: Sequence[bytes], caption: str | None = None
-    ) -> list[int]:
+    def send_album(self, user: FakeUser, images: Sequence[bytes], caption: str | None = None) -> list[int]:
         """User sends several photos as one album (shared ``media_group_id``)."""
         group = str(10**17 + next(self._ids) * 7919)
         return [
@@ -837,7 +826,7 @@ class FakeTelegramServer:
     def send_location(self, user: FakeUser, latitude: float = 39.9042, longitude: float = 116.4074) -> int:
         """User shares a location."""
         loc = {"latitude": latitude, "longitude": longitude}
-        return self.send_message(user, "location", None, location=loc)
+        return self.send_raw(user, {"location": loc}, "location")
 
     def send_contact(
         self,
@@ -851,7 +840,7 @@ class FakeTelegramServer:
         contact: JSON = {"phone_number": phone_number, "first_name": first_name or user.first_name}
         if own:
             contact["user_id"] = user.id
-        return self.send_message(user, "contact", None, contact=contact)
+        return self.send_raw(user, {"contact": contact}, "contact")
 
     def edit_user_text(self, user: FakeUser, message_id: int, text: str) -> int:
         """User edits one of their text messages (``edited_message`` update)."""
@@ -948,8 +937,10 @@ class FakeTelegramServer:
     ) -> tuple[str, str]:
         """Store bytes as a file; return ``(file_id, file_unique_id)``."""
         with self._lock:
-            stored = self._store_photo(data) if kind == "photo" else self._store(
-                data, kind, file_name=file_name, mime_type=mime_type, file_size=file_size
+            stored = (
+                self._store_photo(data)
+                if kind == "photo"
+                else self._store(data, kind, file_name=file_name, mime_type=mime_type, file_size=file_size)
             )
             return stored.file_id, stored.file_unique_id
 
@@ -1146,8 +1137,7 @@ class FakeTelegramServer:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(
-                    f"timed out after {timeout}s waiting for {description}\n"
-                    + self.describe(chat)
+                    f"timed out after {timeout}s waiting for {description}\n" + self.describe(chat)
                 )
             await self._wait_change(min(remaining, 0.5))
 
@@ -1175,9 +1165,7 @@ class FakeTelegramServer:
             evs = self.events(chat, start)
             return evs if len(evs) >= count else None
 
-        return await self.wait_for(
-            check, timeout, f"{count} bot message(s) in chat {_chat_id(chat)}", chat
-        )
+        return await self.wait_for(check, timeout, f"{count} bot message(s) in chat {_chat_id(chat)}", chat)
 
     async def wait_reply(
         self,
@@ -1382,7 +1370,8 @@ class FakeTelegramServer:
         if fault is not None and not fault.perform:
             response = await self._apply_fault(fault, request)
             if response is not None:
-                call.status, call.error = response.status, "injected fault"
+                call.status = 0 if fault.drop else response.status
+                call.error = "injected fault"
                 return response
         try:
             result = handler(call)
@@ -1397,7 +1386,8 @@ class FakeTelegramServer:
             response = await self._apply_fault(fault, request)
             if response is not None:
                 call.result = result
-                call.status, call.error = response.status, "injected fault (performed)"
+                call.status = 0 if fault.drop else response.status
+                call.error = "injected fault (performed)"
                 return response
         call.result = result
         if call.method == "getUpdates":
@@ -1450,18 +1440,22 @@ class FakeTelegramServer:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad("can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays")
+                raise _bad(
+                    "can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays"
+                )
             count = 0
             for row in rows:
                 for b in row:
                     count += 1
                     if not isinstance(b, dict) or not isinstance(b.get("text"), str):
-                        raise _bad("can't parse inline keyboard button: Field \"text\" must be of type String")
+                        raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
                     if not b["text"]:
                         raise _bad("BUTTON_TEXT_INVALID")
                     kinds = [k for k in _INLINE_BUTTON_KINDS if k in b]
                     if len(kinds) != 1:
-                        raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                        raise _bad(
+                            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                        )
                     if "callback_data" in b:
                         data = b["callback_data"]
                         if not isinstance(data, str) or not 1 <= len(data.encode()) <= 64:
@@ -1481,7 +1475,7 @@ class FakeTelegramServer:
                 for b in row:
                     text = b if isinstance(b, str) else (b.get("text") if isinstance(b, dict) else None)
                     if not isinstance(text, str) or not text:
-                        raise _bad("can't parse keyboard button: Field \"text\" must be of type String")
+                        raise _bad('can\'t parse keyboard button: Field "text" must be of type String')
             return markup
         if markup.get("remove_keyboard") is True or markup.get("force_reply") is True:
             return markup
@@ -1494,7 +1488,9 @@ class FakeTelegramServer:
             return {"inline_keyboard": copy.deepcopy(markup["inline_keyboard"])}
         return None
 
-    def _render(self, text: Any, parse_mode: Any, entities: Any, caption: bool = False) -> tuple[str, list[JSON]]:
+    def _render(
+        self, text: Any, parse_mode: Any, entities: Any, caption: bool = False
+    ) -> tuple[str, list[JSON]]:
         try:
             plain, ents = render(str(text), parse_mode if isinstance(parse_mode, str) else None, entities)
         except EntityParseError as exc:
@@ -1508,7 +1504,9 @@ class FakeTelegramServer:
         src = params if src is None else src
         content: JSON = {}
         if src.get("caption"):
-            text, ents = self._render(src["caption"], src.get("parse_mode"), src.get("caption_entities"), caption=True)
+            text, ents = self._render(
+                src["caption"], src.get("parse_mode"), src.get("caption_entities"), caption=True
+            )
             if text:
                 content["caption"] = text
             if ents:
@@ -1525,7 +1523,8 @@ class FakeTelegramServer:
         if mid is None:
             return None
         allow = bool(
-            (rp or {}).get("allow_sending_without_reply") if isinstance(rp, dict)
+            (rp or {}).get("allow_sending_without_reply")
+            if isinstance(rp, dict)
             else params.get("allow_sending_without_reply")
         )
         target = chat.messages.get(int(mid))
@@ -1594,7 +1593,7 @@ class FakeTelegramServer:
             part = value[len("attach://") :]
             upload = call.files.get(part)
             if upload is None:
-                raise _bad(f"can't find attached file \"{part}\"")
+                raise _bad(f'can\'t find attached file "{part}"')
             value = upload
         if isinstance(value, UploadedFile):
             if kind == "photo":
@@ -2059,8 +2058,14 @@ class FakeTelegramServer:
                 content = {**self._media_content(kind, stored), **caption, "media_group_id": group}
                 out.append(
                     self._bot_message(
-                        call, chat, "media", content, None,
-                        reply_to=reply_to, text=caption.get("caption"), stored=stored,
+                        call,
+                        chat,
+                        "media",
+                        content,
+                        None,
+                        reply_to=reply_to,
+                        text=caption.get("caption"),
+                        stored=stored,
                     )  # fmt: skip
                 )
             return out

@@ -77,7 +77,9 @@ _HTML_TAGS: dict[str, str] = {
     "blockquote": "blockquote",
     "tg-emoji": "custom_emoji",
 }
-_TAG_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?)*)\s*")
+_TAG_RE = re.compile(
+    r"([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s=>]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?)*)\s*"
+)
 _ATTR_RE = re.compile(r"([^\s=>]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?")
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_RE = re.compile(r"&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z]+);")
@@ -103,16 +105,12 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
         if ch == "<":
             end = src.find(">", i)
             if end == -1:
-                raise _fail(
-                    f"Unclosed start tag at byte offset {_byte_offset(src, i)}"
-                )
+                raise _fail(f"Unclosed start tag at byte offset {_byte_offset(src, i)}")
             inner = src[i + 1 : end]
             if inner.startswith("/"):
                 name = inner[1:].strip().lower()
                 if not stack:
-                    raise _fail(
-                        f'Unexpected end tag at byte offset {_byte_offset(src, i)}'
-                    )
+                    raise _fail(f"Unexpected end tag at byte offset {_byte_offset(src, i)}")
                 top = stack.pop()
                 if top.name != name:
                     raise _fail(
@@ -124,10 +122,7 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
                 m = _TAG_RE.fullmatch(inner)
                 name = m.group(1).lower() if m else inner.split(" ")[0]
                 if m is None or name not in _HTML_TAGS:
-                    raise _fail(
-                        f'Unsupported start tag "{name}" at byte offset '
-                        f"{_byte_offset(src, i)}"
-                    )
+                    raise _fail(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
                 attrs: dict[str, str] = {}
                 for am in _ATTR_RE.finditer(m.group(2) or ""):
                     value = am.group(2) or ""
@@ -136,12 +131,9 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
                     attrs[am.group(1).lower()] = _decode_entities(value)
                 if name == "span" and attrs.get("class") != "tg-spoiler":
                     raise _fail(
-                        f'Tag "span" must have class "tg-spoiler" at byte offset '
-                        f"{_byte_offset(src, i)}"
+                        f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(src, i)}'
                     )
-                stack.append(
-                    _OpenTag(name, out.length16, _byte_offset(src, i), attrs)
-                )
+                stack.append(_OpenTag(name, out.length16, _byte_offset(src, i), attrs))
             i = end + 1
         elif ch == "&":
             m2 = _ENTITY_RE.match(src, i)
@@ -159,9 +151,7 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
             out.add(src[i:j])
             i = j
     if stack:
-        raise _fail(
-            f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"'
-        )
+        raise _fail(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
     return out.result()
 
 
@@ -219,7 +209,13 @@ def _close_html(out: _Builder, tag: _OpenTag, stack: list[_OpenTag]) -> None:
 # ----------------------------------------------------------------------- MarkdownV2
 
 _MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-_MDV2_TOKENS = [("||", "spoiler"), ("__", "underline"), ("*", "bold"), ("_", "italic"), ("~", "strikethrough")]
+_MDV2_TOKENS = [
+    ("||", "spoiler"),
+    ("__", "underline"),
+    ("*", "bold"),
+    ("_", "italic"),
+    ("~", "strikethrough"),
+]
 _MDV2_NAMES = {
     "bold": "Bold",
     "italic": "Italic",
@@ -255,9 +251,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[JSON]]:
                 out.add(src[i + 1])
                 i += 2
                 continue
-            raise _fail(
-                "Character '\\' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise _fail("Character '\\' is reserved and must be escaped with the preceding '\\'")
         if ch == "\n":
             out.add(ch)
             i += 1
@@ -272,9 +266,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[JSON]]:
         token = next((t for t in _MDV2_TOKENS if src.startswith(t[0], i)), None)
         if token is not None:
             etype = token[1]
-            open_idx = next(
-                (k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == etype), None
-            )
+            open_idx = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == etype), None)
             if open_idx is not None:
                 if open_idx != len(stack) - 1:
                     inner = stack[-1]
@@ -295,9 +287,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[JSON]]:
         if ch == "]" and stack and stack[-1][0] == "text_link":
             etype, start, _ = stack.pop()
             if not src.startswith("(", i + 1):
-                raise _fail(
-                    "Character ']' is reserved and must be escaped with the preceding '\\'"
-                )
+                raise _fail("Character ']' is reserved and must be escaped with the preceding '\\'")
             j = i + 2
             url_parts: list[str] = []
             while j < n and src[j] != ")":
@@ -306,24 +296,17 @@ def parse_markdown_v2(src: str) -> tuple[str, list[JSON]]:
                 url_parts.append(src[j])
                 j += 1
             if j >= n:
-                raise _fail(
-                    f"Can't find end of a URL at byte offset {_byte_offset(src, i + 1)}"
-                )
+                raise _fail(f"Can't find end of a URL at byte offset {_byte_offset(src, i + 1)}")
             out.entity("text_link", start, url="".join(url_parts))
             i = j + 1
             continue
         if ch in _MDV2_RESERVED:
-            raise _fail(
-                f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise _fail(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
         out.add(ch)
         i += 1
     if stack:
         etype, _, idx = stack[-1]
-        raise _fail(
-            f"Can't find end of {_MDV2_NAMES[etype]} entity at byte offset "
-            f"{_byte_offset(src, idx)}"
-        )
+        raise _fail(f"Can't find end of {_MDV2_NAMES[etype]} entity at byte offset {_byte_offset(src, idx)}")
     if quote_start is not None:
         _end_quote(out, quote_start)
     return out.result()
@@ -356,9 +339,7 @@ def _mdv2_code(src: str, i: int, out: _Builder) -> int:
             buf.append(src[k])
             k += 1
         if k >= n:
-            raise _fail(
-                f"Can't find end of Pre entity at byte offset {_byte_offset(src, i)}"
-            )
+            raise _fail(f"Can't find end of Pre entity at byte offset {_byte_offset(src, i)}")
         out.add("".join(buf))
         out.entity("pre", start, language=language)
         return k + 3
@@ -371,9 +352,7 @@ def _mdv2_code(src: str, i: int, out: _Builder) -> int:
         buf.append(src[k])
         k += 1
     if k >= n:
-        raise _fail(
-            f"Can't find end of Code entity at byte offset {_byte_offset(src, i)}"
-        )
+        raise _fail(f"Can't find end of Code entity at byte offset {_byte_offset(src, i)}")
     out.add("".join(buf))
     out.entity("code", start)
     return k + 1
@@ -399,8 +378,7 @@ def parse_markdown(src: str) -> tuple[str, list[JSON]]:
                 end = src.find("```", i + 3)
                 if end == -1:
                     raise _fail(
-                        "Can't find end of the entity starting at byte offset "
-                        f"{_byte_offset(src, i)}"
+                        f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
                     )
                 body = src[i + 3 : end]
                 language = None
@@ -415,10 +393,7 @@ def parse_markdown(src: str) -> tuple[str, list[JSON]]:
                 continue
             end = src.find(ch, i + 1)
             if end == -1:
-                raise _fail(
-                    "Can't find end of the entity starting at byte offset "
-                    f"{_byte_offset(src, i)}"
-                )
+                raise _fail(f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}")
             start = out.length16
             out.add(src[i + 1 : end])
             out.entity("code" if ch == "`" else simple[ch], start)

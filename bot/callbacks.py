@@ -155,3 +155,12 @@ class Admin(Codec):
 class Status(Codec):
     prefix: ClassVar[str] = "st"
     app: int
+
+
+@dataclass(frozen=True)
+class ReviewSection(Codec):
+    """A section toggle when a reviewer returns an application for revision."""
+
+    prefix: ClassVar[str] = "rs"
+    app: int
+    section: str

@@ -1,9 +1,185 @@
-"""Notifications to other people after a transition (filled in below)."""
+"""Messages to other people: reviewers' cards, applicants' news, admins' warnings.
+
+Sending goes through PTB's rate limiter (RetryAfter); network errors are retried; a person who
+blocked the bot is skipped and recorded, and the others are still reached.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InputMediaPhoto, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.domain import workflow
+from bot.domain.workflow import Role, Status
+from bot.runtime import services_of
+from storage import repo
+from storage.models import Application, AuditEvent, ReviewMessage, User
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SEND_TRIES = 4
+
+
+class Unreachable(Exception):
+    """The recipient blocked the bot or the chat is gone."""
+
+
+async def deliver(fn: Callable[[], Awaitable[T]]) -> T:
+    """Call the Bot API, retrying flood waits and network errors; `Unreachable` when blocked."""
+    for attempt in range(SEND_TRIES):
+        try:
+            return await fn()
+        except Forbidden as exc:
+            raise Unreachable(str(exc)) from None
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise Unreachable(str(exc)) from None
+            raise
+        except RetryAfter as exc:
+            if attempt + 1 == SEND_TRIES:
+                raise
+            await asyncio.sleep(float(exc.retry_after if isinstance(exc.retry_after, int | float)
+                                      else exc.retry_after.total_seconds()))
+        except (TimedOut, NetworkError):
+            if attempt + 1 == SEND_TRIES:
+                raise
+            await asyncio.sleep(0.3 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def send_text(bot: Any, chat_id: int, text: str, markup: Any = None) -> Message:
+    return await deliver(lambda: bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                                  disable_web_page_preview=True))
+
+
+async def _mark_blocked(s: AsyncSession, user_id: int, now: Any) -> None:
+    user = await s.get(User, user_id)
+    if user is not None and user.blocked_at is None:
+        user.blocked_at = now
 
 
 async def after_transition(application: Any, app_id: int, action: str) -> None:
-    return None
+    """Everything people must hear after `action` moved application `app_id`."""
+    from conversations import review as views
+
+    svc = services_of(application)
+    bot = application.bot
+    async with svc.db.session() as s:
+        app = await s.get(Application, app_id)
+        if app is None:
+            return
+        last = await s.scalar(select(AuditEvent).where(AuditEvent.application_id == app_id)
+                              .order_by(AuditEvent.id.desc()).limit(1))
+        actor = await s.get(User, last.actor_id) if last and last.actor_id else None
+        season = await repo.ensure_season(s, app.season_year)
+        now = svc.clock.now()
+        # 1. the cards sent for the previous status now say who decided, and lose their buttons
+        if last is not None and last.from_status:
+            for rm in await repo.review_messages(s, app_id, last.from_status):
+                if rm.message_id is None:
+                    continue
+                reader = await s.get(User, rm.chat_id)
+                t = svc.i18n.get(svc.i18n.pick(reader.locale if reader else None,
+                                               reader.language_code if reader else None))
+                text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
+                         when=svc.local(last.at).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
+                try:
+                    await deliver(lambda rm=rm, text=text: bot.edit_message_text(
+                        text, chat_id=rm.chat_id, message_id=rm.message_id, parse_mode=ParseMode.HTML))
+                except (Unreachable, BadRequest) as exc:
+                    log.info("could not update card %s: %s", rm.id, exc)
+        # 2. the applicant hears of every transition, with the opinion
+        applicant = await s.get(User, app.applicant_id)
+        if applicant is not None and action not in (workflow.Action.SUBMIT.value, workflow.Action.RESUBMIT.value):
+            t = svc.i18n.get(svc.i18n.pick(applicant.locale, applicant.language_code))
+            text = views.applicant_news(t, app, action, last.opinion if last else None)
+            try:
+                await send_text(bot, applicant.id, text, views.applicant_keyboard(t, app))
+            except Unreachable:
+                await _mark_blocked(s, applicant.id, now)
+        # 3. the next reviewers get the application, once each
+        status = Status(app.status)
+        level = workflow.level_of(status)
+        if level:
+            role = Role.DISTRICT if level == 1 else Role.CITY
+            people = await repo.users_with_role(s, role, app.union_id if level == 1 else None)
+            reached = 0
+            for person in people:
+                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, now):
+                    reached += 1
+            if reached == 0:
+                await _warn_admins(s, bot, svc, app, level)
+        await s.commit()
+
+
+async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, person: User, role: Role,
+                     status: Status, first_year: bool, now: Any) -> bool:
+    """One card per reviewer per status: a row is claimed before sending, so retries never duplicate."""
+    from conversations import review as views
+
+    row = ReviewMessage(application_id=app.id, chat_id=person.id, status=status.value)
+    try:
+        async with s.begin_nested():
+            s.add(row)
+    except IntegrityError:
+        return True  # already sent for this status
+    await s.commit()
+    t = svc.i18n.get(svc.i18n.pick(person.locale, person.language_code))
+    text, markup = await views.card(s, t, app, role, first_year)
+    try:
+        first_card = status in (Status.SUBMITTED, Status.FORWARDED)
+        if first_card:
+            await _send_materials(s, bot, app, person.id, t)
+        msg = await send_text(bot, person.id, text, markup)
+    except Unreachable as exc:
+        row.error = str(exc)[:200]
+        await _mark_blocked(s, person.id, now)
+        await s.commit()
+        return False
+    except (NetworkError, TimedOut, RetryAfter) as exc:
+        row.error = str(exc)[:200]
+        await s.commit()
+        return False
+    row.message_id = msg.message_id
+    row.sent_at = now
+    await s.commit()
+    return True
+
+
+async def _send_materials(s: AsyncSession, bot: Any, app: Application, chat_id: int, t: Any) -> None:
+    atts = await repo.attachments(s, app.id)
+    photos = [a for a in atts if a.kind == "photo" and a.field == "photos"]
+    if len(photos) >= 2:
+        media = [InputMediaPhoto(a.telegram_file_id) for a in photos[:10]]
+        media[0] = InputMediaPhoto(photos[0].telegram_file_id, caption=t("review.photos_caption", number=app.number))
+        await deliver(lambda: bot.send_media_group(chat_id, media))
+    for a in atts:
+        if a.kind == "document" or a.field != "photos":
+            caption = t(f"field.{a.field}.label")
+            if a.kind == "video":
+                await deliver(lambda a=a, caption=caption: bot.send_video(chat_id, a.telegram_file_id, caption=caption))
+            else:
+                await deliver(lambda a=a, caption=caption: bot.send_document(chat_id, a.telegram_file_id,
+                                                                             caption=caption))
+
+
+async def _warn_admins(s: AsyncSession, bot: Any, svc: Any, app: Application, level: int) -> None:
+    union = await s.get(repo.Union, app.union_id) if app.union_id else None
+    for admin_id in sorted(svc.settings.admin_ids):
+        admin = await s.get(User, admin_id)
+        t = svc.i18n.get(svc.i18n.pick(admin.locale if admin else None, admin.language_code if admin else None))
+        text = t("review.no_reviewer", number=app.number or "", level=level,
+                 union=union.name(t.lang) if union else t("review.city"))
+        try:
+            await send_text(bot, admin_id, text)
+        except Unreachable:
+            log.warning("admin %s unreachable", admin_id)

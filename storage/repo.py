@@ -71,10 +71,11 @@ async def reviewer_unions(s: AsyncSession, user_id: int) -> set[int]:
 
 
 async def users_with_role(s: AsyncSession, role: Role, union_id: int | None = None) -> Sequence[User]:
+    """People holding `role`; district reviewers only of `union_id`."""
     q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
         RoleGrant.role == role.value, RoleGrant.revoked_at.is_(None)
     )
-    if union_id is not None:
+    if role is Role.DISTRICT:
         q = q.where(RoleGrant.union_id == union_id)
     return (await s.scalars(q.order_by(User.id).distinct())).all()
 
@@ -182,3 +183,42 @@ async def review_messages(s: AsyncSession, app_id: int, status: str) -> Sequence
 
 async def get_user(s: AsyncSession, user_id: int) -> User | None:
     return await s.get(User, user_id)
+
+
+# --------------------------------------------------------------------------- administration (/admin)
+
+
+async def get_union(s: AsyncSession, union_id: int) -> Union | None:
+    return await s.get(Union, union_id)
+
+
+async def claim_invitation(s: AsyncSession, code: str, user_id: int, now: datetime) -> bool:
+    """Mark an unused invitation used by `user_id`; False when someone else got there first.
+
+    A conditional UPDATE, so of two concurrent claims only one changes the row.
+    """
+    from storage.models import Invitation
+
+    result = await s.execute(
+        update(Invitation)
+        .where(Invitation.code == code, Invitation.used_by.is_(None))
+        .values(used_by=user_id, used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+async def active_grants(
+    s: AsyncSession, role: Role | None = None, user_id: int | None = None
+) -> Sequence[RoleGrant]:
+    """Role grants not revoked, oldest first; optionally of one role and/or one user."""
+    q = select(RoleGrant).where(RoleGrant.revoked_at.is_(None))
+    if role is not None:
+        q = q.where(RoleGrant.role == role.value)
+    if user_id is not None:
+        q = q.where(RoleGrant.user_id == user_id)
+    return (await s.scalars(q.order_by(RoleGrant.id))).all()
+
+
+async def get_grant(s: AsyncSession, grant_id: int) -> RoleGrant | None:
+    return await s.get(RoleGrant, grant_id)

@@ -56,6 +56,8 @@ def set_answer(app: Application, key: str, value: Any, now: datetime) -> None:
     answers[key] = value
     app.answers = answers
     app.updated_at = now
+    if form.BY_KEY[key].kind is Kind.UNION:
+        app.union_id = int(value)  # decides who reviews it (R-W1)
 
 
 def set_wizard(app: Application, **changes: Any) -> None:

@@ -541,9 +541,9 @@ class FakeTelegramServer:
         app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 10 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_route("*", "/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         if self.port == 0:
             self.port = int(self._runner.addresses[0][1])
@@ -621,7 +621,7 @@ class FakeTelegramServer:
         else:
             loop.call_soon_threadsafe(self._fire)
 
-    async def _wait_change(self, timeout: float) -> None:
+    async def _wait_change(self, timeout: float) -> None:  # noqa: ASYNC109
         ev = self._event
         if ev is None:
             await asyncio.sleep(timeout)
@@ -1123,7 +1123,7 @@ class FakeTelegramServer:
     async def wait_for(
         self,
         predicate: Callable[[], T | None],
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
         description: str = "condition",
         chat: ChatRef | None = None,
     ) -> T:
@@ -1152,7 +1152,7 @@ class FakeTelegramServer:
         chat: ChatRef,
         since: int | None = None,
         count: int = 1,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> list[ChatMessage]:
         """Wait for >= ``count`` bot sends/edits/deletes in ``chat`` after ``since``.
 
@@ -1171,7 +1171,7 @@ class FakeTelegramServer:
         self,
         chat: ChatRef,
         since: int | None = None,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
         settle: float = 0.2,
     ) -> list[ChatMessage]:
         """Wait for the bot's reaction in ``chat`` and until it is quiet for ``settle`` s."""
@@ -1192,7 +1192,7 @@ class FakeTelegramServer:
         method: str,
         since: int = 0,
         where: Callable[[JSON], bool] | None = None,
-        timeout: float = 10.0,
+        timeout: float = 10.0,  # noqa: ASYNC109
         answered: bool = False,
     ) -> ApiCall:
         """Wait for a call to ``method`` (optionally matching ``where``; answered)."""
@@ -1205,15 +1205,15 @@ class FakeTelegramServer:
 
         return await self.wait_for(check, timeout, f"a {method} call")
 
-    async def wait_fetched(self, update_id: int, timeout: float = 10.0) -> None:
+    async def wait_fetched(self, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the bot has received ``update_id`` through getUpdates."""
         await self.wait_for(lambda: self.is_fetched(update_id), timeout, f"update {update_id} fetched")
 
-    async def wait_acked(self, update_id: int, timeout: float = 10.0) -> None:
+    async def wait_acked(self, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the bot confirmed ``update_id`` (a later ``offset``)."""
         await self.wait_for(lambda: self.is_acked(update_id), timeout, f"update {update_id} acked")
 
-    async def wait_answer(self, callback_query_id: str, timeout: float = 10.0) -> JSON:
+    async def wait_answer(self, callback_query_id: str, timeout: float = 10.0) -> JSON:  # noqa: ASYNC109
         """Wait for answerCallbackQuery on this id; return its params."""
         return await self.wait_for(
             lambda: self.answered_callbacks.get(callback_query_id),
@@ -1221,7 +1221,7 @@ class FakeTelegramServer:
             f"answerCallbackQuery({callback_query_id})",
         )
 
-    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
+    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until no call other than getUpdates arrived for ``quiet`` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -1454,7 +1454,8 @@ class FakeTelegramServer:
                     kinds = [k for k in _INLINE_BUTTON_KINDS if k in b]
                     if len(kinds) != 1:
                         raise _bad(
-                            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                            "can't parse inline keyboard button: "
+                            "Text buttons are unallowed in the inline keyboard"
                         )
                     if "callback_data" in b:
                         data = b["callback_data"]
@@ -1653,7 +1654,7 @@ class FakeTelegramServer:
     @staticmethod
     def _scope_key(scope: Any) -> tuple[Any, ...]:
         if not isinstance(scope, dict):
-            return ("default",)
+            return ("default", None, None)
         return (scope.get("type", "default"), scope.get("chat_id"), scope.get("user_id"))
 
     # ------------------------------------------------------------ methods

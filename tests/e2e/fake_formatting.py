@@ -120,7 +120,7 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
                 _close_html(out, top, stack)
             else:
                 m = _TAG_RE.fullmatch(inner)
-                name = m.group(1).lower() if m else inner.split(" ")[0]
+                name = m.group(1).lower() if m else (inner.split() or [""])[0]
                 if m is None or name not in _HTML_TAGS:
                     raise _fail(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
                 attrs: dict[str, str] = {}

@@ -1,0 +1,97 @@
+"""Reviewers' decisions: permission checks against the workflow table, and what is recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import workflow
+from bot.domain.workflow import Action, NotAllowed, Role, Status, Transition
+from storage import repo
+from storage.models import Application, OpinionRecord, Studio
+
+ACTION_ROLE: dict[Action, Role] = {t.action: t.role for t in workflow.TABLE}
+
+
+@dataclass
+class Decision:
+    opinion: str | None = None
+    on: date | None = None  # inspection date or plaque date
+    studio_name: str | None = None
+    reopen: list[str] | None = None
+
+
+async def acting_role(s: AsyncSession, app: Application, user_id: int, roles: set[Role], action: Action) -> Role:
+    """The role `user_id` acts in for `action` on `app`, or `NotAllowed`."""
+    role = ACTION_ROLE.get(action)
+    if role is None or role is Role.APPLICANT:
+        raise NotAllowed("unknown_action")
+    if role not in roles:
+        raise NotAllowed("role")
+    if role is Role.DISTRICT and app.union_id not in await repo.reviewer_unions(s, user_id):
+        raise NotAllowed("union")
+    return role
+
+
+async def may_view(s: AsyncSession, app: Application, user_id: int, roles: set[Role]) -> bool:
+    """Applicants see their own; district reviewers their union's; city reviewers and admins all."""
+    if app.applicant_id == user_id or roles & {Role.CITY, Role.ADMIN, Role.CONTACT}:
+        return True
+    return Role.DISTRICT in roles and app.union_id in await repo.reviewer_unions(s, user_id)
+
+
+async def check(s: AsyncSession, app: Application, user_id: int, roles: set[Role], action: Action,
+                first_year: bool) -> Transition:
+    role = await acting_role(s, app, user_id, roles, action)
+    return workflow.find(action, Status(app.status), role, first_year=first_year)
+
+
+async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Role], action: Action,
+                 d: Decision, now: datetime, *, first_year: bool, tz: Any) -> Transition:
+    """Apply one decision; everything is re-checked here, whatever the caller checked before."""
+    t = await check(s, app, user_id, roles, action, first_year)
+    opinion = (d.opinion or "").strip() or None
+    if t.opinion is workflow.Opinion.REQUIRED and not opinion:
+        raise NotAllowed("opinion_required")
+    if t.needs_date and d.on is None:
+        raise NotAllowed("date_required")
+    before = Status(app.status)
+    union_id = app.union_id if t.role is Role.DISTRICT else None
+    if t.box is not None and opinion:
+        s.add(OpinionRecord(application_id=app.id, box=t.box.value, action=action.value, text=opinion,
+                            reviewer_id=user_id, union_id=union_id, decided_at=now))
+    if action is Action.SCHEDULE:
+        app.inspection_on = d.on
+    if action is Action.APPROVE:
+        name = (d.studio_name or "").strip() or default_studio_name(app)
+        app.studio_name = name
+        app.plaque_on = d.on
+        app.materials = "archived"  # R-W4: the federation keeps the materials
+        s.add(Studio(application_id=app.id, name=name, leader_id=app.applicant_id, union_id=app.union_id,
+                     named_on=now.astimezone(tz).date(), plaque_on=d.on, status="active"))
+    if t.target is Status.REJECTED:
+        app.materials = "returned"  # R-W4: returned to the applying unit
+    if t.target in (Status.RETURNED_L1, Status.RETURNED_L2):
+        app.reopened = list(d.reopen) if d.reopen else None
+        app.wizard = {"step": "summary", "seen_summary": True}
+    app.status = t.target.value
+    app.status_since = now
+    app.updated_at = now
+    details: dict[str, Any] = {"role": t.role.value}
+    if d.on:
+        details["date"] = d.on.isoformat()
+    if action is Action.APPROVE:
+        details["studio_name"] = app.studio_name
+    if d.reopen:
+        details["reopen"] = d.reopen
+    repo.audit(s, now, action.value, application_id=app.id, actor_id=user_id, from_status=before.value,
+               to_status=t.target.value, opinion=opinion, details=details)
+    return t
+
+
+def default_studio_name(app: Application) -> str:
+    """R-W3: studios are named after the lead model worker."""
+    return f"{(app.answers or {}).get('leader_name', '')}劳模创新工作室"

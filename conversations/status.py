@@ -1,0 +1,84 @@
+"""`/my` and `/status`: the applicant's applications and their timelines."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton as Btn
+from telegram import InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot import callbacks as cb
+from bot.domain import calendar
+from bot.domain.workflow import Status
+from bot.runtime import Rq, handler
+from bot.services import review as svc_review
+from storage import repo
+from storage.models import Application as App
+
+
+@handler
+async def cmd_my(rq: Rq) -> None:
+    t = rq.t
+    apps = await repo.applications_of(rq.session, rq.user.id)
+    if not apps:
+        rq.reply(t("my.none"))
+        return
+    lines = [t("my.title")]
+    rows = []
+    for app in apps:
+        lines.append(t("my.line", year=app.season_year, number=app.number or t("summary.no_number"),
+                       status=t(f"status.{app.status}"), name=app.studio_name or ""))
+        if Status(app.status) is Status.DRAFT:
+            season = await repo.ensure_season(rq.session, app.season_year)
+            left = calendar.days_left(season.deadline, rq.svc.clock.now(), rq.svc.settings.tz)
+            lines.append(t("my.days_left", date=season.deadline.isoformat(), days=max(left, 0)))
+        rows.append([Btn(t("my.button.status", number=app.number or str(app.season_year)),
+                         callback_data=cb.Status(app.id).encode())])
+    rq.reply("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+async def timeline(rq: Rq, app: App) -> str:
+    t = rq.t
+    lines = [t("timeline.title", number=app.number or t("summary.no_number"), status=t(f"status.{app.status}"))]
+    for ev in await repo.audit_trail(rq.session, app.id):
+        if not ev.to_status or ev.action in ("refused", "refused_button"):
+            continue
+        who = ""
+        if ev.actor_id and ev.actor_id != app.applicant_id:
+            user = await repo.get_user(rq.session, ev.actor_id)
+            who = user.display_name if user else ""
+        lines.append(t("timeline.line", when=rq.svc.local(ev.at).strftime("%Y-%m-%d %H:%M"),
+                       action=t(f"action.{ev.action}") if t.has(f"action.{ev.action}") else ev.action,
+                       who=who, status=t(f"status.{ev.to_status}")))
+        if ev.opinion:
+            lines.append(t("timeline.opinion", text=ev.opinion))
+    if app.studio_name:
+        lines.append(t("timeline.named", name=app.studio_name,
+                       date=app.plaque_on.isoformat() if app.plaque_on else ""))
+    return "\n".join(lines)
+
+
+@handler
+async def cmd_status(rq: Rq) -> None:
+    apps = await repo.applications_of(rq.session, rq.user.id)
+    if not apps:
+        rq.reply(rq.t("my.none"))
+        return
+    rq.reply(await timeline(rq, apps[0]))
+
+
+@handler
+async def on_status_button(rq: Rq) -> None:
+    data = cb.decode(rq.query.data if rq.query else None)
+    app = await repo.get_application(rq.session, data.app) if isinstance(data, cb.Status) else None
+    if app is None or not await svc_review.may_view(rq.session, app, rq.user.id, rq.roles):
+        repo.audit(rq.session, rq.svc.clock.now(), "refused", actor_id=rq.user.id,
+                   details={"data": rq.query.data if rq.query else None, "why": "forged"})
+        rq.alert(rq.t("workflow.denied.forged"))
+        return
+    rq.reply(await timeline(rq, app))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("my", cmd_my))
+    app.add_handler(CommandHandler("status", cmd_status))
+    app.add_handler(CallbackQueryHandler(on_status_button, pattern=cb.Status.pattern()))

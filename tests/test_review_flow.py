@@ -1,0 +1,181 @@
+"""The review chain (R-W1…R-W4, R-F8): level 1, level 2, naming, return, rejection, forged presses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.callbacks import Review, ReviewAux, ReviewOp, WizardOp, decode
+from bot.domain.workflow import Action
+from storage.models import Application, AuditEvent, OpinionRecord, ReviewMessage, Studio
+from tests.apply_steps import fill_until_summary, tap_op
+from tests.offline import buttons
+from tests.roles import first_union_id, grant
+
+APPLICANT, DISTRICT, DISTRICT2, CITY, OUTSIDER = 10, 20, 21, 30, 40
+
+
+async def submitted(bot) -> Application:
+    union = await first_union_id(bot)
+    await grant(bot, DISTRICT, "district_reviewer", union)
+    await grant(bot, DISTRICT2, "district_reviewer", union)
+    await grant(bot, CITY, "city_reviewer")
+    u = bot.user(APPLICANT)
+    await fill_until_summary(bot, u)
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    return await load(bot)
+
+
+async def load(bot) -> Application:
+    async with bot.db.session() as s:
+        return (await s.scalars(select(Application).where(Application.applicant_id == APPLICANT))).one()
+
+
+def who(bot, user_id: int) -> dict:
+    """A reviewer's Telegram account, named as in tests.roles.grant."""
+    return bot.user(user_id, name=f"U{user_id}")
+
+
+def card_buttons(bot, chat_id: int) -> list[str]:
+    return [d for _, p in bot.request.sent(chat_id) for _, d in buttons(p)]
+
+
+async def press_action(bot, user_id: int, action: Action, app_id: int) -> int:
+    return await bot.press(who(bot, user_id), Review(action, app_id).encode())
+
+
+async def test_level1_reviewers_get_one_card_each_with_materials(bot):
+    """R-W1: on submission every reviewer of the union gets the summary, photos as an album, documents."""
+    app = await submitted(bot)
+    for rid in (DISTRICT, DISTRICT2):
+        sent = [n for n, _ in bot.request.sent(rid)]
+        assert sent.count("sendMediaGroup") == 1 and "sendDocument" in sent
+        assert Review(Action.L1_APPROVE, app.id).encode() in card_buttons(bot, rid)
+        assert "王建国" in bot.request.texts(rid)[-1]
+    assert bot.request.sent(CITY) == []
+
+
+async def test_full_chain_to_naming_fills_every_opinion_box(bot):
+    """R-W1, R-W2, R-W3, R-W4, R-F8: district approves, city inspects, decides, the studio is named."""
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_APPROVE, app.id)
+    # one-tap default opinion
+    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    app = await load(bot)
+    assert app.status == "forwarded"
+    # the other reviewer's card now says who decided
+    edits = [p for n, p in bot.request.calls if n == "editMessageText" and int(p["chat_id"]) == DISTRICT2]
+    assert edits and "U20" in edits[-1]["text"]
+    # applicant told, in their language
+    assert "市总工会" in bot.request.texts(APPLICANT)[-1]
+    # city reviewer got the card; schedule an inspection
+    assert Review(Action.SCHEDULE, app.id).encode() in card_buttons(bot, CITY)
+    city = who(bot, CITY)
+    await press_action(bot, CITY, Action.SCHEDULE, app.id)
+    await bot.text(city, "2026-09-20")
+    await press_action(bot, CITY, Action.INSPECT, app.id)
+    await bot.text(city, "场地、设备齐全，制度健全。")
+    await press_action(bot, CITY, Action.PRELIMINARY, app.id)
+    await bot.text(city, "建议命名。")
+    await press_action(bot, CITY, Action.APPROVE, app.id)
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # opinion: 同意命名
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # name: 王建国劳模创新工作室
+    await bot.text(city, "2026-12-18")
+    app = await load(bot)
+    assert app.status == "approved"
+    assert app.studio_name == "王建国劳模创新工作室"
+    assert app.plaque_on.isoformat() == "2026-12-18"
+    assert app.materials == "archived"
+    async with bot.db.session() as s:
+        boxes = {o.box: o.text for o in (await s.scalars(select(OpinionRecord))).all()}
+        studio = (await s.scalars(select(Studio))).one()
+        trail = (await s.scalars(select(AuditEvent).where(AuditEvent.application_id == app.id)
+                                 .order_by(AuditEvent.id))).all()
+    assert boxes["district"] == "同意推荐" and boxes["city"] == "同意命名" and "unit" in boxes
+    assert studio.name == "王建国劳模创新工作室"
+    assert [e.action for e in trail if e.to_status] == [
+        "draft_created", "submit", "l1_approve", "schedule", "inspect", "preliminary", "approve"]
+    assert "王建国劳模创新工作室" in bot.request.texts(APPLICANT)[-1]
+
+
+async def test_return_reopens_named_sections_and_resubmission_goes_back(bot):
+    """R-W1 return for revision: only the named part can be edited; resubmission returns to level 1."""
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
+    d = who(bot, DISTRICT)
+    await bot.text(d, "请补充设备清单。")
+    await bot.press(d, f"rs:{app.id}:equipment")
+    await bot.press(d, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    app = await load(bot)
+    assert app.status == "returned_l1" and app.reopened == ["equipment"]
+    assert "请补充设备清单" in bot.request.texts(APPLICANT)[-1]
+    u = bot.user(APPLICANT)
+    await bot.text(u, "/apply")
+    labels = [lbl for lbl, _ in bot.last_buttons(APPLICANT)]
+    assert any("设备" in x for x in labels) and not any("负责人" in x for x in labels)
+    await tap_op(bot, u, WizardOp.EDIT, "equipment")
+    await bot.text(u, "数控机床\n三维扫描仪\n检测平台\n激光切割机")
+    await tap_op(bot, u, WizardOp.DONE)
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    app = await load(bot)
+    assert app.status == "submitted" and app.answers["equipment"][-1] == "激光切割机"
+    assert app.number == "2026-0001"
+
+
+async def test_rejection_returns_materials_and_explains_rule(bot):
+    """R-W4: rejected materials are returned; the applicant may found an enterprise-level studio."""
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
+    await bot.text(who(bot, DISTRICT), "成果不足。")
+    app = await load(bot)
+    assert app.status == "rejected" and app.materials == "returned"
+    assert "企事业级" in bot.request.texts(APPLICANT)[-1]
+
+
+async def test_forged_replayed_and_foreign_presses_change_nothing(bot):
+    """Safety: applicants, other unions' reviewers, forged data and replays change nothing and are told."""
+    app = await submitted(bot)
+    other_union = (await first_union_id(bot)) + 1
+    await grant(bot, OUTSIDER, "district_reviewer", other_union)
+    for uid in (APPLICANT, OUTSIDER, CITY):
+        mark = await press_action(bot, uid, Action.L1_APPROVE, app.id)
+        assert bot.request.alerts(since=mark)[-1].get("show_alert")
+    mark = await bot.press(who(bot, DISTRICT), "rv:l1_approve:99999")
+    assert bot.request.alerts(since=mark)[-1].get("show_alert")
+    mark = await bot.press(who(bot, DISTRICT), "rv:drop_tables:1")
+    assert (await load(bot)).status == "submitted"
+    # first action wins, the second reviewer's tap changes nothing
+    await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
+    await bot.text(who(bot, DISTRICT), "不符合条件")
+    mark = await press_action(bot, DISTRICT2, Action.L1_APPROVE, app.id)
+    alert = bot.request.alerts(since=mark)[-1]
+    assert alert.get("show_alert") and "已被处理" in alert["text"]
+    assert (await load(bot)).status == "rejected"
+    async with bot.db.session() as s:
+        refused = (await s.scalars(select(AuditEvent).where(AuditEvent.action == "refused"))).all()
+    assert len(refused) >= 5
+
+
+async def test_pending_lists_oldest_first_with_buttons(bot):
+    """/pending shows what awaits the reviewer with the buttons again."""
+    app = await submitted(bot)
+    bot.clock.advance(timedelta(hours=1))
+    mark = await bot.text(who(bot, DISTRICT), "/pending")
+    sent = bot.request.sent(DISTRICT, since=mark)
+    assert any(decode(d) == Review(Action.L1_APPROVE, app.id) for _, p in sent for _, d in buttons(p))
+
+
+async def test_each_reviewer_gets_exactly_one_card_per_status(bot):
+    """Notifications arrive once: re-running the notification does not send again."""
+    from bot import notify
+
+    app = await submitted(bot)
+    before = len(bot.request.sent(DISTRICT))
+    await notify.after_transition(bot.app, app.id, "submit")
+    assert len(bot.request.sent(DISTRICT)) == before
+    async with bot.db.session() as s:
+        rows = (await s.scalars(select(ReviewMessage).where(ReviewMessage.chat_id == DISTRICT))).all()
+    assert len(rows) == 1 and rows[0].message_id

@@ -53,14 +53,25 @@ class Translator:
     def has(self, key: str) -> bool:
         return key in self._catalog or key in self._fallback
 
-    def __call__(self, key: str, /, **params: object) -> str:
+    def _text(self, key: str) -> str:
         text = self._catalog.get(key)
-        if text is None:
-            text = self._fallback.get(key, key)
+        return text if text is not None else self._fallback.get(key, key)
+
+    def __call__(self, key: str, /, **params: object) -> str:
+        """Text for HTML messages: user-supplied values are escaped."""
         safe = {
             k: (v if isinstance(v, Markup) else html.escape(str(v), quote=False)) for k, v in params.items()
         }
+        text = self._text(key)
         return text.format(**safe) if safe or "{" in text else text
+
+    def plain(self, key: str, /, **params: object) -> str:
+        """Text for places without markup (button labels, alerts): nothing is escaped."""
+        text = self._text(key)
+        return text.format(**params) if params or "{" in text else text
+
+    def join(self, items: list[str]) -> str:
+        return ("、" if self.lang == "zh" else ", ").join(items)
 
 
 class I18n:

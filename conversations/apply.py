@@ -212,7 +212,7 @@ def render_members(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeybo
     rows: list[list[Btn]] = []
     for i, r in enumerate(members):
         rows.append([
-            button(t, app, Op.MEMBER_EDIT, str(i), label=t("members.button.edit", n=i + 1, name=r.get("name", ""))),
+            button(t, app, Op.MEMBER_EDIT, str(i), label=t.plain("members.button.edit", n=i + 1, name=r.get("name", ""))),
             button(t, app, Op.MEMBER_DEL, str(i), label=t("members.button.remove", n=i + 1)),
         ])
     rows.append([button(t, app, Op.MEMBER_ADD, key="members.button.add" if not members else "members.button.more")])
@@ -296,8 +296,7 @@ async def render_summary(rq: Rq, app: App, note: str | None) -> tuple[str, Inlin
     gaps = drafts.missing(app, files)
     tail = []
     if gaps:
-        labels = "、".join(t(form.BY_KEY[k].label_key) for k in gaps[:6]) if rq.lang == "zh" else ", ".join(
-            t(form.BY_KEY[k].label_key) for k in gaps[:6])
+        labels = t.join([t(form.BY_KEY[k].label_key) for k in gaps[:6]])
         tail.append(t("summary.gaps", fields=labels))
     failed = form.failed_conditions(app.answers or {})
     if failed:
@@ -826,7 +825,7 @@ async def _submit(rq: Rq, app: App) -> None:
     except drafts.Refused as exc:
         params = dict(exc.params)
         if "fields" in params:
-            params["fields"] = "、".join(t(form.BY_KEY[k].label_key) for k in params["fields"])  # type: ignore[union-attr]
+            params["fields"] = t.join([t(form.BY_KEY[k].label_key) for k in params["fields"]])  # type: ignore[union-attr]
         if "conditions" in params:
             params["conditions"] = "\n".join(t(f"field.elig_{c[-1]}.label") for c in params["conditions"])  # type: ignore[union-attr]
         drafts.set_wizard(app, step="summary")

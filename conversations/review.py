@@ -85,7 +85,7 @@ def applicant_news(t: Translator, app: App, action: str, opinion: str | None) ->
         parts.append(t("news.rejected_rule"))
     if app.status in (Status.RETURNED_L1.value, Status.RETURNED_L2.value):
         if app.reopened:
-            parts.append(t("news.reopened", sections="、".join(t(f"section.{x}") for x in app.reopened)))
+            parts.append(t("news.reopened", sections=t.join([t(f"section.{x}") for x in app.reopened])))
         parts.append(t("news.resubmit"))
     return "\n\n".join(parts)
 
@@ -168,18 +168,18 @@ def _prompt(rq: Rq, app: App, pending: dict[str, Any]) -> None:
                  else "review.ask_opinion", **params)
         if action in DEFAULT_OPINION:
             default = t(DEFAULT_OPINION[action])
-            rows.append([Btn(t("review.button.default", text=default),
+            rows.append([Btn(t.plain("review.button.default", text=default),
                              callback_data=cb.ReviewAux(cb.ReviewOp.DEFAULT, app.id).encode())])
     elif step == "date":
         text = t("review.ask_plaque_date" if action is Action.APPROVE else "review.ask_inspection_date", **params)
     elif step == "name":
         default = svc_review.default_studio_name(app)
         text = t("review.ask_name", default=default, **params)
-        rows.append([Btn(t("review.button.use_name", name=default),
+        rows.append([Btn(t.plain("review.button.use_name", name=default),
                          callback_data=cb.ReviewAux(cb.ReviewOp.DEFAULT, app.id).encode())])
     else:  # reopen
         chosen = pending.get("reopen") or []
-        text = t("review.ask_reopen", chosen="、".join(t(f"section.{x}") for x in chosen) or t("review.whole_form"))
+        text = t("review.ask_reopen", chosen=t.join([t(f"section.{x}") for x in chosen]) or t("review.whole_form"))
         btns = [Btn(("✅ " if s_ in chosen else "") + t(f"section.{s_}"),
                     callback_data=cb.ReviewSection(app.id, s_).encode()) for s_ in form.SECTIONS]
         rows += [btns[i : i + 3] for i in range(0, len(btns), 3)]

@@ -31,7 +31,7 @@ async def cmd_my(rq: Rq) -> None:
             season = await repo.ensure_season(rq.session, app.season_year)
             left = calendar.days_left(season.deadline, rq.svc.clock.now(), rq.svc.settings.tz)
             lines.append(t("my.days_left", date=season.deadline.isoformat(), days=max(left, 0)))
-        rows.append([Btn(t("my.button.status", number=app.number or str(app.season_year)),
+        rows.append([Btn(t.plain("my.button.status", number=app.number or str(app.season_year)),
                          callback_data=cb.Status(app.id).encode())])
     rq.reply("\n".join(lines), InlineKeyboardMarkup(rows))
 

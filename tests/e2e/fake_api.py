@@ -1610,8 +1610,7 @@ class FakeTelegramServer:
         if re.match(r"https?://", value):
             data = f"downloaded:{value}".encode()
             if kind == "photo":
-                stored = self._store_photo(make_png())
-                return stored
+                return self._store_photo(make_png())
             return self._store(data, kind, file_name=value.rsplit("/", 1)[-1] or None)
         stored = self.files.get(value)
         if stored is None:

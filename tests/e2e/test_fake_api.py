@@ -22,6 +22,8 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaPhoto,
     KeyboardButton,
+    MenuButtonCommands,
+    Message,
     ReplyKeyboardMarkup,
 )
 from telegram.constants import ParseMode
@@ -252,7 +254,7 @@ async def test_callback_query_and_answer(fake_api: FakeTelegramServer, bot: Bot)
     cq = update.callback_query
     assert cq is not None and cq.api_kwargs == {}
     assert cq.id == cq_id and cq.data == "yes" and cq.from_user.id == 1004 and cq.chat_instance
-    assert cq.message is not None and cq.message.message_id == msg.message_id
+    assert isinstance(cq.message, Message) and cq.message.message_id == msg.message_id
     assert cq.message.reply_markup == msg.reply_markup
 
     assert await bot.answer_callback_query(cq_id, text="已提交", show_alert=True) is True
@@ -295,8 +297,6 @@ async def test_commands_descriptions_menu(fake_api: FakeTelegramServer, bot: Bot
     assert (await bot.get_my_description("zh")).description == "劳模创新工作室申请"
     assert await bot.set_my_short_description("申请助手")
     assert fake_api.short_descriptions[""] == "申请助手"
-    from telegram import MenuButtonCommands
-
     assert await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
     assert await bot.get_chat_menu_button() == MenuButtonCommands()
     assert await bot.send_chat_action(1005, "typing") is True
@@ -505,10 +505,10 @@ async def test_wait_helpers(fake_api: FakeTelegramServer, bot: Bot) -> None:
     mark = fake_api.mark()
     with pytest.raises(TimeoutError, match="(?i)bot message"):
         await fake_api.wait_messages(user, since=mark, timeout=0.2)
-    task = asyncio.create_task(bot.send_message(1011, "later"))
+    later = asyncio.create_task(bot.send_message(1011, "later"))
     [event] = await fake_api.wait_messages(user, since=mark, count=1, timeout=2)
     assert event.text == "later"
-    await task
+    await later
     call = await fake_api.wait_call("sendMessage", since=mark, where=lambda p: p["text"] == "later")
     assert call.ok and call.result["text"] == "later"
     await fake_api.wait_idle(quiet=0.1, timeout=2)

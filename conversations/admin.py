@@ -1,15 +1,685 @@
-"""Administration (filled in below)."""
+"""Administration (`/admin`): unions, invitations, people and roles, season dates; and the
+invitation deep links (`/start inv-…`) that bind an account to a role.
+
+Every button press re-checks that the presser is still an admin (roles are read from the database
+and `ADMIN_IDS` on every update). Typed input (union names, dates) is a persistent conversation;
+what is being typed is kept in `user_data[WAIT]`, and any other command or button ends it.
+"""
 
 from __future__ import annotations
 
-from telegram.ext import Application
+import html
+import logging
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from bot.runtime import Rq
+from telegram import InlineKeyboardButton as Btn
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot import callbacks as cb
+from bot.domain.workflow import Role
+from bot.i18n import Markup, Translator
+from bot.runtime import Rq, handler
+from bot.services import admin as svc
+from storage import repo
+from storage.models import Union
+
+log = logging.getLogger(__name__)
+
+NAME = "admin"
+INPUT = "input"
+WAIT = "admin_input"  # user_data: what the admin is typing, e.g. {"op": "uadd", "kind": "district", "step": "zh"}
+PAGE = 30  # list entries (and their buttons) per screen; Telegram allows 100 buttons
+PRE_GROUP = -40  # runs before group 0 to end a pending input when the user does something else
+END = ConversationHandler.END
+
+# button operations (cb.Admin.op)
+MENU, UNIONS, UNION, UADD, UREN, UOFF, UON, KEEP = "menu", "unions", "u", "uadd", "uren", "uoff", "uon", "keep"
+INV, INVR, INVU, INVP = "inv", "invr", "invu", "invp"
+PPL, PPLR, RVK, RVKY = "ppl", "pplr", "rvk", "rvky"
+SEASON, SDATE, SFY = "season", "sd", "sfy"
+
+LISTED_ROLES: tuple[Role, ...] = (Role.DISTRICT, Role.CITY, Role.CONTACT, Role.ADMIN)
+_PPL_ARG = re.compile(r"^([a-z_]+)-(\d{1,4})$")
+_SDATE_ARG = re.compile(r"^(\d{4})-([a-z_]+)$")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def btn(label: str, op: str, arg: str | int | None = None) -> Btn:
+    return Btn(label, callback_data=cb.Admin(op, None if arg is None else str(arg)).encode())
+
+
+def kb(rows: Sequence[Sequence[Btn]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([list(r) for r in rows if r])
+
+
+def pairs(buttons: list[Btn], n: int = 2) -> list[list[Btn]]:
+    return [buttons[i : i + n] for i in range(0, len(buttons), n)]
+
+
+def _int(arg: str | None) -> int | None:
+    return int(arg) if arg is not None and arg.isdigit() and len(arg) <= 12 else None
+
+
+def _now(rq: Rq) -> Any:
+    return rq.svc.clock.now()
+
+
+def _is_admin(rq: Rq) -> bool:
+    return Role.ADMIN in rq.roles
+
+
+def _with_note(note: str | None, text: str) -> str:
+    return f"{note}\n\n{text}" if note else text
+
+
+def _plain(text: str) -> str:
+    """An alert is plain text: undo the HTML escaping of parameters."""
+    return html.unescape(text)
+
+
+def _stored(rq: Rq) -> dict[str, Any] | None:
+    """The user's `user_data`, read without creating an entry for people who have none."""
+    user_id = rq.user.id if rq.user is not None else None
+    data = rq.context.application.user_data.get(user_id) if user_id is not None else None
+    return data if isinstance(data, dict) else None
+
+
+def _pending(rq: Rq) -> dict[str, Any] | None:
+    value = (_stored(rq) or {}).get(WAIT)
+    return dict(value) if isinstance(value, dict) else None
+
+
+def _set_pending(rq: Rq, value: dict[str, Any] | None) -> None:
+    if value is None and WAIT not in (_stored(rq) or {}):
+        return
+    ud = rq.context.user_data  # marks the entry for persistence
+    if ud is None:
+        return
+    if value is None:
+        ud.pop(WAIT, None)
+    else:
+        ud[WAIT] = value
+
+
+def _role_label(t: Translator, role: Role | str) -> str:
+    return t(f"admin.role.{Role(role).value}")
+
+
+def _union_part(t: Translator, union: Union | None) -> Markup:
+    return Markup(t("admin.invite.union_part", union=union.name(t.lang)) if union else "")
+
+
+def _refused(rq: Rq, why: str, **details: Any) -> None:
+    repo.audit(rq.session, _now(rq), "admin_refused", actor_id=rq.user.id, details={"why": why, **details})
+
+
+def _notify(rq: Rq, user_id: int, text: str) -> None:
+    """Send `text` to another person after the commit; a blocked bot is logged, not an error."""
+    bot = rq.context.bot
+
+    async def send() -> None:
+        try:
+            await bot.send_message(user_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
+        except TelegramError as exc:
+            log.info("could not notify %s: %s", user_id, exc)
+
+    rq.later(send)
+
+
+async def _translator_of(rq: Rq, user_id: int) -> Translator | None:
+    user = await repo.get_user(rq.session, user_id)
+    if user is None:
+        return None
+    return rq.svc.i18n.get(rq.svc.i18n.pick(user.locale, user.language_code))
+
+
+# --------------------------------------------------------------------------- screens
+
+
+Screen = tuple[str, InlineKeyboardMarkup]
+
+
+def menu_screen(rq: Rq, note: str | None = None) -> Screen:
+    t = rq.t
+    rows = [[btn(t("admin.button.unions"), UNIONS, 0), btn(t("admin.button.invite"), INV)],
+            [btn(t("admin.button.people"), PPL), btn(t("admin.button.season"), SEASON)]]
+    return _with_note(note, t("admin.menu.title")), kb(rows)
+
+
+def _pages(n: int) -> int:
+    return max(1, (n + PAGE - 1) // PAGE)
+
+
+def _pager(t: Translator, op: str, page: int, pages: int, arg: Callable[[int], str | int]) -> list[Btn]:
+    row = []
+    if page > 0:
+        row.append(btn(t("admin.button.prev_page"), op, arg(page - 1)))
+    if page + 1 < pages:
+        row.append(btn(t("admin.button.next_page"), op, arg(page + 1)))
+    return row
+
+
+async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Screen:
+    t = rq.t
+    unions = list(await repo.all_unions(rq.session))
+    pages = _pages(len(unions))
+    page = min(max(page, 0), pages - 1)
+    shown = unions[page * PAGE : (page + 1) * PAGE]
+    active = sum(1 for u in unions if u.active)
+    parts = [t("admin.unions.title", active=active, retired=len(unions) - active, page=page + 1, pages=pages)]
+    for kind in svc.UNION_KINDS:
+        lines = []
+        for i, u in enumerate(unions, start=1):
+            if u.kind != kind or u not in shown:
+                continue
+            key = "admin.unions.line" if u.active else "admin.unions.line_retired"
+            lines.append(t(key, n=i, name_zh=u.name_zh, name_en=u.name_en))
+        if lines:
+            parts.append(t("admin.unions.section", kind=t(f"admin.kind.{kind}")) + "\n" + "\n".join(lines))
+    buttons = [
+        btn(u.name(t.lang) if u.active else t("admin.button.union_retired", name=Markup(u.name(t.lang))), UNION, u.id)
+        for u in shown
+    ]
+    rows = pairs(buttons)
+    rows.append([btn(t("admin.button.add_district"), UADD, "district")])
+    rows.append([btn(t("admin.button.add_industry"), UADD, "industry")])
+    rows.append(_pager(t, UNIONS, page, pages, lambda p: p))
+    rows.append([btn(t("admin.button.menu"), MENU)])
+    return _with_note(note, "\n\n".join(parts)), kb(rows)
+
+
+async def union_screen(rq: Rq, union: Union, note: str | None = None) -> Screen:
+    t = rq.t
+    text = t("admin.union.detail", name_zh=union.name_zh, name_en=union.name_en, kind=t(f"admin.kind.{union.kind}"),
+             state=t("admin.union.active" if union.active else "admin.union.retired"),
+             reviewers=await svc.reviewer_count(rq.session, union.id))
+    toggle = (btn(t("admin.button.retire"), UOFF, union.id) if union.active
+              else btn(t("admin.button.reactivate"), UON, union.id))
+    rows = [[btn(t("admin.button.rename"), UREN, union.id), toggle],
+            [btn(t("admin.button.back"), UNIONS, 0), btn(t("admin.button.menu"), MENU)]]
+    return _with_note(note, text), kb(rows)
+
+
+def invite_role_screen(rq: Rq, note: str | None = None) -> Screen:
+    t = rq.t
+    rows = [[btn(_role_label(t, role), INVR, role.value)] for role in svc.INVITABLE]
+    rows.append([btn(t("admin.button.menu"), MENU)])
+    return _with_note(note, t("admin.invite.choose_role")), kb(rows)
+
+
+async def invite_union_screen(rq: Rq, page: int = 0) -> Screen:
+    t = rq.t
+    unions = list(await repo.active_unions(rq.session))
+    pages = _pages(len(unions))
+    page = min(max(page, 0), pages - 1)
+    rows = pairs([btn(u.name(t.lang), INVU, u.id) for u in unions[page * PAGE : (page + 1) * PAGE]])
+    rows.append(_pager(t, INVP, page, pages, lambda p: p))
+    rows.append([btn(t("admin.button.back"), INV), btn(t("admin.button.menu"), MENU)])
+    if not unions:
+        return t("admin.invite.no_unions"), kb(rows)
+    return t("admin.invite.choose_union", role=_role_label(t, Role.DISTRICT)), kb(rows)
+
+
+def people_role_screen(rq: Rq, note: str | None = None) -> Screen:
+    t = rq.t
+    rows = [[btn(_role_label(t, role), PPLR, f"{role.value}-0")] for role in LISTED_ROLES]
+    rows.append([btn(t("admin.button.menu"), MENU)])
+    return _with_note(note, t("admin.people.choose_role")), kb(rows)
+
+
+def _person_line(t: Translator, n: int, name: str, username: str | None, user_id: int,
+                 union: Union | None) -> str:
+    return t("admin.people.line", n=n, name=name, id=user_id,
+             username=Markup(t("admin.people.username", username=username) if username else ""),
+             union=Markup(t("admin.people.union", union=union.name(t.lang)) if union else ""))
+
+
+async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = None) -> Screen:
+    t = rq.t
+    label = _role_label(t, role)
+    back = [btn(t("admin.button.back"), PPL), btn(t("admin.button.menu"), MENU)]
+    if role is Role.ADMIN:
+        lines = []
+        for i, uid in enumerate(sorted(rq.svc.settings.admin_ids), start=1):
+            user = await repo.get_user(rq.session, uid)
+            name = user.display_name if user else t("admin.people.never_seen")
+            lines.append(_person_line(t, i, name, user.username if user else None, uid, None))
+        head = t("admin.people.title", role=label, n=len(lines), page=1, pages=1)
+        return _with_note(note, "\n".join([head, *lines, "", t("admin.people.admins")])), kb([back])
+    everyone = await svc.people(rq.session, role)
+    if not everyone:
+        return _with_note(note, t("admin.people.none", role=label)), kb([back])
+    pages = _pages(len(everyone))
+    page = min(max(page, 0), pages - 1)
+    lines = [t("admin.people.title", role=label, n=len(everyone), page=page + 1, pages=pages)]
+    buttons = []
+    for i, p in enumerate(everyone[page * PAGE : (page + 1) * PAGE], start=page * PAGE + 1):
+        lines.append(_person_line(t, i, p.user.display_name, p.user.username, p.user.id, p.union))
+        buttons.append(btn(t("admin.button.revoke", n=i, name=Markup(p.user.display_name[:30])), RVK, p.grant.id))
+    rows = pairs(buttons)
+    rows.append(_pager(t, PPLR, page, pages, lambda n: f"{role.value}-{n}"))
+    rows.append(back)
+    return _with_note(note, "\n".join(lines)), kb(rows)
+
+
+def _years(rq: Rq) -> tuple[int, int]:
+    this = rq.svc.today().year
+    return this, this + 1
+
+
+async def season_screen(rq: Rq, year: int, note: str | None = None) -> Screen:
+    t = rq.t
+    season = await repo.ensure_season(rq.session, year)
+    parts = [t("admin.season.title", year=year),
+             t("admin.season.body", opens_on=season.opens_on.isoformat(), deadline=season.deadline.isoformat(),
+               review_starts=season.review_starts.isoformat(), naming_by=season.naming_by.isoformat(),
+               first_year=t("admin.season.yes" if season.first_year else "admin.season.no"))]
+    if season.first_year:
+        parts.append(t("admin.season.first_year_note"))
+    parts.append(t("admin.season.rule"))
+    dates = [btn(t("admin.button.set_date", field=t(f"admin.season.field.{f}")), SDATE, f"{year}-{f}")
+             for f in svc.SEASON_FIELDS]
+    rows = pairs(dates)
+    rows.append([btn(t("admin.button.first_year_off" if season.first_year else "admin.button.first_year_on"),
+                     SFY, year)])
+    this, after = _years(rq)
+    other = after if year == this else this
+    rows.append([btn(t("admin.button.year", year=other), SEASON, other), btn(t("admin.button.menu"), MENU)])
+    return _with_note(note, "\n\n".join(parts)), kb(rows)
+
+
+async def prompt_screen(rq: Rq, pending: dict[str, Any]) -> Screen:
+    """What to type now, for the pending input."""
+    t = rq.t
+    op, step = pending.get("op"), pending.get("step")
+    cancel_to: tuple[str, str | int | None] = (UNIONS, 0)
+    rows: list[list[Btn]] = []
+    if op == UADD:
+        kind = t(f"admin.kind.{pending['kind']}")
+        text = (t("admin.union.ask_zh", kind=kind, max=svc.NAME_MAX) if step == "zh"
+                else t("admin.union.ask_en", name_zh=pending.get("zh", ""), max=svc.NAME_MAX))
+    elif op == UREN:
+        union = await repo.get_union(rq.session, int(pending["id"]))
+        if union is None:
+            raise svc.Refused("admin.error.union_gone")
+        cancel_to = (UNION, union.id)
+        rows.append([btn(t("admin.button.keep"), KEEP)])
+        text = (t("admin.union.ask_zh_rename", current=union.name_zh, max=svc.NAME_MAX) if step == "zh"
+                else t("admin.union.ask_en_rename", current=union.name_en, max=svc.NAME_MAX))
+    else:  # SDATE
+        season = await repo.ensure_season(rq.session, int(pending["year"]))
+        cancel_to = (SEASON, season.year)
+        text = t("admin.season.ask_date", year=season.year, field=t(f"admin.season.field.{pending['field']}"),
+                 current=getattr(season, pending["field"]).isoformat())
+    rows.append([btn(t("admin.button.cancel_input"), *cancel_to)])
+    return text, kb(rows)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@handler
+async def cmd_admin(rq: Rq) -> int:
+    _set_pending(rq, None)
+    if not _is_admin(rq):
+        _refused(rq, "not_admin", command="/admin")
+        rq.reply(rq.t("admin.not_allowed"))
+        return END
+    rq.reply(*menu_screen(rq))
+    return END
+
+
+@handler
+async def cmd_cancel(rq: Rq) -> int:
+    _set_pending(rq, None)
+    rq.reply(rq.t("cancel.done"))
+    return END
+
+
+# --------------------------------------------------------------------------- buttons
+
+
+@handler
+async def on_button(rq: Rq) -> str | int:
+    raw = rq.query.data if rq.query else None
+    if not _is_admin(rq):
+        _set_pending(rq, None)
+        _refused(rq, "not_admin", data=raw)
+        rq.alert(_plain(rq.t("admin.not_allowed")))
+        return END
+    data = cb.decode(raw)
+    if not isinstance(data, cb.Admin):
+        rq.alert(_plain(rq.t("admin.bad_button")))
+        return END
+    pending = _pending(rq)
+    if data.op != KEEP:
+        _set_pending(rq, None)
+        pending = None
+    try:
+        return await dispatch(rq, data, pending)
+    except svc.Refused as exc:
+        rq.alert(_plain(rq.t(exc.key, **exc.params)))
+        return INPUT if _pending(rq) else END
+
+
+async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> str | int:  # noqa: C901
+    t = rq.t
+    op, arg = data.op, data.arg
+    now = _now(rq)
+    actor = rq.user.id
+    number = _int(arg)
+
+    if op == MENU:
+        rq.edit(*menu_screen(rq))
+        return END
+    if op == UNIONS:
+        rq.edit(*await unions_screen(rq, number or 0))
+        return END
+    if op in (UNION, UREN, UOFF, UON):
+        union = await repo.get_union(rq.session, number) if number is not None else None
+        if union is None:
+            raise svc.Refused("admin.error.union_gone")
+        if op == UNION:
+            rq.edit(*await union_screen(rq, union))
+            return END
+        if op == UREN:
+            return await _ask(rq, {"op": UREN, "id": union.id, "step": "zh"})
+        union = await svc.set_union_active(rq.session, now, actor, union.id, op == UON)
+        key = "admin.union.reactivated_done" if op == UON else "admin.union.retired_done"
+        rq.edit(*await union_screen(rq, union, t(key, name=union.name(t.lang))))
+        return END
+    if op == UADD:
+        if arg not in svc.UNION_KINDS:
+            raise svc.Refused("admin.error.bad_kind")
+        return await _ask(rq, {"op": UADD, "kind": arg, "step": "zh"})
+    if op == KEEP:
+        if not pending or pending.get("op") != UREN:
+            raise svc.Refused("admin.error.input_gone")
+        union = await repo.get_union(rq.session, int(pending["id"]))
+        if union is None:
+            raise svc.Refused("admin.error.union_gone")
+        current = union.name_zh if pending.get("step") == "zh" else union.name_en
+        return await _typed(rq, pending, current, edit=True)
+    if op == INV:
+        rq.edit(*invite_role_screen(rq))
+        return END
+    if op == INVR:
+        if arg not in {r.value for r in svc.INVITABLE}:
+            raise svc.Refused("admin.error.bad_role")
+        role = Role(arg)
+        if role is Role.DISTRICT:
+            rq.edit(*await invite_union_screen(rq))
+            return END
+        await _invite(rq, role, None)
+        return END
+    if op == INVP:
+        rq.edit(*await invite_union_screen(rq, number or 0))
+        return END
+    if op == INVU:
+        if number is None:
+            raise svc.Refused("admin.error.union_gone")
+        await _invite(rq, Role.DISTRICT, number)
+        return END
+    if op == PPL:
+        rq.edit(*people_role_screen(rq))
+        return END
+    if op == PPLR:
+        m = _PPL_ARG.match(arg or "")
+        if m is None or m.group(1) not in {r.value for r in LISTED_ROLES}:
+            raise svc.Refused("admin.error.bad_role")
+        rq.edit(*await people_screen(rq, Role(m.group(1)), int(m.group(2))))
+        return END
+    if op in (RVK, RVKY):
+        if number is None:
+            raise svc.Refused("admin.revoke.gone")
+        if op == RVK:
+            await _confirm_revoke(rq, number)
+        else:
+            await _revoke(rq, number)
+        return END
+    if op in (SEASON, SFY):
+        year = number if number is not None else rq.svc.today().year
+        if year not in _years(rq):
+            raise svc.Refused("admin.error.bad_field")
+        note = None
+        if op == SFY:
+            season = await svc.toggle_first_year(rq.session, now, actor, year)
+            key = "admin.season.first_year_set" if season.first_year else "admin.season.first_year_unset"
+            note = t(key, year=year)
+        rq.edit(*await season_screen(rq, year, note))
+        return END
+    if op == SDATE:
+        m = _SDATE_ARG.match(arg or "")
+        if m is None or m.group(2) not in svc.SEASON_FIELDS or int(m.group(1)) not in _years(rq):
+            raise svc.Refused("admin.error.bad_field")
+        return await _ask(rq, {"op": SDATE, "year": int(m.group(1)), "field": m.group(2)})
+    rq.alert(_plain(t("admin.bad_button")))
+    return END
+
+
+async def _ask(rq: Rq, pending: dict[str, Any], note: str | None = None, *, edit: bool = True) -> str:
+    text, markup = await prompt_screen(rq, pending)
+    text = _with_note(note, text)
+    if edit:
+        rq.edit(text, markup)
+    else:
+        rq.reply(text, markup)
+    _set_pending(rq, pending)
+    return INPUT
+
+
+async def _invite(rq: Rq, role: Role, union_id: int | None) -> None:
+    t = rq.t
+    inv = await svc.create_invitation(rq.session, _now(rq), rq.user.id, role, union_id)
+    union = await repo.get_union(rq.session, inv.union_id) if inv.union_id is not None else None
+    link = f"https://t.me/{rq.context.bot.username}?start={inv.code}"
+    text = t("admin.invite.created", role=_role_label(t, role), union=_union_part(t, union), link=link,
+             expires=rq.svc.local(inv.expires_at).strftime("%Y-%m-%d %H:%M"))
+    rq.edit(text, kb([[btn(t("admin.button.invite"), INV), btn(t("admin.button.menu"), MENU)]]))
+
+
+async def _confirm_revoke(rq: Rq, grant_id: int) -> None:
+    t = rq.t
+    p = await svc.active_grant(rq.session, grant_id)
+    text = t("admin.revoke.confirm", name=p.user.display_name, role=_role_label(t, p.grant.role),
+             union=_union_part(t, p.union))
+    rows = [[btn(t("admin.button.revoke_confirm"), RVKY, grant_id)],
+            [btn(t("admin.button.back"), PPLR, f"{p.grant.role}-0")]]
+    rq.edit(text, kb(rows))
+
+
+async def _revoke(rq: Rq, grant_id: int) -> None:
+    t = rq.t
+    p = await svc.revoke(rq.session, _now(rq), rq.user.id, grant_id)
+    note = t("admin.revoke.done", name=p.user.display_name, role=_role_label(t, p.grant.role),
+             union=_union_part(t, p.union))
+    rq.edit(*await people_screen(rq, Role(p.grant.role), 0, note))
+    theirs = await _translator_of(rq, p.user.id)
+    if theirs is not None:
+        _notify(rq, p.user.id, theirs("admin.revoke.notice", role=_role_label(theirs, p.grant.role),
+                                      union=_union_part(theirs, p.union)))
+
+
+# --------------------------------------------------------------------------- typed input
+
+
+@handler
+async def on_input(rq: Rq) -> str | int:
+    pending = _pending(rq)
+    if not _is_admin(rq):
+        _set_pending(rq, None)
+        _refused(rq, "not_admin", input=(pending or {}).get("op"))
+        rq.reply(rq.t("admin.not_allowed"))
+        return END
+    if pending is None:
+        rq.reply(rq.t("admin.error.input_gone"))
+        return END
+    msg: Message | None = rq.update.effective_message
+    if msg is None or msg.text is None:
+        rq.reply(rq.t("admin.use_text"))
+        return INPUT
+    try:
+        return await _typed(rq, pending, msg.text)
+    except svc.Refused as exc:
+        try:
+            return await _ask(rq, pending, rq.t(exc.key, **exc.params), edit=False)
+        except svc.Refused as gone:  # the union was removed meanwhile
+            _set_pending(rq, None)
+            rq.reply(rq.t(gone.key, **gone.params))
+            return END
+
+
+async def _typed(rq: Rq, pending: dict[str, Any], text: str, *, edit: bool = False) -> str | int:
+    """One typed answer (or a kept name): the next question, or the change and its screen."""
+    t = rq.t
+    s, now, actor = rq.session, _now(rq), rq.user.id
+    op, step = pending.get("op"), pending.get("step")
+
+    def show(screen: Screen) -> None:
+        (rq.edit if edit else rq.reply)(*screen)
+
+    if op in (UADD, UREN) and step == "zh":
+        exclude = int(pending["id"]) if op == UREN else None
+        name = await svc.check_name(s, "zh", text, exclude=exclude)
+        return await _ask(rq, {**pending, "step": "en", "zh": name}, edit=edit)
+    if op == UADD:
+        union = await svc.add_union(s, now, actor, str(pending["kind"]), str(pending["zh"]), text)
+        _set_pending(rq, None)
+        note = t("admin.union.added", kind=t(f"admin.kind.{union.kind}"), name_zh=union.name_zh,
+                 name_en=union.name_en)
+        show(await union_screen(rq, union, note))
+        return END
+    if op == UREN:
+        union = await svc.rename_union(s, now, actor, int(pending["id"]), str(pending["zh"]), text)
+        _set_pending(rq, None)
+        note = t("admin.union.renamed", name_zh=union.name_zh, name_en=union.name_en)
+        show(await union_screen(rq, union, note))
+        return END
+    if op == SDATE:
+        year, field = int(pending["year"]), str(pending["field"])
+        value = svc.parse_date(text)
+        await svc.set_season_date(s, now, actor, year, field, value)
+        _set_pending(rq, None)
+        note = t("admin.season.saved", year=year, field=t(f"admin.season.field.{field}"), value=value.isoformat())
+        show(await season_screen(rq, year, note))
+        return END
+    _set_pending(rq, None)
+    rq.reply(t("admin.error.input_gone"))
+    return END
+
+
+# --------------------------------------------------------------------------- invitations
 
 
 async def accept_invitation(rq: Rq, code: str) -> bool:
-    return False
+    """`/start <code>`: False when `code` is no invitation; otherwise answer (welcome or refusal), True."""
+    if not svc.looks_like_invitation(code):
+        return False
+    t = rq.t
+    try:
+        got = await svc.accept_invitation(rq.session, _now(rq), rq.user.id, code)
+    except svc.Refused as exc:
+        rq.reply(t(exc.key, **exc.params))
+        return True
+    rq.roles = await repo.roles_of(rq.session, rq.user.id, rq.svc.settings.admin_ids)
+    union = got.union.name(t.lang) if got.union else ""
+    text = t(f"invite.welcome.{got.role.value}", union=union)
+    rq.reply(_with_note(t("invite.already") if got.already else None, text))
+    if not got.already and got.invited_by != rq.user.id:
+        theirs = await _translator_of(rq, got.invited_by)
+        if theirs is not None:
+            who = f"@{rq.user.username}" if rq.user.username else str(rq.user.id)
+            _notify(rq, got.invited_by, theirs("admin.invite.accepted_notice", name=rq.user.display_name, who=who,
+                                               role=_role_label(theirs, got.role),
+                                               union=_union_part(theirs, got.union)))
+    return True
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+class _Awaiting(filters.MessageFilter):
+    """True while the sender is asked to type something for /admin."""
+
+    def __init__(self, app: Application) -> None:  # type: ignore[type-arg]
+        super().__init__(name="admin_awaiting")
+        self._app = app
+
+    def filter(self, message: Message) -> bool:
+        user = message.from_user
+        if user is None:
+            return False
+        data = self._app.user_data.get(user.id)
+        return bool(data and data.get(WAIT))
+
+
+async def drop_stale_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Another command (not /cancel) or another bot's button ends the typed-input step, so the
+    next text goes where the user now expects it (e.g. the application wizard)."""
+    user = update.effective_user
+    if user is None:
+        return
+    data = context.application.user_data.get(user.id)
+    if not data or WAIT not in data:
+        return
+    query = update.callback_query
+    if query is not None:
+        if (query.data or "").startswith(cb.Admin.prefix + ":"):
+            return
+    else:
+        msg = update.effective_message
+        text = (msg.text or "") if msg is not None else ""
+        if not (msg is not None and filters.COMMAND.check_update(update)):
+            return
+        command = text.split()[0][1:].split("@")[0].lower() if text else ""
+        if command == "cancel":
+            return
+    if context.user_data is not None:
+        context.user_data.pop(WAIT, None)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    return None
+    warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
+    awaiting = _Awaiting(app)
+    buttons = CallbackQueryHandler(on_button, pattern=cb.Admin.pattern())
+    conv = ConversationHandler(
+        entry_points=[CommandHandler("admin", cmd_admin), buttons],
+        states={
+            INPUT: [
+                MessageHandler(awaiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
+                CommandHandler("admin", cmd_admin),
+                buttons,
+            ],
+        },
+        fallbacks=[CommandHandler("cancel", cmd_cancel, filters=awaiting)],
+        name=NAME,
+        persistent=True,
+        per_user=True,
+        allow_reentry=True,
+    )
+    app.add_handler(conv)
+    # First in group 0: while an admin is asked to type something, the answer is theirs even when
+    # another conversation (the wizard, a review opinion) is also open. `awaiting` makes sure it
+    # only takes text in that moment.
+    group = app.handlers[0]
+    group.remove(conv)
+    group.insert(0, conv)
+    app.add_handler(TypeHandler(Update, drop_stale_input), group=PRE_GROUP)

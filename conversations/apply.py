@@ -414,7 +414,7 @@ def _wanted(f: FormField, m: dict[str, Any] | None) -> str:
 
 
 async def _hint(rq: Rq, app: App, got: str, want: str) -> None:
-    note = rq.t("wrong.hint", got=rq.t(f"msgkind.{got}"), want=rq.t(f"wrong.want.{want}"))
+    note = "⚠️ " + rq.t("wrong.hint", got=rq.t(f"msgkind.{got}"), want=rq.t(f"wrong.want.{want}"))
     await show(rq, app, note)
 
 

@@ -44,25 +44,35 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
 
 @pytest_asyncio.fixture
 async def pg_clean(database_url: str) -> AsyncIterator[str]:
-    """For PostgreSQL, isolate the test in its own schema (dropped afterwards)."""
+    """For PostgreSQL, a new empty database for the test (dropped afterwards)."""
     if not database_url.startswith("postgresql"):
         yield database_url
         return
     import asyncpg
+    from sqlalchemy.engine import make_url
 
-    schema = "t_" + uuid.uuid4().hex[:12]
-    dsn = database_url.replace("postgresql+asyncpg", "postgresql")
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = make_url(database_url)
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
-    yield f"{database_url}?options=-csearch_path%3D{schema}" if "?" not in database_url else database_url
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await conn.close()
 
 
 @pytest_asyncio.fixture
 async def bot(tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
     h = await make_harness(tmp_path, now=JULY_10, admin_ids="900")
+    yield h
+    await close_harness(h)
+
+
+@pytest_asyncio.fixture
+async def any_bot(tmp_path, pg_clean) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+    """The bot on SQLite and, when reachable, on PostgreSQL."""
+    h = await make_harness(tmp_path, now=JULY_10, admin_ids="900", database_url=pg_clean)
     yield h
     await close_harness(h)

@@ -14,8 +14,9 @@ async def _app(bot, user_id: int) -> Application:
         return (await s.scalars(select(Application).where(Application.applicant_id == user_id))).one()
 
 
-async def test_whole_application_is_stored_and_submitted(bot):
+async def test_whole_application_is_stored_and_submitted(any_bot):
     """R-F1…R-F7, R-M1…R-M4: every field of the form is asked, stored, and the application submitted."""
+    bot = any_bot
     u = bot.user(10)
     await fill_until_summary(bot, u)
     summary = bot.request.last(10)["text"]

@@ -57,8 +57,9 @@ async def test_level1_reviewers_get_one_card_each_with_materials(bot):
     assert bot.request.sent(CITY) == []
 
 
-async def test_full_chain_to_naming_fills_every_opinion_box(bot):
+async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
     """R-W1, R-W2, R-W3, R-W4, R-F8: district approves, city inspects, decides, the studio is named."""
+    bot = any_bot
     app = await submitted(bot)
     await press_action(bot, DISTRICT, Action.L1_APPROVE, app.id)
     # one-tap default opinion

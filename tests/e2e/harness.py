@@ -22,6 +22,13 @@ ReadyCheck = Callable[[FakeTelegramServer, int], bool]
 """``(server, mark)`` → True once the bot is ready; ``mark`` is the call index at spawn."""
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+# Bot settings a developer's shell may export; never inherited (pass them explicitly).
+_BOT_SETTINGS = (
+    "BOT_TOKEN", "BOT_API_URL", "BOT_FILE_URL", "DATA_DIR", "DATABASE_URL", "ADMIN_IDS",
+    "DEFAULT_LOCALE", "TIMEZONE", "WEBHOOK_URL", "WEBHOOK_LISTEN", "WEBHOOK_PORT",
+    "REVIEW_REMIND_DAYS", "REVIEW_ESCALATE_DAYS", "QUIET_START_HOUR", "QUIET_END_HOUR",
+    "ALBUM_WAIT_SECONDS",
+)  # fmt: skip
 
 
 def ready_after_commands(server: FakeTelegramServer, mark: int) -> bool:
@@ -95,8 +102,9 @@ class BotProcess:
     # ------------------------------------------------------------------ env
 
     def build_env(self) -> dict[str, str]:
-        """Environment for the child: inherited, minus proxies, plus the bot settings."""
-        env = {k: v for k, v in os.environ.items() if k not in _PROXY_VARS}
+        """Environment for the child: inherited (minus proxies and bot settings) + settings."""
+        drop = {*_PROXY_VARS, *_BOT_SETTINGS}
+        env = {k: v for k, v in os.environ.items() if k.upper() not in drop}
         env.update(
             {
                 "BOT_TOKEN": self.server.token,
@@ -174,7 +182,7 @@ class BotProcess:
                     f"bot not ready after {limit}s (readiness: {getattr(self.ready, '__name__', self.ready)})"
                     f"\n{self.server.describe(last=15)}\n{self.log_tail()}"
                 )
-            await self.server._wait_change(0.1)
+            await asyncio.sleep(0.05)
 
     async def kill(self) -> int | None:
         """SIGKILL the process (by PID) and reap it; return the exit code."""

@@ -54,7 +54,7 @@ def _bot(server: FakeTelegramServer, token: str | None = None, read_timeout: flo
 
 
 @pytest_asyncio.fixture
-async def bot(fake_api: FakeTelegramServer) -> AsyncIterator[Bot]:
+async def ptb(fake_api: FakeTelegramServer) -> AsyncIterator[Bot]:
     b = _bot(fake_api)
     await b.initialize()
     try:
@@ -71,8 +71,8 @@ def keyboard(*pairs: tuple[str, str]) -> InlineKeyboardMarkup:
 
 
 @pytest.mark.asyncio
-async def test_get_me_token_and_unknown_method(fake_api: FakeTelegramServer, bot: Bot) -> None:
-    me = await bot.get_me()
+async def test_get_me_token_and_unknown_method(fake_api: FakeTelegramServer, ptb: Bot) -> None:
+    me = await ptb.get_me()
     assert me.id == 123456 and me.is_bot and me.username == "test_union_bot"
     assert me.can_join_groups is True and me.supports_inline_queries is False
     assert me.api_kwargs == {}
@@ -83,22 +83,22 @@ async def test_get_me_token_and_unknown_method(fake_api: FakeTelegramServer, bot
     with pytest.raises(InvalidToken, match="(?i)Unauthorized"):
         await _bot(fake_api, token="999:WRONG").get_me()
     with pytest.raises(EndPointNotFound):
-        await bot.do_api_request("fooBar")
+        await ptb.do_api_request("fooBar")
 
-    assert await bot.delete_webhook() is True
-    assert await bot.set_webhook("https://example.org/hook") is True
-    info = await bot.get_webhook_info()
+    assert await ptb.delete_webhook() is True
+    assert await ptb.set_webhook("https://example.org/hook") is True
+    info = await ptb.get_webhook_info()
     assert info.url == "https://example.org/hook" and info.pending_update_count == 0
-    await bot.delete_webhook()
-    assert await bot.log_out() is True
+    await ptb.delete_webhook()
+    assert await ptb.log_out() is True
 
 
 @pytest.mark.asyncio
-async def test_get_updates_long_poll_offset_limit(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_get_updates_long_poll_offset_limit(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1001, first_name="张三", language_code="zh-hans")
     uid = fake_api.send_text(user, "/start")
 
-    updates = await bot.get_updates(timeout=5)
+    updates = await ptb.get_updates(timeout=5)
     assert [u.update_id for u in updates] == [uid]
     msg = updates[0].message
     assert msg is not None and msg.api_kwargs == {}
@@ -111,13 +111,13 @@ async def test_get_updates_long_poll_offset_limit(fake_api: FakeTelegramServer, 
     assert len(fake_api.pending_updates()) == 1
 
     # offset confirms; nothing left
-    assert await bot.get_updates(offset=uid + 1, timeout=0) == ()
+    assert await ptb.get_updates(offset=uid + 1, timeout=0) == ()
     assert fake_api.is_acked(uid) and fake_api.acked_offset == uid + 1
     assert fake_api.pending_updates() == []
 
     # a long poll returns as soon as an update is queued
     started = time.monotonic()
-    task = asyncio.create_task(bot.get_updates(offset=uid + 1, timeout=5))
+    task = asyncio.create_task(ptb.get_updates(offset=uid + 1, timeout=5))
     await asyncio.sleep(0.2)
     uid2 = fake_api.send_text(user, "你好")
     got = await task
@@ -126,21 +126,21 @@ async def test_get_updates_long_poll_offset_limit(fake_api: FakeTelegramServer, 
 
     # an empty long poll waits for `timeout` seconds
     started = time.monotonic()
-    assert await bot.get_updates(offset=uid2 + 1, timeout=1) == ()
+    assert await ptb.get_updates(offset=uid2 + 1, timeout=1) == ()
     assert 0.9 <= time.monotonic() - started < 3
 
     # limit
     ids = [fake_api.send_text(user, str(i)) for i in range(3)]
-    got = await bot.get_updates(offset=uid2 + 1, limit=2)
+    got = await ptb.get_updates(offset=uid2 + 1, limit=2)
     assert [u.update_id for u in got] == ids[:2]
     # update ids are all known to the server
     assert [u["update_id"] for u in fake_api.updates][-3:] == ids
 
 
 @pytest.mark.asyncio
-async def test_concurrent_long_polls_conflict(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_concurrent_long_polls_conflict(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     other = _bot(fake_api)  # a second "instance" (own connection pool)
-    first = asyncio.create_task(bot.get_updates(timeout=5))
+    first = asyncio.create_task(ptb.get_updates(timeout=5))
     await asyncio.sleep(0.2)
     second = asyncio.create_task(other.get_updates(timeout=1))
     with pytest.raises(Conflict, match="(?i)terminated by other getUpdates"):
@@ -153,10 +153,10 @@ async def test_concurrent_long_polls_conflict(fake_api: FakeTelegramServer, bot:
 
 
 @pytest.mark.asyncio
-async def test_send_message_markup_html_and_chat_view(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_send_message_markup_html_and_chat_view(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1002)
     markup = keyboard(("提交", "submit"), ("取消", "cancel"))
-    msg = await bot.send_message(
+    msg = await ptb.send_message(
         1002, "<b>你好</b> &amp; <i>world</i> 😀 <a href='https://x.org'>link</a>", parse_mode=ParseMode.HTML,
         reply_markup=markup,
     )  # fmt: skip
@@ -171,7 +171,7 @@ async def test_send_message_markup_html_and_chat_view(fake_api: FakeTelegramServ
     assert msg.from_user is not None and msg.from_user.id == fake_api.bot_id
     assert msg.chat.id == 1002 and abs(msg.date.timestamp() - time.time()) < 5
 
-    msg2 = await bot.send_message(
+    msg2 = await ptb.send_message(
         1002,
         "选择",
         reply_markup=ReplyKeyboardMarkup([[KeyboardButton("是"), KeyboardButton("否")]]),
@@ -190,27 +190,27 @@ async def test_send_message_markup_html_and_chat_view(fake_api: FakeTelegramServ
     assert isinstance(params["reply_markup"], dict)
 
     with pytest.raises(BadRequest, match="(?i)can't parse entities"):
-        await bot.send_message(1002, "1 < 2 <br>", parse_mode=ParseMode.HTML)
+        await ptb.send_message(1002, "1 < 2 <br>", parse_mode=ParseMode.HTML)
     with pytest.raises(BadRequest, match="(?i)Character '.' is reserved"):
-        await bot.send_message(1002, "*粗体* 1.5", parse_mode=ParseMode.MARKDOWN_V2)
-    ok = await bot.send_message(1002, r"*粗体* 1\.5", parse_mode=ParseMode.MARKDOWN_V2)
+        await ptb.send_message(1002, "*粗体* 1.5", parse_mode=ParseMode.MARKDOWN_V2)
+    ok = await ptb.send_message(1002, r"*粗体* 1\.5", parse_mode=ParseMode.MARKDOWN_V2)
     assert ok.text == "粗体 1.5" and ok.entities[0].type == "bold"
     with pytest.raises(BadRequest, match="(?i)chat not found"):
-        await bot.send_message(424242, "hi")
+        await ptb.send_message(424242, "hi")
     with pytest.raises(BadRequest, match="(?i)message text is empty"):
-        await bot.send_message(1002, "   ")
+        await ptb.send_message(1002, "   ")
     with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
-        await bot.send_message(1002, "x", reply_markup=keyboard(("a", "x" * 65)))
+        await ptb.send_message(1002, "x", reply_markup=keyboard(("a", "x" * 65)))
     assert len(fake_api.failed_calls()) == 5
 
 
 @pytest.mark.asyncio
-async def test_edit_and_delete(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_edit_and_delete(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1003)
-    msg = await bot.send_message(1003, "第一步", reply_markup=keyboard(("下一步", "next")))
+    msg = await ptb.send_message(1003, "第一步", reply_markup=keyboard(("下一步", "next")))
     mark = fake_api.mark()
 
-    edited = await bot.edit_message_text(
+    edited = await ptb.edit_message_text(
         "第二步", chat_id=1003, message_id=msg.message_id, reply_markup=keyboard(("完成", "done"))
     )
     assert not isinstance(edited, bool)
@@ -220,49 +220,49 @@ async def test_edit_and_delete(fake_api: FakeTelegramServer, bot: Bot) -> None:
     assert [(e.action, e.text, e.buttons) for e in events] == [("edited", "第二步", [["完成"]])]
 
     with pytest.raises(BadRequest, match="(?i)message is not modified"):
-        await bot.edit_message_text(
+        await ptb.edit_message_text(
             "第二步", chat_id=1003, message_id=msg.message_id, reply_markup=keyboard(("完成", "done"))
         )
     with pytest.raises(BadRequest, match="(?i)message to edit not found"):
-        await bot.edit_message_text("x", chat_id=1003, message_id=999)
+        await ptb.edit_message_text("x", chat_id=1003, message_id=999)
 
     # editing the text without reply_markup removes the keyboard (as in Telegram)
-    await bot.edit_message_text("第三步", chat_id=1003, message_id=msg.message_id)
+    await ptb.edit_message_text("第三步", chat_id=1003, message_id=msg.message_id)
     assert fake_api.chat(user)[0].inline_keyboard == []
-    again = await bot.edit_message_reply_markup(
+    again = await ptb.edit_message_reply_markup(
         chat_id=1003, message_id=msg.message_id, reply_markup=keyboard(("好", "ok"))
     )
     assert not isinstance(again, bool) and again.text == "第三步"
     assert fake_api.chat(user)[0].edit_count == 3
 
-    assert await bot.delete_message(1003, msg.message_id) is True
+    assert await ptb.delete_message(1003, msg.message_id) is True
     assert fake_api.chat(user) == []
     with pytest.raises(BadRequest, match="(?i)message to delete not found"):
-        await bot.delete_message(1003, msg.message_id)
+        await ptb.delete_message(1003, msg.message_id)
     assert [e.action for e in fake_api.events(user)] == ["sent", "edited", "edited", "edited", "deleted"]
 
 
 @pytest.mark.asyncio
-async def test_callback_query_and_answer(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_callback_query_and_answer(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1004, first_name="李四", language_code="en")
-    msg = await bot.send_message(1004, "确认？", reply_markup=keyboard(("是", "yes"), ("否", "no")))
+    msg = await ptb.send_message(1004, "确认？", reply_markup=keyboard(("是", "yes"), ("否", "no")))
     with pytest.raises(ValueError, match="(?i)no button"):
         fake_api.press(user, msg.message_id, "maybe")
 
     cq_id = fake_api.press(user, msg.message_id, "yes")
-    [update] = await bot.get_updates(timeout=2)
+    [update] = await ptb.get_updates(timeout=2)
     cq = update.callback_query
     assert cq is not None and cq.api_kwargs == {}
     assert cq.id == cq_id and cq.data == "yes" and cq.from_user.id == 1004 and cq.chat_instance
     assert isinstance(cq.message, Message) and cq.message.message_id == msg.message_id
     assert cq.message.reply_markup == msg.reply_markup
 
-    assert await bot.answer_callback_query(cq_id, text="已提交", show_alert=True) is True
+    assert await ptb.answer_callback_query(cq_id, text="已提交", show_alert=True) is True
     assert fake_api.answered_callbacks[cq_id]["text"] == "已提交"
     assert fake_api.answered_callbacks[cq_id]["show_alert"] is True
     assert await fake_api.wait_answer(cq_id, timeout=1)
     with pytest.raises(BadRequest, match="(?i)query is too old"):
-        await bot.answer_callback_query(cq_id)
+        await ptb.answer_callback_query(cq_id)
 
     cq2 = fake_api.press_button(user, "否")
     assert fake_api.pending_updates()[-1]["callback_query"]["data"] == "no"
@@ -270,52 +270,85 @@ async def test_callback_query_and_answer(fake_api: FakeTelegramServer, bot: Bot)
 
 
 @pytest.mark.asyncio
-async def test_commands_descriptions_menu(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_commands_descriptions_menu(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     zh_user = fake_api.user(1005, language_code="zh-hans")
     en_user = fake_api.user(1006, first_name="Bob", language_code="en")
     en = [BotCommand("start", "Start"), BotCommand("apply", "Apply")]
     zh = [BotCommand("start", "开始"), BotCommand("apply", "申请")]
-    assert await bot.set_my_commands(en) is True
-    assert await bot.set_my_commands(zh, language_code="zh") is True
-    assert await bot.set_my_commands([BotCommand("admin", "管理")], scope=BotCommandScopeChat(1006))
+    assert await ptb.set_my_commands(en) is True
+    assert await ptb.set_my_commands(zh, language_code="zh") is True
+    assert await ptb.set_my_commands([BotCommand("admin", "管理")], scope=BotCommandScopeChat(1006))
 
-    assert await bot.get_my_commands() == tuple(en)
-    assert await bot.get_my_commands(language_code="zh") == tuple(zh)
-    assert await bot.get_my_commands(language_code="de") == ()
-    assert await bot.get_my_commands(scope=BotCommandScopeChat(1006)) == (BotCommand("admin", "管理"),)
+    assert await ptb.get_my_commands() == tuple(en)
+    assert await ptb.get_my_commands(language_code="zh") == tuple(zh)
+    assert await ptb.get_my_commands(language_code="de") == ()
+    assert await ptb.get_my_commands(scope=BotCommandScopeChat(1006)) == (BotCommand("admin", "管理"),)
     assert fake_api.get_commands(language_code="zh")[1] == {"command": "apply", "description": "申请"}
     assert [c["command"] for c in fake_api.visible_commands(zh_user)] == ["start", "apply"]
     assert fake_api.visible_commands(zh_user)[0]["description"] == "开始"
     assert [c["command"] for c in fake_api.visible_commands(en_user)] == ["admin"]
 
-    assert await bot.delete_my_commands(language_code="zh") is True
-    assert await bot.get_my_commands(language_code="zh") == ()
+    assert await ptb.delete_my_commands(language_code="zh") is True
+    assert await ptb.get_my_commands(language_code="zh") == ()
     with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
-        await bot.set_my_commands([BotCommand("Bad-Name", "x")])
+        await ptb.set_my_commands([BotCommand("Bad-Name", "x")])
 
-    assert await bot.set_my_description("劳模创新工作室申请", language_code="zh")
-    assert (await bot.get_my_description("zh")).description == "劳模创新工作室申请"
-    assert await bot.set_my_short_description("申请助手")
+    assert await ptb.set_my_description("劳模创新工作室申请", language_code="zh")
+    assert (await ptb.get_my_description("zh")).description == "劳模创新工作室申请"
+    assert await ptb.set_my_short_description("申请助手")
     assert fake_api.short_descriptions[""] == "申请助手"
-    assert await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
-    assert await bot.get_chat_menu_button() == MenuButtonCommands()
-    assert await bot.send_chat_action(1005, "typing") is True
-    chat = await bot.get_chat(1005)
+    assert await ptb.set_chat_menu_button(menu_button=MenuButtonCommands())
+    assert await ptb.get_chat_menu_button() == MenuButtonCommands()
+    assert await ptb.send_chat_action(1005, "typing") is True
+    chat = await ptb.get_chat(1005)
     assert chat.first_name == "张三" and chat.api_kwargs == {}
+
+
+@pytest.mark.parametrize(
+    ("mode", "source", "text", "entities"),
+    [
+        ("HTML", "<b>粗<i>斜</i></b> a &lt; b", "粗斜 a < b", [("bold", 0, 2), ("italic", 1, 1)]),
+        ("HTML", "<pre><code class='language-py'>x</code></pre>", "x", [("pre", 0, 1)]),
+        ("HTML", "  <u>trimmed</u>\n", "trimmed", [("underline", 0, 7)]),
+        (
+            "MarkdownV2",
+            "*a* _b_ __c__ \\.",
+            "a b c .",
+            [("bold", 0, 1), ("italic", 2, 1), ("underline", 4, 1)],
+        ),
+        ("Markdown", "*a* `b`", "a b", [("bold", 0, 1), ("code", 2, 1)]),
+        ("HTML", "<br>", None, None),
+        ("HTML", "<b>x</i>", None, None),
+        ("HTML", "user input: <script>", None, None),
+        ("MarkdownV2", "_open", None, None),
+    ],
+)
+def test_formatting_rules(
+    mode: str, source: str, text: str | None, entities: list[tuple[str, int, int]] | None
+) -> None:
+    from .fake_formatting import EntityParseError, render
+
+    if text is None:
+        with pytest.raises(EntityParseError, match="can't parse entities"):
+            render(source, mode)
+        return
+    plain, ents = render(source, mode)
+    assert plain == text
+    assert [(e["type"], e["offset"], e["length"]) for e in ents] == entities
 
 
 # ------------------------------------------------------------------------------ files
 
 
 @pytest.mark.asyncio
-async def test_get_file_and_download(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_get_file_and_download(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1007)
     png = make_png(320, 200)
     uid = fake_api.send_photo(user, png, caption="工作室照片")
     fake_api.send_photo(user, png)
     doc_uid = fake_api.send_document(user, b"%PDF-1.4 fake", "申请表.pdf")
     big_uid = fake_api.send_document(user, b"big", "big.zip", file_size=25 * 1024 * 1024)
-    updates = {u.update_id: u for u in await bot.get_updates(timeout=1)}
+    updates = {u.update_id: u for u in await ptb.get_updates(timeout=1)}
     assert len(updates) == 4
 
     photo_msg = updates[uid].message
@@ -327,31 +360,31 @@ async def test_get_file_and_download(fake_api: FakeTelegramServer, bot: Bot) -> 
     assert same is not None and same.photo[-1].file_unique_id == sizes[-1].file_unique_id
     assert same.photo[-1].file_id != sizes[-1].file_id
 
-    file = await bot.get_file(sizes[-1].file_id)
+    file = await ptb.get_file(sizes[-1].file_id)
     assert file.file_size == len(png) and file.file_path
     assert bytes(await file.download_as_bytearray()) == png
-    thumb = await (await bot.get_file(sizes[0].file_id)).download_as_bytearray()
+    thumb = await (await ptb.get_file(sizes[0].file_id)).download_as_bytearray()
     assert bytes(thumb) != png
 
     doc = updates[doc_uid].message
     assert doc is not None and doc.document is not None
     assert doc.document.file_name == "申请表.pdf" and doc.document.mime_type == "application/pdf"
-    data = await (await bot.get_file(doc.document.file_id)).download_as_bytearray()
+    data = await (await ptb.get_file(doc.document.file_id)).download_as_bytearray()
     assert bytes(data) == b"%PDF-1.4 fake"
 
     big = updates[big_uid].message
     assert big is not None and big.document is not None and big.document.file_size == 25 * 1024 * 1024
     with pytest.raises(BadRequest, match="(?i)file is too big"):
-        await bot.get_file(big.document.file_id)
+        await ptb.get_file(big.document.file_id)
     with pytest.raises(BadRequest, match="(?i)wrong file_id"):
-        await bot.get_file("nope")
+        await ptb.get_file("nope")
     file_id, unique = fake_api.add_file(b"abc", file_name="a.txt", mime_type="text/plain")
     assert unique == fake_api.add_file(b"abc")[1]
-    assert bytes(await (await bot.get_file(file_id)).download_as_bytearray()) == b"abc"
+    assert bytes(await (await ptb.get_file(file_id)).download_as_bytearray()) == b"abc"
 
 
 @pytest.mark.asyncio
-async def test_other_user_message_kinds(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_other_user_message_kinds(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1008)
     fake_api.send_sticker(user)
     fake_api.send_voice(user)
@@ -360,7 +393,7 @@ async def test_other_user_message_kinds(fake_api: FakeTelegramServer, bot: Bot) 
     fake_api.send_video(user)
     album = fake_api.send_album(user, [make_png(10, 10), make_png(20, 20, (0, 0, 255))], caption="相册")
     fake_api.block(user)
-    updates = await bot.get_updates(timeout=1)
+    updates = await ptb.get_updates(timeout=1)
     msgs = [u.message for u in updates if u.message]
     assert all(m.api_kwargs == {} for m in msgs)
     assert msgs[0].sticker is not None and msgs[1].voice is not None and msgs[2].location is not None
@@ -372,16 +405,16 @@ async def test_other_user_message_kinds(fake_api: FakeTelegramServer, bot: Bot) 
     member = updates[-1].my_chat_member
     assert member is not None and member.new_chat_member.status == "kicked"
     with pytest.raises(Exception, match="(?i)blocked by the user"):
-        await bot.send_message(1008, "hi")
+        await ptb.send_message(1008, "hi")
     fake_api.unblock(user)
-    await bot.send_message(1008, "welcome back")
+    await ptb.send_message(1008, "welcome back")
 
 
 @pytest.mark.asyncio
-async def test_send_media_upload_and_file_id(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_send_media_upload_and_file_id(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1009)
     png = make_png(100, 80)
-    sent = await bot.send_photo(
+    sent = await ptb.send_photo(
         1009, png, caption="<b>封面</b>", parse_mode="HTML", reply_markup=keyboard(("ok", "ok"))
     )
     assert sent.api_kwargs == {} and sent.photo[-1].width == 100
@@ -390,26 +423,26 @@ async def test_send_media_upload_and_file_id(fake_api: FakeTelegramServer, bot: 
     method, params = fake_api.calls[-1]
     assert method == "sendPhoto" and isinstance(params["photo"], UploadedFile)
     assert params["photo"].data == png and params["chat_id"] == 1009
-    downloaded = await (await bot.get_file(sent.photo[-1].file_id)).download_as_bytearray()
+    downloaded = await (await ptb.get_file(sent.photo[-1].file_id)).download_as_bytearray()
     assert bytes(downloaded) == png
 
     # re-send by file_id (e.g. forward a user's photo to an admin)
     user_uid = fake_api.send_photo(user, make_png(30, 30))
-    [upd] = await bot.get_updates(timeout=1)
+    [upd] = await ptb.get_updates(timeout=1)
     assert upd.update_id == user_uid and upd.message is not None
-    again = await bot.send_photo(1009, upd.message.photo[-1].file_id)
+    again = await ptb.send_photo(1009, upd.message.photo[-1].file_id)
     assert again.photo[-1].file_unique_id == upd.message.photo[-1].file_unique_id
 
-    doc = await bot.send_document(1009, b"PK\x03\x04 docx", filename="申请书.docx", caption="申请书")
+    doc = await ptb.send_document(1009, b"PK\x03\x04 docx", filename="申请书.docx", caption="申请书")
     assert doc.document is not None and doc.document.file_name == "申请书.docx"
     assert doc.caption == "申请书"
-    fetched = await (await bot.get_file(doc.document.file_id)).download_as_bytearray()
+    fetched = await (await ptb.get_file(doc.document.file_id)).download_as_bytearray()
     assert bytes(fetched) == b"PK\x03\x04 docx"
 
-    video = await bot.send_video(1009, b"\x00\x00\x00\x18ftypmp42", filename="v.mp4")
+    video = await ptb.send_video(1009, b"\x00\x00\x00\x18ftypmp42", filename="v.mp4")
     assert video.video is not None
 
-    album = await bot.send_media_group(
+    album = await ptb.send_media_group(
         1009,
         [
             InputMediaPhoto(make_png(40, 40), caption="第一张"),
@@ -427,70 +460,70 @@ async def test_send_media_upload_and_file_id(fake_api: FakeTelegramServer, bot: 
     assert view[2].file_name == "申请书.docx"
 
     with pytest.raises(BadRequest, match="(?i)type of file mismatch"):
-        await bot.send_photo(1009, doc.document.file_id)
+        await ptb.send_photo(1009, doc.document.file_id)
     with pytest.raises(BadRequest, match="(?i)IMAGE_PROCESS_FAILED"):
-        await bot.send_photo(1009, b"not an image")
+        await ptb.send_photo(1009, b"not an image")
     with pytest.raises(BadRequest, match="(?i)wrong file identifier"):
-        await bot.send_document(1009, "AAAA-unknown")
+        await ptb.send_document(1009, "AAAA-unknown")
 
 
 # ------------------------------------------------------------------------------ faults
 
 
 @pytest.mark.asyncio
-async def test_fault_injection(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_fault_injection(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1010)
     fault = fake_api.inject("sendMessage", status=429, retry_after=2)
     with pytest.raises(RetryAfter, match="(?i)Retry in 2"):
-        await bot.send_message(1010, "a")
+        await ptb.send_message(1010, "a")
     assert fault.hits == 1 and fault.exhausted
-    await bot.send_message(1010, "a")  # consumed: next call succeeds
+    await ptb.send_message(1010, "a")  # consumed: next call succeeds
     assert [c.status for c in fake_api.calls_to("sendMessage")] == [429, 200]
 
     fake_api.inject("sendMessage", 500)
     with pytest.raises(NetworkError, match="(?i)Internal Server Error"):
-        await bot.send_message(1010, "b")
+        await ptb.send_message(1010, "b")
     fake_api.inject("sendMessage", 502)
     with pytest.raises(NetworkError, match="(?i)Bad Gateway"):
-        await bot.send_message(1010, "b")
+        await ptb.send_message(1010, "b")
 
     fake_api.inject("sendMessage", delay=1.0)
     with pytest.raises(TimedOut):
-        await bot.send_message(1010, "slow", read_timeout=0.3)
+        await ptb.send_message(1010, "slow", read_timeout=0.3)
     await asyncio.sleep(0.1)
     assert "slow" not in [m.text for m in fake_api.chat(user)]  # cancelled with the connection
 
     fake_api.inject("sendMessage", drop=True, times=2)
     for _ in range(2):
         with pytest.raises(NetworkError):
-            await bot.send_message(1010, "dropped")
+            await ptb.send_message(1010, "dropped")
     assert [m.text for m in fake_api.chat(user)] == ["a"]
 
     # performed, then the response is lost: the user sees it, the bot got an error
     fake_api.inject("sendMessage", drop=True, perform=True)
     with pytest.raises(NetworkError):
-        await bot.send_message(1010, "sent anyway")
+        await ptb.send_message(1010, "sent anyway")
     assert [m.text for m in fake_api.chat(user)] == ["a", "sent anyway"]
 
     fake_api.inject("*", status=500, when=lambda p: p.get("text") == "only me")
-    await bot.send_message(1010, "not me")
+    await ptb.send_message(1010, "not me")
     with pytest.raises(NetworkError):
-        await bot.send_message(1010, "only me")
+        await ptb.send_message(1010, "only me")
     assert all(f.exhausted for f in fake_api.faults)
     assert [c.status for c in fake_api.failed_calls()] == [429, 500, 502, 499, 0, 0, 0, 500]
 
 
 @pytest.mark.asyncio
-async def test_wait_helpers(fake_api: FakeTelegramServer, bot: Bot) -> None:
+async def test_wait_helpers(fake_api: FakeTelegramServer, ptb: Bot) -> None:
     user = fake_api.user(1011)
     fake_api.send_text(user, "/start")
 
     async def fake_bot_reply() -> None:
         await asyncio.sleep(0.1)
-        first = await bot.send_message(1011, "欢迎")
+        first = await ptb.send_message(1011, "欢迎")
         await asyncio.sleep(0.05)
-        await bot.send_message(1011, "请选择", reply_markup=keyboard(("申请", "apply")))
-        await bot.edit_message_text("欢迎！", chat_id=1011, message_id=first.message_id)
+        await ptb.send_message(1011, "请选择", reply_markup=keyboard(("申请", "apply")))
+        await ptb.edit_message_text("欢迎！", chat_id=1011, message_id=first.message_id)
 
     task = asyncio.create_task(fake_bot_reply())
     replies = await fake_api.wait_reply(user, timeout=5)
@@ -505,7 +538,7 @@ async def test_wait_helpers(fake_api: FakeTelegramServer, bot: Bot) -> None:
     mark = fake_api.mark()
     with pytest.raises(TimeoutError, match="(?i)bot message"):
         await fake_api.wait_messages(user, since=mark, timeout=0.2)
-    later = asyncio.create_task(bot.send_message(1011, "later"))
+    later = asyncio.create_task(ptb.send_message(1011, "later"))
     [event] = await fake_api.wait_messages(user, since=mark, count=1, timeout=2)
     assert event.text == "later"
     await later

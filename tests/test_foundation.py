@@ -1,0 +1,98 @@
+"""/start, /help, /language, /cancel, the command menu, the error handler, escaping."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from bot.callbacks import Lang
+from storage.models import User
+
+
+async def test_start_by_role_and_language_from_telegram(bot):
+    """A zh* client gets Chinese, others English; the welcome names what the role can do."""
+    await bot.text(bot.user(1, lang="zh-hans"), "/start")
+    assert "劳模创新工作室" in bot.request.texts(1)[-1] and "/apply" in bot.request.texts(1)[-1]
+    await bot.text(bot.user(2, lang="de"), "/start")
+    assert "Model Worker Innovation Studio" in bot.request.texts(2)[-1]
+    await bot.text(bot.user(900, lang="en"), "/start")  # an admin from ADMIN_IDS
+    assert "/admin" in bot.request.texts(900)[-1]
+
+
+async def test_unknown_language_code_gets_default(bot):
+    u = {"id": 3, "is_bot": False, "first_name": "X"}
+    await bot.text(u, "/help")
+    assert "使用帮助" in bot.request.texts(3)[-1]
+
+
+async def test_language_choice_is_stored_and_wins(bot):
+    """/language: the stored choice wins over Telegram's language_code."""
+    u = bot.user(4, lang="zh-hans")
+    await bot.text(u, "/language")
+    labels = [label for label, _ in bot.last_buttons(4)]
+    assert labels == ["中文", "English"]
+    await bot.press(u, Lang("en").encode())
+    async with bot.db.session() as s:
+        assert (await s.get(User, 4)).locale == "en"
+    await bot.text(u, "/help")
+    assert bot.request.texts(4)[-1].startswith("<b>Help</b>")
+
+
+async def test_forged_language_button(bot):
+    mark = await bot.press(bot.user(5), "lang:xx")
+    assert bot.request.alerts(since=mark)[-1]["show_alert"]
+
+
+async def test_cancel_outside_and_inside_a_flow(bot):
+    u = bot.user(6)
+    await bot.text(u, "/cancel")
+    assert "没有进行中" in bot.request.texts(6)[-1]
+    await bot.text(u, "/apply")
+    await bot.text(u, "/cancel")
+    assert "已保存" in bot.request.texts(6)[-1]
+    # outside the flow, text gets a hint instead of being taken as an answer
+    await bot.text(u, "大连港")
+    assert "/apply" in bot.request.texts(6)[-1]
+
+
+async def test_command_menu_in_both_languages(bot):
+    """setMyCommands is called for zh clients and the default, with start/help/language/cancel."""
+    calls = [p for n, p in bot.request.calls if n == "setMyCommands"]
+    by_lang = {p.get("language_code"): p for p in calls}
+    assert set(by_lang) == {None, "zh"}
+    for p in by_lang.values():
+        cmds = p["commands"]
+        cmds = json.loads(cmds) if isinstance(cmds, str) else cmds
+        names = {c["command"] if isinstance(c, dict) else c.command for c in cmds}
+        assert {"start", "help", "language", "cancel", "apply", "my", "pending"} <= names
+    zh = by_lang["zh"]["commands"]
+    assert "帮助" in json.dumps(zh, ensure_ascii=False, default=lambda o: o.to_dict())
+
+
+async def test_error_handler_apologises_in_users_language(bot, monkeypatch, caplog):
+    """A crash in a handler: the user is told their answers are saved; no internals leak."""
+    from conversations import common
+
+    async def boom(rq):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internals 123456:TEST-TOKEN")
+
+    monkeypatch.setattr(common, "start_text", lambda rq: (_ for _ in ()).throw(RuntimeError("secret internals")))
+    await bot.text(bot.user(7, lang="en"), "/start")
+    last = bot.request.texts(7)[-1]
+    assert "saved" in last and "secret" not in last
+    assert any("error while handling update" in r.message for r in caplog.records)
+
+
+async def test_user_names_are_escaped(bot):
+    """Texts that include user input are escaped for HTML."""
+    await bot.text(bot.user(8, name="<b>Bob</b> & co"), "/start")
+    assert "&lt;b&gt;Bob&lt;/b&gt; &amp; co" in bot.request.texts(8)[-1]
+
+
+async def test_user_row_is_kept_up_to_date(bot):
+    await bot.text(bot.user(9, name="A"), "/start")
+    await bot.text(bot.user(9, name="B"), "/start")
+    async with bot.db.session() as s:
+        users = (await s.scalars(select(User).where(User.id == 9))).all()
+    assert [u.first_name for u in users] == ["B"]

@@ -1,0 +1,359 @@
+"""Every step of the wizard against wrong input, plus photos, albums, edits and the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.callbacks import WizardOp
+from bot.domain import form
+from storage.models import Application, Attachment
+from tests.apply_steps import fill_until_summary, png, tap_op
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+async def app_of(bot, uid: int) -> Application:
+    async with bot.db.session() as s:
+        return (await s.scalars(select(Application).where(Application.applicant_id == uid))).one()
+
+
+async def goto_step(bot, u, key: str) -> None:
+    """Fill in valid answers up to `key` (the step is then on screen)."""
+    await bot.text(u, "/apply")
+    answers = {"applying_unit": "大连港集团", "leader_name": "王建国", "leader_birth": "1975-03",
+               "leader_employer": "大连港集团", "location": "3号楼", "area": "120", "funds": "50"}
+    for f in form.STEPS:
+        if f.key == key:
+            return
+        if f.kind is form.Kind.UNION:
+            await tap_op(bot, u, WizardOp.UNION)
+        elif f.kind is form.Kind.YESNO:
+            await tap_op(bot, u, WizardOp.YES)
+        elif f.kind is form.Kind.CHOICE:
+            await tap_op(bot, u, WizardOp.CHOICE, f.options()[0])
+        elif f.kind in (form.Kind.LONGTEXT, form.Kind.LINES):
+            await bot.text(u, "内容")
+            await tap_op(bot, u, WizardOp.DONE)
+        elif f.kind is form.Kind.MEMBERS:
+            await tap_op(bot, u, WizardOp.MEMBER_ADD)
+            for mf in form.MEMBER_FIELDS:
+                if mf.kind is form.Kind.CHOICE:
+                    await tap_op(bot, u, WizardOp.CHOICE, mf.options()[0])
+                else:
+                    await bot.text(u, "1980-01" if mf.kind is form.Kind.YEARMONTH else "李明")
+            await tap_op(bot, u, WizardOp.DONE)
+        elif f.kind is form.Kind.PHOTOS:
+            for i in range(3):
+                await bot.photo(u, png(100 + i))
+            await tap_op(bot, u, WizardOp.DONE)
+        elif f.kind is form.Kind.VIDEO:
+            await tap_op(bot, u, WizardOp.SKIP)
+        elif f.kind is form.Kind.DOCUMENT:
+            await bot.text(u, "材料正文")
+            await tap_op(bot, u, WizardOp.DONE)
+        else:
+            await bot.text(u, answers[f.key])
+
+
+WRONG_KINDS = {
+    "sticker": {"sticker": {"file_id": "s1", "file_unique_id": "su1", "width": 512, "height": 512,
+                            "is_animated": False, "is_video": False, "type": "regular"}},
+    "voice": {"voice": {"file_id": "v1", "file_unique_id": "vu1", "duration": 2}},
+    "location": {"location": {"latitude": 38.9, "longitude": 121.6}},
+    "contact": {"contact": {"phone_number": "82610410", "first_name": "梁"}},
+}
+
+
+async def test_every_step_answers_wrong_kinds_and_keeps_the_draft(bot):
+    """A sticker, voice, location or contact at every step: a hint for the step; nothing changes."""
+    u = bot.user(50)
+    await bot.text(u, "/apply")
+    seen = 0
+    for f in form.STEPS:
+        await goto_step_from_here(bot, u, f)
+        before = await app_of(bot, 50)
+        for kind, content in WRONG_KINDS.items():
+            mark = await bot.send(u, **content)
+            reply = bot.request.texts(50, since=mark)
+            assert len(reply) == 1, (f.key, kind)
+            assert reply[0].startswith("⚠️"), (f.key, kind, reply)
+        after = await app_of(bot, 50)
+        assert after.answers == before.answers and after.wizard.get("step") == f.key, f.key
+        seen += 1
+        await answer_validly(bot, u, f)
+    assert seen == len(form.STEPS)
+    app = await app_of(bot, 50)
+    assert app.wizard.get("step") == "summary"
+
+
+async def goto_step_from_here(bot, u, f) -> None:
+    app = await app_of(bot, 50)
+    assert app.wizard.get("step") == f.key, (app.wizard, f.key)
+
+
+async def answer_validly(bot, u, f) -> None:
+    if f.kind is form.Kind.UNION:
+        await tap_op(bot, u, WizardOp.UNION)
+    elif f.kind is form.Kind.YESNO:
+        await tap_op(bot, u, WizardOp.YES)
+    elif f.kind is form.Kind.CHOICE:
+        await tap_op(bot, u, WizardOp.CHOICE, f.options()[0])
+    elif f.kind in (form.Kind.LONGTEXT, form.Kind.LINES):
+        await bot.text(u, "内容")
+        await tap_op(bot, u, WizardOp.DONE)
+    elif f.kind is form.Kind.MEMBERS:
+        await tap_op(bot, u, WizardOp.MEMBER_ADD)
+        for mf in form.MEMBER_FIELDS:
+            if mf.kind is form.Kind.CHOICE:
+                await tap_op(bot, u, WizardOp.CHOICE, mf.options()[0])
+            else:
+                await bot.text(u, "1980-01" if mf.kind is form.Kind.YEARMONTH else "李明")
+        await tap_op(bot, u, WizardOp.DONE)
+    elif f.kind is form.Kind.PHOTOS:
+        for i in range(3):
+            await bot.photo(u, png(200 + i))
+        await tap_op(bot, u, WizardOp.DONE)
+    elif f.kind is form.Kind.VIDEO:
+        await tap_op(bot, u, WizardOp.SKIP)
+    elif f.kind is form.Kind.DOCUMENT:
+        await bot.text(u, "材料正文")
+        await tap_op(bot, u, WizardOp.DONE)
+    else:
+        values = {"applying_unit": "大连港集团", "leader_name": "王建国", "leader_birth": "1975-03",
+                  "leader_employer": "大连港集团", "location": "3号楼", "area": "120", "funds": "50"}
+        await bot.text(u, values[f.key])
+
+
+async def test_invalid_values_get_reason_and_example(bot):
+    """Wrong values are refused with what is wrong and an example; the step stays."""
+    u = bot.user(51)
+    await goto_step(bot, u, "leader_birth")
+    mark = await bot.text(u, "三月")
+    text = bot.request.texts(51, since=mark)[-1]
+    assert "1975-03" in text
+    mark = await bot.text(u, "2020-01")
+    assert "18" in bot.request.texts(51, since=mark)[-1]
+    assert (await app_of(bot, 51)).wizard["step"] == "leader_birth"
+    await bot.text(u, "1975.3")
+    app = await app_of(bot, 51)
+    assert app.answers["leader_birth"] == "1975-03" and app.wizard["step"] == "leader_education"
+
+
+async def test_too_long_name_and_text_where_buttons_are_wanted(bot):
+    u = bot.user(52)
+    await goto_step(bot, u, "leader_name")
+    mark = await bot.text(u, "王" * 31)
+    assert "30" in bot.request.texts(52, since=mark)[-1]
+    await bot.text(u, "王建国")
+    mark = await bot.text(u, "男")  # gender is a button choice
+    assert (await app_of(bot, 52)).wizard["step"] == "leader_gender"
+    assert "⚠️" in bot.request.texts(52, since=mark)[-1]
+
+
+async def test_other_honour_is_typed(bot):
+    """Highest honour: buttons, or free text via “other”."""
+    u = bot.user(53)
+    await goto_step(bot, u, "leader_honour")
+    await tap_op(bot, u, WizardOp.OTHER)
+    await bot.text(u, "辽宁省特等劳动模范")
+    assert (await app_of(bot, 53)).answers["leader_honour"] == "辽宁省特等劳动模范"
+
+
+async def test_photos_counter_sixth_refused_duplicate_refused_remove(bot):
+    """R-M4: 3 to 5 photos, a counter, a sixth refused, the same picture refused, remove one."""
+    u = bot.user(54)
+    await goto_step(bot, u, "photos")
+    mark = await bot.photo(u, png(1))
+    assert "1/5" in bot.request.texts(54, since=mark)[-1]
+    mark = await bot.photo(u, png(1))
+    assert "⚠️" in bot.request.texts(54, since=mark)[-1]
+    # fewer than three cannot continue: no Done button yet
+    assert not any(d.split(":")[2] == "d" for _, d in bot.last_buttons(54) if d.startswith("f:"))
+    await bot.document(u, png(2), "scan.png", "image/png")  # an image sent as a file counts
+    for i in range(3, 6):
+        await bot.photo(u, png(i))
+    mark = await bot.photo(u, png(6))
+    assert "5" in bot.request.texts(54, since=mark)[-1] and "⚠️" in bot.request.texts(54, since=mark)[-1]
+    async with bot.db.session() as s:
+        atts = (await s.scalars(select(Attachment).where(Attachment.field == "photos"))).all()
+    assert len(atts) == 5 and len({a.sha256 for a in atts}) == 5
+    await tap_op(bot, u, WizardOp.FILE_DEL, str(atts[0].id))
+    async with bot.db.session() as s:
+        assert len((await s.scalars(select(Attachment))).all()) == 4
+    assert not (bot.settings.data_dir / atts[0].stored_path).exists()
+
+
+async def test_album_is_one_upload_with_one_answer(bot):
+    """R-M4: an album is collected and answered once."""
+    u = bot.user(55)
+    await goto_step(bot, u, "photos")
+    mark = len(bot.request.calls)
+    for i in range(4):
+        await bot.photo(u, png(30 + i), media_group_id="album1")
+    assert bot.request.texts(55, since=mark) == []
+    await asyncio.sleep(0.6)
+    texts = bot.request.texts(55, since=mark)
+    assert len(texts) == 1 and "4/5" in texts[0]
+
+
+async def test_album_over_the_limit_keeps_five_and_says_why(bot):
+    u = bot.user(56)
+    await goto_step(bot, u, "photos")
+    mark = len(bot.request.calls)
+    for i in range(7):
+        await bot.photo(u, png(40 + i), media_group_id="album2")
+    await asyncio.sleep(0.6)
+    texts = bot.request.texts(56, since=mark)
+    assert len(texts) == 1 and "5/5" in texts[0] and "⚠️" in texts[0]
+
+
+async def test_document_of_wrong_type_refused(bot):
+    """R-M2: PDF, DOC, DOCX or image; other files refused with the allowed types."""
+    u = bot.user(57)
+    await goto_step(bot, u, "recommendation")
+    mark = await bot.document(u, b"MZ...", "virus.exe", "application/x-msdownload")
+    assert "PDF" in bot.request.texts(57, since=mark)[-1]
+    await bot.document(u, b"%PDF-1.4", "../../etc/passwd.pdf", "application/pdf")
+    async with bot.db.session() as s:
+        att = (await s.scalars(select(Attachment).where(Attachment.field == "recommendation"))).one()
+    assert ".." not in att.stored_path and att.original_name == "passwd.pdf"
+    assert (bot.settings.data_dir / att.stored_path).resolve().is_relative_to(bot.settings.data_dir.resolve())
+
+
+async def test_too_big_file_gets_clear_message(bot):
+    u = bot.user(58)
+    await goto_step(bot, u, "recommendation")
+    mark = await bot.send(u, document={"file_id": "big", "file_unique_id": "bigu", "file_name": "a.pdf",
+                                       "mime_type": "application/pdf", "file_size": 30 * 1024 * 1024})
+    assert "20" in bot.request.texts(58, since=mark)[-1]
+
+
+async def test_back_keep_and_resume_after_cancel(bot):
+    """Back goes to the previous step, Keep moves on without retyping, /apply resumes after /cancel."""
+    u = bot.user(59)
+    await goto_step(bot, u, "leader_gender")
+    await tap_op(bot, u, WizardOp.BACK)
+    assert (await app_of(bot, 59)).wizard["step"] == "leader_name"
+    assert "王建国" in bot.request.last(59)["text"]
+    await tap_op(bot, u, WizardOp.KEEP)
+    assert (await app_of(bot, 59)).wizard["step"] == "leader_gender"
+    await bot.text(u, "/cancel")
+    mark = await bot.text(u, "/apply")
+    assert (await app_of(bot, 59)).wizard["step"] == "leader_gender"
+    assert "第" in bot.request.texts(59, since=mark)[-1]
+
+
+async def test_progress_bar_is_shown(bot):
+    u = bot.user(60)
+    await bot.text(u, "/apply")
+    assert f"第 1/{len(form.STEPS)} 步" in bot.request.texts(60)[-1]
+
+
+async def test_ineligible_draft_cannot_be_submitted(bot):
+    """R-E: a “no” explains the condition and R-W4's way forward; submission is refused."""
+    u = bot.user(61)
+    await bot.text(u, "/apply")
+    await tap_op(bot, u, WizardOp.UNION)
+    mark = await tap_op(bot, u, WizardOp.NO)
+    assert "企事业级" in bot.request.texts(61, since=mark)[-1]
+    app = await app_of(bot, 61)
+    assert app.answers["elig_1"] is False and app.wizard["step"] == "elig_2"
+
+
+async def test_late_submission_refused_with_rule(bot):
+    """R-D1: after the deadline's day (local time) submission is refused with the date and the rule."""
+    u = bot.user(62)
+    await fill_until_summary(bot, u)
+    bot.clock.set(datetime(2026, 8, 1, 0, 0, 1, tzinfo=SH))
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    mark = await tap_op(bot, u, WizardOp.CONFIRM)
+    text = bot.request.texts(62, since=mark)[-1]
+    assert "2026-07-31" in text and "放弃" in text
+    assert (await app_of(bot, 62)).status == "draft"
+
+
+async def test_last_minute_submission_accepted(bot):
+    u = bot.user(63)
+    await fill_until_summary(bot, u)
+    bot.clock.set(datetime(2026, 7, 31, 23, 59, 0, tzinfo=SH))
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    app = await app_of(bot, 63)
+    assert app.status == "submitted" and app.application_date.isoformat() == "2026-07-31"
+
+
+async def test_edit_section_from_summary_returns_to_summary(bot):
+    u = bot.user(64)
+    await fill_until_summary(bot, u)
+    await tap_op(bot, u, WizardOp.EDIT, "site")
+    await tap_op(bot, u, WizardOp.KEEP)  # location unchanged
+    await bot.text(u, "150")
+    await tap_op(bot, u, WizardOp.KEEP)  # funds unchanged
+    app = await app_of(bot, 64)
+    assert app.wizard["step"] == "summary" and app.answers["area"] == 150.0
+    assert app.answers["funds"] == 500000
+
+
+async def test_members_edit_and_remove(bot):
+    """R-F6: members can be listed, edited and removed; at least one is required."""
+    u = bot.user(65)
+    await goto_step(bot, u, "members")
+    mark = await tap_op(bot, u, WizardOp.DONE) if any(
+        d.startswith("f:") and ":d" in d for _, d in bot.last_buttons(65)) else None
+    await tap_op(bot, u, WizardOp.MEMBER_ADD)
+    for value in ("李明", None, "1985-06", None, None, "大连港", "设计"):
+        if value is None:
+            await tap_op(bot, u, WizardOp.CHOICE)
+        else:
+            await bot.text(u, value)
+    await tap_op(bot, u, WizardOp.MEMBER_EDIT, "0")
+    await tap_op(bot, u, WizardOp.MEMBER_FIELD, "name")
+    await bot.text(u, "李明明")
+    app = await app_of(bot, 65)
+    assert app.answers["members"][0]["name"] == "李明明"
+    await tap_op(bot, u, WizardOp.MEMBER_DEL, "0")
+    app = await app_of(bot, 65)
+    assert app.answers["members"] == []
+    assert mark is None
+
+
+async def test_one_application_per_season(bot):
+    u = bot.user(66)
+    await fill_until_summary(bot, u)
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    mark = await bot.text(u, "/apply")
+    assert "2026-0001" in bot.request.texts(66, since=mark)[-1]
+    async with bot.db.session() as s:
+        assert len((await s.scalars(select(Application))).all()) == 1
+    mark = await bot.text(u, "/my")
+    assert "2026-0001" in bot.request.texts(66, since=mark)[-1]
+
+
+async def test_another_device_continues_the_same_draft(bot):
+    """The draft lives in the database: a new chat session of the same account continues it."""
+    u = bot.user(67)
+    await goto_step(bot, u, "leader_gender")
+    await bot.app.stop()
+    await bot.app.shutdown()
+    from tests.offline import make_harness
+
+    h2 = await make_harness(bot.settings.data_dir, now=bot.clock.now())
+    try:
+        mark = await h2.text(h2.user(67), "/apply")
+        assert "性别" in h2.request.texts(67, since=mark)[-1]
+        await tap_op(h2, h2.user(67), WizardOp.CHOICE, "male")
+        async with h2.db.session() as s:
+            app = (await s.scalars(select(Application))).one()
+        assert app.answers["leader_gender"] == "male" and app.answers["leader_name"] == "王建国"
+    finally:
+        await h2.app.stop()
+        await h2.app.shutdown()
+        await h2.db.dispose()
+        await bot.app.initialize()
+        await bot.app.start()
+    _ = timedelta

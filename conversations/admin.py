@@ -43,13 +43,14 @@ log = logging.getLogger(__name__)
 
 NAME = "admin"
 INPUT = "input"
-WAIT = "admin_input"  # user_data: what the admin is typing, e.g. {"op": "uadd", "kind": "district", "step": "zh"}
+WAIT = "admin_input"  # user_data: what is being typed, e.g. {"op": "uadd", "kind": "district", "step": "zh"}
 PAGE = 30  # list entries (and their buttons) per screen; Telegram allows 100 buttons
 PRE_GROUP = -40  # runs before group 0 to end a pending input when the user does something else
 END = ConversationHandler.END
 
 # button operations (cb.Admin.op)
-MENU, UNIONS, UNION, UADD, UREN, UOFF, UON, KEEP = "menu", "unions", "u", "uadd", "uren", "uoff", "uon", "keep"
+MENU, UNIONS, UNION, KEEP = "menu", "unions", "u", "keep"
+UADD, UREN, UOFF, UON = "uadd", "uren", "uoff", "uon"
 INV, INVR, INVU, INVP = "inv", "invr", "invu", "invp"
 PPL, PPLR, RVK, RVKY = "ppl", "pplr", "rvk", "rvky"
 SEASON, SDATE, SFY = "season", "sd", "sfy"
@@ -195,7 +196,8 @@ async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Scree
         if lines:
             parts.append(t("admin.unions.section", kind=t(f"admin.kind.{kind}")) + "\n" + "\n".join(lines))
     buttons = [
-        btn(u.name(t.lang) if u.active else t("admin.button.union_retired", name=Markup(u.name(t.lang))), UNION, u.id)
+        btn(u.name(t.lang) if u.active else t("admin.button.union_retired", name=Markup(u.name(t.lang))),
+            UNION, u.id)
         for u in shown
     ]
     rows = pairs(buttons)
@@ -208,7 +210,8 @@ async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Scree
 
 async def union_screen(rq: Rq, union: Union, note: str | None = None) -> Screen:
     t = rq.t
-    text = t("admin.union.detail", name_zh=union.name_zh, name_en=union.name_en, kind=t(f"admin.kind.{union.kind}"),
+    text = t("admin.union.detail", name_zh=union.name_zh, name_en=union.name_en,
+             kind=t(f"admin.kind.{union.kind}"),
              state=t("admin.union.active" if union.active else "admin.union.retired"),
              reviewers=await svc.reviewer_count(rq.session, union.id))
     toggle = (btn(t("admin.button.retire"), UOFF, union.id) if union.active
@@ -273,7 +276,8 @@ async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = No
     buttons = []
     for i, p in enumerate(everyone[page * PAGE : (page + 1) * PAGE], start=page * PAGE + 1):
         lines.append(_person_line(t, i, p.user.display_name, p.user.username, p.user.id, p.union))
-        buttons.append(btn(t("admin.button.revoke", n=i, name=Markup(p.user.display_name[:30])), RVK, p.grant.id))
+        label = t("admin.button.revoke", n=i, name=Markup(p.user.display_name[:30]))
+        buttons.append(btn(label, RVK, p.grant.id))
     rows = pairs(buttons)
     rows.append(_pager(t, PPLR, page, pages, lambda n: f"{role.value}-{n}"))
     rows.append(back)
@@ -289,8 +293,9 @@ async def season_screen(rq: Rq, year: int, note: str | None = None) -> Screen:
     t = rq.t
     season = await repo.ensure_season(rq.session, year)
     parts = [t("admin.season.title", year=year),
-             t("admin.season.body", opens_on=season.opens_on.isoformat(), deadline=season.deadline.isoformat(),
-               review_starts=season.review_starts.isoformat(), naming_by=season.naming_by.isoformat(),
+             t("admin.season.body", opens_on=season.opens_on.isoformat(),
+               deadline=season.deadline.isoformat(), review_starts=season.review_starts.isoformat(),
+               naming_by=season.naming_by.isoformat(),
                first_year=t("admin.season.yes" if season.first_year else "admin.season.no"))]
     if season.first_year:
         parts.append(t("admin.season.first_year_note"))
@@ -578,7 +583,8 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str, *, edit: bool = Fal
         value = svc.parse_date(text)
         await svc.set_season_date(s, now, actor, year, field, value)
         _set_pending(rq, None)
-        note = t("admin.season.saved", year=year, field=t(f"admin.season.field.{field}"), value=value.isoformat())
+        note = t("admin.season.saved", year=year, field=t(f"admin.season.field.{field}"),
+                 value=value.isoformat())
         show(await season_screen(rq, year, note))
         return END
     _set_pending(rq, None)
@@ -607,9 +613,9 @@ async def accept_invitation(rq: Rq, code: str) -> bool:
         theirs = await _translator_of(rq, got.invited_by)
         if theirs is not None:
             who = f"@{rq.user.username}" if rq.user.username else str(rq.user.id)
-            _notify(rq, got.invited_by, theirs("admin.invite.accepted_notice", name=rq.user.display_name, who=who,
-                                               role=_role_label(theirs, got.role),
-                                               union=_union_part(theirs, got.union)))
+            text = theirs("admin.invite.accepted_notice", name=rq.user.display_name, who=who,
+                          role=_role_label(theirs, got.role), union=_union_part(theirs, got.union))
+            _notify(rq, got.invited_by, text)
     return True
 
 

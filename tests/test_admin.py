@@ -119,7 +119,8 @@ async def test_district_invitation_is_single_use_and_bound_to_the_union(bot):
     welcome = bot.request.texts(31)[-1]
     assert "中山区总工会" in welcome and "/pending" in welcome
     grants = await _grants(bot, 31)
-    assert [(g.role, g.union_id, g.granted_by) for g in grants] == [(Role.DISTRICT.value, zhongshan.id, ADMIN)]
+    assert [(g.role, g.union_id, g.granted_by) for g in grants] == [
+        (Role.DISTRICT.value, zhongshan.id, ADMIN)]
     async with bot.db.session() as s:
         assert await repo.reviewer_unions(s, 31) == {zhongshan.id}
         inv = await s.get(Invitation, code)
@@ -295,6 +296,7 @@ async def test_admin_menu_in_english(bot):
     assert "Administration" in bot.request.texts(ADMIN)[-1]
     await bot.tap(a, "Seasons")
     assert "Deadline: 2026-07-31" in bot.request.last(ADMIN)["text"]
+    await bot.tap(a, "Administration")
     await bot.tap(a, "Invite")
     await bot.tap(a, "contact person")
     assert LINK.search(bot.request.last(ADMIN)["text"])

@@ -180,3 +180,72 @@ async def test_each_reviewer_gets_exactly_one_card_per_status(bot):
     async with bot.db.session() as s:
         rows = (await s.scalars(select(ReviewMessage).where(ReviewMessage.chat_id == DISTRICT))).all()
     assert len(rows) == 1 and rows[0].message_id
+
+
+async def test_concurrent_decisions_change_the_application_once(bot):
+    """Two reviewers deciding at the same instant: exactly one decision is recorded."""
+    import asyncio
+
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from bot.domain.workflow import NotAllowed, Role
+    from bot.services import review as svc
+
+    app = await submitted(bot)
+
+    async def decide(uid: int, action: Action, text: str) -> str:
+        async with bot.db.session() as s:
+            a = await s.get(Application, app.id)
+            try:
+                await svc.decide(s, a, uid, {Role.DISTRICT}, action, svc.Decision(opinion=text), bot.clock.now(),
+                                 first_year=False, tz=bot.settings.tz)
+                await s.commit()
+                return "ok"
+            except (StaleDataError, NotAllowed):
+                await s.rollback()
+                return "refused"
+
+    results = await asyncio.gather(decide(DISTRICT, Action.L1_APPROVE, "同意"),
+                                   decide(DISTRICT2, Action.L1_REJECT, "不同意"))
+    assert sorted(results) == ["ok", "refused"]
+    async with bot.db.session() as s:
+        ops = (await s.scalars(select(OpinionRecord).where(OpinionRecord.box == "district"))).all()
+        events = (await s.scalars(select(AuditEvent).where(AuditEvent.action.in_(["l1_approve", "l1_reject"])))).all()
+    assert len(ops) == 1 and len(events) == 1
+
+
+async def test_blocked_reviewer_is_skipped_and_admins_told_when_none_reachable(bot):
+    """A reviewer who blocked the bot is skipped and recorded; admins hear when no one is reachable."""
+    from telegram.error import Forbidden
+
+    union = await first_union_id(bot)
+    await grant(bot, DISTRICT, "district_reviewer", union)
+    bot.request.fail["sendMediaGroup"] = [Forbidden("Forbidden: bot was blocked by the user")]
+    u = bot.user(APPLICANT)
+    await fill_until_summary(bot, u)
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    async with bot.db.session() as s:
+        row = (await s.scalars(select(ReviewMessage))).one()
+        from storage.models import User
+
+        reviewer = await s.get(User, DISTRICT)
+    assert row.error and "blocked" in row.error and row.message_id is None
+    assert reviewer.blocked_at is not None
+    assert any("没有可以联系到的审核人" in t for t in bot.request.texts(900))
+    assert (await load(bot)).status == "submitted"
+
+
+async def test_flood_wait_is_retried_and_card_arrives_once(bot):
+    """RetryAfter from the Bot API is waited out; the reviewer still gets exactly one card."""
+    from telegram.error import RetryAfter
+
+    union = await first_union_id(bot)
+    await grant(bot, DISTRICT, "district_reviewer", union)
+    u = bot.user(APPLICANT)
+    await fill_until_summary(bot, u)
+    bot.request.fail["sendMessage"] = [RetryAfter(0)]
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    cards = [t for t in bot.request.texts(DISTRICT) if "王建国" in t]
+    assert len(cards) == 1

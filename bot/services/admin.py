@@ -115,11 +115,13 @@ async def rename_union(s: AsyncSession, now: datetime, actor_id: int, union_id: 
     before = {"name_zh": union.name_zh, "name_en": union.name_en}
     union.name_zh, union.name_en = name_zh, name_en
     repo.audit(s, now, "union_renamed", actor_id=actor_id,
-               details={"union_id": union.id, "before": before, "after": {"name_zh": name_zh, "name_en": name_en}})
+               details={"union_id": union.id, "before": before,
+                        "after": {"name_zh": name_zh, "name_en": name_en}})
     return union
 
 
-async def set_union_active(s: AsyncSession, now: datetime, actor_id: int, union_id: int, active: bool) -> Union:
+async def set_union_active(s: AsyncSession, now: datetime, actor_id: int, union_id: int,
+                           active: bool) -> Union:
     """Retire (no longer offered to applicants) or reactivate a union; a repeat changes nothing."""
     union = await _union(s, union_id)
     if union.active != active:
@@ -180,7 +182,8 @@ async def accept_invitation(s: AsyncSession, now: datetime, user_id: int, code: 
     """Bind `user_id` to the invitation's role, once. Refused: unknown, used or expired."""
     inv = await s.get(Invitation, code)
     if inv is None:
-        repo.audit(s, now, "invitation_refused", actor_id=user_id, details={"code": code[:64], "why": "unknown"})
+        repo.audit(s, now, "invitation_refused", actor_id=user_id,
+                   details={"code": code[:64], "why": "unknown"})
         raise Refused("invite.invalid")
     if inv.used_by is not None:
         repo.audit(s, now, "invitation_refused", actor_id=user_id, details={"code": code, "why": "used"})
@@ -200,8 +203,8 @@ async def accept_invitation(s: AsyncSession, now: datetime, user_id: int, code: 
                         granted_by=inv.created_by))
         await s.flush()
     repo.audit(s, now, "invitation_accepted", actor_id=user_id,
-               details={"code": code, "role": role.value, "union_id": inv.union_id, "invited_by": inv.created_by,
-                        "already": bool(held)})
+               details={"code": code, "role": role.value, "union_id": inv.union_id,
+                        "invited_by": inv.created_by, "already": bool(held)})
     return Accepted(role=role, union=union, invited_by=inv.created_by, already=bool(held))
 
 
@@ -253,7 +256,8 @@ async def revoke(s: AsyncSession, now: datetime, actor_id: int, grant_id: int) -
 def check_order(opens_on: date, deadline: date, review_starts: date, naming_by: date) -> None:
     """opening ≤ deadline < review start ≤ naming (R-D1…R-D3)."""
     if opens_on > deadline:
-        raise Refused("admin.season.order_opens", opens_on=opens_on.isoformat(), deadline=deadline.isoformat())
+        raise Refused("admin.season.order_opens", opens_on=opens_on.isoformat(),
+                      deadline=deadline.isoformat())
     if deadline >= review_starts:
         raise Refused("admin.season.order_review", deadline=deadline.isoformat(),
                       review_starts=review_starts.isoformat())
@@ -276,7 +280,8 @@ async def set_season_date(s: AsyncSession, now: datetime, actor_id: int, year: i
     if before != value:
         setattr(season, field, value)
         repo.audit(s, now, "season_changed", actor_id=actor_id,
-                   details={"year": year, "field": field, "before": before.isoformat(), "after": value.isoformat()})
+                   details={"year": year, "field": field, "before": before.isoformat(),
+                            "after": value.isoformat()})
     return season
 
 

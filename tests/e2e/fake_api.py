@@ -702,12 +702,21 @@ class FakeTelegramServer:
             msg = self._user_message(user, kind, dict(fields), display)
             return self.queue_update("message", msg)
 
-    def send_text(self, user: FakeUser, text: str, **extra: Any) -> int:
-        """User types ``text`` (``/cmd`` gets a ``bot_command`` entity); return update id."""
+    def send_text(self, user: FakeUser, text: str, *, reply_to: int | None = None, **extra: Any) -> int:
+        """User types ``text`` (``/cmd`` gets a ``bot_command`` entity); return update id.
+
+        ``reply_to`` = message id the user replies to (e.g. a ForceReply prompt).
+        """
         content: JSON = {"text": text, **extra}
         m = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
         if m and "entities" not in extra:
             content["entities"] = [{"offset": 0, "length": utf16_len(m.group(0)), "type": "bot_command"}]
+        if reply_to is not None:
+            with self._lock:
+                target = self._chat_of(user).messages[reply_to]
+                replied = copy.deepcopy(target.raw)
+            replied.pop("reply_to_message", None)
+            content["reply_to_message"] = replied
         return self.send_raw(user, content, "text")
 
     def send_photo(

@@ -264,6 +264,10 @@ async def test_callback_query_and_answer(fake_api: FakeTelegramServer, ptb: Bot)
     with pytest.raises(BadRequest, match="(?i)query is too old"):
         await ptb.answer_callback_query(cq_id)
 
+    fake_api.send_text(user, "回复", reply_to=msg.message_id)
+    [reply_update] = await ptb.get_updates(offset=update.update_id + 1, timeout=1)
+    assert reply_update.message is not None and reply_update.message.reply_to_message == msg
+
     cq2 = fake_api.press_button(user, "否")
     assert fake_api.pending_updates()[-1]["callback_query"]["data"] == "no"
     assert cq2 != cq_id

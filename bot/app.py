@@ -65,7 +65,6 @@ def build_application(
         .persistence(persistence)
         .defaults(Defaults(tzinfo=settings.tz))
         .context_types(ContextTypes(context=BotContext, bot_data=dict))
-        .post_init(_post_init)
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
@@ -98,10 +97,6 @@ async def _persist_now(update: Update, context: BotContext) -> None:
         await flush_pending(context)
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
-    await set_commands(app)
-
-
 async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
     """The localized command menu: Chinese for zh clients, English for everyone else."""
     i18n: I18n = app.bot_data["services"].i18n
@@ -124,6 +119,7 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with app:
         await app.start()
+        await set_commands(app)  # post_init only runs under run_polling(); we start by hand
         if settings.webhook_url:
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=settings.webhook_listen,

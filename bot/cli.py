@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="劳模创新工作室 application bot")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (default)")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mimetypes
 import re
@@ -112,14 +113,17 @@ async def download(bot: Bot, item: Incoming, data_dir: Path, folder: str,
         raise
     ext = {**DOC_TYPES, **VIDEO_TYPES}.get(item.mime_type, ".bin")
     rel = Path("materials") / folder / f"{uuid.uuid4().hex}{ext}"
-    target = (data_dir / rel).resolve()
-    if data_dir.resolve() not in target.parents:
-        raise FileRefused("file.doc_type")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = data_dir / rel  # generated name: the user's file name never reaches the path
     data = bytes(await tg_file.download_as_bytearray())
     if len(data) > max_bytes:
         raise FileRefused("file.too_big", mb=max_bytes // (1024 * 1024))
+    await asyncio.to_thread(_write, target, data)
+    return rel.as_posix(), len(data), hashlib.sha256(data).hexdigest()
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write via a temporary name so a crash never leaves a half file under the final name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
     tmp.write_bytes(data)
     tmp.replace(target)
-    return rel.as_posix(), len(data), hashlib.sha256(data).hexdigest()

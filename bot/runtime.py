@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -177,7 +177,7 @@ Handler = Callable[[Rq], Awaitable[T]]
 DB_RETRIES = 3
 
 
-def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[T]]:
+def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, T]]:
     """Wrap a handler: open the session, load the user, commit once, then send the replies.
 
     A database that is busy is retried; nothing has been sent before the commit, so a retry

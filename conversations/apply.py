@@ -13,7 +13,6 @@ from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup, Message
-from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -22,6 +21,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
 from bot import files as fileio
@@ -211,8 +211,9 @@ def render_members(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeybo
         parts.append(t("members.none"))
     rows: list[list[Btn]] = []
     for i, r in enumerate(members):
+        edit_label = t.plain("members.button.edit", n=i + 1, name=r.get("name", ""))
         rows.append([
-            button(t, app, Op.MEMBER_EDIT, str(i), label=t.plain("members.button.edit", n=i + 1, name=r.get("name", ""))),
+            button(t, app, Op.MEMBER_EDIT, str(i), label=edit_label),
             button(t, app, Op.MEMBER_DEL, str(i), label=t("members.button.remove", n=i + 1)),
         ])
     rows.append([button(t, app, Op.MEMBER_ADD, key="members.button.add" if not members else "members.button.more")])

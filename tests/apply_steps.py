@@ -13,7 +13,7 @@ from tests.offline import Harness
 
 def png(seed: int, size: int = 8) -> bytes:
     """A small valid PNG whose pixels depend on `seed` (so every seed is a different picture)."""
-    raw = b"".join(b"\x00" + bytes(((seed * 7 + x * 13 + y * 17) % 256 for x in range(size * 3)))
+    raw = b"".join(b"\x00" + bytes((seed * 7 + x * 13 + y * 17) % 256 for x in range(size * 3))
                    for y in range(size))
 
     def chunk(kind: bytes, data: bytes) -> bytes:

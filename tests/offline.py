@@ -12,7 +12,7 @@ from typing import Any
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from bot.app import build_application, prepare_database
+from bot.app import build_application, prepare_database, set_commands
 from bot.clock import MovableClock
 from bot.config import Settings
 from storage.db import Database
@@ -212,9 +212,8 @@ async def make_harness(tmp_path: Path, *, now: datetime, admin_ids: str = "", da
     app = build_application(s, clock=clock, request=req, get_updates_request=RecordingRequest(), db=db,
                             rate_limit=False)
     await app.initialize()
-    if app.post_init:
-        await app.post_init(app)
     await app.start()
+    await set_commands(app)
     return Harness(app=app, request=req, clock=clock, db=db, settings=s)
 
 

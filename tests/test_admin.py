@@ -300,3 +300,43 @@ async def test_admin_menu_in_english(bot):
     await bot.tap(a, "Invite")
     await bot.tap(a, "contact person")
     assert LINK.search(bot.request.last(ADMIN)["text"])
+
+
+async def test_typed_step_survives_a_restart(tmp_path):
+    """persistent=True: an admin asked for a union name can answer after the bot restarted."""
+    from tests.conftest import JULY_10
+    from tests.offline import close_harness, make_harness
+
+    first = await make_harness(tmp_path, now=JULY_10, admin_ids=str(ADMIN))
+    try:
+        a = first.user(ADMIN)
+        await first.text(a, "/admin")
+        await first.tap(a, "工会")
+        await first.tap(a, "新增产业工会")
+    finally:
+        await close_harness(first)
+    again = await make_harness(tmp_path, now=JULY_10, admin_ids=str(ADMIN))
+    try:
+        a = again.user(ADMIN)
+        await again.text(a, "市新材料工会")
+        assert "英文名称" in again.request.texts(ADMIN)[-1]
+        await again.text(a, "New Materials Union")
+        assert await _union_named(again, "市新材料工会") is not None
+    finally:
+        await close_harness(again)
+
+
+async def test_typed_admin_step_wins_over_an_open_application_wizard(bot):
+    """An admin who also has the application wizard open: right after an admin prompt the typed text
+    is the admin's answer; after /apply it belongs to the wizard again."""
+    a = bot.user(ADMIN)
+    await bot.text(a, "/apply")
+    await bot.text(a, "/admin")
+    await bot.tap(a, "工会")
+    await bot.tap(a, "新增区市县工会")
+    await bot.text(a, "测试新区总工会")
+    assert "英文名称" in bot.request.texts(ADMIN)[-1]
+    await bot.text(a, "/apply")
+    mark = await bot.text(a, "Some text for the wizard")
+    assert not any("英文名称" in t or "已新增" in t for t in bot.request.texts(ADMIN, since=mark))
+    assert await _union_named(bot, "测试新区总工会") is None

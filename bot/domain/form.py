@@ -12,7 +12,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field as PField, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import Field as PField
 
 from bot.domain import values
 from bot.domain.values import InvalidInput

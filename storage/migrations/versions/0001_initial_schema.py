@@ -8,10 +8,9 @@ Create Date: 2026-11-24 03:23:01.271375
 from __future__ import annotations
 
 import sqlalchemy as sa
-
-import storage.models
 from alembic import op
 
+import storage.models
 
 revision = '0001'
 down_revision = None

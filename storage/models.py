@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -316,3 +317,9 @@ class PersistedState(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     key: Mapped[str] = mapped_column(String(128), primary_key=True, default="")
     data: Mapped[Any] = mapped_column(Json)
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:
+    raise PermissionError("the audit trail is append-only")

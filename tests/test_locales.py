@@ -25,15 +25,14 @@ DEFAULT = "zh"
 
 # Files (globs, relative to the project root) whose translation calls must all resolve to a key.
 SOURCES: tuple[str, ...] = (
-    "conversations/apply.py",
-    "conversations/common.py",
-    "bot/files.py",
-    "bot/services/drafts.py",
+    "conversations/*.py",
+    "bot/*.py",
+    "bot/services/*.py",
     "bot/domain/*.py",
 )
 
 # Callables whose first argument is a locale key.
-TRANSLATE_CALLS = {"t"}
+TRANSLATE_CALLS = {"t", "plain"}
 KEY_EXCEPTIONS = {"Refused", "FileRefused"}  # first argument is a full key
 CODE_EXCEPTIONS = {"InvalidInput": "error."}  # first argument is a code under this prefix
 ALERT_CALLS = {"alert", "toast"}  # callback-query answers: plain text, at most 200 characters

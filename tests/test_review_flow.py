@@ -249,3 +249,46 @@ async def test_flood_wait_is_retried_and_card_arrives_once(bot):
     await tap_op(bot, u, WizardOp.CONFIRM)
     cards = [t for t in bot.request.texts(DISTRICT) if "王建国" in t]
     assert len(cards) == 1
+
+
+async def test_status_timeline_shows_who_when_and_opinion(bot):
+    """/status: each step, who, when, the opinion; /my lists the application with its number."""
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
+    await bot.text(who(bot, DISTRICT), "请补充照片说明。")
+    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    mark = await bot.text(bot.user(APPLICANT), "/status")
+    text = bot.request.texts(APPLICANT, since=mark)[-1]
+    assert "2026-0001" in text and "U20" in text and "请补充照片说明" in text and "2026-07-10 10:00" in text
+    mark = await bot.text(bot.user(APPLICANT), "/my")
+    assert "2026-0001" in bot.request.texts(APPLICANT, since=mark)[-1]
+
+
+async def test_applicant_text_is_escaped_for_reviewers(bot):
+    """Names typed by applicants are escaped wherever reviewers see them."""
+    union = await first_union_id(bot)
+    await grant(bot, DISTRICT, "district_reviewer", union)
+    u = bot.user(APPLICANT)
+    from tests import apply_steps
+
+    old = apply_steps.LEADER["leader_name"]
+    apply_steps.LEADER["leader_name"] = "<b>王</b>&建国"
+    try:
+        await fill_until_summary(bot, u)
+    finally:
+        apply_steps.LEADER["leader_name"] = old
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    card = [t for t in bot.request.texts(DISTRICT) if "建国" in t][-1]
+    assert "&lt;b&gt;王&lt;/b&gt;&amp;建国" in card
+
+
+async def test_audit_trail_is_append_only(bot):
+    import pytest
+
+    app = await submitted(bot)
+    async with bot.db.session() as s:
+        ev = (await s.scalars(select(AuditEvent).where(AuditEvent.application_id == app.id))).first()
+        ev.opinion = "rewritten"
+        with pytest.raises(PermissionError):
+            await s.flush()

@@ -186,3 +186,87 @@ async def test_review_chain_with_three_accounts(fake_api, bot_process_factory, t
     assert fake_api.answered_callbacks[cq]["show_alert"]
     assert (await stored(data_dir, 700))[0].status == "approved"
     _ = since
+
+
+async def test_return_resubmit_and_rejection_over_http(fake_api, bot_process_factory, tmp_path):
+    """Issue 4 / R-W1, R-W4: one application is returned and resubmitted, another rejected."""
+    data_dir = tmp_path / "data"
+    await prepare(data_dir, [(801, "district_reviewer", True)])
+    bot = await bot_process_factory(data_dir=data_dir)
+    first, second = fake_api.user(800, first_name="王建国"), fake_api.user(810, first_name="赵强")
+    district = fake_api.user(801, first_name="区工会")
+    await fill_application(fake_api, first, set(), bot)
+    await fill_application(fake_api, second, set(), bot)
+    app1, _ = await stored(data_dir, 800)
+    app2, _ = await stored(data_dir, 810)
+    await fake_api.wait_for(lambda: sum(bool(m.inline_keyboard) for m in fake_api.chat(district)) >= 2, timeout=15)
+
+    async def press(user, data: str) -> None:
+        for msg in reversed(fake_api.chat(user)):
+            if any(b.get("callback_data") == data for row in msg.inline_keyboard for b in row):
+                since = fake_api.mark()
+                fake_api.press(user, msg.message_id, data)
+                await fake_api.wait_reply(user, since=since, timeout=15)
+                return
+        raise AssertionError(f"no {data}:\n{fake_api.transcript(user)}")
+
+    await press(district, Review(Action.L1_RETURN, app1.id).encode())
+    await say(fake_api, district, "请补充设备清单。")
+    await press(district, f"rs:{app1.id}:equipment")
+    await press(district, ReviewAux(ReviewOp.DEFAULT, app1.id).encode())
+    await fake_api.wait_for(lambda: any("请补充设备清单" in (m.text or "") for m in fake_api.chat(first)), timeout=15)
+    await tap(fake_api, first, WizardOp.RESUME)
+    await tap(fake_api, first, WizardOp.EDIT, "equipment")
+    await say(fake_api, first, "数控机床\n三维扫描仪\n激光切割机")
+    await tap(fake_api, first, WizardOp.DONE)
+    await tap(fake_api, first, WizardOp.SUBMIT)
+    await tap(fake_api, first, WizardOp.CONFIRM)
+    app1, _ = await stored(data_dir, 800)
+    assert app1.status == "submitted" and app1.answers["equipment"][-1] == "激光切割机"
+    await press(district, Review(Action.L1_REJECT, app2.id).encode())
+    await say(fake_api, district, "近年成果不足。")
+    await fake_api.wait_for(lambda: any("企事业级" in (m.text or "") for m in fake_api.chat(second)), timeout=15)
+    app2, _ = await stored(data_dir, 810)
+    assert app2.status == "rejected" and app2.materials == "returned"
+
+
+async def test_webhook_mode(fake_api, bot_process_factory, tmp_path):
+    """WEBHOOK_URL switches from polling to a webhook; updates posted to it are answered."""
+    import json
+    import socket
+
+    import aiohttp
+
+    from .harness import ready_polling
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    def ready(server, mark):  # type: ignore[no-untyped-def]
+        return any(c[0] == "setWebhook" for c in server.calls[mark:])
+
+    _ = ready_polling
+    await bot_process_factory(env={"WEBHOOK_URL": f"http://127.0.0.1:{port}/hook", "WEBHOOK_LISTEN": "127.0.0.1",
+                                   "WEBHOOK_PORT": str(port)}, ready=ready)
+    assert not fake_api.calls_to("getUpdates")
+    update = {"update_id": 1, "message": {"message_id": 1, "date": 1, "text": "/start",
+                                          "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                                          "chat": {"id": 901, "type": "private", "first_name": "A"},
+                                          "from": {"id": 901, "is_bot": False, "first_name": "A",
+                                                   "language_code": "zh"}}}
+    fake_api.user(901, first_name="A")
+    since = fake_api.mark()
+    for _attempt in range(50):
+        try:
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"http://127.0.0.1:{port}/hook", data=json.dumps(update),
+                    headers={"Content-Type": "application/json"}) as resp:
+                assert resp.status == 200
+                break
+        except aiohttp.ClientConnectorError:
+            import asyncio
+
+            await asyncio.sleep(0.2)
+    await fake_api.wait_call("sendMessage", since=since, timeout=15)
+    assert "劳模创新工作室" in fake_api.calls_to("sendMessage", since=since)[-1][1]["text"]

@@ -1,0 +1,116 @@
+"""`/stats`: the season's figures as short text and as a PNG chart (matplotlib, Agg, no pyplot)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from functools import cache
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from bot.exports.data import Stats  # noqa: E402
+from bot.i18n import Translator  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CJK_FONTS = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "SimSun", "PingFang SC",
+    "Heiti SC", "STHeiti", "Hiragino Sans GB", "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback",
+    "Noto Sans CJK JP", "Noto Sans CJK TC",
+)
+
+
+@cache
+def cjk_font() -> str | None:
+    """A font that can draw Chinese, if one is installed."""
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in names:
+            return name
+    for name in sorted(names):
+        if "CJK" in name or "Hei" in name or "Song" in name or "Ming" in name:
+            return name
+    return None
+
+
+def text(st: Stats, t: Translator) -> str:
+    """The short text sent with the chart (Telegram HTML; names are escaped by `t`)."""
+    lines = [t("stats.title", year=st.year), t("stats.total", n=st.total, drafts=st.drafts)]
+    if st.total:
+        lines.append(t("stats.by_union"))
+        lines += [t("stats.line", name=name, n=n) for name, n in st.by_union]
+        lines.append(t("stats.by_status"))
+        lines += [t("stats.line", name=t.plain(f"status.{code}"), n=n) for code, n in st.by_status]
+    else:
+        lines.append(t("stats.none"))
+    lines.append(t("stats.named"))
+    if st.named_by_year:
+        lines += [t("stats.year_line", year=year, n=n) for year, n in st.named_by_year]
+    else:
+        lines.append(t("stats.named_none"))
+    return "\n".join(lines)
+
+
+def chart(st: Stats, t: Translator) -> bytes:
+    """Three panels: per union, per status, named studios per year.
+
+    Without a CJK font Chinese cannot be drawn: then pass the English translator and figures read with
+    English union names (`chart_language` says which language to use).
+    """
+    font = cjk_font()
+    rc = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"], "axes.unicode_minus": False}
+    names = [n for n, _ in st.by_union]
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a missing glyph must not fail the export
+        fig = Figure(figsize=(10, 9), dpi=100)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(3, 1, gridspec_kw={"height_ratios": [max(len(names), 3), 3, 3]})
+        fig.suptitle(t.plain("stats.chart.title", year=st.year), fontsize=14)
+        ax = axes[0]
+        counts = [n for _, n in st.by_union]
+        ax.barh(range(len(names)), counts, color="#3b6ea5")
+        ax.set_yticks(range(len(names)), names, fontsize=9)
+        ax.invert_yaxis()
+        ax.set_title(t.plain("stats.chart.by_union"), fontsize=11)
+        _integer_axis(ax, "x")
+        ax = axes[1]
+        labels = [t.plain(f"status.{code}") for code, _ in st.by_status]
+        ax.bar(range(len(labels)), [n for _, n in st.by_status], color="#d08c2f")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=20, ha="right")
+        ax.set_title(t.plain("stats.chart.by_status"), fontsize=11)
+        _integer_axis(ax, "y")
+        ax = axes[2]
+        years = [str(y) for y, _ in st.named_by_year]
+        ax.bar(range(len(years)), [n for _, n in st.named_by_year], color="#4f9a5a")
+        ax.set_xticks(range(len(years)), years)
+        ax.set_title(t.plain("stats.chart.named"), fontsize=11)
+        _integer_axis(ax, "y")
+        for ax in axes:
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+        if not st.by_union:
+            axes[0].text(0.5, 0.5, t.plain("stats.chart.empty"), ha="center", va="center",
+                         transform=axes[0].transAxes)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _integer_axis(ax: object, which: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{which}axis").set_major_locator(MaxNLocator(integer=True))
+
+
+def chart_language(lang: str) -> str:
+    """The language the chart can be drawn in: Chinese only with a CJK font."""
+    return lang if lang != "zh" or cjk_font() else "en"

@@ -1,0 +1,166 @@
+"""`/export` and `/stats` for the city federation: the season's roster (XLSX), each application's archive
+(ZIP), and the figures with a chart. City reviewers, the contact person and admins only.
+
+`/export`            this season's roster, then a button per application for its archive
+`/export 2025`       another season's roster
+`/export 2026-0001`  one application's archive
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from telegram import InlineKeyboardButton as Btn
+from telegram import InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.callbacks import Codec, decode
+from bot.domain.workflow import Role
+from bot.exports import data, service
+from bot.exports.telegram_io import MAX_UPLOAD, send_document, send_photo
+from bot.notify import Unreachable, send_text
+from bot.runtime import Rq, handler
+from storage import repo
+from storage.models import Application as App
+
+ALLOWED = frozenset({Role.CITY, Role.CONTACT, Role.ADMIN})
+MAX_BUTTONS = 30
+_NUMBER = re.compile(r"^\d{4}-\d{4}$")
+_YEAR = re.compile(r"^\d{4}$")
+
+
+@dataclass(frozen=True)
+class ExportZip(Codec):
+    """The archive of one application."""
+
+    prefix: ClassVar[str] = "xz"
+    app: int
+
+
+def _allowed(rq: Rq) -> bool:
+    return bool(rq.roles & ALLOWED)
+
+
+def _refuse(rq: Rq, what: str, key: str) -> None:
+    repo.audit(rq.session, rq.svc.clock.now(), "refused", actor_id=rq.user.id, details={"command": what})
+    if rq.query is not None:
+        rq.alert(rq.t.plain(key))
+    else:
+        rq.reply(rq.t(key))
+
+
+@handler
+async def cmd_export(rq: Rq) -> None:
+    if not _allowed(rq):
+        _refuse(rq, "export", "export.denied")
+        return
+    args = rq.context.args or []
+    year = rq.svc.today().year
+    if args:
+        arg = args[0].strip()
+        if _NUMBER.match(arg):
+            app = await data.find_by_number(rq.session, arg)
+            if app is None:
+                rq.reply(rq.t("export.not_found", number=arg))
+                return
+            await _archive(rq, app)
+            return
+        if not _YEAR.match(arg):
+            rq.reply(rq.t("export.usage"))
+            return
+        year = int(arg)
+    await _roster(rq, year)
+
+
+async def _roster(rq: Rq, year: int) -> None:
+    t = rq.t
+    xlsx, n = await service.roster_file(rq.session, year, t, rq.svc.settings.tz)
+    apps = await data.season_applications(rq.session, year)
+    repo.audit(rq.session, rq.svc.clock.now(), "export", actor_id=rq.user.id,
+               details={"what": "roster", "season": year, "applications": n})
+    if not apps:
+        rq.reply(t("export.none", year=year))
+    caption = t("export.roster_caption", year=year, n=n)
+    rows = [[Btn(t.plain("export.button.zip", number=a.number or "", leader=(a.answers or {}).get("leader_name", "")),
+                 callback_data=ExportZip(a.id).encode())] for a in apps[:MAX_BUTTONS]]
+    choose = t("export.choose")
+    if len(apps) > MAX_BUTTONS:
+        choose += "\n" + t("export.more", n=len(apps) - MAX_BUTTONS)
+    bot, chat_id = rq.context.bot, rq.chat_id
+
+    async def send() -> None:
+        if not await send_document(bot, chat_id, xlsx, caption):
+            await _say(bot, chat_id, t("export.send_failed"))
+            return
+        if rows:
+            await _say(bot, chat_id, choose, InlineKeyboardMarkup(rows))
+
+    rq.later(send)
+
+
+async def _archive(rq: Rq, app: App) -> None:
+    """Queue the archive of `app` for this chat (built after the commit)."""
+    svc = rq.svc
+    b = await data.load_bundle(rq.session, app.id)
+    if b is None:
+        return
+    repo.audit(rq.session, svc.clock.now(), "export", application_id=app.id, actor_id=rq.user.id,
+               details={"what": "archive"})
+    t = rq.t
+    number = app.number or t.plain("export.no_number")
+    rq.reply(t("export.working"))
+    bot, chat_id = rq.context.bot, rq.chat_id
+
+    async def send() -> None:
+        blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
+        if len(blob.data) > MAX_UPLOAD:
+            await _say(bot, chat_id, t("export.too_big", number=number, year=app.season_year))
+            return
+        if not await send_document(bot, chat_id, blob, t("export.zip_caption", number=number, leader=b.leader)):
+            await _say(bot, chat_id, t("export.send_failed"))
+
+    rq.later(send)
+
+
+async def _say(bot: Any, chat_id: int, text: str, markup: Any = None) -> None:
+    try:
+        await send_text(bot, chat_id, text, markup)
+    except Unreachable:
+        pass
+
+
+@handler
+async def on_zip(rq: Rq) -> None:
+    payload = decode(rq.query.data if rq.query else None)
+    if not _allowed(rq):
+        _refuse(rq, "export", "export.denied")
+        return
+    app = await repo.get_application(rq.session, payload.app) if isinstance(payload, ExportZip) else None
+    if app is None:
+        rq.alert(rq.t.plain("workflow.denied.forged"))
+        return
+    await _archive(rq, app)
+
+
+@handler
+async def cmd_stats(rq: Rq) -> None:
+    if not _allowed(rq):
+        _refuse(rq, "stats", "stats.denied")
+        return
+    year = rq.svc.today().year
+    args = rq.context.args or []
+    if args and _YEAR.match(args[0].strip()):
+        year = int(args[0].strip())
+    text, png = await service.stats_files(rq.session, year, rq.svc.i18n, rq.lang)
+    rq.reply(text)
+    bot, chat_id, caption = rq.context.bot, rq.chat_id, rq.t("stats.caption", year=year)
+    rq.later(lambda: send_photo(bot, chat_id, png, caption))
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Add the handlers; call before the catch-all handlers of conversations/common.py."""
+    app.add_handler(CommandHandler("export", cmd_export))
+    app.add_handler(CommandHandler("stats", cmd_stats))
+    app.add_handler(CallbackQueryHandler(on_zip, pattern=ExportZip.pattern()))

@@ -164,3 +164,59 @@ class ReviewSection(Codec):
     prefix: ClassVar[str] = "rs"
     app: int
     section: str
+
+
+# --------------------------------------------------------------------------- studios and reminders
+# (conversations/report.py: /report, /inspect, /reminders)
+
+
+class ReportOp(StrEnum):
+    START = "go"  # open the year report of studio `ref`
+    DONE = "d"
+    CLEAR = "clr"
+    NONE = "none"  # no results recognised this year
+    SKIP = "s"  # no photos or documents
+    KEEP = "k"  # keep the ownership statement already on record
+    BACK = "b"
+    EDIT = "e"  # go to step `v` from the summary
+    FILE = "file"
+
+
+@dataclass(frozen=True)
+class ReportBtn(Codec):
+    """A button of a studio's year report (R-D5); `ref` is the report, the studio for START."""
+
+    prefix: ClassVar[str] = "yr"
+    op: ReportOp
+    ref: int
+    v: str | None = None
+
+
+class InspectOp(StrEnum):
+    LIST = "ls"  # the studio list, page `v`
+    STUDIO = "st"  # a studio's history
+    NEW = "new"  # record an inspection of the studio
+    KIND = "k"  # v: regular | adhoc | mutual
+    TODAY = "td"
+    OUTCOME = "o"  # v: commendation | notice | delisting | none
+    CONFIRM = "ok"
+    CANCEL = "x"
+    REPORT = "rp"  # show the studio's report of year `v`
+
+
+@dataclass(frozen=True)
+class InspectBtn(Codec):
+    """A city reviewer's button in /inspect (R-O1, R-O2)."""
+
+    prefix: ClassVar[str] = "insp"
+    op: InspectOp
+    studio: int
+    v: str | None = None
+
+
+@dataclass(frozen=True)
+class MuteBtn(Codec):
+    """Mute or unmute a kind of reminder in /reminders."""
+
+    prefix: ClassVar[str] = "mute"
+    kind: str

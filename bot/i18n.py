@@ -79,8 +79,8 @@ class I18n:
 
     def __init__(self, default: str = "zh", root: Path = LOCALES_DIR) -> None:
         self.default = default
-        self.catalogs = {lang: load_catalog(lang, root) for lang in LOCALES}
-        self._translators = {
+        self.catalogs: dict[str, dict[str, str]] = {lang: load_catalog(lang, root) for lang in LOCALES}
+        self._translators: dict[str, Translator] = {
             lang: Translator(lang, cat, self.catalogs[default]) for lang, cat in self.catalogs.items()
         }
 

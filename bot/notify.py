@@ -7,6 +7,7 @@ blocked the bot is skipped and recorded, and the others are still reached.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -93,8 +94,8 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
                 text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
                          when=svc.local(last.at).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
                 try:
-                    await deliver(lambda rm=rm, text=text: bot.edit_message_text(
-                        text, chat_id=rm.chat_id, message_id=rm.message_id, parse_mode=ParseMode.HTML))
+                    await deliver(functools.partial(bot.edit_message_text, text, chat_id=rm.chat_id,
+                                                    message_id=rm.message_id, parse_mode=ParseMode.HTML))
                 except (Unreachable, BadRequest) as exc:
                     log.info("could not update card %s: %s", rm.id, exc)
         # 2. the applicant hears of every transition, with the opinion
@@ -165,11 +166,8 @@ async def _send_materials(s: AsyncSession, bot: Any, app: Application, chat_id: 
     for a in atts:
         if a.kind == "document" or a.field != "photos":
             caption = t(f"field.{a.field}.label")
-            if a.kind == "video":
-                await deliver(lambda a=a, caption=caption: bot.send_video(chat_id, a.telegram_file_id, caption=caption))
-            else:
-                await deliver(lambda a=a, caption=caption: bot.send_document(chat_id, a.telegram_file_id,
-                                                                             caption=caption))
+            send = bot.send_video if a.kind == "video" else bot.send_document
+            await deliver(functools.partial(send, chat_id, a.telegram_file_id, caption=caption))
 
 
 async def _warn_admins(s: AsyncSession, bot: Any, svc: Any, app: Application, level: int) -> None:

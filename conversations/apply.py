@@ -199,9 +199,9 @@ def render_members(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeybo
             button(t, app, Op.MEMBER_FIELD, mf.key.removeprefix("member_"), label=t(mf.label_key))
             for mf in form.MEMBER_FIELDS
         ]
-        rows = [btns[j : j + 2] for j in range(0, len(btns), 2)]
-        rows.append([button(t, app, Op.BACK)])
-        return "\n\n".join(lines), kb(rows)
+        pick_rows = [btns[j : j + 2] for j in range(0, len(btns), 2)]
+        pick_rows.append([button(t, app, Op.BACK)])
+        return "\n\n".join(lines), kb(pick_rows)
     parts = [note] if note else []
     parts += [progress(t, "members"), f"<b>{t('field.members.label')}</b>", t("field.members.prompt")]
     if members:
@@ -824,11 +824,11 @@ async def _submit(rq: Rq, app: App) -> None:
     try:
         transition = await drafts.submit(rq.session, app, rq.user.id, season, rq.svc.clock.now(), rq.svc.settings.tz)
     except drafts.Refused as exc:
-        params = dict(exc.params)
+        params: dict[str, Any] = dict(exc.params)
         if "fields" in params:
-            params["fields"] = t.join([t(form.BY_KEY[k].label_key) for k in params["fields"]])  # type: ignore[union-attr]
+            params["fields"] = t.join([t(form.BY_KEY[k].label_key) for k in params["fields"]])
         if "conditions" in params:
-            params["conditions"] = "\n".join(t(f"field.elig_{c[-1]}.label") for c in params["conditions"])  # type: ignore[union-attr]
+            params["conditions"] = "\n".join(t(f"field.elig_{c[-1]}.label") for c in params["conditions"])
         drafts.set_wizard(app, step="summary")
         await show(rq, app, "⛔ " + t(exc.key, **params), edit=True)
         return

@@ -84,20 +84,23 @@ async def stats_files(s: AsyncSession, year: int, i18n: I18n, lang: str) -> tupl
 async def export_season(db: Database, year: int, out_dir: Path, i18n: I18n, tz: tzinfo, data_dir: Path,
                         now: datetime, lang: str = FORM_LANG) -> list[Path]:
     """Write the roster, and every application's form and archive, into `out_dir`; the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     written: list[Path] = []
 
-    def write(f: OutFile) -> None:
+    def _write(f: OutFile) -> None:
         path = out_dir / f.name
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(f.data)
         tmp.replace(path)
         written.append(path)
 
+    async def write(f: OutFile) -> None:
+        await asyncio.to_thread(_write, f)
+
     async with db.session() as s:
         xlsx, _ = await roster_file(s, year, i18n.get(lang), tz)
         ids = [a.id for a in await data.season_applications(s, year)]
-    write(xlsx)
+    await write(xlsx)
     for app_id in ids:
         async with db.session() as s:
             b = await data.load_bundle(s, app_id)
@@ -105,6 +108,6 @@ async def export_season(db: Database, year: int, out_dir: Path, i18n: I18n, tz: 
             continue
         forms = await form_files(b, i18n, tz)
         for f in forms:
-            write(f)
-        write(await archive_file(b, i18n, tz, data_dir, now, forms))
+            await write(f)
+        await write(await archive_file(b, i18n, tz, data_dir, now, forms))
     return written

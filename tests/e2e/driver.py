@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from bot.callbacks import Wiz, WizardOp, decode
 from bot.clock import SystemClock
 from bot.config import Settings
+from storage import repo
 from storage.db import Database
 from storage.models import RoleGrant, Season
-from storage import repo
 
 from .fake_api import FakeTelegramServer
 

@@ -22,6 +22,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.i18n import I18n
+from bot.ordering import PerUserOrder
 from bot.runtime import BotContext, Services, flush_pending
 from storage import repo
 from storage.db import Database
@@ -65,6 +66,7 @@ def build_application(
         .persistence(persistence)
         .defaults(Defaults(tzinfo=settings.tz))
         .context_types(ContextTypes(context=BotContext, bot_data=dict))
+        .concurrent_updates(PerUserOrder(64))
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
@@ -120,6 +122,9 @@ async def run(settings: Settings) -> None:
     async with app:
         await app.start()
         await set_commands(app)  # post_init only runs under run_polling(); we start by hand
+        from conversations.apply import recover_albums
+
+        await recover_albums(app)
         if settings.webhook_url:
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=settings.webhook_listen,

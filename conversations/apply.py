@@ -30,7 +30,7 @@ from bot.domain import calendar, form
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.values import InvalidInput
-from bot.domain.workflow import FINAL, Status
+from bot.domain.workflow import EDITABLE, FINAL, Status
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler, run_as
 from bot.services import drafts
@@ -860,3 +860,26 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         allow_reentry=True,
     )
     app.add_handler(conv)
+
+
+async def recover_albums(application: Application) -> int:  # type: ignore[type-arg]
+    """After a restart, answer albums whose single reply was still pending (the job is gone)."""
+    from sqlalchemy import String, cast, select
+
+    from bot.runtime import BotContext, services_of
+
+    svc = services_of(application)
+    async with svc.db.session() as s:
+        rows = (await s.execute(select(App.id, App.applicant_id).where(
+            App.status.in_([x.value for x in EDITABLE]),
+            cast(App.wizard, String).like('%"album"%')))).all()
+    context = BotContext(application)
+    for _, user_id in rows:
+
+        async def body(rq: Rq) -> None:
+            app = await active_application(rq, create=False)
+            if app is not None:
+                await answer_album(rq, app)
+
+        await run_as(context, user_id, user_id, body)
+    return len(rows)

@@ -357,3 +357,21 @@ async def test_another_device_continues_the_same_draft(bot):
         await bot.app.initialize()
         await bot.app.start()
     _ = timedelta
+
+
+async def test_album_answer_pending_at_a_crash_is_sent_after_restart(bot):
+    """An album whose single answer was still pending when the bot died is answered at start-up."""
+    from conversations.apply import recover_albums
+
+    u = bot.user(68)
+    await goto_step(bot, u, "photos")
+    jq = bot.app.job_queue
+    for i in range(3):
+        await bot.photo(u, png(300 + i), media_group_id="album9")
+    for job in jq.jobs():
+        job.schedule_removal()  # as if the process had been killed before the job ran
+    mark = len(bot.request.calls)
+    assert await recover_albums(bot.app) == 1
+    texts = bot.request.texts(68, since=mark)
+    assert len(texts) == 1 and "3/5" in texts[0]
+    assert await recover_albums(bot.app) == 0

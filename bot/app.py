@@ -31,7 +31,7 @@ from storage.seed import seed_unions
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "apply", "my", "status", "pending", "admin", "language", "help", "cancel")
+COMMANDS = ("start", "apply", "my", "status", "pending", "export", "stats", "admin", "language", "help", "cancel")
 
 
 async def prepare_database(db: Database, clock: Clock, settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from bot.config import ConfigError, load_settings
@@ -37,14 +38,20 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="劳模创新工作室 application bot")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (default)")
-    parser.parse_args(argv)
+    from bot.exports import cli as export_cli
+
+    export_cli.add_parser(sub)
+    args = parser.parse_args(argv)
+    offline = args.command in ("export",)  # office tools need the database, not a token
     try:
-        settings = load_settings()
+        settings = load_settings(**({"bot_token": os.environ.get("BOT_TOKEN") or "0:unused"} if offline else {}))
     except ConfigError as exc:
         for line in exc.lines:
             print(f"configuration error: {line}", file=sys.stderr)
         return 2
     setup_logging(settings.token)
+    if args.command == "export":
+        return export_cli.run(args, settings)
     from bot.app import main_run
 
     main_run(settings)

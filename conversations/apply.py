@@ -835,8 +835,11 @@ async def _submit(rq: Rq, app: App) -> None:
     rq.edit(t("submit.receipt", number=app.number, date=app.application_date.isoformat() if app.application_date
               else "", status=t(f"status.{app.status}")))
     from bot import notify
+    from bot.exports import send_form
 
-    rq.later(lambda: notify.after_transition(rq.context.application, app.id, transition.action.value))
+    application = rq.context.application
+    rq.later(lambda: notify.after_transition(application, app.id, transition.action.value))
+    rq.later(lambda: send_form(application, app.id, rq.user.id))  # the printable form (R-F9)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

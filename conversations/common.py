@@ -123,12 +123,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    from conversations import admin, apply, review, status
+    from conversations import admin, apply, exports, review, status
 
     review.register(app)
     apply.register(app)
     admin.register(app)
     status.register(app)
+    exports.register(app)
     app.add_handler(CommandHandler("start", cmd_start))
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("language", cmd_language))

@@ -156,7 +156,11 @@ async def cmd_stats(rq: Rq) -> None:
     text, png = await service.stats_files(rq.session, year, rq.svc.i18n, rq.lang)
     rq.reply(text)
     bot, chat_id, caption = rq.context.bot, rq.chat_id, rq.t("stats.caption", year=year)
-    rq.later(lambda: send_photo(bot, chat_id, png, caption))
+
+    async def send() -> None:
+        await send_photo(bot, chat_id, png, caption)
+
+    rq.later(send)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -99,3 +99,5 @@ async def fill_until_summary(h: Harness, u: dict[str, Any], *, photos: int = 3) 
     await h.text(u, "工作室实行周例会制度，设负责人一名、技术骨干四名。")
     await tap_op(h, u, WizardOp.DONE)
     await tap_op(h, u, WizardOp.SKIP)  # other materials
+    await h.text(u, "同意申报")
+    await h.text(u, "同意推荐")

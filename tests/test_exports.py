@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
-from docx.shared import Mm
 from openpyxl import load_workbook
 from sqlalchemy import select
 from telegram.ext import CommandHandler
@@ -71,7 +70,7 @@ def capture(h: Harness) -> list[tuple[str, int, str, bytes]]:
                 got.append((url.rsplit("/", 1)[-1], int(request_data.parameters.get("chat_id", 0)), name, raw))
         return await original(url, method, request_data, **kw)
 
-    h.request.do_request = do_request  # type: ignore[method-assign]
+    h.request.do_request = do_request  # type: ignore[method-assign,assignment]
     return got
 
 
@@ -88,6 +87,7 @@ def no_libreoffice(monkeypatch: pytest.MonkeyPatch) -> None:
 async def decide(h: Harness, app_id: int, uid: int, role: Role, action: Action, **kw: Any) -> None:
     async with h.db.session() as s:
         app = await s.get(Application, app_id)
+        assert app is not None
         await svc_review.decide(s, app, uid, {role}, action, svc_review.Decision(**kw), h.clock.now(),
                                 first_year=False, tz=h.settings.tz)
         await s.commit()
@@ -114,6 +114,7 @@ async def approved(h: Harness) -> Application:
     await decide(h, app.id, CITY, Role.CITY, Action.APPROVE, opinion="同意命名", on=date(2026, 12, 18))
     async with h.db.session() as s:
         a = await s.get(Application, app.id)
+        assert a is not None
         s.add(OpinionRecord(application_id=a.id, box=Box.UNION.value, action="union_opinion",
                             text="经基层工会研究，同意申报。", decided_at=datetime(2026, 7, 11, 2, tzinfo=UTC)))
         a.remarks = "跨单位申报"
@@ -217,7 +218,7 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
                 boxes[r[j]] = r[j + 1]
     assert set(boxes) == {"申报单位意见", "申报工会意见", "区市县、产业工会意见", "市总工会审核意见"}
     assert all("（盖印）" in text for text in boxes.values())
-    assert boxes["申报单位意见"].startswith("大连港集团有限公司") and "2026年7月10日" in boxes["申报单位意见"]
+    assert boxes["申报单位意见"].startswith("同意申报") and "2026年7月10日" in boxes["申报单位意见"]
     assert "经基层工会研究，同意申报。" in boxes["申报工会意见"] and "2026年7月11日" in boxes["申报工会意见"]
     assert "同意推荐，材料齐全。" in boxes["区市县、产业工会意见"] and "2026年7月12日" in boxes["区市县、产业工会意见"]
     assert shown("union") in boxes["区市县、产业工会意见"]  # the reviewing union signs its box
@@ -226,7 +227,7 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
     assert rows[row_index(rows, ["备  注"])][1] == "跨单位申报"
     # R-F9: A4, printable; the Chinese font is set for East Asian text
     sec = doc.sections[0]
-    assert (sec.page_width, sec.page_height) == (Mm(210), Mm(297))
+    assert (round(sec.page_width.mm), round(sec.page_height.mm)) == (210, 297)
     rfonts = doc.styles["Normal"].element.rPr.rFonts
     assert rfonts.get(qn("w:eastAsia")) == "宋体"
     # every printed field of the declaration is somewhere on the sheet
@@ -268,7 +269,7 @@ def test_pdf_is_made_when_libreoffice_is_installed(monkeypatch, tmp_path):
     script = tmp_path / "bin" / "soffice"
     script.parent.mkdir()
     script.write_text('#!/bin/sh\nwhile [ "$1" != "--outdir" ]; do shift; done\n'
-                      'printf "%%PDF-1.4 fake" > "$2/$(basename "$3" .docx).pdf"\n')
+                      'f="${3##*/}"; printf "%%PDF-1.4 fake" > "$2/${f%.docx}.pdf"\n')
     script.chmod(0o755)
     monkeypatch.undo()  # the real converter lookup
     monkeypatch.setenv("PATH", str(script.parent))
@@ -292,7 +293,8 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
     bot = any_bot
     app = await approved(bot)
     union2 = (await first_union_id(bot)) + 1
-    second = await insert_app(bot, 11, "2026-0002", "submitted", union2)
+    second = await insert_app(bot, 11, "2026-0002", "submitted", union2,
+                              {**COMPLETE, "applying_unit": '=HYPERLINK("http://x","y")'})
     await insert_app(bot, 12, None, "draft", union2)
     got = capture(bot)
     mark = await bot.text(bot.user(CITY, name="U30"), "/export")
@@ -323,6 +325,7 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
     assert first["挂牌日期"].date() == date(2026, 12, 18)
     assert "同意推荐，材料齐全。" in first["审核意见"] and "市总工会审核意见" in first["审核意见"]
     assert got_rows["2026-0002"]["区市县/产业工会审核"] is None
+    assert ws["C3"].data_type == "s" and ws["C3"].value.startswith("=HYPERLINK")  # text, not a formula
     keyboard = [d for _, p in bot.request.sent(CITY, since=mark) for _, d in buttons(p)]
     assert keyboard == [conv.ExportZip(app.id).encode(), conv.ExportZip(second).encode()]
 

@@ -26,6 +26,7 @@ DEFAULT = "zh"
 # Files (globs, relative to the project root) whose translation calls must all resolve to a key.
 SOURCES: tuple[str, ...] = (
     "conversations/*.py",
+    "bot/exports/*.py",
     "bot/*.py",
     "bot/services/*.py",
     "bot/domain/*.py",

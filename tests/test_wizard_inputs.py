@@ -25,7 +25,8 @@ async def goto_step(bot, u, key: str) -> None:
     """Fill in valid answers up to `key` (the step is then on screen)."""
     await bot.text(u, "/apply")
     answers = {"applying_unit": "大连港集团", "leader_name": "王建国", "leader_birth": "1975-03",
-               "leader_employer": "大连港集团", "location": "3号楼", "area": "120", "funds": "50"}
+               "leader_employer": "大连港集团", "location": "3号楼", "area": "120", "funds": "50",
+               "unit_opinion": "同意申报", "union_opinion": "同意推荐"}
     for f in form.STEPS:
         if f.key == key:
             return
@@ -124,7 +125,8 @@ async def answer_validly(bot, u, f) -> None:
         await tap_op(bot, u, WizardOp.DONE)
     else:
         values = {"applying_unit": "大连港集团", "leader_name": "王建国", "leader_birth": "1975-03",
-                  "leader_employer": "大连港集团", "location": "3号楼", "area": "120", "funds": "50"}
+                  "leader_employer": "大连港集团", "location": "3号楼", "area": "120", "funds": "50",
+               "unit_opinion": "同意申报", "union_opinion": "同意推荐"}
         await bot.text(u, values[f.key])
 
 

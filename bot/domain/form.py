@@ -153,6 +153,9 @@ STEPS: tuple[FormField, ...] = (
     _f("recommendation", Kind.DOCUMENT, "documents", "R-M2", max_len=LONG_TEXT_MAX),
     _f("rules", Kind.DOCUMENT, "documents", "R-M3", max_len=LONG_TEXT_MAX),
     _f("other_materials", Kind.DOCUMENT, "documents", "R-M5", required=False, max_len=LONG_TEXT_MAX),
+    # R-F8: the applying side's two opinion boxes, written by the unit and its basic-level union
+    _f("unit_opinion", Kind.TEXT, "opinions", "R-F8", max_len=200),
+    _f("union_opinion", Kind.TEXT, "opinions", "R-F8", max_len=200),
 )
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(f.section for f in STEPS))

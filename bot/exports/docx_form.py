@@ -71,7 +71,8 @@ SHAPES: dict[str, str] = {
     "plan": "block",
 }
 SIGNER_OF_DISTRICT_BOX = "union"
-NOT_PRINTED = frozenset({"eligibility", "photos", "documents"})
+# `opinions` are printed in their boxes from the recorded opinions (R-F8).
+NOT_PRINTED = frozenset({"eligibility", "photos", "documents", "opinions"})
 
 # The ruled grid: seven columns, as the two seven-column tables of the source (17 cm on A4).
 GRID: tuple[Length, ...] = (Cm(2.3), Cm(1.3), Cm(2.0), Cm(2.1), Cm(2.6), Cm(3.0), Cm(3.7))

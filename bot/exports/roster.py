@@ -70,6 +70,10 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int) -> bytes:
     ws.append([t.plain(f"export.col.{key}") for key, _ in cols])
     for r in rows:
         ws.append([fn(r) for _, fn in cols])
+    for line in ws.iter_rows(min_row=2):
+        for c in line:
+            if c.data_type == "f":  # typed text such as "=HYPERLINK(…)" stays text, never a formula
+                c.data_type = "s"
     header_font = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDE4EE")
     for cell in ws[1]:

@@ -6,6 +6,7 @@ import io
 import logging
 import warnings
 from functools import cache
+from typing import Any
 
 import matplotlib
 
@@ -66,39 +67,46 @@ def chart(st: Stats, t: Translator) -> bytes:
     English union names (`chart_language` says which language to use).
     """
     font = cjk_font()
-    rc = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"], "axes.unicode_minus": False}
+    rc: dict[str, Any] = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
+                          "axes.unicode_minus": False}
     names = [n for n, _ in st.by_union]
-    with matplotlib.rc_context(rc), warnings.catch_warnings():
+    with matplotlib.rc_context(rc), warnings.catch_warnings():  # type: ignore[arg-type]
         warnings.simplefilter("ignore", UserWarning)  # a missing glyph must not fail the export
-        fig = Figure(figsize=(10, 9), dpi=100)
+        fig = Figure(figsize=(10, 7 + 0.3 * max(len(names), 3)), dpi=100)
         FigureCanvasAgg(fig)
         axes = fig.subplots(3, 1, gridspec_kw={"height_ratios": [max(len(names), 3), 3, 3]})
         fig.suptitle(t.plain("stats.chart.title", year=st.year), fontsize=14)
         ax = axes[0]
         counts = [n for _, n in st.by_union]
-        ax.barh(range(len(names)), counts, color="#3b6ea5")
+        ax.bar_label(ax.barh(range(len(names)), counts, color="#3b6ea5"), padding=3)
         ax.set_yticks(range(len(names)), names, fontsize=9)
         ax.invert_yaxis()
         ax.set_title(t.plain("stats.chart.by_union"), fontsize=11)
+        ax.margins(x=0.08)
         _integer_axis(ax, "x")
         ax = axes[1]
         labels = [t.plain(f"status.{code}") for code, _ in st.by_status]
-        ax.bar(range(len(labels)), [n for _, n in st.by_status], color="#d08c2f")
+        ax.bar_label(ax.bar(range(len(labels)), [n for _, n in st.by_status], color="#d08c2f"), padding=2)
         ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=20, ha="right")
         ax.set_title(t.plain("stats.chart.by_status"), fontsize=11)
+        ax.margins(y=0.15)
         _integer_axis(ax, "y")
         ax = axes[2]
         years = [str(y) for y, _ in st.named_by_year]
-        ax.bar(range(len(years)), [n for _, n in st.named_by_year], color="#4f9a5a")
+        ax.bar_label(ax.bar(range(len(years)), [n for _, n in st.named_by_year], color="#4f9a5a"), padding=2)
         ax.set_xticks(range(len(years)), years)
         ax.set_title(t.plain("stats.chart.named"), fontsize=11)
+        ax.margins(y=0.15)
         _integer_axis(ax, "y")
         for ax in axes:
             for side in ("top", "right"):
                 ax.spines[side].set_visible(False)
-        if not st.by_union:
-            axes[0].text(0.5, 0.5, t.plain("stats.chart.empty"), ha="center", va="center",
-                         transform=axes[0].transAxes)
+        for ax, empty in zip(axes, (not st.by_union, not st.by_status, not st.named_by_year), strict=True):
+            if empty:  # no bars: a word instead of a meaningless scale
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, t.plain("stats.chart.empty"), ha="center", va="center", transform=ax.transAxes,
+                        color="#777777")
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

@@ -59,7 +59,11 @@ async def send_form(application: Any, app_id: int, chat_id: int) -> bool:
         b = await data.load_bundle(s, app_id)
     if b is None:
         return False
-    files = await service.form_files(b, svc.i18n, svc.settings.tz)
+    try:
+        files = await service.form_files(b, svc.i18n, svc.settings.tz)
+    except Exception:  # a broken export must not turn a recorded decision into an error message
+        log.exception("could not build the form of application %s", app_id)
+        return False
     t = await _translator(application, chat_id)
     caption = t("export.form_caption", number=b.app.number or t.plain("export.no_number"), leader=b.leader)
     ok = await send_document(application.bot, chat_id, files[0], caption)

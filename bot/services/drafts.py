@@ -142,8 +142,9 @@ async def submit(
     if action is Action.SUBMIT:
         app.application_date = now.astimezone(tz).date()
         app.submitted_at = now
-        s.add(OpinionRecord(application_id=app.id, box=workflow.Box.UNIT.value, action=action.value,
-                            text=app.answers.get("applying_unit", ""), reviewer_id=actor_id, decided_at=now))
+        for box, key in ((workflow.Box.UNIT, "unit_opinion"), (workflow.Box.UNION, "union_opinion")):
+            s.add(OpinionRecord(application_id=app.id, box=box.value, action=action.value,
+                                text=app.answers.get(key, ""), reviewer_id=actor_id, decided_at=now))
     app.status = transition.target.value
     app.status_since = now
     app.updated_at = now

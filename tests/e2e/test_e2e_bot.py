@@ -107,6 +107,8 @@ async def fill_application(api, u, kill_at: set[str], bot) -> None:
     await say(api, u, "工作室实行周例会制度。")
     await tap(api, u, WizardOp.DONE)
     await tap(api, u, WizardOp.SKIP)
+    await say(api, u, "同意申报")
+    await say(api, u, "同意推荐")
     await tap(api, u, WizardOp.SUBMIT)
     await tap(api, u, WizardOp.CONFIRM)
 

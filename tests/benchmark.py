@@ -1,0 +1,885 @@
+"""Benchmark (issue 7): this bot against a bare python-telegram-bot echo bot, start-up and exports.
+
+    python -m tests.benchmark [--applicants 200] [--prefill 10000] [--profile out.prof]
+
+Everything runs in this process, offline: updates go through `Application.process_update`, Bot API
+calls are answered by a recording request (`tests.offline.RecordingRequest`, kept lean here so the
+harness does not grow with the run) that also serves the uploaded files.
+
+Phases, in order:
+
+1. one at a time: `--sequential` applicants (default 10), each update awaited alone, gives the
+   per-update handling time (what one update costs, without queueing behind others);
+2. under load: `--applicants` applicants (default 200) concurrently (one coroutine per applicant,
+   its own updates in order, `asyncio.gather` over applicants): the whole wizard (members, photos,
+   documents), submission, then the district reviewer of the chosen union approves with the default
+   opinion. Gives updates/second, the latency under load and the peak RSS;
+3. the echo bot: as many clients, each sending as many text messages as an applicant sent updates;
+4. a database pre-filled with `--prefill` applications (bulk insert): start-up time to ready, then
+   `/stats`, the roster XLSX and the DOCX form, when `bot.exports` provides them.
+
+Each figure is printed as `name: value unit (target …) OK|MISSED`, or `(info)` when there is no target.
+This is not a test: it prints, a human judges (see docs/benchmark.md). `tests/test_benchmark_smoke.py`
+only checks that it runs end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib
+import inspect
+import io
+import json
+import logging
+import math
+import os
+import platform
+import pstats
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psutil
+import sqlalchemy
+import telegram
+from sqlalchemy import insert, select, update
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.request import RequestData
+
+from bot.app import build_application, prepare_database, set_commands
+from bot.callbacks import Review, ReviewAux, ReviewOp, Wiz, WizardOp, decode
+from bot.clock import MovableClock
+from bot.config import Settings
+from bot.domain.workflow import Action
+from storage.db import Database
+from storage.models import Application as AppRow
+from storage.models import (
+    Attachment,
+    AuditEvent,
+    OpinionRecord,
+    PersistedState,
+    RoleGrant,
+    Season,
+    Studio,
+    Union,
+    User,
+)
+from tests.apply_steps import fill_until_summary, tap_op
+from tests.offline import TOKEN, Harness, RecordingRequest, buttons
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 7, 10, 10, 0, tzinfo=SH)  # inside the 2026 season's application window
+YEAR = NOW.year
+ADMIN = 900  # admin (may use /stats and /export)
+APPLICANT_BASE = 1_000_000
+REVIEWER_BASE = 2_000_000
+PREFILL_USER_BASE = 5_000_000
+API = "http://127.0.0.1:9/bot"
+FILES = "http://127.0.0.1:9/file/bot"
+
+# Every figure line, in print order (the smoke test checks each is printed).
+FIGURES = (
+    "echo bot throughput",
+    "studio bot throughput",
+    "throughput ratio studio/echo",
+    "update handling p50 (one at a time)",
+    "update handling p99 (one at a time)",
+    "update latency p50 (under load)",
+    "update latency p99 (under load)",
+    "peak RSS (under load)",
+    "start-up to ready",
+    "start-up in a fresh process",
+    "/stats time",
+    "XLSX roster export",
+    "DOCX form",
+    "DOCX forms for all",
+    "peak RSS (whole run)",
+)
+
+log = logging.getLogger("benchmark")
+
+
+# --------------------------------------------------------------------------- printing
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    target: str | None = None  # e.g. "< 20 ms"
+    ok: bool | None = None
+    note: str = ""
+
+    def line(self) -> str:
+        if self.value is None:
+            shown = self.note or "n/a"
+            return f"{self.name}: {shown}" + (f" (target {self.target})" if self.target else "")
+        value = f"{self.value:,.0f}" if abs(self.value) >= 100 else f"{self.value:.3g}"
+        text = f"{self.name}: {value} {self.unit}".rstrip()
+        text += f" (target {self.target}) {'OK' if self.ok else 'MISSED'}" if self.target else " (info)"
+        return text + (f"  [{self.note}]" if self.note else "")
+
+
+@dataclass
+class Report:
+    figures: dict[str, Figure] = field(default_factory=dict)
+    workload_db: str = ""
+    applicant_ids: list[int] = field(default_factory=list)
+    updates_per_applicant: float = 0.0
+    errors: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, fig: Figure) -> Figure:
+        self.figures[fig.name] = fig
+        print(fig.line(), flush=True)
+        return fig
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`."""
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)] if s else float("nan")
+
+
+# --------------------------------------------------------------------------- harness
+
+
+SENT = frozenset({"sendMessage", "editMessageText", "sendDocument", "sendPhoto", "sendMediaGroup"})
+
+
+class LeanRequest(RecordingRequest):
+    """The recording request, keeping only counts and each chat's last message (a run makes ~10⁵ calls)."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        super().__init__(files)
+        self.counts: Counter[str] = Counter()
+        self._last: dict[int, dict[str, Any]] = {}
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = None, write_timeout: Any = None, connect_timeout: Any = None,
+                         pool_timeout: Any = None) -> tuple[int, bytes]:
+        if "/file/bot" in url:
+            path = url.split("/file/bot", 1)[1].split("/", 1)[1]
+            data = self.files.get(path)
+            return (200, data) if data is not None else (404, b"")
+        name = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        self.counts[name] += 1
+        if name in SENT and params.get("chat_id"):
+            self._last[int(params["chat_id"])] = params
+        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+
+    def last(self, chat_id: int) -> dict[str, Any]:
+        assert chat_id in self._last, f"nothing sent to {chat_id}"
+        return self._last[chat_id]
+
+
+@dataclass
+class TimedHarness(Harness):
+    """`tests.offline.Harness` that times each `process_update` and lets applicants pick their union."""
+
+    times: list[tuple[str, float]] | None = None  # (kind of update, seconds); None: not recording
+    union_of: dict[int, int] = field(default_factory=dict)
+
+    async def feed(self, payload: dict[str, Any]) -> int:
+        payload = {"update_id": next(self._uid), **payload}
+        upd = Update.de_json(payload, self.app.bot)
+        t0 = time.perf_counter()
+        await self.app.process_update(upd)
+        dt = time.perf_counter() - t0
+        if self.times is not None:
+            self.times.append((_kind(payload), dt))
+        return 0
+
+    def last_buttons(self, chat_id: int) -> list[tuple[str, str]]:
+        """As shown; the union buttons rotated so that this applicant's union is the first one."""
+        found = buttons(self.request.last(chat_id))
+        want = self.union_of.get(chat_id)
+        if want is None or not any(f":{WizardOp.UNION.value}:" in d for _, d in found):
+            return found
+        mine = [b for b in found if _is_union(b[1], want)]
+        return mine + [b for b in found if b not in mine]
+
+
+def _is_union(data: str, union_id: int) -> bool:
+    d = decode(data)
+    return isinstance(d, Wiz) and d.op is WizardOp.UNION and d.v == str(union_id)
+
+
+def _kind(payload: dict[str, Any]) -> str:
+    if "callback_query" in payload:
+        return "press"
+    msg = payload.get("message") or {}
+    for k in ("photo", "document", "video"):
+        if k in msg:
+            return k
+    return "command" if str(msg.get("text", "")).startswith("/") else "text"
+
+
+def settings_for(data_dir: Path, **extra: Any) -> Settings:
+    env: dict[str, Any] = {"bot_token": TOKEN, "data_dir": data_dir, "admin_ids": str(ADMIN),
+                           "album_wait_seconds": 0.2, "bot_api_url": API, "bot_file_url": FILES, **extra}
+    return Settings(**env)
+
+
+async def start_bot(data_dir: Path) -> TimedHarness:
+    """This bot as `tests.offline.make_harness` builds it, with the lean request."""
+    s = settings_for(data_dir)
+    clock = MovableClock(NOW)
+    db = Database(s.database_url)
+    await prepare_database(db, clock, s)
+    req = LeanRequest()
+    app = build_application(s, clock=clock, request=req, get_updates_request=LeanRequest(), db=db,
+                            rate_limit=False)
+    await app.initialize()
+    await app.start()
+    await set_commands(app)
+    return TimedHarness(app=app, request=req, clock=clock, db=db, settings=s)
+
+
+async def stop_app(app: Application, db: Database | None = None) -> None:  # type: ignore[type-arg]
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    if db is not None:
+        await db.dispose()
+
+
+# --------------------------------------------------------------------------- the workload
+
+
+class Workload:
+    """Applicants spread over the unions; one acting district reviewer per union (one thing at a time)."""
+
+    def __init__(self, h: TimedHarness, unions: list[int]) -> None:
+        self.h = h
+        self.unions = unions
+        self.locks = {u: asyncio.Lock() for u in unions}
+
+    @classmethod
+    async def create(cls, h: TimedHarness) -> Workload:
+        async with h.db.session() as s:
+            unions = list((await s.scalars(select(Union.id).where(Union.active.is_(True))
+                                           .order_by(Union.kind, Union.sort))).all())
+            # two reviewers per union: both get the card, the first one decides
+            pairs = [(REVIEWER_BASE + uid * 10 + k, uid) for uid in unions for k in (0, 1)]
+            s.add_all([User(id=rid, first_name=f"R{rid}", language_code="zh-hans", created_at=NOW) for rid, _ in pairs])
+            await s.flush()
+            s.add_all([RoleGrant(user_id=rid, role="district_reviewer", union_id=uid, granted_at=NOW)
+                       for rid, uid in pairs])
+            await s.commit()
+        return cls(h, unions)
+
+    async def applicant(self, n: int) -> int:
+        """Applicant number `n`: the whole application, submitted, approved by the district reviewer."""
+        h = self.h
+        uid = APPLICANT_BASE + n
+        union = self.unions[n % len(self.unions)]
+        h.union_of[uid] = union
+        u = h.user(uid, name=f"申请人{n}")
+        await fill_until_summary(h, u)
+        await tap_op(h, u, WizardOp.SUBMIT)
+        await tap_op(h, u, WizardOp.CONFIRM)
+        async with h.db.session() as s:
+            app_id = await s.scalar(select(AppRow.id).where(AppRow.applicant_id == uid))
+        if app_id is None:
+            raise RuntimeError(f"applicant {uid}: no application stored")
+        reviewer = h.user(REVIEWER_BASE + union * 10, name=f"R{REVIEWER_BASE + union * 10}")
+        async with self.locks[union]:  # a person does one thing at a time
+            await h.press(reviewer, Review(Action.L1_APPROVE, app_id).encode())
+            await h.press(reviewer, ReviewAux(ReviewOp.DEFAULT, app_id).encode())
+        return uid
+
+
+async def check_stored(db: Database, applicant_ids: Sequence[int]) -> list[str]:
+    """Every applicant's application complete, submitted (numbered) and forwarded by the district."""
+    problems = []
+    async with db.session() as s:
+        apps = (await s.scalars(select(AppRow).where(AppRow.applicant_id.in_(applicant_ids)))).all()
+        opinions = Counter((await s.scalars(select(OpinionRecord.application_id)
+                                            .where(OpinionRecord.box == "district"))).all())
+    by_user = {a.applicant_id: a for a in apps}
+    for uid in applicant_ids:
+        a = by_user.get(uid)
+        if a is None:
+            problems.append(f"{uid}: no application")
+            continue
+        answers = a.answers or {}
+        missing = [k for k in ("applying_unit", "leader_name", "members", "plan", "rules") if not answers.get(k)]
+        kinds = Counter(att.field for att in a.attachments)
+        if a.status != "forwarded" or not a.number or a.submitted_at is None:
+            problems.append(f"{uid}: status {a.status}, number {a.number}")
+        elif missing or kinds.get("photos", 0) < 3 or not kinds.get("recommendation"):
+            problems.append(f"{uid}: incomplete (missing {missing}, attachments {dict(kinds)})")
+        elif not opinions.get(a.id):
+            problems.append(f"{uid}: no district opinion")
+    return problems
+
+
+class RssSampler:
+    """Peak RSS of this process, sampled every `every` seconds while running."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        self.proc = psutil.Process()
+        self.every = every
+        self.peak = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def sample(self) -> int:
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+        return self.peak
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self.sample()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        self.sample()
+
+
+class ErrorCounter(logging.Handler):
+    """Errors logged during the run, and the warnings of database retries (`bot.runtime`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.busy = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            self.records.append(record)
+        elif "busy" in record.getMessage():
+            self.busy += 1
+
+
+# --------------------------------------------------------------------------- the echo bot
+
+
+def build_echo(request: LeanRequest) -> Application:  # type: ignore[type-arg]
+    """A bare python-telegram-bot: one MessageHandler replying the text, no persistence."""
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.text is not None
+        await update.message.reply_text(update.message.text)
+
+    app = (ApplicationBuilder().token(TOKEN).base_url(API).base_file_url(FILES)
+           .request(request).get_updates_request(LeanRequest()).build())
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    return app
+
+
+async def run_echo(clients: int, per_client: int) -> tuple[int, float]:
+    """`clients` concurrent senders of `per_client` text messages each: (updates, seconds)."""
+    req = LeanRequest()
+    app = build_echo(req)
+    await app.initialize()
+    await app.start()
+    h = TimedHarness(app=app, request=req, clock=MovableClock(NOW), db=None, settings=None)  # type: ignore[arg-type]
+    texts = ["大连港集团有限公司", "王建国", "1975年3月", "主持完成集装箱装卸工艺改造12项。", "120平方米"]
+
+    async def client(n: int) -> None:
+        u = h.user(APPLICANT_BASE + n)
+        for i in range(per_client):
+            await h.text(u, texts[i % len(texts)])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    wall = time.perf_counter() - t0
+    replies = req.counts["sendMessage"]
+    await stop_app(app)
+    if replies != clients * per_client:
+        raise RuntimeError(f"echo bot answered {replies} of {clients * per_client}")
+    return clients * per_client, wall
+
+
+# --------------------------------------------------------------------------- pre-filling
+
+
+FAMILY = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = ("建国", "明", "秀英", "伟", "芳", "海涛", "志强", "丽娟", "春生", "国庆", "晓东", "玉兰", "立新", "红梅")
+UNITS = ("大连港集团有限公司", "大连重工起重集团", "大连机车车辆有限公司", "大连供电公司", "大连地铁运营有限公司",
+         "大连市第二人民医院", "大连理工大学", "大连石化分公司", "大连船舶重工集团", "大连热电集团")
+HONOURS = ("national_model", "provincial_model", "city_model", "craftsman", "other")
+EDUCATIONS = ("bachelor", "master", "college", "doctor")
+TITLES = ("senior_technician", "technician", "senior_engineer", "engineer")
+EQUIPMENT = ("数控机床", "三维扫描仪", "检测平台", "激光切割机", "焊接机器人", "示波器", "工业相机", "3D打印机")
+# Status mix of a busy season (drafts are never submitted, so they have no number).
+STATUS_MIX = (("draft", 10), ("submitted", 25), ("returned_l1", 5), ("forwarded", 20),
+              ("inspection_scheduled", 8), ("inspected", 6), ("preliminary", 5), ("returned_l2", 2),
+              ("approved", 12), ("rejected", 7))
+# The audit trail leading to each status (after draft_created and submit).
+TRAIL = {
+    "submitted": [], "returned_l1": [("l1_return", "district")], "forwarded": [("l1_approve", "district")],
+    "inspection_scheduled": [("l1_approve", "district"), ("schedule", None)],
+    "inspected": [("l1_approve", "district"), ("schedule", None), ("inspect", None)],
+    "preliminary": [("l1_approve", "district"), ("schedule", None), ("inspect", None), ("preliminary", None)],
+    "returned_l2": [("l1_approve", "district"), ("return", "city")],
+    "approved": [("l1_approve", "district"), ("schedule", None), ("inspect", None), ("preliminary", None),
+                 ("approve", "city")],
+    "rejected": [("l1_approve", "district"), ("reject", "city")],
+}
+TO_STATUS = {"l1_return": "returned_l1", "l1_approve": "forwarded", "schedule": "inspection_scheduled",
+             "inspect": "inspected", "preliminary": "preliminary", "return": "returned_l2", "approve": "approved",
+             "reject": "rejected"}
+OPINION_TEXT = {"l1_return": "请补充设备清单。", "l1_approve": "同意推荐", "return": "请补充成果材料。",
+                "approve": "同意命名", "reject": "成果不足，不予命名。"}
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(FAMILY) + rng.choice(GIVEN)
+
+
+def _answers(rng: random.Random, union_id: int) -> dict[str, Any]:
+    unit = rng.choice(UNITS)
+    members = [{"name": _name(rng), "gender": rng.choice(("male", "female")),
+                "birth": f"{rng.randint(1965, 1999)}-{rng.randint(1, 12):02d}", "education": rng.choice(EDUCATIONS),
+                "title": rng.choice(("高级工程师", "技师", "工程师", "高级技师")), "employer": unit,
+                "role": rng.choice(("工艺设计", "设备维护", "质量检测", "技术攻关"))}
+               for _ in range(rng.randint(1, 6))]
+    return {
+        "union": union_id, **{f"elig_{i}": True for i in range(1, 6)},
+        "applying_unit": unit, "leader_name": _name(rng), "leader_gender": rng.choice(("male", "female")),
+        "leader_birth": f"{rng.randint(1960, 1990)}-{rng.randint(1, 12):02d}",
+        "leader_education": rng.choice(EDUCATIONS), "leader_title": rng.choice(TITLES),
+        "leader_honour": rng.choice(HONOURS), "leader_employer": unit,
+        "achievements": (f"主持完成技术改造{rng.randint(3, 30)}项，获国家专利{rng.randint(1, 12)}项。"
+                         * rng.randint(1, 4)),
+        "location": f"{unit}{rng.randint(1, 9)}号楼", "area": float(rng.randint(40, 400)),
+        "funds": rng.randint(5, 200) * 10000, "equipment": rng.sample(EQUIPMENT, rng.randint(1, 6)),
+        "members": members, "plan": "三年内完成关键技术攻关，培养技师二十名。" * rng.randint(1, 3),
+        "video": None, "rules": "工作室实行周例会制度，设负责人一名、技术骨干四名。", "other_materials": None,
+    }
+
+
+async def prefill(db: Database, n: int, *, seed: int = 7) -> Counter[str]:
+    """Insert `n` applications of season YEAR with their users, attachments, trail, opinions, studios and
+    persisted conversation states, as the bot would have left them. Bulk Core inserts, in chunks."""
+    rng = random.Random(seed)
+    async with db.session() as s:
+        unions = list((await s.scalars(select(Union.id).order_by(Union.id))).all())
+    statuses = [st for st, w in STATUS_MIX for _ in range(w)]
+    users, apps, atts, events, opinions, studios, states = [], [], [], [], [], [], []
+    numbered = 0
+    start = datetime(YEAR, 7, 1, 9, 0, tzinfo=SH)
+    for i in range(n):
+        uid, app_id = PREFILL_USER_BASE + i, i + 1
+        union = unions[rng.randrange(len(unions))]
+        status = statuses[rng.randrange(len(statuses))]
+        created = start + timedelta(minutes=rng.randint(0, 8 * 24 * 60))
+        users.append({"id": uid, "first_name": _name(rng), "language_code": "zh-hans", "created_at": created})
+        states.append({"kind": "conv", "name": "apply", "key": json.dumps([uid, uid]), "data": "form"})
+        answers = _answers(rng, union)
+        row: dict[str, Any] = {
+            "id": app_id, "season_year": YEAR, "applicant_id": uid, "union_id": union, "status": status,
+            "answers": answers, "wizard": {"seen_summary": True}, "created_at": created, "updated_at": created,
+            "status_since": created, "version": 1, "number": None, "submitted_at": None, "application_date": None,
+            "reopened": None, "studio_name": None, "plaque_on": None, "materials": None,
+        }
+        events.append({"application_id": app_id, "actor_id": uid, "action": "draft_created", "from_status": None,
+                       "to_status": "draft", "at": created})
+        if status != "draft":
+            numbered += 1
+            submitted = created + timedelta(hours=rng.randint(1, 48))
+            row.update(number=f"{YEAR}-{numbered:04d}", submitted_at=submitted, application_date=submitted.date(),
+                       updated_at=submitted, status_since=submitted)
+            events.append({"application_id": app_id, "actor_id": uid, "action": "submit", "from_status": "draft",
+                           "to_status": "submitted", "at": submitted})
+            opinions.append({"application_id": app_id, "box": "unit", "action": "submit",
+                             "text": answers["applying_unit"], "reviewer_id": uid, "decided_at": submitted})
+            for k in range(4):
+                photo = k < 3
+                atts.append({
+                    "application_id": app_id, "field": "photos" if photo else "recommendation",
+                    "kind": "photo" if photo else "document", "telegram_file_id": f"P{app_id}x{k}",
+                    "file_unique_id": f"u{app_id}x{k}", "original_name": None if photo else "推荐材料.pdf",
+                    "stored_path": f"materials/{app_id}/{app_id:08x}{k}.{'jpg' if photo else 'pdf'}",
+                    "mime_type": "image/jpeg" if photo else "application/pdf",
+                    "size": rng.randint(80_000, 900_000), "sha256": f"{app_id:060x}{k:04x}", "created_at": submitted,
+                })
+            at, prev = submitted, "submitted"
+            for action, box in TRAIL[status]:
+                at = at + timedelta(hours=rng.randint(1, 30))
+                actor = REVIEWER_BASE + union * 10 if box == "district" else 30
+                text = OPINION_TEXT.get(action)
+                events.append({"application_id": app_id, "actor_id": actor, "action": action, "from_status": prev,
+                               "to_status": TO_STATUS[action], "opinion": text, "at": at,
+                               "details": {"role": "district_reviewer" if box == "district" else "city_reviewer"}})
+                if box is not None and text is not None:
+                    opinions.append({"application_id": app_id, "box": box, "action": action, "text": text,
+                                     "reviewer_id": actor, "union_id": union if box == "district" else None,
+                                     "decided_at": at})
+                prev = TO_STATUS[action]
+            row.update(status_since=at, updated_at=at)
+            if action_needs_inspection(status):
+                row["inspection_on"] = date(YEAR, 9, rng.randint(16, 30))
+            if status == "approved":
+                name = f"{answers['leader_name']}劳模创新工作室"
+                row.update(studio_name=name, plaque_on=date(YEAR, 12, 18), materials="archived")
+                studios.append({"application_id": app_id, "name": name, "leader_id": uid, "union_id": union,
+                                "named_on": date(YEAR, 12, 1), "plaque_on": date(YEAR, 12, 18), "status": "active"})
+            elif status == "rejected":
+                row["materials"] = "returned"
+        apps.append(row)
+    tables: list[tuple[Any, list[dict[str, Any]]]] = [
+        (User, users), (AppRow, apps), (Attachment, atts), (AuditEvent, events), (OpinionRecord, opinions),
+        (Studio, studios), (PersistedState, states)]
+    async with db.engine.begin() as conn:
+        for model, rows in tables:
+            keys = {k for row in rows for k in row}  # executemany wants the same keys in every row
+            rows = [{k: row.get(k) for k in keys} for row in rows]
+            for k in range(0, len(rows), 2000):
+                await conn.execute(insert(model.__table__), rows[k:k + 2000])
+        await conn.execute(update(Season).where(Season.year == YEAR).values(last_number=numbered))
+    return Counter({model.__tablename__: len(rows) for model, rows in tables})
+
+
+def action_needs_inspection(status: str) -> bool:
+    return status in ("inspection_scheduled", "inspected", "preliminary", "approved")
+
+
+# --------------------------------------------------------------------------- start-up and exports
+
+
+async def timed_startup(data_dir: Path) -> tuple[float, Application, Database]:  # type: ignore[type-arg]
+    """build + prepare_database + initialize + start (+ the command menu), on an existing database."""
+    t0 = time.perf_counter()
+    s = settings_for(data_dir)
+    clock = MovableClock(NOW)
+    db = Database(s.database_url)
+    await prepare_database(db, clock, s)
+    app = build_application(s, clock=clock, request=LeanRequest(), get_updates_request=LeanRequest(), db=db,
+                            rate_limit=False)
+    await app.initialize()
+    await app.start()
+    await set_commands(app)
+    return time.perf_counter() - t0, app, db
+
+
+def probe_main(data_dir: Path) -> None:
+    """`--startup-probe DIR`: start on DIR's database in this (fresh) process, print the seconds, stop."""
+
+    async def go() -> None:
+        dt, app, db = await timed_startup(data_dir)
+        print(f"ready {dt:.4f}", flush=True)
+        await stop_app(app, db)
+
+    asyncio.run(go())
+
+
+def fresh_process_startup(data_dir: Path) -> tuple[float, float]:
+    """(wall seconds from spawning a new interpreter until it is ready, seconds inside it to ready)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.benchmark", "--startup-probe", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stdout is not None
+    inner, wall = float("nan"), float("nan")
+    for line in proc.stdout:
+        if line.startswith("ready "):
+            wall = time.perf_counter() - t0
+            inner = float(line.split()[1])
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode != 0 or math.isnan(wall):
+        raise RuntimeError(f"start-up probe failed: {err[-2000:]}")
+    return wall, inner
+
+
+def find_exports() -> dict[str, Callable[..., Any] | None] | None:
+    """The export functions of `bot.exports` (another engineer's module), or None when it is missing."""
+    try:
+        service = importlib.import_module("bot.exports.service")
+        data = importlib.import_module("bot.exports.data")
+    except ImportError as exc:
+        log.info("bot.exports not usable: %s", exc)
+        return None
+    return {"roster": getattr(service, "roster_file", None), "stats": getattr(service, "stats_files", None),
+            "form": getattr(service, "form_files", None), "bundle": getattr(data, "load_bundle", None)}
+
+
+def stats_registered(app: Application) -> bool:  # type: ignore[type-arg]
+    return any(isinstance(hd, CommandHandler) and "stats" in hd.commands
+               for group in app.handlers.values() for hd in group)
+
+
+async def timed(fn: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = await fn()
+    return time.perf_counter() - t0, out
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tests.benchmark", description=__doc__.split("\n")[0])
+    p.add_argument("--applicants", type=int, default=200, help="concurrent applicants (default 200)")
+    p.add_argument("--sequential", type=int, default=10,
+                   help="applicants fed one update at a time first, for the handling time (default 10)")
+    p.add_argument("--prefill", type=int, default=10_000, help="applications pre-filled for start-up/exports")
+    p.add_argument("--docx-sample", type=int, default=20, help="forms built for the DOCX figure (default 20)")
+    p.add_argument("--workdir", type=Path, help="keep the databases and files here (default: a temp dir, removed)")
+    p.add_argument("--profile", type=Path, help="cProfile the under-load phase into this file and print its top")
+    p.add_argument("--startup-probe", type=Path, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def machine_lines() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = psutil.virtual_memory().total / 2**30
+    return [
+        f"machine: {os.cpu_count()} cores ({psutil.cpu_count(logical=False)} physical), {cpu}, {mem:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}",
+        f"python: {platform.python_implementation()} {platform.python_version()}; python-telegram-bot "
+        f"{telegram.__version__}; SQLAlchemy {sqlalchemy.__version__}; database: SQLite (aiosqlite), WAL",
+    ]
+
+
+def _print_profile(prof: cProfile.Profile, path: Path, top: int = 25) -> None:
+    prof.dump_stats(str(path))
+    for key in ("tottime", "cumulative"):
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
+        print(f"--- profile, top {top} by {key} (full profile in {path})")
+        print("\n".join(line for line in buf.getvalue().splitlines() if line.strip())[:12000])
+
+
+async def run(args: argparse.Namespace) -> Report:
+    report = Report()
+    for line in machine_lines():
+        print(line, flush=True)
+    errors = ErrorCounter()
+    logging.getLogger().addHandler(errors)
+    own_dir = args.workdir is None
+    work = Path(tempfile.mkdtemp(prefix="studio-bench-")) if own_dir else args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        await _run(args, report, work, errors)
+    finally:
+        logging.getLogger().removeHandler(errors)
+        if own_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+async def _run(args: argparse.Namespace, report: Report, work: Path, errors: ErrorCounter) -> None:
+    n, n_seq = args.applicants, args.sequential
+    print(f"workload: {n_seq} applicants one update at a time, then {n} applicants concurrently "
+          f"(whole application with a member, 3 photos and a document, submitted, district approval with "
+          f"the default opinion); {args.prefill:,} applications pre-filled for start-up and exports\n", flush=True)
+
+    # ---- (b) this bot: one at a time, then under load
+    h = await start_bot(work / "workload")
+    report.workload_db = h.settings.database_url
+    wl = await Workload.create(h)
+    h.times = []
+    t0 = time.perf_counter()
+    for k in range(n_seq):
+        report.applicant_ids.append(await wl.applicant(k))
+    seq_wall = time.perf_counter() - t0
+    seq_times = [dt for _, dt in h.times]
+    seq_by_kind: dict[str, list[float]] = {}
+    for kind, dt in h.times:
+        seq_by_kind.setdefault(kind, []).append(dt)
+
+    h.times = []
+    prof = cProfile.Profile() if args.profile else None
+    with RssSampler() as rss:
+        if prof:
+            prof.enable()
+        t0 = time.perf_counter()
+        report.applicant_ids += await asyncio.gather(*(wl.applicant(n_seq + k) for k in range(n)))
+        load_wall = time.perf_counter() - t0
+        if prof:
+            prof.disable()
+    load_times = [dt for _, dt in h.times]
+    load_updates = len(load_times)
+    report.updates_per_applicant = load_updates / max(n, 1)
+    report.problems = await check_stored(h.db, report.applicant_ids)
+    sent = dict(h.request.counts)
+    await stop_app(h.app, h.db)
+    bot_rate = load_updates / load_wall
+
+    # ---- (a) the echo bot, same concurrency and as many updates per client
+    per_client = max(1, round(report.updates_per_applicant))
+    echo_updates, echo_wall = await run_echo(max(n, 1), per_client)
+    echo_rate = echo_updates / echo_wall
+
+    report.add(Figure("echo bot throughput", echo_rate, "updates/s",
+                      note=f"{echo_updates:,} text updates from {max(n, 1)} concurrent clients in {echo_wall:.2f} s"))
+    report.add(Figure("studio bot throughput", bot_rate, "updates/s",
+                      note=f"{load_updates:,} updates from {n} concurrent applicants in {load_wall:.1f} s"))
+    ratio = bot_rate / echo_rate
+    report.add(Figure("throughput ratio studio/echo", ratio, f"(= 1/{1 / ratio:.1f})", "≥ 1/10, aim 1/4",
+                      ratio >= 0.1, note="aim 1/4 " + ("reached" if ratio >= 0.25 else "not reached")))
+    kinds = ", ".join(f"{k} {pct(v, 50) * 1000:.1f}/{pct(v, 99) * 1000:.1f}" for k, v in sorted(seq_by_kind.items()))
+    report.add(Figure("update handling p50 (one at a time)", pct(seq_times, 50) * 1000, "ms",
+                      note=f"{len(seq_times):,} updates of {n_seq} applicants in {seq_wall:.1f} s"))
+    p99 = pct(seq_times, 99) * 1000
+    report.add(Figure("update handling p99 (one at a time)", p99, "ms", "< 20 ms", p99 < 20,
+                      note=f"p50/p99 ms by kind: {kinds}; max {max(seq_times, default=0) * 1000:.0f} ms"))
+    report.add(Figure("update latency p50 (under load)", pct(load_times, 50) * 1000, "ms",
+                      note=f"{n} applicants at once: includes waiting for the event loop and the database"))
+    lp99 = pct(load_times, 99) * 1000
+    report.add(Figure("update latency p99 (under load)", lp99, "ms", "< 20 ms", lp99 < 20,
+                      note=f"max {max(load_times, default=0) * 1000:.0f} ms"))
+    peak = rss.peak / 2**20
+    report.add(Figure("peak RSS (under load)", peak, "MB", "< 150 MB", peak < 150,
+                      note="whole process: interpreter, bot, harness; sampled every 20 ms"))
+    print(f"check: {len(report.applicant_ids) - len(report.problems)}/{len(report.applicant_ids)} applications "
+          f"complete, submitted and forwarded; {len(errors.records)} errors logged, {errors.busy} database-busy "
+          f"retries; Bot API calls {sent}", flush=True)
+    for problem in report.problems[:10]:
+        print(f"  PROBLEM {problem}")
+    for rec in errors.records[:5]:
+        print(f"  ERROR {rec.getMessage()} {rec.exc_info[1] if rec.exc_info else ''}")
+    report.errors = len(errors.records)
+    if prof:
+        _print_profile(prof, args.profile)
+
+    # ---- start-up on a pre-filled database
+    pre_dir = work / "prefilled"
+    s = settings_for(pre_dir)
+    db = Database(s.database_url)
+    await prepare_database(db, MovableClock(NOW), s)
+    t_fill, counts = await timed(lambda: prefill(db, args.prefill))
+    await db.dispose()
+    print(f"pre-filled {args.prefill:,} applications in {t_fill:.1f} s ({dict(counts)})", flush=True)
+    t_start, app, db = await timed_startup(pre_dir)
+    report.add(Figure("start-up to ready", t_start, "s", "< 2 s", t_start < 2,
+                      note=f"{args.prefill:,} applications; build + prepare_database + initialize + start "
+                           f"+ command menu, modules already imported"))
+    await stop_app(app, db)
+    wall, inner = fresh_process_startup(pre_dir)
+    report.add(Figure("start-up in a fresh process", wall, "s", note=f"interpreter start and imports "
+                      f"included; {inner:.2f} s of it from build to ready"))
+
+    # ---- exports over the pre-filled database
+    t_start, app, db = await timed_startup(pre_dir)
+    try:
+        await _exports(report, app, db, args)
+    finally:
+        await stop_app(app, db)
+    whole = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report.add(Figure("peak RSS (whole run)", whole, "MB", note="including pre-filling and the exports"))
+
+
+async def _exports(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+    fns = find_exports()
+    svc = app.bot_data["services"]
+    n = args.prefill
+    missing = "n/a (module missing)"
+    if fns is None:
+        for name in ("/stats time", "XLSX roster export", "DOCX form", "DOCX forms for all"):
+            report.add(Figure(name, None, "", note=missing))
+        return
+    # /stats: through the bot when the command is registered, else the function behind it
+    stats = fns["stats"]
+    if stats_registered(app):
+        req: LeanRequest = app.bot.request  # type: ignore[assignment]
+        h = TimedHarness(app=app, request=req, clock=svc.clock, db=db, settings=svc.settings)
+        admin = h.user(ADMIN, name="Admin")
+        before = req.counts["sendPhoto"]
+        cold, _ = await timed(lambda: h.text(admin, "/stats"))
+        warm, _ = await timed(lambda: h.text(admin, "/stats"))
+        how = "the /stats command through process_update, chart included"
+        if req.counts["sendPhoto"] - before != 2:
+            how += f" (WARNING: {req.counts['sendPhoto'] - before} charts sent, expected 2)"
+        report.add(Figure("/stats time", cold * 1000, "ms", "< 1000 ms", cold < 1,
+                          note=f"{how}; first call, the second took {warm * 1000:.0f} ms"))
+    elif stats is not None:
+        async def call_stats() -> Any:
+            async with db.session() as s:
+                return await stats(s, YEAR, svc.i18n, "zh")
+        cold, _ = await timed(call_stats)
+        warm, _ = await timed(call_stats)
+        report.add(Figure("/stats time", cold * 1000, "ms", "< 1000 ms", cold < 1,
+                          note=f"bot.exports.service.stats_files (text + chart; /stats not registered); first call, "
+                               f"the second took {warm * 1000:.0f} ms"))
+    else:
+        report.add(Figure("/stats time", None, "", note=missing))
+
+    roster = fns["roster"]
+    if roster is not None:
+        async def call_roster() -> Any:
+            async with db.session() as s:
+                return await roster(s, YEAR, svc.i18n.get("zh"), svc.settings.tz)
+        with RssSampler() as rss:
+            dt, (xlsx, rows) = await timed(call_roster)
+        report.add(Figure("XLSX roster export", dt, "s", "< 5 s", dt < 5,
+                          note=f"bot.exports.service.roster_file: {rows:,} rows, {len(xlsx.data) / 2**20:.1f} MB; "
+                               f"RSS peak {rss.peak / 2**20:.0f} MB"))
+    else:
+        report.add(Figure("XLSX roster export", None, "", note=missing))
+
+    form, bundle = fns["form"], fns["bundle"]
+    if form is not None and bundle is not None:
+        kw = {"want_pdf": False} if "want_pdf" in inspect.signature(form).parameters else {}
+        async with db.session() as s:
+            ids = list((await s.scalars(select(AppRow.id).where(AppRow.season_year == YEAR)
+                                        .order_by(AppRow.id))).all())
+        sample = random.Random(3).sample(ids, min(args.docx_sample, len(ids)))
+        times = []
+        for app_id in sample:
+            async def one(app_id: int = app_id) -> Any:
+                async with db.session() as s:
+                    b = await bundle(s, app_id)
+                return await form(b, svc.i18n, svc.settings.tz, **kw)
+            dt, files = await timed(one)
+            if not files or not files[0].name.endswith(".docx"):
+                raise RuntimeError(f"no DOCX for application {app_id}: {files}")
+            times.append(dt)
+        report.add(Figure("DOCX form", pct(times, 50) * 1000, "ms",
+                          note=f"load_bundle + service.form_files (DOCX only) per application, p50 of {len(times)}, "
+                               f"first {times[0] * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"))
+        report.add(Figure("DOCX forms for all", sum(times) / len(times) * n, "s",
+                          note=f"extrapolated: {n:,} × mean {sum(times) / len(times) * 1000:.0f} ms, one at a time"))
+    else:
+        report.add(Figure("DOCX form", None, "", note=missing))
+        report.add(Figure("DOCX forms for all", None, "", note=missing))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.startup_probe:
+        probe_main(args.startup_probe)
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    report = asyncio.run(run(args))
+    print(f"benchmark finished in {time.perf_counter() - started:.0f} s", flush=True)
+    return 1 if report.problems or report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -31,7 +31,10 @@ from storage.seed import seed_unions
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "apply", "my", "status", "pending", "export", "stats", "admin", "language", "help", "cancel")
+COMMANDS = (
+    "start", "apply", "my", "status", "report", "reminders", "pending", "inspect", "export", "stats", "admin",
+    "language", "help", "cancel",
+)
 
 
 async def prepare_database(db: Database, clock: Clock, settings: Settings) -> None:
@@ -122,9 +125,11 @@ async def run(settings: Settings) -> None:
     async with app:
         await app.start()
         await set_commands(app)  # post_init only runs under run_polling(); we start by hand
+        from bot import jobs
         from conversations.apply import recover_albums
 
         await recover_albums(app)
+        jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
         if settings.webhook_url:
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=settings.webhook_listen,

@@ -47,9 +47,9 @@ async def cmd_start(rq: Rq) -> None:
 @handler
 async def cmd_help(rq: Rq) -> None:
     t = rq.t
-    lines = [t("help.title"), t("help.applicant")]
+    lines = [t("help.title"), t("help.applicant"), t("help.studio")]
     if rq.roles & {Role.DISTRICT, Role.CITY}:
-        lines.append(t("help.reviewer"))
+        lines.append(t("help.reviewer") + (t("help.inspect") if Role.CITY in rq.roles else ""))
     if Role.CONTACT in rq.roles:
         lines.append(t("help.contact"))
     if Role.ADMIN in rq.roles:
@@ -123,13 +123,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    from conversations import admin, apply, exports, review, status
+    from conversations import admin, apply, exports, report, review, status
 
     review.register(app)
     apply.register(app)
     admin.register(app)
     status.register(app)
     exports.register(app)
+    report.register(app)
     app.add_handler(CommandHandler("start", cmd_start))
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("language", cmd_language))

@@ -16,6 +16,7 @@ Any other command or another module's button ends the typed-input step (the draf
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from datetime import date
@@ -316,8 +317,9 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
             await svc.file_report(rq.session, report, studio, rq.user.id, _now(rq))
         except svc.Refused as exc:
             params = dict(exc.params)
-            if "steps" in params:
-                params["steps"] = t.join([t.plain(f"report.step_name.{x}") for x in params["steps"]])  # type: ignore[union-attr]
+            steps = params.get("steps")
+            if isinstance(steps, list):
+                params["steps"] = t.join([t.plain(f"report.step_name.{x}") for x in steps])
             rq.alert(t.plain(exc.key, **params))
             return
         _clear_flags(rq)
@@ -584,9 +586,9 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         if studio.status != svc.ACTIVE:
             rq.alert(t("studio.inspect.not_active"))
             return
-        pending = {"studio": studio.id, "step": "kind"}
-        _set_flag(rq, WAIT_INSPECT, pending)
-        rq.edit(*inspect_prompt(rq, studio, pending))
+        new: dict[str, Any] = {"studio": studio.id, "step": "kind"}
+        _set_flag(rq, WAIT_INSPECT, new)
+        rq.edit(*inspect_prompt(rq, studio, new))
         return
     pending = _pending_inspection(rq)
     if data.op is InspectOp.CANCEL:
@@ -622,12 +624,16 @@ async def _send_report_files(rq: Rq, files: list[tuple[str, str]]) -> None:
     from bot import notify
 
     bot = rq.context.bot
+    chat = rq.chat_id
+
+    async def one(kind: str, file_id: str) -> Message:
+        if kind == "photo":
+            return await bot.send_photo(chat, file_id)
+        return await bot.send_document(chat, file_id)
+
     for kind, file_id in files:
         try:
-            if kind == "photo":
-                await notify.deliver(lambda f=file_id: bot.send_photo(rq.chat_id, f))
-            else:
-                await notify.deliver(lambda f=file_id: bot.send_document(rq.chat_id, f))
+            await notify.deliver(functools.partial(one, kind, file_id))
         except notify.Unreachable:
             return
 

@@ -106,17 +106,17 @@ async def snapshot(db: Database) -> dict[str, dict[tuple[Any, ...], dict[str, An
     return out
 
 
-async def build_history(h: Harness) -> None:
-    """Two submitted applications with photos and a document, one decided at level 1, and reviewers."""
+async def build_history(h: Harness, applicants: tuple[int, ...] = APPLICANTS) -> None:
+    """Submitted applications with photos and a document, the first returned at level 1, and a reviewer."""
     union = await first_union_id(h)
     await grant(h, DISTRICT, "district_reviewer", union)
-    for uid in APPLICANTS:
+    for uid in applicants:
         u = h.user(uid, name=f"申请人{uid}")
         await fill_until_summary(h, u)
         await tap_op(h, u, WizardOp.SUBMIT)
         await tap_op(h, u, WizardOp.CONFIRM)
     async with h.db.session() as s:
-        first = (await s.scalars(select(Application).where(Application.applicant_id == APPLICANTS[0]))).one()
+        first = (await s.scalars(select(Application).where(Application.applicant_id == applicants[0]))).one()
     from bot.callbacks import Review
 
     reviewer = h.user(DISTRICT, name=f"U{DISTRICT}")
@@ -125,6 +125,25 @@ async def build_history(h: Harness) -> None:
     from bot.callbacks import ReviewAux, ReviewOp
 
     await h.press(reviewer, ReviewAux(ReviewOp.DEFAULT, first.id).encode())
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One history (one applicant), backed up once as .tar.gz and as .zip, shared by the restore tests."""
+    root = tmp_path_factory.mktemp("archives")
+
+    async def make() -> dict[str, Path]:
+        h = await make_harness(root / "data", now=JULY_10, admin_ids="900")
+        try:
+            await build_history(h, APPLICANTS[:1])
+            out = {"tar": root / "one.tar.gz", "zip": root / "one.zip"}
+            for path in out.values():
+                assert await cli(h.settings, "backup", "--out", str(path)) == 0
+            return out
+        finally:
+            await close_harness(h)
+
+    return asyncio.run(make())
 
 
 async def keep_typing(h: Harness, stop: asyncio.Event) -> int:
@@ -230,18 +249,18 @@ async def test_backup_is_consistent_under_concurrent_writes(bot, tmp_path):
             assert hashlib.sha256((target.data_dir / att.stored_path).read_bytes()).hexdigest() == att.sha256
 
 
-async def test_restore_refuses_a_database_with_data_unless_forced(bot, tmp_path, capsys):
+async def test_restore_refuses_a_database_with_data_unless_forced(archives, tmp_path, capsys):
     """Issue 7 / restore: a database that already holds data is not overwritten without --force; with --force
     it is replaced and the old database and materials are kept aside, not deleted."""
-    await build_history(bot)
-    out = tmp_path / "b.zip"
-    assert await cli(bot.settings, "backup", "--out", str(out)) == 0
+    out = archives["zip"]
     # a second bot with its own data
     other_dir = tmp_path / "other"
     h2 = await make_harness(other_dir, now=JULY_10)
     u = h2.user(99, name="别人")
     await h2.text(u, "/apply")
     await close_harness(h2)
+    (other_dir / "materials" / "1").mkdir(parents=True)
+    (other_dir / "materials" / "1" / "old.png").write_bytes(png(9))
     target = settings_for(other_dir)
     capsys.readouterr()
     assert await cli(target, "restore", str(out)) == 1
@@ -253,16 +272,17 @@ async def test_restore_refuses_a_database_with_data_unless_forced(bot, tmp_path,
     assert await cli(target, "restore", "--force", str(out)) == 0
     db = Database(target.database_url)
     async with db.session() as s:
-        assert sorted(a.applicant_id for a in (await s.scalars(select(Application))).all()) == list(APPLICANTS)
+        assert [a.applicant_id for a in (await s.scalars(select(Application))).all()] == [APPLICANTS[0]]
     await db.dispose()
     assert list(other_dir.glob("studio.db.before-restore-*"))
+    kept = list(other_dir.glob("materials.before-restore-*/1/old.png"))
+    assert len(kept) == 1 and kept[0].read_bytes() == png(9)
+    assert not (other_dir / "materials" / "1" / "old.png").exists()
 
 
-async def test_restore_into_a_seeded_but_empty_database(bot, tmp_path):
+async def test_restore_into_a_seeded_but_empty_database(archives, tmp_path):
     """Issue 7 / restore: a database the bot only seeded (unions, season) counts as empty."""
-    await build_history(bot)
-    out = tmp_path / "b.tar.gz"
-    assert await cli(bot.settings, "backup", "--out", str(out)) == 0
+    out = archives["tar"]
     fresh = tmp_path / "fresh"
     h2 = await make_harness(fresh, now=JULY_10)
     await close_harness(h2)
@@ -283,12 +303,10 @@ def _rewrite(src: Path, dst: Path, change: Any) -> None:
 
 
 @pytest.mark.parametrize("damage", ["flip_a_byte", "drop_a_file", "path_traversal", "absolute_path", "symlink"])
-async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(bot, tmp_path, damage, capsys):
+async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(archives, tmp_path, damage, capsys):
     """Issue 7 / restore safety: a member that fails its checksum, a missing member, a member outside the
     layout (`../`, absolute, a link) — the restore is refused before anything is written."""
-    await build_history(bot)
-    good = tmp_path / "good.tar.gz"
-    assert await cli(bot.settings, "backup", "--out", str(good)) == 0
+    good = archives["tar"]
     bad = tmp_path / "bad.tar.gz"
     victim = tmp_path / "victim.txt"
 
@@ -321,18 +339,18 @@ async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(bot, tm
     target_dir = tmp_path / "target"
     capsys.readouterr()
     assert await cli(settings_for(target_dir), "restore", str(bad)) == 1
-    assert "restore failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    expected = {"flip_a_byte": "checksum", "drop_a_file": "missing from the archive"}.get(damage, "unexpected member")
+    assert "restore failed" in err and expected in err, err
     assert not victim.exists()
     assert not (target_dir / "studio.db").exists()
     assert not (target_dir / "materials").exists()
     assert [p.name for p in target_dir.iterdir()] == [] if target_dir.exists() else True
 
 
-async def test_zip_format_round_trip(bot, tmp_path):
+async def test_zip_format_round_trip(archives, tmp_path):
     """Issue 7 / backup: `--out FILE.zip` writes a zip with the same manifest; restore reads it."""
-    await build_history(bot)
-    out = tmp_path / "b.zip"
-    assert await cli(bot.settings, "backup", "--out", str(out)) == 0
+    out = archives["zip"]
     import zipfile
 
     with zipfile.ZipFile(out) as zf:
@@ -342,14 +360,14 @@ async def test_zip_format_round_trip(bot, tmp_path):
     assert await cli(target, "restore", str(out)) == 0
     db = Database(target.database_url)
     async with db.session() as s:
-        assert len((await s.scalars(select(Attachment))).all()) == 8
+        assert len((await s.scalars(select(Attachment))).all()) == 4
     await db.dispose()
 
 
 async def test_missing_material_file_is_reported(bot, tmp_path, capsys):
     """Issue 7 / backup: a file the database refers to but that is gone from disk is named in the manifest
     and as a warning (the backup is not silently incomplete)."""
-    await build_history(bot)
+    await build_history(bot, APPLICANTS[:1])
     async with bot.db.session() as s:
         att = (await s.scalars(select(Attachment).order_by(Attachment.id))).first()
     assert att is not None
@@ -370,7 +388,7 @@ def _cli_has_backup() -> bool:
 @pytest.mark.skipif(not _cli_has_backup(), reason="bot/cli.py does not wire `bot.backup` yet")
 async def test_python_m_bot_backup_and_restore(bot, tmp_path):
     """Issue 7 / CLI: `python -m bot backup --out FILE` and `python -m bot restore FILE` as processes."""
-    await build_history(bot)
+    await build_history(bot, APPLICANTS[:1])
     out = tmp_path / "cli.tar.gz"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATA_DIR", "DATABASE_URL"))}
     env.update({"BOT_TOKEN": TOKEN, "DATA_DIR": str(bot.settings.data_dir)})

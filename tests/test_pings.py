@@ -42,6 +42,14 @@ async def h(bot: Harness) -> Harness:
     return bot
 
 
+@pytest_asyncio.fixture
+async def h_any(any_bot: Harness) -> Harness:
+    """The same on SQLite and, when reachable, PostgreSQL."""
+    report_conv.register(any_bot.app)
+    jobs.unschedule(any_bot.app)
+    return any_bot
+
+
 async def unions(h: Harness) -> list[int]:
     async with h.db.session() as s:
         return [u.id for u in await repo.active_unions(s)][:2]
@@ -102,10 +110,11 @@ def sent_params(h: Harness, chat: int, since: int = 0) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- the whole season
 
 
-async def test_a_whole_season_of_pings_goes_to_the_right_people_once(h: Harness) -> None:
+async def test_a_whole_season_of_pings_goes_to_the_right_people_once(h_any: Harness) -> None:
     """R-D1 (countdown 14/7/3/1/0, final figures, forfeit rule), R-D2 (review start), R-D3 (before
     naming), R-D5 (year-end reports and the 31 December list); stalled reviews are reminded after
     3 days and escalated after 7; quiet hours hold; nothing is sent twice, not even after a restart."""
+    h = h_any
     u1, u2 = await unions(h)
     await grant(h, CONTACT, "contact")
     await grant(h, DISTRICT, "district_reviewer", u1)
@@ -221,7 +230,8 @@ async def test_a_whole_season_of_pings_goes_to_the_right_people_once(h: Harness)
     # a restart: a fresh bot on the same data directory sends nothing again
     await h.app.stop()
     await h.app.shutdown()
-    h2 = await make_harness(h.settings.data_dir, now=at(12, 31, 10, 0), admin_ids="900")
+    h2 = await make_harness(h.settings.data_dir, now=at(12, 31, 10, 0), admin_ids="900",
+                            database_url=h.settings.database_url)
     try:
         jobs.unschedule(h2.app)
         assert await jobs.send_due_pings(h2.app) == []

@@ -292,3 +292,19 @@ async def test_audit_trail_is_append_only(bot):
         ev.opinion = "rewritten"
         with pytest.raises(PermissionError):
             await s.flush()
+
+
+async def test_first_year_season_skips_inspection(bot):
+    """R-D4: in a first-year season the city may give its preliminary opinion without an inspection."""
+    from storage.models import Season
+
+    async with bot.db.session() as s:
+        (await s.get(Season, 2026)).first_year = True
+        await s.commit()
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_APPROVE, app.id)
+    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    assert Review(Action.PRELIMINARY, app.id).encode() in card_buttons(bot, CITY)
+    await press_action(bot, CITY, Action.PRELIMINARY, app.id)
+    await bot.text(who(bot, CITY), "首年不安排考察，建议命名。")
+    assert (await load(bot)).status == "preliminary"

@@ -128,6 +128,14 @@ async def test_leader_files_the_year_report_step_by_step(h: Harness) -> None:
     assert "2026年度报告已于 2026-12-05 备案" in h.request.texts(LEADER, since=mark)[-1]
     mark = await h.text(u, "再补充一句")
     assert (await report_of(h, sid)).answers["work"].endswith("培训技师12名。")
+    # the city federation reads it, with its photo, in the studio's history
+    await grant(h, CITY, "city_reviewer")
+    city = h.user(CITY, name="U30")
+    await h.text(city, "/inspect")
+    await tap_inspect(h, city, InspectOp.STUDIO)
+    mark = await tap_inspect(h, city, InspectOp.REPORT, "2026")
+    got = h.request.sent(CITY, since=mark)
+    assert [n for n, _ in got] == ["sendMessage", "sendPhoto"] and "发明人享有署名权" in got[0][1]["text"]
 
 
 async def test_nothing_to_report_and_editing_from_the_summary(h: Harness) -> None:

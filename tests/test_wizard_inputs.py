@@ -377,3 +377,48 @@ async def test_album_answer_pending_at_a_crash_is_sent_after_restart(bot):
     texts = bot.request.texts(68, since=mark)
     assert len(texts) == 1 and "3/5" in texts[0]
     assert await recover_albums(bot.app) == 0
+
+
+async def test_optional_video_is_accepted_and_stored(bot):
+    """R-M4: a video where available; stored with size, type and SHA-256."""
+    u = bot.user(69)
+    await goto_step(bot, u, "video")
+    data = b"\x00\x00\x00\x18ftypmp42video-bytes"
+    fid = bot.add_file(data)
+    await bot.send(u, video={"file_id": fid, "file_unique_id": "vid1", "width": 640, "height": 360,
+                             "duration": 5, "mime_type": "video/mp4", "file_size": len(data)})
+    async with bot.db.session() as s:
+        att = (await s.scalars(select(Attachment).where(Attachment.field == "video"))).one()
+    assert att.kind == "video" and att.size == len(data) and att.mime_type == "video/mp4"
+    assert (bot.settings.data_dir / att.stored_path).read_bytes() == data
+    assert (await app_of(bot, 69)).wizard["step"] == "recommendation"
+
+
+async def test_complete_but_ineligible_application_is_refused(bot):
+    """R-E, R-W4: a complete draft with a condition answered “no” cannot be submitted."""
+    u = bot.user(70)
+    await fill_until_summary(bot, u)
+    await tap_op(bot, u, WizardOp.EDIT, "eligibility")
+    await tap_op(bot, u, WizardOp.YES)
+    await tap_op(bot, u, WizardOp.NO)  # R-E2: no site and equipment
+    for _ in range(3):
+        await tap_op(bot, u, WizardOp.KEEP)
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    mark = await tap_op(bot, u, WizardOp.CONFIRM)
+    text = bot.request.texts(70, since=mark)[-1]
+    assert "⛔" in text and "企事业级" in text
+    assert (await app_of(bot, 70)).status == "draft"
+
+
+async def test_incomplete_application_is_refused_with_missing_fields(bot):
+    u = bot.user(71)
+    await goto_step(bot, u, "achievements")
+    await tap_op(bot, u, WizardOp.BACK)
+    app = await app_of(bot, 71)
+    assert app.status == "draft"
+    from bot.callbacks import Wiz
+
+    mark = await bot.press(u, Wiz(app.id, WizardOp.CONFIRM).encode())
+    text = bot.request.texts(71, since=mark)[-1]
+    assert "⛔" in text and "主要工作成绩" in text
+    assert (await app_of(bot, 71)).status == "draft"

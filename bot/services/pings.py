@@ -288,5 +288,8 @@ async def compose(s: AsyncSession, t: Translator, ping: Ping, settings: Settings
 
 def describe(t: Translator, ping: Ping, numbers: dict[int, str], studios: dict[int, str]) -> str:
     """One line of /reminders for an upcoming ping (plain text)."""
-    return t(f"reminders.what.{ping.kind.value}", year=ping.year or "", days=ping.days or 0,
+    key = f"reminders.what.{ping.kind.value}"
+    if ping.kind is Kind.COUNTDOWN and not ping.days:
+        key = "reminders.what.countdown_today"
+    return t(key, year=ping.year or "", days=ping.days or 0,
              number=numbers.get(ping.app_id or 0, ""), studio=studios.get(ping.studio_id or 0, ""))

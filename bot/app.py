@@ -7,7 +7,7 @@ import logging
 import signal
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -103,12 +103,11 @@ async def _persist_now(update: Update, context: BotContext) -> None:
 
 
 async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
-    """The localized command menu: Chinese for zh clients, English for everyone else."""
-    i18n: I18n = app.bot_data["services"].i18n
-    for lang, code in (("en", None), ("zh", "zh")):
-        t = i18n.get(lang)
-        cmds = [BotCommand(c, t(f"command.{c}")) for c in COMMANDS]
-        await app.bot.set_my_commands(cmds, language_code=code)
+    """The localized command menus (everyone's, then the role holders' own)."""
+    from bot import commands
+
+    await commands.set_default(app.bot, app.bot_data["services"].i18n, COMMANDS)
+    await commands.refresh(app)
 
 
 async def run(settings: Settings) -> None:

@@ -517,10 +517,19 @@ async def _revoke(rq: Rq, grant_id: int) -> None:
     note = t("admin.revoke.done", name=p.user.display_name, role=_role_label(t, p.grant.role),
              union=_union_part(t, p.union))
     rq.edit(*await people_screen(rq, Role(p.grant.role), 0, note))
+    _refresh_menu(rq, p.user.id)
     theirs = await _translator_of(rq, p.user.id)
     if theirs is not None:
         _notify(rq, p.user.id, theirs("admin.revoke.notice", role=_role_label(theirs, p.grant.role),
                                       union=_union_part(theirs, p.union)))
+
+
+def _refresh_menu(rq: Rq, user_id: int) -> None:
+    """After the commit, give the person the command menu of the roles they now hold."""
+    from bot import commands
+
+    application = rq.context.application
+    rq.later(lambda: commands.refresh(application, {user_id}))
 
 
 # --------------------------------------------------------------------------- typed input
@@ -609,6 +618,7 @@ async def accept_invitation(rq: Rq, code: str) -> bool:
     union = got.union.name(t.lang) if got.union else ""
     text = t(f"invite.welcome.{got.role.value}", union=union)
     rq.reply(_with_note(t("invite.already") if got.already else None, text))
+    _refresh_menu(rq, rq.user.id)
     if not got.already and got.invited_by != rq.user.id:
         theirs = await _translator_of(rq, got.invited_by)
         if theirs is not None:

@@ -79,6 +79,12 @@ async def on_language(rq: Rq) -> None:
     rq.user.locale = data.code
     rq.t = rq.svc.i18n.get(data.code)
     rq.edit(rq.t("language.set"))
+    if rq.roles:
+        from bot import commands
+        from bot.app import COMMANDS
+
+        roles, bot, i18n, uid = set(rq.roles), rq.context.bot, rq.svc.i18n, rq.user.id
+        rq.later(lambda: commands.set_for_user(bot, i18n, COMMANDS, uid, data.code, roles))
 
 
 @handler

@@ -57,17 +57,33 @@ async def test_cancel_outside_and_inside_a_flow(bot):
 
 
 async def test_command_menu_in_both_languages(bot):
-    """setMyCommands is called for zh clients and the default, with start/help/language/cancel."""
+    """setMyCommands for zh clients and the default with start/help/language/cancel and the flows;
+    people with roles get their own fuller menu in their chat."""
     calls = [p for n, p in bot.request.calls if n == "setMyCommands"]
-    by_lang = {p.get("language_code"): p for p in calls}
-    assert set(by_lang) == {None, "zh"}
-    for p in by_lang.values():
+
+    def names(p):  # type: ignore[no-untyped-def]
         cmds = p["commands"]
         cmds = json.loads(cmds) if isinstance(cmds, str) else cmds
-        names = {c["command"] if isinstance(c, dict) else c.command for c in cmds}
-        assert {"start", "help", "language", "cancel", "apply", "my", "pending"} <= names
+        return [c["command"] if isinstance(c, dict) else c.command for c in cmds]
+
+    by_lang = {p.get("language_code"): p for p in calls if not p.get("scope")}
+    assert set(by_lang) == {None, "zh"}
+    for p in by_lang.values():
+        assert {"start", "help", "language", "cancel", "apply", "my", "status"} <= set(names(p))
+        assert "admin" not in names(p) and "pending" not in names(p)
     zh = by_lang["zh"]["commands"]
     assert "帮助" in json.dumps(zh, ensure_ascii=False, default=lambda o: o.to_dict())
+    # admin 900 (ADMIN_IDS) gets the admin commands once known to the bot
+    from bot import commands
+
+    await bot.text(bot.user(900), "/start")
+    mark = len(bot.request.calls)
+    await commands.refresh(bot.app)
+    scoped = [p for n, p in bot.request.calls[mark:] if n == "setMyCommands" and p.get("scope")]
+    assert len(scoped) == 1 and {"admin", "pending", "export"} <= set(names(scoped[0]))
+    scope = scoped[0]["scope"]
+    scope = json.loads(scope) if isinstance(scope, str) else scope
+    assert (scope.to_dict() if hasattr(scope, "to_dict") else scope)["chat_id"] == 900
 
 
 async def test_error_handler_apologises_in_users_language(bot, monkeypatch, caplog):

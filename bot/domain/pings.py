@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.calendar import closes_at
+from bot.domain.calendar import SeasonDates, closes_at
 from bot.domain.workflow import Status, level_of
 
 
@@ -62,14 +62,7 @@ class Rules:
     year_end_days: int = 7  # the 31 December list stays worth sending into January
 
 
-@dataclass(frozen=True)
-class SeasonInfo:
-    year: int
-    opens_on: date
-    deadline: date
-    review_starts: date
-    naming_by: date
-    first_year: bool = False
+SeasonInfo = SeasonDates  # the season's dates, as the calendar declares them
 
 
 @dataclass(frozen=True)

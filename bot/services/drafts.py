@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import calendar, form, workflow
 from bot.domain.form import Kind
 from bot.domain.workflow import Action, Role, Status
+from bot.services import patched
 from storage import repo
 from storage.models import Application, Attachment, OpinionRecord, Season
 
@@ -61,13 +62,7 @@ def set_answer(app: Application, key: str, value: Any, now: datetime) -> None:
 
 
 def set_wizard(app: Application, **changes: Any) -> None:
-    wizard = dict(app.wizard or {})
-    for k, v in changes.items():
-        if v is None:
-            wizard.pop(k, None)
-        else:
-            wizard[k] = v
-    app.wizard = wizard
+    app.wizard = patched(app.wizard, **changes)
 
 
 def next_step(app: Application, files: dict[str, int], after: str) -> str:

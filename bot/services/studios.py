@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import pings as rules_
 from bot.domain.pings import Rules
+from bot.services import patched
 from storage import repo
 from storage.models import Attachment, Inspection, Studio, YearReport
 
@@ -106,13 +107,7 @@ def editing(report: YearReport) -> bool:
 
 
 def _set(report: YearReport, **changes: Any) -> None:
-    answers = dict(report.answers or {})
-    for k, v in changes.items():
-        if v is None:
-            answers.pop(k, None)
-        else:
-            answers[k] = v
-    report.answers = answers  # a new dict, so the JSON column is written
+    report.answers = patched(report.answers, **changes)
 
 
 def goto(report: YearReport, step: str, *, edit: bool | None = None) -> None:

@@ -14,7 +14,7 @@ from storage.db import Database
 from storage.models import Application, Attachment
 
 from ..apply_steps import png
-from .driver import prepare, say, tap
+from .driver import prepare, press_data, say, tap
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
@@ -153,13 +153,7 @@ async def test_review_chain_with_three_accounts(fake_api, bot_process_factory, t
     assert any(m.kind == "media" for m in fake_api.chat(district))  # the photos as an album
 
     async def press(user, data: str) -> None:
-        for msg in reversed(fake_api.chat(user)):
-            if any(b.get("callback_data") == data for row in msg.inline_keyboard for b in row):
-                since = fake_api.mark()
-                fake_api.press(user, msg.message_id, data)
-                await fake_api.wait_reply(user, since=since, timeout=15)
-                return
-        raise AssertionError(f"no {data}:\n{fake_api.transcript(user)}")
+        await press_data(fake_api, user, data)
 
     await press(district, Review(Action.L1_APPROVE, app.id).encode())
     await press(district, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
@@ -204,13 +198,7 @@ async def test_return_resubmit_and_rejection_over_http(fake_api, bot_process_fac
     await fake_api.wait_for(lambda: sum(bool(m.inline_keyboard) for m in fake_api.chat(district)) >= 2, timeout=15)
 
     async def press(user, data: str) -> None:
-        for msg in reversed(fake_api.chat(user)):
-            if any(b.get("callback_data") == data for row in msg.inline_keyboard for b in row):
-                since = fake_api.mark()
-                fake_api.press(user, msg.message_id, data)
-                await fake_api.wait_reply(user, since=since, timeout=15)
-                return
-        raise AssertionError(f"no {data}:\n{fake_api.transcript(user)}")
+        await press_data(fake_api, user, data)
 
     await press(district, Review(Action.L1_RETURN, app1.id).encode())
     await say(fake_api, district, "请补充设备清单。")

@@ -157,6 +157,13 @@ class Rq:
             except BadRequest as exc:  # too old to answer; the reply below still informs
                 log.info("callback answer failed: %s", exc)
         for o in self.out:
+            parts = split_message(o.text)
+            if len(parts) > 1:  # too long for one message: send it in parts, buttons on the last
+                for i, part in enumerate(parts):
+                    await bot.send_message(o.chat_id or self.chat_id, part, parse_mode=ParseMode.HTML,
+                                           reply_markup=o.keyboard if i == len(parts) - 1 else None,
+                                           disable_web_page_preview=True)
+                continue
             if o.edit and q is not None and q.message is not None:
                 try:
                     await q.edit_message_text(o.text, parse_mode=ParseMode.HTML, reply_markup=o.keyboard,
@@ -170,6 +177,32 @@ class Rq:
                                    reply_markup=o.keyboard, disable_web_page_preview=True)
         for fn in self.after_commit:
             await fn()
+
+
+MAX_MESSAGE = 4096
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split at paragraph breaks (where no HTML tag is open in our texts) to fit Telegram's limit."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for para in text.split("\n\n"):
+        while len(para) > limit:  # a single huge paragraph: cut at line breaks
+            cut = para.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            parts.append(para[:cut])
+            para = para[cut:].lstrip("\n")
+        candidate = f"{current}\n\n{para}" if current else para
+        if len(candidate) > limit:
+            parts.append(current)
+            current = para
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
 
 
 Handler = Callable[[Rq], Awaitable[T]]

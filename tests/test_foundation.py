@@ -112,3 +112,14 @@ async def test_user_row_is_kept_up_to_date(bot):
     async with bot.db.session() as s:
         users = (await s.scalars(select(User).where(User.id == 9))).all()
     assert [u.first_name for u in users] == ["B"]
+
+
+def test_long_messages_are_split_at_paragraphs():
+    """A summary longer than Telegram's 4096 characters goes out in parts, never cut inside a tag."""
+    from bot.runtime import split_message
+
+    paras = [f"<b>第{i}段</b>\n" + "字" * 900 for i in range(10)]
+    parts = split_message("\n\n".join(paras))
+    assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
+    assert "\n\n".join(parts) == "\n\n".join(paras)
+    assert all(p.count("<b>") == p.count("</b>") for p in parts)

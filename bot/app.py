@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Any
@@ -124,11 +125,14 @@ async def run(settings: Settings) -> None:
     async with app:
         await app.start()
         await set_commands(app)  # post_init only runs under run_polling(); we start by hand
-        from bot import jobs
+        from bot import jobs, notify
         from conversations.apply import recover_albums
 
         await recover_albums(app)
+        app.bot_data["services"].spawn(notify.catch_up(app))  # cards a crash left unsent
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
+        gc.collect()
+        gc.freeze()  # start-up objects live for the whole run: keep them out of every later collection
         if settings.webhook_url:
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=settings.webhook_listen,
@@ -143,6 +147,7 @@ async def run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
         await app.updater.stop()  # type: ignore[union-attr]
+        await app.bot_data["services"].drain()
         await app.stop()
     await db.dispose()
 

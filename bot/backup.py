@@ -408,7 +408,7 @@ async def restore_backup(settings: Settings, archive: Path, *, force: bool = Fal
     from storage.db import Database
 
     data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     report = Report("restored", Path(archive))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=data_dir) as tmp:
@@ -519,14 +519,18 @@ async def _insert_all(conn: AsyncConnection, tables: dict[str, list[dict[str, An
 async def _verify(settings: Settings, known_missing: list[str]) -> tuple[int, int, list[str]]:
     """Every attachment's file is where the database says, with the recorded checksum."""
     engine = create_async_engine(settings.database_url)
-    warnings: list[str] = []
-    files = size = 0
-    data_dir = Path(settings.data_dir).resolve()
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(text("SELECT stored_path, sha256 FROM attachments"))).all()
     finally:
         await engine.dispose()
+    return await asyncio.to_thread(_check_files, Path(settings.data_dir), [(r[0], r[1]) for r in rows], known_missing)
+
+
+def _check_files(data_dir: Path, rows: list[tuple[str, str]], known_missing: list[str]) -> tuple[int, int, list[str]]:
+    warnings: list[str] = []
+    files = size = 0
+    data_dir = data_dir.resolve()
     for rel, sha in rows:
         path = (data_dir / rel).resolve()
         if not path.is_relative_to(data_dir) or not path.is_file():

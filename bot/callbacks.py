@@ -7,6 +7,7 @@ database and the acting user's role before doing anything.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 from dataclasses import dataclass
@@ -64,6 +65,12 @@ def _convert(tp: Any, raw: str) -> Any:
     raise TypeError(tp)
 
 
+@functools.cache
+def _fields(cls: type[Codec]) -> tuple[tuple[str, Any], ...]:
+    hints = get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+
 def decode(data: str | None) -> Codec | None:
     """The payload for `data`, or None when it is not one this bot could have made."""
     if not data or len(data) > 64:
@@ -72,13 +79,12 @@ def decode(data: str | None) -> Codec | None:
     cls = Codec.registry.get(prefix)
     if cls is None:
         return None
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    fields = _fields(cls)
     raw = rest.split(":") if rest or fields else []
     if len(raw) != len(fields):
         return None
-    hints = get_type_hints(cls)
     try:
-        return cls(**{f.name: _convert(hints[f.name], r) for f, r in zip(fields, raw, strict=True)})
+        return cls(**{name: _convert(tp, r) for (name, tp), r in zip(fields, raw, strict=True)})
     except (ValueError, TypeError):
         return None
 

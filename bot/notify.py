@@ -181,3 +181,34 @@ async def _warn_admins(s: AsyncSession, bot: Any, svc: Any, app: Application, le
             await send_text(bot, admin_id, text)
         except Unreachable:
             log.warning("admin %s unreachable", admin_id)
+
+
+async def catch_up(application: Any) -> int:
+    """Send the reviewer cards a crash left unsent (each reviewer once per status); returns how many."""
+    svc = services_of(application)
+    bot = application.bot
+    sent = 0
+    async with svc.db.session() as s:
+        waiting = [st.value for st in (*workflow.LEVEL1_WAITING, *workflow.LEVEL2_WAITING)]
+        apps = (await s.scalars(select(Application).where(Application.status.in_(waiting))
+                                .order_by(Application.id))).all()
+        if not apps:
+            return 0
+        have = {(a, c, st) for a, c, st in (await s.execute(
+            select(ReviewMessage.application_id, ReviewMessage.chat_id, ReviewMessage.status))).all()}
+        people: dict[tuple[Role, int | None], Any] = {}
+        for app in apps:
+            status = Status(app.status)
+            role = Role.DISTRICT if workflow.level_of(status) == 1 else Role.CITY
+            key = (role, app.union_id if role is Role.DISTRICT else None)
+            if key not in people:
+                people[key] = await repo.users_with_role(s, role, key[1])
+            missing = [p for p in people[key] if (app.id, p.id, status.value) not in have]
+            if not missing:
+                continue
+            season = await repo.ensure_season(s, app.season_year)
+            for person in missing:
+                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, svc.clock.now()):
+                    sent += 1
+        await s.commit()
+    return sent

@@ -38,6 +38,25 @@ class Services:
     i18n: I18n
     clock: Clock
     extra: dict[str, Any] = field(default_factory=dict)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run work for other people (notifications) after the reply, without holding up the user."""
+        task = asyncio.get_running_loop().create_task(self._guard(coro))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    @staticmethod
+    async def _guard(coro: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await coro
+        except Exception:  # noqa: BLE001 - logged; catch_up at start-up resends what is missing
+            log.exception("background work failed")
+
+    async def drain(self) -> None:
+        """Wait for background work (shutdown, tests)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.settings.tz).date()
@@ -94,7 +113,7 @@ class Rq:
         self.t: Translator = self.svc.i18n.get(None)
         self.out: list[Outgoing] = []
         self.answer: tuple[str, bool] | None = None
-        self.after_commit: list[Callable[[], Awaitable[None]]] = []
+        self.after_commit: list[Callable[[], Coroutine[Any, Any, Any]]] = []
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -143,8 +162,8 @@ class Rq:
     def toast(self, text: str) -> None:
         self.answer = (text, False)
 
-    def later(self, fn: Callable[[], Awaitable[None]]) -> None:
-        """Run after the commit and after the replies (notifications to other people)."""
+    def later(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """Run after the commit and the replies, in the background (notifications to other people)."""
         self.after_commit.append(fn)
 
     async def flush(self) -> None:
@@ -176,7 +195,7 @@ class Rq:
             await bot.send_message(o.chat_id or self.chat_id, o.text, parse_mode=ParseMode.HTML,
                                    reply_markup=o.keyboard, disable_web_page_preview=True)
         for fn in self.after_commit:
-            await fn()
+            self.svc.spawn(fn())
 
 
 MAX_MESSAGE = 4096

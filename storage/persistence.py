@@ -7,12 +7,15 @@ from collections import defaultdict
 from copy import deepcopy
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from storage.db import Database
 from storage.models import PersistedState
+
+
+_MISSING = object()
 
 
 class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
@@ -21,23 +24,33 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
     def __init__(self, db: Database, *, update_interval: float = 60) -> None:
         super().__init__(store_data=PersistenceInput(), update_interval=update_interval)
         self.db = db
-        self._conversations: dict[str, ConversationDict] | None = None
+        # what the database holds, so an unchanged value is not written again
+        self._stored: dict[tuple[str, str, str], Any] = {}
 
-    async def _load(self, kind: str) -> list[PersistedState]:
+    async def _load(self, kind: str, name: str | None = None) -> list[PersistedState]:
+        q = select(PersistedState).where(PersistedState.kind == kind)
+        if name is not None:
+            q = q.where(PersistedState.name == name)
         async with self.db.session() as s:
-            return list((await s.scalars(select(PersistedState).where(PersistedState.kind == kind))).all())
+            rows = list((await s.scalars(q)).all())
+        for r in rows:
+            self._stored[(r.kind, r.name, r.key)] = deepcopy(r.data)
+        return rows
 
     async def _put(self, kind: str, key: str, data: Any, name: str = "") -> None:
+        ident = (kind, name, key)
+        if self._stored.get(ident, _MISSING) == data:
+            return
         async with self.db.session() as s, s.begin():
             row = await s.get(PersistedState, (kind, name, key))
             if data is None:
                 if row is not None:
                     await s.delete(row)
-                return
-            if row is None:
-                s.add(PersistedState(kind=kind, name=name, key=key, data=data))
+            elif row is None:
+                s.add(PersistedState(kind=kind, name=name, key=key, data=deepcopy(data)))
             else:
                 row.data = deepcopy(data)
+        self._stored[ident] = deepcopy(data)
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         return defaultdict(dict, {int(r.key): r.data for r in await self._load("user")})
@@ -53,11 +66,7 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        out: ConversationDict = {}
-        for r in await self._load("conv"):
-            if r.name == name:
-                out[tuple(json.loads(r.key))] = r.data
-        return out
+        return {tuple(json.loads(r.key)): r.data for r in await self._load("conv", name)}
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
         await self._put("conv", json.dumps(list(key)), new_state, name=name)
@@ -92,13 +101,3 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
     async def flush(self) -> None:
         return None
 
-    async def clear_conversation(self, name: str, key: ConversationKey) -> None:
-        """Write a conversation's end directly (used by /cancel outside the handler)."""
-        async with self.db.session() as s, s.begin():
-            await s.execute(
-                delete(PersistedState).where(
-                    PersistedState.kind == "conv",
-                    PersistedState.name == name,
-                    PersistedState.key == json.dumps(list(key)),
-                )
-            )

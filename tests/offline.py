@@ -144,6 +144,7 @@ class Harness:
         mark = len(self.request.calls)
         payload = {"update_id": next(self._uid), **payload}
         await self.app.process_update(Update.de_json(payload, self.app.bot))
+        await self.app.bot_data["services"].drain()  # notifications sent in the background
         return mark
 
     async def text(self, user: dict[str, Any], text: str) -> int:
@@ -218,6 +219,7 @@ async def make_harness(tmp_path: Path, *, now: datetime, admin_ids: str = "", da
 
 
 async def close_harness(h: Harness) -> None:
+    await h.app.bot_data["services"].drain()
     await h.app.stop()
     await h.app.shutdown()
     await h.db.dispose()

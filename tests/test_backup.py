@@ -381,8 +381,11 @@ async def test_missing_material_file_is_reported(bot, tmp_path, capsys):
     assert manifest["missing"] == [att.stored_path]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def _cli_has_backup() -> bool:
-    return "backup" in (Path(__file__).resolve().parents[1] / "bot" / "cli.py").read_text(encoding="utf-8")
+    return "backup" in (ROOT / "bot" / "cli.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.skipif(not _cli_has_backup(), reason="bot/cli.py does not wire `bot.backup` yet")
@@ -392,7 +395,7 @@ async def test_python_m_bot_backup_and_restore(bot, tmp_path):
     out = tmp_path / "cli.tar.gz"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATA_DIR", "DATABASE_URL"))}
     env.update({"BOT_TOKEN": TOKEN, "DATA_DIR": str(bot.settings.data_dir)})
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "bot", "backup", "--out", str(out)],
                                    cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

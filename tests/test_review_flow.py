@@ -308,3 +308,15 @@ async def test_first_year_season_skips_inspection(bot):
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)
     await bot.text(who(bot, CITY), "首年不安排考察，建议命名。")
     assert (await load(bot)).status == "preliminary"
+
+
+async def test_cards_left_unsent_are_caught_up_at_start(bot):
+    """A crash between submission and the reviewers' cards: start-up sends each missing card once."""
+    from bot import notify
+
+    app = await submitted(bot)
+    await grant(bot, 22, "district_reviewer", app.union_id)  # a reviewer who never got the card
+    assert bot.request.sent(22) == []
+    assert await notify.catch_up(bot.app) == 1
+    assert any("王建国" in t for t in bot.request.texts(22))
+    assert await notify.catch_up(bot.app) == 0

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.workflow import TABLE, Box, Role, Status
@@ -171,18 +171,27 @@ class Stats:
 
 
 async def stats(s: AsyncSession, year: int, lang: str) -> Stats:
-    apps = (await s.scalars(select(Application).where(Application.season_year == year))).all()
+    # counted by the database: the season may hold thousands of applications
+    rows = (await s.execute(
+        select(Application.union_id, Application.status, func.count())
+        .where(Application.season_year == year).group_by(Application.union_id, Application.status))).all()
     unions = {u.id: u for u in (await s.scalars(select(Union))).all()}
-    submitted = [a for a in apps if a.status != Status.DRAFT.value]
-    per_union = Counter(a.union_id for a in submitted)
+    per_union: Counter[int | None] = Counter()
+    per_status: Counter[str] = Counter()
+    drafts = 0
+    for union_id, status, n in rows:
+        if status == Status.DRAFT.value:
+            drafts += n
+            continue
+        per_union[union_id] += n
+        per_status[status] += n
     by_union = sorted(
         ((unions[uid].name(lang) if uid in unions else "—", n) for uid, n in per_union.items()),
         key=lambda x: (-x[1], x[0]),
     )
-    per_status = Counter(a.status for a in submitted)
     by_status = [(st.value, per_status[st.value]) for st in Status if per_status.get(st.value)]
     named = Counter(d.year for d in (await s.scalars(select(Studio.named_on))).all())
-    return Stats(year=year, total=len(submitted), drafts=len(apps) - len(submitted), by_union=by_union,
+    return Stats(year=year, total=sum(per_status.values()), drafts=drafts, by_union=by_union,
                  by_status=by_status, named_by_year=sorted(named.items()))
 
 

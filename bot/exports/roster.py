@@ -80,6 +80,7 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int) -> bytes:
         cell.font = header_font
         cell.fill = fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    aligned = {wrap: Alignment(vertical="top", wrap_text=wrap) for wrap in (False, True)}  # one per style
     for i, (key, _) in enumerate(cols, start=1):
         letter = get_column_letter(i)
         widest = max((text_width(c.value) for c in ws[letter]), default=0)
@@ -88,7 +89,7 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int) -> bytes:
         for c in ws[letter][1:]:
             if isinstance(c.value, date):
                 c.number_format = DATE_FORMAT
-            c.alignment = Alignment(vertical="top", wrap_text=key == "opinions" or wrap)
+            c.alignment = aligned[key == "opinions" or wrap]
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(ws.max_row, 1)}"
     ws.print_title_rows = "1:1"

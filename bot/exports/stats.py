@@ -8,16 +8,8 @@ import warnings
 from functools import cache
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from bot.exports.data import Stats  # noqa: E402
-from bot.i18n import Translator  # noqa: E402
+from bot.exports.data import Stats
+from bot.i18n import Translator
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +24,8 @@ CJK_FONTS = (
 @cache
 def cjk_font() -> str | None:
     """A font that can draw Chinese, if one is installed."""
+    from matplotlib import font_manager  # imported when first needed: it costs memory and start-up time
+
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in CJK_FONTS:
         if name in names:
@@ -70,6 +64,12 @@ def chart(st: Stats, t: Translator) -> bytes:
     rc: dict[str, Any] = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
                           "axes.unicode_minus": False}
     names = [n for n, _ in st.by_union]
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     with matplotlib.rc_context(rc), warnings.catch_warnings():  # type: ignore[arg-type]
         warnings.simplefilter("ignore", UserWarning)  # a missing glyph must not fail the export
         fig = Figure(figsize=(10, 7 + 0.3 * max(len(names), 3)), dpi=100)

@@ -1,0 +1,45 @@
+"""The benchmark (tests/benchmark.py) runs end to end with tiny numbers. Not timed: no figure is judged here."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import Application, OpinionRecord
+from tests import benchmark
+
+
+async def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
+    args = benchmark.parse_args(["--applicants", "3", "--sequential", "1", "--prefill", "50",
+                                 "--docx-sample", "2", "--workdir", str(tmp_path)])
+    report = await benchmark.run(args)
+    out = capsys.readouterr().out
+
+    assert re.search(r"^machine: \d+ cores", out, re.M)
+    assert re.search(r"^python: CPython .*python-telegram-bot \d+", out, re.M)
+    for name in benchmark.FIGURES:
+        line = re.search(rf"^{re.escape(name)}: (.+)$", out, re.M)
+        assert line, f"figure {name!r} not printed:\n{out}"
+        assert re.search(r"\((target .+\) (OK|MISSED)|info)|n/a", line.group(1)), line.group(0)
+
+    # the simulated applicants' applications are stored complete, submitted and forwarded
+    assert report.problems == [] and report.errors == 0, (report.problems, out)
+    assert len(report.applicant_ids) == 4
+    db = Database(report.workload_db)
+    try:
+        async with db.session() as s:
+            apps = (await s.scalars(select(Application)
+                                    .where(Application.applicant_id.in_(report.applicant_ids)))).all()
+            district = Counter((await s.scalars(select(OpinionRecord.application_id)
+                                                .where(OpinionRecord.box == "district"))).all())
+        assert len(apps) == 4
+        for app in apps:
+            assert app.status == "forwarded" and app.number and app.submitted_at is not None
+            assert app.answers["leader_name"] and app.answers["members"]
+            assert sorted(a.field for a in app.attachments) == ["photos"] * 3 + ["recommendation"]
+            assert district[app.id] == 1
+    finally:
+        await db.dispose()

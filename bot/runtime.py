@@ -114,6 +114,7 @@ class Rq:
         self.out: list[Outgoing] = []
         self.answer: tuple[str, bool] | None = None
         self.after_commit: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -138,11 +139,15 @@ class Rq:
                 raise LookupError(f"user {self._user_id} not found")
             self.user = found
         else:
-            self.user = await repo.upsert_user(
+            self.user, self.roles = await repo.user_and_roles(
                 self.session, tg.id, tg.first_name, tg.last_name, tg.username, tg.language_code,
-                self.svc.clock.now(),
+                self.svc.clock.now(), self.svc.settings.admin_ids,
             )
-        self.roles = await repo.roles_of(self.session, self.user.id, self.svc.settings.admin_ids)
+        if tg is None:
+            self.roles = await repo.roles_of(self.session, self.user.id, self.svc.settings.admin_ids)
+        self._set_language()
+
+    def _set_language(self) -> None:
         self.t = self.svc.i18n.get(self.svc.i18n.pick(self.user.locale, self.user.language_code))
 
     @property

@@ -63,6 +63,18 @@ async def active_application(rq: Rq, *, create: bool) -> App | None:
     return app
 
 
+FILES = "files"  # Rq.cache key: files per field of the application, read once per update
+
+
+async def files_of(rq: Rq, app: App) -> dict[str, int]:
+    """How many files each field holds, read once per update (and again after a change)."""
+    cached = rq.cache.get(FILES)
+    if cached is None or cached[0] != app.id:
+        cached = (app.id, await repo.file_counts(rq.session, app.id))
+        rq.cache[FILES] = cached
+    return cached[1]
+
+
 def step_of(app: App) -> str:
     return str((app.wizard or {}).get("step") or "summary")
 
@@ -130,7 +142,7 @@ async def render_step(rq: Rq, app: App, note: str | None = None) -> tuple[str, I
     if f.kind is Kind.PHOTOS:
         return await render_photos(rq, app, note)
     t = rq.t
-    files = await repo.file_counts(rq.session, app.id)
+    files = await files_of(rq, app)
     answered = form.is_answered(f, app.answers or {}, files)
     parts = [note] if note else []
     parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
@@ -263,7 +275,7 @@ async def render_photos(rq: Rq, app: App, note: str | None) -> tuple[str, Inline
 async def summary_text(rq: Rq, app: App) -> str:
     """The whole application, section by section (used by the applicant's summary)."""
     t = rq.t
-    files = await repo.file_counts(rq.session, app.id)
+    files = await files_of(rq, app)
     unions = union_names(await repo.all_unions(rq.session), rq.lang)
     out = [t("summary.title", number=app.number or t("summary.no_number"))]
     answers = app.answers or {}
@@ -292,7 +304,7 @@ def _escape(text: str) -> str:
 
 async def render_summary(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
     t = rq.t
-    files = await repo.file_counts(rq.session, app.id)
+    files = await files_of(rq, app)
     text = await summary_text(rq, app)
     gaps = drafts.missing(app, files)
     tail = []
@@ -344,7 +356,7 @@ async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bo
 
 
 async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
-    files = await repo.file_counts(rq.session, app.id)
+    files = await files_of(rq, app)
     await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
@@ -367,7 +379,7 @@ async def cmd_apply(rq: Rq) -> str | int:
     if not drafts.editable(app):
         rq.reply(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
         return ConversationHandler.END
-    files = await repo.file_counts(rq.session, app.id)
+    files = await files_of(rq, app)
     if not (app.wizard or {}).get("step"):
         drafts.set_wizard(app, step=_first_open_step(app, files))
     note = None
@@ -427,6 +439,7 @@ async def on_message(rq: Rq) -> str | int:
     if app is None or not drafts.editable(app):
         rq.reply(rq.t("apply.gone"))
         return ConversationHandler.END
+    await files_of(rq, app)  # before any change, so the changes are written in one statement
     key = step_of(app)
     got = _message_kind(msg)
     if key in ("summary", "confirm"):
@@ -547,6 +560,7 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         original_name=item.original_name, mime_type=item.mime_type, size=size, sha256=sha, stored_path=rel,
     ), rq.svc.clock.now())
     await rq.session.flush()
+    rq.cache.pop(FILES, None)
     if album:
         _album_note(rq, app, album, added=True)
         return
@@ -620,6 +634,7 @@ async def on_button(rq: Rq) -> str | int:
     if not drafts.editable(app):
         rq.alert(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
         return ConversationHandler.END
+    await files_of(rq, app)
     await dispatch_button(rq, app, data)
     return FORM
 
@@ -660,7 +675,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
 
     f = form.BY_KEY[key]
-    files = await repo.file_counts(rq.session, app.id)
+    files = await files_of(rq, app)
 
     # member sub-flow
     if f.kind is Kind.MEMBERS:
@@ -723,6 +738,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
             return
         await rq.session.delete(att)
         await rq.session.flush()
+        rq.cache.pop(FILES, None)
         (rq.svc.settings.data_dir / att.stored_path).unlink(missing_ok=True)
         repo.audit(rq.session, now, "file_removed", application_id=app.id, actor_id=rq.user.id,
                    details={"field": f.key, "sha256": att.sha256})

@@ -21,7 +21,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -73,11 +73,6 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(Stamp)
     blocked_at: Mapped[datetime | None] = mapped_column(Stamp)  # the user blocked the bot
 
-    roles: Mapped[list[RoleGrant]] = relationship(
-        back_populates="user", lazy="selectin", primaryjoin="and_(User.id==RoleGrant.user_id, "
-        "RoleGrant.revoked_at.is_(None))", viewonly=True
-    )
-
     @property
     def display_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p) or str(self.id)
@@ -110,8 +105,6 @@ class RoleGrant(Base):
     granted_at: Mapped[datetime] = mapped_column(Stamp)
     granted_by: Mapped[int | None] = mapped_column(BigInteger)
     revoked_at: Mapped[datetime | None] = mapped_column(Stamp)
-
-    user: Mapped[User] = relationship(back_populates="roles", viewonly=True)
 
 
 class Invitation(Base):
@@ -171,10 +164,6 @@ class Application(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    attachments: Mapped[list[Attachment]] = relationship(
-        back_populates="application", order_by="Attachment.id", lazy="selectin"
-    )
-
 
 class Attachment(Base):
     """A downloaded file: photo, video or document (R-M2…R-M5)."""
@@ -194,8 +183,6 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(Stamp)
-
-    application: Mapped[Application | None] = relationship(back_populates="attachments")
 
 
 class OpinionRecord(Base):

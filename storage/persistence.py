@@ -14,7 +14,6 @@ from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 from storage.db import Database
 from storage.models import PersistedState
 
-
 _MISSING = object()
 
 

@@ -49,6 +49,26 @@ async def upsert_user(
     return user
 
 
+async def user_and_roles(s: AsyncSession, user_id: int, first_name: str, last_name: str | None,
+                         username: str | None, language_code: str | None, now: datetime,
+                         admin_ids: frozenset[int]) -> tuple[User, set[Role]]:
+    """The user's row (created or refreshed) and current roles, in one query for a known user."""
+    rows = (await s.execute(
+        select(User, RoleGrant.role).outerjoin(
+            RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None)
+        ).where(User.id == user_id))).all()
+    if not rows:
+        user = await upsert_user(s, user_id, first_name, last_name, username, language_code, now)
+        roles: set[Role] = set()
+    else:
+        user = rows[0][0]
+        roles = {Role(r) for _, r in rows if r is not None}
+        await upsert_user(s, user_id, first_name, last_name, username, language_code, now)  # identity map: no query
+    if user_id in admin_ids:
+        roles.add(Role.ADMIN)
+    return user, roles
+
+
 async def roles_of(s: AsyncSession, user_id: int, admin_ids: frozenset[int]) -> set[Role]:
     rows = await s.scalars(
         select(RoleGrant.role).where(RoleGrant.user_id == user_id, RoleGrant.revoked_at.is_(None))

@@ -339,6 +339,11 @@ async def check_stored(db: Database, applicant_ids: Sequence[int]) -> list[str]:
         opinions = Counter((await s.scalars(select(OpinionRecord.application_id)
                                             .where(OpinionRecord.box == "district"))).all())
     by_user = {a.applicant_id: a for a in apps}
+    files: dict[int, list[Attachment]] = {}
+    async with db.session() as s:
+        for att in (await s.scalars(select(Attachment).where(
+                Attachment.application_id.in_([a.id for a in apps])))).all():
+            files.setdefault(att.application_id or 0, []).append(att)
     for uid in applicant_ids:
         a = by_user.get(uid)
         if a is None:
@@ -346,7 +351,7 @@ async def check_stored(db: Database, applicant_ids: Sequence[int]) -> list[str]:
             continue
         answers = a.answers or {}
         missing = [k for k in ("applying_unit", "leader_name", "members", "plan", "rules") if not answers.get(k)]
-        kinds = Counter(att.field for att in a.attachments)
+        kinds = Counter(att.field for att in files.get(a.id, []))
         if a.status != "forwarded" or not a.number or a.submitted_at is None:
             problems.append(f"{uid}: status {a.status}, number {a.number}")
         elif missing or kinds.get("photos", 0) < 3 or not kinds.get("recommendation"):

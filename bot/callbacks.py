@@ -53,7 +53,7 @@ def _convert(tp: Any, raw: str) -> Any:
             return None
         return _convert(args[0], raw)
     if tp is int:
-        if not re.fullmatch(r"-?\d{1,12}", raw):
+        if not re.fullmatch(r"-?[0-9]{1,12}", raw):  # ASCII only: "１" is no id this bot made
             raise ValueError(raw)
         return int(raw)
     if isinstance(tp, type) and issubclass(tp, StrEnum):
@@ -120,6 +120,7 @@ class Wiz(Codec):
     app: int
     op: WizardOp
     v: str | None = None
+    at: str | None = None  # the question the button was shown with; a press on an older one is refused
 
 
 @dataclass(frozen=True)

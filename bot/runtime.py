@@ -164,6 +164,16 @@ class Rq:
     def alert(self, text: str) -> None:
         self.answer = (text, True)
 
+    def refuse(self, text: str, why: str, app_id: int | None = None) -> None:
+        """Refuse a press: an alert, and the attempt recorded in the audit trail (once per update)."""
+        self.answer = (text, True)
+        if self.cache.get("refused"):
+            return
+        self.cache["refused"] = True
+        data = self.query.data if self.query is not None else None
+        repo.audit(self.session, self.svc.clock.now(), "refused", application_id=app_id,
+                   actor_id=self.user.id if self.user is not None else None, details={"data": data, "why": why})
+
     def toast(self, text: str) -> None:
         self.answer = (text, False)
 

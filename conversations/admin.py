@@ -372,7 +372,7 @@ async def on_button(rq: Rq) -> str | int:
         return END
     data = cb.decode(raw)
     if not isinstance(data, cb.Admin):
-        rq.alert(_plain(rq.t("admin.bad_button")))
+        rq.refuse(_plain(rq.t("admin.bad_button")), "bad_button")
         return END
     pending = _pending(rq)
     if data.op != KEEP:
@@ -476,7 +476,7 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         if m is None or m.group(2) not in svc.SEASON_FIELDS or int(m.group(1)) not in _years(rq):
             raise svc.Refused("admin.error.bad_field")
         return await _ask(rq, {"op": SDATE, "year": int(m.group(1)), "field": m.group(2)})
-    rq.alert(_plain(t("admin.bad_button")))
+    rq.refuse(_plain(t("admin.bad_button")), "bad_button")
     return END
 
 

@@ -29,7 +29,7 @@ from bot.callbacks import WizardOp as Op
 from bot.domain import calendar, form
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
-from bot.domain.values import InvalidInput
+from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, FINAL, Status
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler, run_as
@@ -93,10 +93,22 @@ def kb(rows: list[list[Btn]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([r for r in rows if r])
 
 
+def position(app: App) -> str:
+    """Where the wizard stands, down to a member's question; carried by every wizard button."""
+    w = app.wizard or {}
+    m = w.get("m") or {}
+    pos = step_of(app)
+    if m.get("f"):
+        pos += "-" + str(m["f"]).removeprefix("member_")
+    elif m.get("pick") is not None:
+        pos += "-pick"
+    return pos
+
+
 def button(t: Translator, app: App, op: Op, v: str | None = None, *, label: str | None = None,
            key: str | None = None) -> Btn:
     return Btn(label if label is not None else t(key or f"wizard.button.{op.name.lower()}"),
-               callback_data=cb.Wiz(app.id, op, v).encode())
+               callback_data=cb.Wiz(app.id, op, v, position(app)).encode())
 
 
 def progress(t: Translator, key: str) -> str:
@@ -217,7 +229,7 @@ def render_members(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeybo
     parts = [note] if note else []
     parts += [progress(t, "members"), f"<b>{t('field.members.label')}</b>", t("field.members.prompt")]
     if members:
-        listing = "\n".join(f"{i}. {member_line(r, t)}" for i, r in enumerate(members, start=1))
+        listing = "\n".join(f"{i}. {_escape(member_line(r, t))}" for i, r in enumerate(members, start=1))
         parts.append(t("members.list", n=len(members), rows=form.PRINTED_MEMBER_ROWS) + "\n" + listing)
     else:
         parts.append(t("members.none"))
@@ -442,9 +454,27 @@ async def on_message(rq: Rq) -> str | int:
     await files_of(rq, app)  # before any change, so the changes are written in one statement
     key = step_of(app)
     got = _message_kind(msg)
-    if key in ("summary", "confirm"):
+    f = form.BY_KEY.get(key)
+    w = app.wizard or {}
+    m = w.get("m")
+    want = _wanted(f, m) if f is not None else "buttons"
+    takes_file = want in ("photo", "video", "document") and got in ("photo", "video", "video_note", "document")
+    if msg.media_group_id and not takes_file:
+        hinted: dict[int, str] = rq.svc.extra.setdefault("album_hints", {})  # memory only: not the draft
+        if hinted.get(rq.user.id) == msg.media_group_id:
+            return FORM  # one answer for a whole album
+        hinted[rq.user.id] = msg.media_group_id
+    if f is None:
         await show(rq, app, rq.t("wizard.use_buttons_summary"))
-        return FORM
+    elif got == "text" and want in ("text", "document") or (got == "text" and w.get("other")):
+        await _on_text(rq, app, f, msg.text or "")
+    elif got == "text" and want == "buttons" and m and m.get("f"):
+        await _on_member_text(rq, app, msg.text or "")
+    elif takes_file:
+        await _on_file(rq, app, f, msg)
+    else:
+        await _hint(rq, app, got, want)
+    return FORM
     f = form.BY_KEY[key]
     w = app.wizard or {}
     m = w.get("m")
@@ -456,6 +486,12 @@ async def on_message(rq: Rq) -> str | int:
     elif want in ("photo", "video", "document") and got in ("photo", "video", "video_note", "document"):
         await _on_file(rq, app, f, msg)
     else:
+        group = msg.media_group_id
+        hinted: dict[int, str] = rq.svc.extra.setdefault("album_hints", {})  # memory only: not the draft
+        if group and hinted.get(rq.user.id) == group:
+            return FORM  # one answer for a whole album
+        if group:
+            hinted[rq.user.id] = group
         await _hint(rq, app, got, want)
     return FORM
 
@@ -467,6 +503,7 @@ async def _on_text(rq: Rq, app: App, f: FormField, text: str) -> None:
         return
     if f.kind in (Kind.LONGTEXT, Kind.LINES, Kind.DOCUMENT):
         buf = list(w.get("buf") or [])
+        text = clean_text(text)  # counted as the parser counts it
         total = sum(len(b) for b in buf) + len(text)
         if total > f.max_len:
             await show(rq, app, rq.t("error.too_long", max=f.max_len, length=total))
@@ -623,17 +660,19 @@ async def answer_album(rq: Rq, app: App) -> None:
 async def on_button(rq: Rq) -> str | int:
     data = cb.decode(rq.query.data if rq.query else None)
     if not isinstance(data, cb.Wiz):
-        rq.alert(rq.t("error.bad_button"))
-        return FORM
+        rq.refuse(rq.t("error.bad_button"), "bad_button")
+        return None  # type: ignore[return-value]  # None: the conversation state stays as it was
     app = await active_application(rq, create=False)
     if app is None or app.id != data.app:
-        repo.audit(rq.session, rq.svc.clock.now(), "refused_button", actor_id=rq.user.id,
-                   details={"data": rq.query.data if rq.query else None, "why": "not_own"})
-        rq.alert(rq.t("error.stale_button"))
-        return ConversationHandler.END if app is None else FORM
+        rq.refuse(rq.t("error.stale_button"), "not_own", app.id if app else None)
+        return None  # type: ignore[return-value]
     if not drafts.editable(app):
-        rq.alert(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
+        rq.refuse(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")),
+                  "not_editable", app.id)
         return ConversationHandler.END
+    if data.at is not None and data.at != position(app) and data.op is not Op.RESUME:
+        rq.refuse(rq.t("wizard.stale_step"), "stale_step", app.id)  # a double tap or an older message
+        return FORM
     await files_of(rq, app)
     await dispatch_button(rq, app, data)
     return FORM

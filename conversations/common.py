@@ -74,7 +74,7 @@ async def cmd_language(rq: Rq) -> None:
 async def on_language(rq: Rq) -> None:
     data = cb.decode(rq.query.data if rq.query else None)
     if not isinstance(data, cb.Lang) or data.code not in rq.svc.i18n.catalogs:
-        rq.alert(rq.t("error.bad_button"))
+        rq.refuse(rq.t("error.bad_button"), "bad_button")
         return
     rq.user.locale = data.code
     rq.t = rq.svc.i18n.get(data.code)
@@ -100,7 +100,7 @@ async def on_stray(rq: Rq) -> None:
 
 @handler
 async def on_stray_button(rq: Rq) -> None:
-    rq.alert(rq.t("error.stale_button"))
+    rq.refuse(rq.t("error.stale_button"), "unknown_button")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -139,7 +139,7 @@ async def on_zip(rq: Rq) -> None:
         return
     app = await repo.get_application(rq.session, payload.app) if isinstance(payload, ExportZip) else None
     if app is None:
-        rq.alert(rq.t.plain("workflow.denied.forged"))
+        rq.refuse(rq.t.plain("workflow.denied.forged"), "forged")
         return
     await _archive(rq, app)
 

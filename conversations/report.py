@@ -250,9 +250,7 @@ async def _own_report(rq: Rq, report_id: int) -> tuple[YearReport, Studio] | Non
     report = await rq.session.get(YearReport, report_id)
     studio = await rq.session.get(Studio, report.studio_id) if report else None
     if report is None or studio is None or studio.leader_id != rq.user.id:
-        repo.audit(rq.session, _now(rq), "refused_button", actor_id=rq.user.id,
-                   details={"data": rq.query.data if rq.query else None, "why": "not_own_report"})
-        rq.alert(rq.t("report.not_yours"))
+        rq.refuse(rq.t("report.not_yours"), "not_own_report")
         return None
     if report.filed_at is not None:
         _clear_flags(rq)
@@ -270,12 +268,12 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
     t = rq.t
     data = cb.decode(rq.query.data if rq.query else None)
     if not isinstance(data, cb.ReportBtn):
-        rq.alert(t("error.bad_button"))
+        rq.refuse(t("error.bad_button"), "bad_button")
         return
     if data.op is ReportOp.START:
         studio = await rq.session.get(Studio, data.ref)
         if studio is None or studio.leader_id != rq.user.id:
-            rq.alert(t("report.not_yours"))
+            rq.refuse(t("report.not_yours"), "not_yours")
             return
         if studio.status != svc.ACTIVE:
             rq.alert(t("report.delisted_alert"))
@@ -297,21 +295,21 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
         elif target in svc.REPORT_STEPS:
             svc.goto(report, target, edit=True)
         else:
-            rq.alert(t("error.bad_button"))
+            rq.refuse(t("error.bad_button"), "bad_button")
             return
         await show_report(rq, report, studio, edit=True)
         return
     if op is ReportOp.BACK:
         prev = svc.previous_step(step)
         if prev is None:
-            rq.alert(t("error.stale_button"))
+            rq.refuse(t("error.stale_button"), "stale")
             return
         svc.goto(report, prev)
         await show_report(rq, report, studio, edit=True)
         return
     if op is ReportOp.FILE:
         if step != "confirm":
-            rq.alert(t("error.stale_button"))
+            rq.refuse(t("error.stale_button"), "stale")
             return
         try:
             await svc.file_report(rq.session, report, studio, rq.user.id, _now(rq))
@@ -329,7 +327,7 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
     expected = {ReportOp.DONE: ("work", "results", "files"), ReportOp.CLEAR: ("work", "results"),
                 ReportOp.NONE: ("results",), ReportOp.SKIP: ("files",), ReportOp.KEEP: ("ip",)}
     if step not in expected.get(op, ()):
-        rq.alert(t("error.stale_button"))
+        rq.refuse(t("error.stale_button"), "stale")
         return
     if op is ReportOp.CLEAR:
         svc.clear(report, step)
@@ -551,11 +549,10 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
     raw = rq.query.data if rq.query else None
     data = cb.decode(raw)
     if not isinstance(data, cb.InspectBtn):
-        rq.alert(t("error.bad_button"))
+        rq.refuse(t("error.bad_button"), "bad_button")
         return
     if not _may_inspect(rq):
-        repo.audit(rq.session, _now(rq), "refused", actor_id=rq.user.id, details={"data": raw, "why": "role"})
-        rq.alert(t("studio.only_city_alert"))
+        rq.refuse(t("studio.only_city_alert"), "role")
         return
     if data.op is InspectOp.LIST:
         page = int(data.v) if data.v and data.v.isdigit() else 0
@@ -564,7 +561,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         return
     studio = await rq.session.get(Studio, data.studio)
     if studio is None:
-        rq.alert(t("error.stale_button"))
+        rq.refuse(t("error.stale_button"), "stale")
         return
     if data.op is InspectOp.STUDIO:
         text, markup = await history_screen(rq, studio)
@@ -575,7 +572,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         report = next((r for r in await svc.reports_of(rq.session, studio.id)
                        if r.year == year and r.filed_at is not None), None)
         if report is None:
-            rq.alert(t("error.stale_button"))
+            rq.refuse(t("error.stale_button"), "stale")
             return
         files = await svc.report_files(rq.session, report.id)
         rq.reply(t("report.filed_view", year=year, date=rq.svc.local(report.filed_at).strftime("%Y-%m-%d"))  # type: ignore[arg-type]
@@ -596,7 +593,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         rq.edit(t("studio.inspect.cancelled", studio=studio.name))
         return
     if pending is None or pending.get("studio") != studio.id:
-        rq.alert(t("error.stale_button"))
+        rq.refuse(t("error.stale_button"), "stale")
         return
     step = pending["step"]
     if data.op is InspectOp.KIND and step == "kind" and data.v in svc.KINDS:
@@ -614,7 +611,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         await _record(rq, studio, pending)
         return
     else:
-        rq.alert(t("error.stale_button"))
+        rq.refuse(t("error.stale_button"), "stale")
         return
     _set_flag(rq, WAIT_INSPECT, pending)
     rq.edit(*inspect_prompt(rq, studio, pending))
@@ -748,10 +745,10 @@ async def on_mute_button(rq: Rq) -> None:
     data = cb.decode(rq.query.data if rq.query else None)
     kinds = {k.value: k for k in CONTACT_KINDS}
     if not isinstance(data, cb.MuteBtn) or data.kind not in kinds:
-        rq.alert(t("error.bad_button"))
+        rq.refuse(t("error.bad_button"), "bad_button")
         return
     if Role.CONTACT not in rq.roles:
-        rq.alert(t("reminders.not_contact"))
+        rq.refuse(t("reminders.not_contact"), "role")
         return
     kind: Kind = kinds[data.kind]
     now_muted = await svc_pings.toggle_mute(rq.session, rq.user.id, kind)

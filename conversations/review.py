@@ -268,14 +268,14 @@ async def on_aux(rq: Rq) -> str | int:
         return ConversationHandler.END if not _pending(rq) else OPINION
     pending = _pending(rq)
     if not isinstance(data, cb.ReviewAux | cb.ReviewSection) or not pending or int(pending["app"]) != data.app:
-        rq.alert(rq.t("error.stale_button"))
+        rq.refuse(rq.t("error.stale_button"), "stale")
         return OPINION if pending else ConversationHandler.END
     app, first_year = await _load(rq, data.app)
     if app is None:
         return ConversationHandler.END
     if isinstance(data, cb.ReviewSection):
         if pending.get("step") != "reopen" or data.section not in form.SECTIONS:
-            rq.alert(rq.t("error.stale_button"))
+            rq.refuse(rq.t("error.stale_button"), "stale")
             return OPINION
         chosen = list(pending.get("reopen") or [])
         chosen = [x for x in chosen if x != data.section] if data.section in chosen else [*chosen, data.section]

@@ -26,15 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.callbacks import WizardOp
 from bot.domain import form
 from bot.domain.form import FormField, Kind
-from bot.domain.values import InvalidInput
+from bot.domain.values import InvalidInput, clean_text
 from bot.files import DOC_TYPES, IMAGE_TYPES, MAX_DOWNLOAD, VIDEO_TYPES
 from bot.i18n import Translator
 from storage.models import Application, Attachment
@@ -302,10 +301,6 @@ async def check_one(h: Harness, m: Msg, lang: str | None) -> None:
     """Send `m` at the current position and check the answer and the stored draft."""
     before = await draft(h)
     f = field_at(before)
-    # Known bug (test_long_text_limit_counts_what_the_parser_counts): the buffered steps compare the raw length.
-    assume(not (m.kind == "text" and f is not None and f.kind in BUFFERED and len(m.text or "") > f.max_len))
-    # Known bug (test_members_list_escapes_what_members_typed): a member typed with "<" breaks the list's HTML.
-    assume(not (m.kind == "text" and f is form.BY_KEY["member_role"] and "<" in (m.text or "")))
     try:
         await _check_one(h, m, lang, before, f)
     finally:
@@ -341,7 +336,7 @@ async def _check_one(h: Harness, m: Msg, lang: str | None, before: Draft, f: For
             row = (after.wizard.get("m") or {}).get("row") or ((after.answers.get("members") or [{}])[-1])
             assert row.get(short) == value, (sub, row, value)
         elif f.kind in BUFFERED:
-            assert after.answers == before.answers and after.wizard.get("buf") == [m.text]
+            assert after.answers == before.answers and after.wizard.get("buf") == [clean_text(m.text or "")]
         else:
             assert after.answers.get(f.key) == value and after.wizard.get("step") != f.key
     else:
@@ -477,8 +472,6 @@ async def check_album(h: Harness, items: list[Msg], group: str) -> None:
     await put_back(h, before)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG conversations/apply.py on_message: an album sent where no file is "
-                   "wanted (text/button steps, summary, declaration) is answered once per item, not once")
 def test_an_album_gets_one_answer_at_every_step(tmp_path):
     """Issue 7 / sweep, R-M4: an album (2–10 photos, documents or videos in one media group) gets exactly one
     answer at every position of the wizard, and changes the draft only where files are wanted."""
@@ -505,8 +498,6 @@ def test_an_album_gets_one_answer_at_every_step(tmp_path):
             runner.run(close_harness(h))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG conversations/apply.py _on_text: the buffered steps (long text, lines, "
-                   "typed documents) check len(raw text) against max_len, FormField.parse checks the cleaned text")
 async def test_long_text_limit_counts_what_the_parser_counts(bot):
     """Issue 7 / sweep (found by Hypothesis): a long-text answer within the limit once zero-width and control
     characters are removed — what `FormField.parse` stores — is accepted, not refused as too long."""
@@ -523,8 +514,6 @@ async def test_long_text_limit_counts_what_the_parser_counts(bot):
     assert app.wizard.get("buf"), bot.request.texts(UID)[-1][:200]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG conversations/apply.py render_members: member_line(r, t) goes into "
-                   "the HTML message unescaped; a member's name/employer/role with '<' makes Telegram refuse it")
 async def test_members_list_escapes_what_members_typed(bot):
     """Issue 7 / sweep (found by Hypothesis), R-F6: the members list shows what was typed, escaped for
     Telegram's HTML — a role like “<研发>” must not make the members screen invalid (Telegram would answer

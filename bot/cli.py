@@ -38,11 +38,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="劳模创新工作室 application bot")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (default)")
+    from bot import backup
     from bot.exports import cli as export_cli
 
     export_cli.add_parser(sub)
+    backup.add_parser(sub)
     args = parser.parse_args(argv)
-    offline = args.command in ("export",)  # office tools need the database, not a token
+    offline = args.command in ("export", "backup", "restore")  # office tools need the database, not a token
     try:
         settings = load_settings(**({"bot_token": os.environ.get("BOT_TOKEN") or "0:unused"} if offline else {}))
     except ConfigError as exc:
@@ -52,6 +54,8 @@ def main(argv: list[str]) -> int:
     setup_logging(settings.token)
     if args.command == "export":
         return export_cli.run(args, settings)
+    if args.command in ("backup", "restore"):
+        return backup.run(args, settings)
     from bot.app import main_run
 
     main_run(settings)

@@ -68,3 +68,33 @@ def test_config_error_lines(monkeypatch, tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_settings()
     assert exc.value.lines == ["BOT_TOKEN is required but not set (put it in the environment or in .env)"]
+
+
+async def test_office_commands_run_without_a_token(tmp_path):
+    """`python -m bot backup|restore|export` need the database, not BOT_TOKEN."""
+    from bot.app import prepare_database
+    from bot.clock import SystemClock
+    from bot.config import Settings
+    from storage.db import Database
+
+    data = tmp_path / "data"
+    settings = Settings(bot_token="1:x", data_dir=data)  # type: ignore[call-arg]
+    db = Database(settings.database_url)
+    await prepare_database(db, SystemClock(), settings)
+    await db.dispose()
+    env = {"DATA_DIR": str(data)}
+    proc = run_bot_args(["backup", "--out", str(tmp_path / "b.tar.gz")], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b.tar.gz").stat().st_size > 0
+    proc = run_bot_args(["export", "--season", "2026", "--out", str(tmp_path / "out")], env, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert any((tmp_path / "out").iterdir())
+    proc = run_bot_args(["restore", str(tmp_path / "b.tar.gz")], {"DATA_DIR": str(tmp_path / "new")}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "new" / "studio.db").exists()
+
+
+def run_bot_args(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL", "DATA_DIR")}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env={**clean, **env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)

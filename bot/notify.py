@@ -123,7 +123,7 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
 
 
 async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, person: User, role: Role,
-                     status: Status, first_year: bool, now: Any) -> bool:
+                     status: Status, first_year: bool, now: Any, *, resend: bool = False) -> bool:
     """One card per reviewer per status: a row is claimed before sending, so retries never duplicate."""
     from conversations import review as views
 
@@ -132,7 +132,14 @@ async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, pers
         async with s.begin_nested():
             s.add(row)
     except IntegrityError:
-        return True  # already sent for this status
+        if not resend:
+            return True  # already sent (or being sent) for this status
+        found = await s.scalar(select(ReviewMessage).where(
+            ReviewMessage.application_id == app.id, ReviewMessage.chat_id == person.id,
+            ReviewMessage.status == status.value))
+        if found is None or found.message_id is not None or found.error:
+            return True
+        row = found  # claimed by a process that died before sending: send it now
     await s.commit()
     t = svc.i18n.get(svc.i18n.pick(person.locale, person.language_code))
     text, markup = await views.card(s, t, app, role, first_year)
@@ -194,8 +201,10 @@ async def catch_up(application: Any) -> int:
                                 .order_by(Application.id))).all()
         if not apps:
             return 0
+        # rows with neither a message nor an error were claimed by a process that died mid-send
         have = {(a, c, st) for a, c, st in (await s.execute(
-            select(ReviewMessage.application_id, ReviewMessage.chat_id, ReviewMessage.status))).all()}
+            select(ReviewMessage.application_id, ReviewMessage.chat_id, ReviewMessage.status).where(
+                ReviewMessage.message_id.is_not(None) | ReviewMessage.error.is_not(None)))).all()}
         people: dict[tuple[Role, int | None], Any] = {}
         for app in apps:
             status = Status(app.status)
@@ -208,7 +217,8 @@ async def catch_up(application: Any) -> int:
                 continue
             season = await repo.ensure_season(s, app.season_year)
             for person in missing:
-                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, svc.clock.now()):
+                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, svc.clock.now(),
+                                    resend=True):
                     sent += 1
         await s.commit()
     return sent

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from telegram import Update
@@ -31,11 +32,17 @@ class PerUserOrder(BaseUpdateProcessor):
         if key is None:
             await coroutine
             return
+        async with self.hold(key):
+            await coroutine
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: int) -> AsyncIterator[None]:
+        """Take this person's turn (also used by jobs that act for them)."""
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                await coroutine
+                yield
         finally:
             lock, users = self._locks[key]
             if users <= 1:

@@ -115,6 +115,7 @@ class Rq:
         self.answer: tuple[str, bool] | None = None
         self.after_commit: list[Callable[[], Coroutine[Any, Any, Any]]] = []
         self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
+        self.undo: list[Callable[[], None]] = []  # side effects to reverse when the commit fails
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -261,7 +262,11 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                     await rq.load()
                     result = await fn(rq)
                     await session.commit()
-                except OperationalError as exc:
+                except BaseException as exc:
+                    for undo in rq.undo:  # e.g. a downloaded file no row will point to
+                        undo()
+                    if not isinstance(exc, OperationalError):
+                        raise
                     await session.rollback()
                     if attempt + 1 < DB_RETRIES and _is_busy(exc):
                         log.warning("database busy on update %s, retrying", update.update_id)

@@ -32,6 +32,7 @@ from bot.domain.render import display, member_line
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, FINAL, Status
 from bot.i18n import Markup, Translator
+from bot.ordering import PerUserOrder
 from bot.runtime import Rq, handler, run_as
 from bot.services import drafts
 from storage import repo
@@ -583,6 +584,7 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         if any(a.file_unique_id == item.file_unique_id for a in existing):
             raise fileio.FileRefused("file.duplicate")
         rel, size, sha = await fileio.download(rq.context.bot, item, rq.svc.settings.data_dir, str(app.id))
+        rq.undo.append(lambda: (rq.svc.settings.data_dir / rel).unlink(missing_ok=True))
         if any(a.sha256 == sha for a in existing):
             (rq.svc.settings.data_dir / rel).unlink(missing_ok=True)
             raise fileio.FileRefused("file.duplicate")
@@ -640,7 +642,12 @@ async def album_done(context: Any) -> None:
             return
         await answer_album(rq, app)
 
-    await run_as(context, data["user"], data["chat"], body)
+    processor = context.application.update_processor
+    if isinstance(processor, PerUserOrder):  # wait for the album's items still being handled
+        async with processor.hold(data["user"]):
+            await run_as(context, data["user"], data["chat"], body)
+    else:
+        await run_as(context, data["user"], data["chat"], body)
 
 
 async def answer_album(rq: Rq, app: App) -> None:
@@ -778,7 +785,12 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         await rq.session.delete(att)
         await rq.session.flush()
         rq.cache.pop(FILES, None)
-        (rq.svc.settings.data_dir / att.stored_path).unlink(missing_ok=True)
+        gone = rq.svc.settings.data_dir / att.stored_path
+
+        async def unlink() -> None:  # only once the removal is committed
+            gone.unlink(missing_ok=True)
+
+        rq.later(unlink)
         repo.audit(rq.session, now, "file_removed", application_id=app.id, actor_id=rq.user.id,
                    details={"field": f.key, "sha256": att.sha256})
         await show(rq, app, t("photos.removed"), edit=True)

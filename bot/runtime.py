@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.clock import Clock
@@ -195,26 +195,44 @@ class Rq:
             parts = split_message(o.text)
             if len(parts) > 1:  # too long for one message: send it in parts, buttons on the last
                 for i, part in enumerate(parts):
-                    await bot.send_message(o.chat_id or self.chat_id, part, parse_mode=ParseMode.HTML,
-                                           reply_markup=o.keyboard if i == len(parts) - 1 else None,
-                                           disable_web_page_preview=True)
+                    await _retrying(functools.partial(
+                        bot.send_message, o.chat_id or self.chat_id, part, parse_mode=ParseMode.HTML,
+                        reply_markup=o.keyboard if i == len(parts) - 1 else None, disable_web_page_preview=True))
                 continue
             if o.edit and q is not None and q.message is not None:
                 try:
-                    await q.edit_message_text(o.text, parse_mode=ParseMode.HTML, reply_markup=o.keyboard,
-                                              disable_web_page_preview=True)
+                    await _retrying(functools.partial(
+                        q.edit_message_text, o.text, parse_mode=ParseMode.HTML, reply_markup=o.keyboard,
+                        disable_web_page_preview=True))
                     continue
                 except BadRequest as exc:
                     if "not modified" in str(exc):
                         continue
                     log.info("edit failed, sending instead: %s", exc)
-            await bot.send_message(o.chat_id or self.chat_id, o.text, parse_mode=ParseMode.HTML,
-                                   reply_markup=o.keyboard, disable_web_page_preview=True)
+            await _retrying(functools.partial(
+                bot.send_message, o.chat_id or self.chat_id, o.text, parse_mode=ParseMode.HTML,
+                reply_markup=o.keyboard, disable_web_page_preview=True))
         for fn in self.after_commit:
             self.svc.spawn(fn())
 
 
 MAX_MESSAGE = 4096
+SEND_TRIES = 3
+
+
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """A reply whose request failed in transit (5xx, dropped, timed out) is tried again: the answer is
+    already saved, so the user should see it rather than the apology."""
+    for attempt in range(SEND_TRIES):
+        try:
+            return await call()
+        except BadRequest:
+            raise
+        except (TimedOut, NetworkError):
+            if attempt + 1 == SEND_TRIES:
+                raise
+            await asyncio.sleep(0.3 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:

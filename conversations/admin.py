@@ -36,6 +36,7 @@ from bot.domain.workflow import Role
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import admin as svc
+from conversations.inputs import AwaitingInput
 from storage import repo
 from storage.models import Union
 
@@ -632,19 +633,8 @@ async def accept_invitation(rq: Rq, code: str) -> bool:
 # --------------------------------------------------------------------------- wiring
 
 
-class _Awaiting(filters.MessageFilter):
-    """True while the sender is asked to type something for /admin."""
-
-    def __init__(self, app: Application) -> None:  # type: ignore[type-arg]
-        super().__init__(name="admin_awaiting")
-        self._app = app
-
-    def filter(self, message: Message) -> bool:
-        user = message.from_user
-        if user is None:
-            return False
-        data = self._app.user_data.get(user.id)
-        return bool(data and data.get(WAIT))
+def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # noqa: N802
+    return AwaitingInput(app, (WAIT,), "admin_awaiting")
 
 
 async def drop_stale_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -44,6 +44,7 @@ from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import pings as svc_pings
 from bot.services import studios as svc
+from conversations.inputs import AwaitingInput
 from storage import repo
 from storage.models import Application as App
 from storage.models import Inspection, Studio, Union, YearReport
@@ -783,19 +784,8 @@ async def cmd_cancel(rq: Rq) -> None:
     rq.reply(rq.t("report.cancelled" if was_report else "studio.inspect.cancelled_typed"))
 
 
-class _Awaiting(filters.MessageFilter):
-    """True while the sender is in the middle of /report or /inspect typed input."""
-
-    def __init__(self, app: Application) -> None:  # type: ignore[type-arg]
-        super().__init__(name="studio_awaiting")
-        self._app = app
-
-    def filter(self, message: Message) -> bool:
-        user = message.from_user
-        if user is None:
-            return False
-        data = self._app.user_data.get(user.id)
-        return bool(data and any(k in data for k in WAITS))
+def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # noqa: N802
+    return AwaitingInput(app, WAITS, "studio_awaiting")
 
 
 _REGISTERED = "report_handlers_registered"

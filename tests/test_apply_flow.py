@@ -41,4 +41,6 @@ async def test_whole_application_is_stored_and_submitted(any_bot):
     for att in atts:
         assert (bot.settings.data_dir / att.stored_path).is_file()
         assert len(att.sha256) == 64
-    assert "2026-0001" in bot.request.texts(10)[-1]
+    assert any("2026-0001" in t for t in bot.request.texts(10)[-3:])
+    # R-F9: the printable form comes with the receipt
+    assert "sendDocument" in [n for n, _ in bot.request.sent(10)][-3:]

@@ -80,7 +80,7 @@ from storage.models import (
     User,
 )
 from tests.apply_steps import fill_until_summary, tap_op
-from tests.offline import TOKEN, Harness, RecordingRequest, buttons
+from tests.offline import TOKEN, Harness, RecordingRequest, buttons, make_harness
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 7, 10, 10, 0, tzinfo=SH)  # inside the 2026 season's application window
@@ -264,17 +264,10 @@ def settings_for(data_dir: Path, **extra: Any) -> Settings:
 
 async def start_bot(data_dir: Path) -> TimedHarness:
     """This bot as `tests.offline.make_harness` builds it, with the lean request."""
-    s = settings_for(data_dir)
-    clock = MovableClock(NOW)
-    db = Database(s.database_url)
-    await prepare_database(db, clock, s)
-    req = LeanRequest()
-    app = build_application(s, clock=clock, request=req, get_updates_request=LeanRequest(), db=db,
-                            rate_limit=False)
-    await app.initialize()
-    await app.start()
-    await set_commands(app)
-    return TimedHarness(app=app, request=req, clock=clock, db=db, settings=s)
+    h = await make_harness(data_dir, now=NOW, admin_ids=str(ADMIN), request_cls=LeanRequest,
+                           harness_cls=TimedHarness, bot_api_url=API, bot_file_url=FILES)
+    assert isinstance(h, TimedHarness)
+    return h
 
 
 async def stop_app(app: Application, db: Database | None = None) -> None:  # type: ignore[type-arg]

@@ -200,6 +200,7 @@ class Harness:
 
 
 async def make_harness(tmp_path: Path, *, now: datetime, admin_ids: str = "", database_url: str | None = None,
+                       request_cls: type[RecordingRequest] = RecordingRequest, harness_cls: type[Harness] = Harness,
                        **settings: Any) -> Harness:
     env = {"bot_token": TOKEN, "data_dir": tmp_path, "admin_ids": admin_ids, "album_wait_seconds": 0.2,
            "bot_api_url": "http://127.0.0.1:9/bot", "bot_file_url": "http://127.0.0.1:9/file/bot", **settings}
@@ -209,13 +210,13 @@ async def make_harness(tmp_path: Path, *, now: datetime, admin_ids: str = "", da
     clock = MovableClock(now)
     db = Database(s.database_url)
     await prepare_database(db, clock, s)
-    req = RecordingRequest()
-    app = build_application(s, clock=clock, request=req, get_updates_request=RecordingRequest(), db=db,
+    req = request_cls()
+    app = build_application(s, clock=clock, request=req, get_updates_request=request_cls(), db=db,
                             rate_limit=False)
     await app.initialize()
     await app.start()
     await set_commands(app)
-    return Harness(app=app, request=req, clock=clock, db=db, settings=s)
+    return harness_cls(app=app, request=req, clock=clock, db=db, settings=s)
 
 
 async def close_harness(h: Harness) -> None:

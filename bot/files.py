@@ -13,6 +13,8 @@ from pathlib import Path
 from telegram import Bot, Message
 from telegram.error import BadRequest
 
+from bot.services import StoredFile
+
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the public Bot API's getFile limit
 
 DOC_TYPES = {
@@ -46,6 +48,13 @@ class Incoming:
     mime_type: str
     size: int | None
     original_name: str | None
+
+
+def stored(item: Incoming, rel: str, size: int, sha256: str) -> StoredFile:
+    """The record of a file `download` fetched."""
+    return StoredFile(kind=item.kind, telegram_file_id=item.file_id, file_unique_id=item.file_unique_id,
+                      original_name=item.original_name, mime_type=item.mime_type, size=size, sha256=sha256,
+                      stored_path=rel)
 
 
 def safe_name(name: str | None) -> str | None:

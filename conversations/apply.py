@@ -594,10 +594,7 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
             return
         await show(rq, app, "⚠️ " + t(exc.key, **exc.params))
         return
-    drafts.add_attachment(rq.session, app, drafts.FileMeta(
-        field=f.key, kind=item.kind, telegram_file_id=item.file_id, file_unique_id=item.file_unique_id,
-        original_name=item.original_name, mime_type=item.mime_type, size=size, sha256=sha, stored_path=rel,
-    ), rq.svc.clock.now())
+    drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
     await rq.session.flush()
     rq.cache.pop(FILES, None)
     if album:

@@ -414,10 +414,7 @@ async def _report_file(rq: Rq, report: YearReport, studio: Studio, msg: Message)
     except fileio.FileRefused as exc:
         await show_report(rq, report, studio, "⚠️ " + t(exc.key, **exc.params))
         return
-    svc.add_file(rq.session, report, svc.FileMeta(
-        kind=item.kind, telegram_file_id=item.file_id, file_unique_id=item.file_unique_id,
-        original_name=item.original_name, mime_type=item.mime_type, size=size, sha256=sha, stored_path=rel,
-    ), _now(rq))
+    svc.add_file(rq.session, report, fileio.stored(item, rel, size, sha), _now(rq))
     await rq.session.flush()
     if album and not svc.album_first(report, album):
         return  # one answer per album

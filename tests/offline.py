@@ -49,11 +49,15 @@ class RecordingRequest(BaseRequest):
             return (200, data) if data is not None else (404, b"")
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
+        self.record(name, params)
+        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
+
+    def record(self, name: str, params: dict[str, Any]) -> None:
+        """Keep the call (or raise the fault a test queued for it)."""
         if self.fail.get(name):
             self.calls.append((f"failed:{name}", params))  # not delivered
             raise self.fail[name].pop(0)
         self.calls.append((name, params))
-        return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
 
     def _message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         chat_id = int(params.get("chat_id", 1))

@@ -320,3 +320,56 @@ async def test_cards_left_unsent_are_caught_up_at_start(bot):
     assert await notify.catch_up(bot.app) == 1
     assert any("王建国" in t for t in bot.request.texts(22))
     assert await notify.catch_up(bot.app) == 0
+
+
+async def city_ready(bot) -> Application:
+    """An application forwarded to the city, inspected, with a preliminary opinion."""
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_APPROVE, app.id)
+    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    city = who(bot, CITY)
+    await press_action(bot, CITY, Action.SCHEDULE, app.id)
+    await bot.text(city, "2026-09-20")
+    await press_action(bot, CITY, Action.INSPECT, app.id)
+    await bot.text(city, "场地设备齐全。")
+    await press_action(bot, CITY, Action.PRELIMINARY, app.id)
+    await bot.text(city, "建议命名。")
+    return await load(bot)
+
+
+async def test_approved_studio_name_can_be_edited(bot):
+    """R-W3, R-F8: the city may type another approved name; it goes into the form's box and the registry."""
+    app = await city_ready(bot)
+    city = who(bot, CITY)
+    await press_action(bot, CITY, Action.APPROVE, app.id)
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # opinion
+    await bot.text(city, "大连港王建国智能码头劳模创新工作室")
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # plaque date: the season's naming date
+    app = await load(bot)
+    assert app.status == "approved" and app.studio_name == "大连港王建国智能码头劳模创新工作室"
+    assert app.plaque_on.isoformat() == "2026-12-20"
+    async with bot.db.session() as s:
+        assert (await s.scalars(select(Studio))).one().name == app.studio_name
+
+
+async def test_city_return_goes_back_to_the_city_after_resubmission(bot):
+    """R-W1/R-W2: returned by the city, the resubmitted application goes straight back to the city level."""
+    app = await city_ready(bot)
+    city = who(bot, CITY)
+    await press_action(bot, CITY, Action.RETURN, app.id)
+    await bot.text(city, "请补充工作计划的量化目标。")
+    await bot.press(city, f"rs:{app.id}:plan")
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    app = await load(bot)
+    assert app.status == "returned_l2" and app.reopened == ["plan"]
+    assert "请补充工作计划" in bot.request.texts(APPLICANT)[-1]
+    u = bot.user(APPLICANT)
+    await bot.text(u, "/apply")
+    await tap_op(bot, u, WizardOp.EDIT, "plan")
+    await bot.text(u, "三年内培养技师20名，完成攻关项目5项。")
+    await tap_op(bot, u, WizardOp.DONE)
+    await tap_op(bot, u, WizardOp.SUBMIT)
+    await tap_op(bot, u, WizardOp.CONFIRM)
+    app = await load(bot)
+    assert app.status == "forwarded" and "5项" in app.answers["plan"]
+    assert Review(Action.SCHEDULE, app.id).encode() in card_buttons(bot, CITY)

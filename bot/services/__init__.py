@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -14,3 +15,17 @@ def patched(data: dict[str, Any] | None, **changes: Any) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+@dataclass
+class StoredFile:
+    """A downloaded file as it is recorded (the same for application and report materials)."""
+
+    kind: str  # photo | video | document
+    telegram_file_id: str
+    file_unique_id: str
+    original_name: str | None
+    mime_type: str | None
+    size: int
+    sha256: str
+    stored_path: str  # relative to DATA_DIR, a generated name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import calendar, form, workflow
 from bot.domain.form import Kind
 from bot.domain.workflow import Action, Role, Status
-from bot.services import patched
+from bot.services import StoredFile, patched
 from storage import repo
 from storage.models import Application, Attachment, OpinionRecord, Season
 
@@ -150,21 +149,8 @@ async def submit(
     return transition
 
 
-@dataclass
-class FileMeta:
-    field: str
-    kind: str  # photo | video | document
-    telegram_file_id: str
-    file_unique_id: str
-    original_name: str | None
-    mime_type: str | None
-    size: int
-    sha256: str
-    stored_path: str
-
-
-def add_attachment(s: AsyncSession, app: Application, meta: FileMeta, now: datetime) -> Attachment:
-    att = Attachment(application_id=app.id, created_at=now, **meta.__dict__)
+def add_attachment(s: AsyncSession, app: Application, field: str, meta: StoredFile, now: datetime) -> Attachment:
+    att = Attachment(application_id=app.id, field=field, created_at=now, **meta.__dict__)
     s.add(att)
     app.updated_at = now
     return att

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import pings as rules_
 from bot.domain.pings import Rules
-from bot.services import patched
+from bot.services import StoredFile, patched
 from storage import repo
 from storage.models import Attachment, Inspection, Studio, YearReport
 
@@ -196,19 +195,7 @@ async def report_files(s: AsyncSession, report_id: int) -> Sequence[Attachment]:
     return (await s.scalars(select(Attachment).where(Attachment.report_id == report_id).order_by(Attachment.id))).all()
 
 
-@dataclass
-class FileMeta:
-    kind: str  # photo | document
-    telegram_file_id: str
-    file_unique_id: str
-    original_name: str | None
-    mime_type: str | None
-    size: int
-    sha256: str
-    stored_path: str
-
-
-def add_file(s: AsyncSession, report: YearReport, meta: FileMeta, now: datetime) -> Attachment:
+def add_file(s: AsyncSession, report: YearReport, meta: StoredFile, now: datetime) -> Attachment:
     att = Attachment(application_id=None, report_id=report.id, field=FILE_FIELD, created_at=now, **meta.__dict__)
     s.add(att)
     return att

@@ -20,6 +20,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import ingress
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.i18n import I18n
@@ -62,8 +63,11 @@ def build_application(
     i18n = I18n(settings.default_locale)
     persistence = SqlPersistence(db)
     persistence.store_data = PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False)
+    inflight = ingress.Inflight()
     builder: ApplicationBuilder = (  # type: ignore[type-arg]
         ApplicationBuilder()
+        .application_class(ingress.TrackedApplication)
+        .update_queue(ingress.TrackingQueue(inflight))
         .token(settings.token)
         .base_url(str(settings.bot_api_url).rstrip("/"))
         .base_file_url(str(settings.bot_file_url).rstrip("/"))
@@ -78,8 +82,8 @@ def build_application(
         builder = builder.request(request)
     else:
         builder = builder.request(HTTPXRequest(connection_pool_size=16, read_timeout=15, connect_timeout=10))
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    builder = builder.get_updates_request(
+        ingress.GatedRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), inflight))
     app = builder.build()
     app.bot_data["services"] = Services(settings=settings, db=db, i18n=i18n, clock=clock)
     register_handlers(app)
@@ -99,6 +103,7 @@ async def _persist_now(update: Update, context: BotContext) -> None:
     """Store conversation states, then send the replies: a reply means the step is saved."""
     try:
         await context.application.update_persistence()
+        ingress.handled(context.application, update)  # stored: the next getUpdates may confirm it
     finally:
         await flush_pending(context)
 
@@ -128,12 +133,15 @@ async def run(settings: Settings) -> None:
         from bot import jobs, notify
         from conversations.apply import recover_albums
 
+        services = app.bot_data["services"]
+        await services.outbox.start(app.bot)  # replies a crash left unsent, before any new update
         await recover_albums(app)
         app.bot_data["services"].spawn(notify.catch_up(app))  # cards a crash left unsent
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
         gc.collect()
         gc.freeze()  # start-up objects live for the whole run: keep them out of every later collection
         if settings.webhook_url:
+            app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -13,10 +14,11 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from bot import outbox
+from bot import outbox as outbox_mod
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.workflow import Role
@@ -39,6 +41,10 @@ class Services:
     clock: Clock
     extra: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    outbox: outbox.Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = outbox_mod.Outbox(self.db, self.clock)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run work for other people (notifications) after the reply, without holding up the user."""
@@ -57,6 +63,7 @@ class Services:
         """Wait for background work (shutdown, tests)."""
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.outbox.flush()
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.settings.tz).date()
@@ -116,6 +123,8 @@ class Rq:
         self.after_commit: list[Callable[[], Coroutine[Any, Any, Any]]] = []
         self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
         self.undo: list[Callable[[], None]] = []  # side effects to reverse when the commit fails
+        self.key: str | None = None  # the outbox row of these answers
+        self.sending: outbox.Payload | None = None
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -182,80 +191,47 @@ class Rq:
         """Run after the commit and the replies, in the background (notifications to other people)."""
         self.after_commit.append(fn)
 
-    async def flush(self) -> None:
-        bot = self.context.bot
+    def payload(self) -> outbox.Payload:
+        """This update's answers, as stored in the outbox."""
         q = self.query
+        pressed = q.message if q is not None else None
+        p = outbox.Payload()
         if q is not None:
             text, alert = self.answer or ("", False)
-            try:
-                await q.answer(text=text[:200] or None, show_alert=alert)
-            except BadRequest as exc:  # too old to answer; the reply below still informs
-                log.info("callback answer failed: %s", exc)
+            p.query = [q.id, text, alert]
         for o in self.out:
-            parts = split_message(o.text)
-            if len(parts) > 1:  # too long for one message: send it in parts, buttons on the last
-                for i, part in enumerate(parts):
-                    await _retrying(functools.partial(
-                        bot.send_message, o.chat_id or self.chat_id, part, parse_mode=ParseMode.HTML,
-                        reply_markup=o.keyboard if i == len(parts) - 1 else None, disable_web_page_preview=True))
-                continue
-            if o.edit and q is not None and q.message is not None:
-                try:
-                    await _retrying(functools.partial(
-                        q.edit_message_text, o.text, parse_mode=ParseMode.HTML, reply_markup=o.keyboard,
-                        disable_web_page_preview=True))
-                    continue
-                except BadRequest as exc:
-                    if "not modified" in str(exc):
-                        continue
-                    log.info("edit failed, sending instead: %s", exc)
-            await _retrying(functools.partial(
-                bot.send_message, o.chat_id or self.chat_id, o.text, parse_mode=ParseMode.HTML,
-                reply_markup=o.keyboard, disable_web_page_preview=True))
+            p.replies.append(outbox.Reply(
+                o.text, o.keyboard.to_dict() if o.keyboard is not None else None, o.chat_id or self.chat_id,
+                [pressed.chat.id, pressed.message_id] if o.edit and pressed is not None else None))
+        return p
+
+    def keep(self, key: str) -> None:
+        """Write the answers to the outbox, in this update's transaction."""
+        self.key = key
+        self.sending = self.payload()
+        self.svc.outbox.add(self.session, key, self.chat_id if self.user is not None else None, self.sending)
+
+    def _sent(self) -> None:
+        if self.key is not None and self.sending is not None and not self.sending.empty():
+            self.svc.outbox.sent(self.key)
+
+    async def flush(self) -> None:
+        """Send the answers (after the commit), then start the work for other people."""
+        p = self.sending if self.key is not None else self.payload()
+        if p is not None:
+            try:
+                await outbox.deliver(self.context.bot, p)
+            except (TimedOut, NetworkError) as exc:
+                if not isinstance(exc, BadRequest):
+                    raise  # Telegram unreachable: the row stays unsent and goes out at the next start
+                self._sent()
+                raise
+            except TelegramError:
+                self._sent()  # refused for good (e.g. the user blocked the bot): sending it again won't help
+                raise
+            self._sent()
         for fn in self.after_commit:
             self.svc.spawn(fn())
-
-
-MAX_MESSAGE = 4096
-SEND_TRIES = 3
-
-
-async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """A reply whose request failed in transit (5xx, dropped, timed out) is tried again: the answer is
-    already saved, so the user should see it rather than the apology."""
-    for attempt in range(SEND_TRIES):
-        try:
-            return await call()
-        except BadRequest:
-            raise
-        except (TimedOut, NetworkError):
-            if attempt + 1 == SEND_TRIES:
-                raise
-            await asyncio.sleep(0.3 * 2**attempt)
-    raise AssertionError("unreachable")
-
-
-def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Split at paragraph breaks (where no HTML tag is open in our texts) to fit Telegram's limit."""
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    current = ""
-    for para in text.split("\n\n"):
-        while len(para) > limit:  # a single huge paragraph: cut at line breaks
-            cut = para.rfind("\n", 0, limit)
-            cut = cut if cut > 0 else limit
-            parts.append(para[:cut])
-            para = para[cut:].lstrip("\n")
-        candidate = f"{current}\n\n{para}" if current else para
-        if len(candidate) > limit:
-            parts.append(current)
-            current = para
-        else:
-            current = candidate
-    if current:
-        parts.append(current)
-    return parts
 
 
 Handler = Callable[[Rq], Awaitable[T]]
@@ -273,12 +249,18 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
     @functools.wraps(fn)
     async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> T:
         svc = services(context)
+        pending = getattr(context, "pending", None)
+        key = outbox.update_key(update.update_id, len(pending) if isinstance(pending, list) else 0)
+        if key in svc.outbox.handled:  # delivered again after a crash: applied and answered already
+            log.info("update %s was handled before the restart", update.update_id)
+            return None  # type: ignore[return-value]
         for attempt in range(DB_RETRIES):
             async with svc.db.session() as session:
                 rq = Rq(update, context, session)
                 try:
                     await rq.load()
                     result = await fn(rq)
+                    rq.keep(key)
                     await session.commit()
                 except BaseException as exc:
                     for undo in rq.undo:  # e.g. a downloaded file no row will point to
@@ -291,7 +273,6 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                         await asyncio.sleep(0.05 * (attempt + 1))
                         continue
                     raise
-            pending = getattr(context, "pending", None)
             if isinstance(pending, list):
                 pending.append(rq)  # sent in group 1000, after the conversation state is stored
             else:
@@ -310,6 +291,7 @@ async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
         rq = Rq(None, context, session, user_id=user_id, chat_id=chat_id)
         await rq.load()
         await body(rq)
+        rq.keep(f"j{uuid.uuid4().hex}")
         await session.commit()
     await rq.flush()
 

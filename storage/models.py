@@ -306,6 +306,20 @@ class PersistedState(Base):
     data: Mapped[Any] = mapped_column(Json)
 
 
+class Outbox(Base):
+    """What the bot answered to one update (or one job run), written in the same transaction as the
+    change it answers. A row still unsent at start-up is sent then; its key also marks the update as
+    handled, so an update delivered again after a crash is not applied twice."""
+
+    __tablename__ = "outbox"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[Any] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
+
+
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:

@@ -122,6 +122,9 @@ def buttons(params: dict[str, Any]) -> list[tuple[str, str]]:
     return [(b["text"], b.get("callback_data", "")) for row in rm.get("inline_keyboard", []) for b in row]
 
 
+UPDATE_IDS = itertools.count(1)
+
+
 @dataclass
 class Harness:
     """A bot in-process with its own SQLite file, clock and recording request."""
@@ -131,7 +134,9 @@ class Harness:
     clock: MovableClock
     db: Database
     settings: Settings
-    _uid: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # one sequence for every harness of the process, as Telegram's: a bot restarted on the same
+    # database must not meet an update id it has already handled
+    _uid: itertools.count = field(default_factory=lambda: UPDATE_IDS)
     _mid: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def user(self, user_id: int, lang: str = "zh-hans", name: str = "张三") -> dict[str, Any]:

@@ -1,5 +1,10 @@
 """The export files, ready to send or to write: the form (DOCX, PDF), the archive ZIP, the roster XLSX,
 the statistics. Reads the database; heavy work runs in a thread. No Telegram here.
+
+The document libraries (python-docx/lxml, openpyxl — which drags in numpy and PIL —, matplotlib) are
+imported by the builders, and the builders are imported here only when a document is actually made:
+the bot imports this module at start-up (through its handlers), and those libraries would otherwise
+cost ~25 MB of resident memory in a process that may never export anything.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.exports import archive, data, docx_form, pdf, roster, stats
+from bot.exports import data, pdf
 from bot.exports.names import file_name
 from bot.i18n import I18n, Translator
 from storage.db import Database

@@ -336,9 +336,6 @@ async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(fake_api
     assert len(cards(fake_api, r1, app.id)) == 1, fake_api.transcript(r1)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG bot/app.py run(): PTB's Updater acknowledges an update (next getUpdates "
-                   "offset) as soon as it is fetched, before it is handled, and replies are not kept in a durable "
-                   "outbox; killed while the answer is in flight, the restarted bot never answers that message")
 async def test_crash_while_the_answer_is_in_flight_still_answers(fake_api, bot_process_factory, tmp_path):
     """Issue 7 / faults: SIGKILL while the answer to the user's message is being sent (slow network): after the
     restart the user still gets an answer, without re-sending anything."""

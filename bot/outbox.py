@@ -1,0 +1,217 @@
+"""Replies kept in the database until Telegram has them.
+
+A handler's replies are written to `outbox` in the transaction that stores the answer they confirm, and
+sent after the commit. A bot killed in between sends them when it starts again. The same row marks the
+update as handled, so an update Telegram delivers again after a crash is not applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, TimedOut
+
+from bot.clock import Clock
+from storage.db import Database
+from storage.models import Outbox as OutboxRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_MESSAGE = 4096
+SEND_TRIES = 3
+KEEP_SENT = timedelta(days=2)  # long enough to recognise an update delivered again after a crash
+KEEP_UNSENT = timedelta(days=7)
+
+
+def update_key(update_id: int, n: int = 0) -> str:
+    return f"u{update_id}" if n == 0 else f"u{update_id}.{n}"
+
+
+@dataclass
+class Reply:
+    """One message to send, or to put in place of the pressed one (`edit` = [chat_id, message_id])."""
+
+    text: str
+    keyboard: dict[str, Any] | None = None
+    chat_id: int = 0
+    edit: list[int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": self.text, "k": self.keyboard, "c": self.chat_id, "e": self.edit}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Reply:
+        return cls(d["t"], d.get("k"), int(d["c"]), d.get("e"))
+
+
+@dataclass
+class Payload:
+    """Everything one update answers: the callback answer and the messages, in order."""
+
+    query: list[Any] | None = None  # [callback query id, text, show_alert]
+    replies: list[Reply] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return self.query is None and not self.replies
+
+    def to_json(self) -> dict[str, Any]:
+        return {"q": self.query, "m": [r.to_json() for r in self.replies]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Payload:
+        return cls(d.get("q"), [Reply.from_json(r) for r in d.get("m") or []])
+
+
+async def deliver(bot: Bot, payload: Payload) -> None:
+    """Send a payload: answer the press, then each message (split when too long)."""
+    if payload.query is not None:
+        qid, text, alert = payload.query
+        try:
+            await bot.answer_callback_query(qid, text=(text or "")[:200] or None, show_alert=bool(alert))
+        except BadRequest as exc:  # too old to answer (e.g. sent again after a restart); the reply informs
+            log.info("callback answer failed: %s", exc)
+    for r in payload.replies:
+        markup = InlineKeyboardMarkup.de_json(r.keyboard, bot) if r.keyboard else None
+        send = functools.partial(bot.send_message, r.chat_id, parse_mode=ParseMode.HTML,
+                                 disable_web_page_preview=True)
+        parts = split_message(r.text)
+        if len(parts) > 1:  # too long for one message: send it in parts, buttons on the last
+            for i, part in enumerate(parts):
+                await retrying(functools.partial(send, part, reply_markup=markup if i == len(parts) - 1 else None))
+            continue
+        if r.edit:
+            try:
+                await retrying(functools.partial(
+                    bot.edit_message_text, r.text, chat_id=r.edit[0], message_id=r.edit[1],
+                    parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True))
+                continue
+            except BadRequest as exc:
+                if "not modified" in str(exc):
+                    continue
+                log.info("edit failed, sending instead: %s", exc)
+        await retrying(functools.partial(send, r.text, reply_markup=markup))
+
+
+async def retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """A reply whose request failed in transit (5xx, dropped, timed out) is tried again: the answer is
+    already saved, so the user should see it rather than the apology."""
+    for attempt in range(SEND_TRIES):
+        try:
+            return await call()
+        except BadRequest:
+            raise
+        except (TimedOut, NetworkError):
+            if attempt + 1 == SEND_TRIES:
+                raise
+            await asyncio.sleep(0.3 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split at paragraph breaks (where no HTML tag is open in our texts) to fit Telegram's limit."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for para in text.split("\n\n"):
+        while len(para) > limit:  # a single huge paragraph: cut at line breaks
+            cut = para.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            parts.append(para[:cut])
+            para = para[cut:].lstrip("\n")
+        candidate = f"{current}\n\n{para}" if current else para
+        if len(candidate) > limit:
+            parts.append(current)
+            current = para
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+class Outbox:
+    """Writes rows with the handler's transaction; marks them sent in small batches afterwards."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.handled: set[str] = set()  # keys found at start-up: updates that may be delivered again
+        self._sent: list[str] = []
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, session: AsyncSession, key: str, chat_id: int | None, payload: Payload) -> None:
+        now = self.clock.now()
+        session.add(OutboxRow(key=key, chat_id=chat_id, payload=payload.to_json(), created_at=now,
+                              sent_at=now if payload.empty() else None))
+
+    def sent(self, key: str) -> None:
+        """Record later, in one transaction with others sent meanwhile."""
+        self._sent.append(key)
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._marker())
+        assert self._wake is not None
+        self._wake.set()
+
+    async def _marker(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(0.01)  # let the replies of updates finishing now join this batch
+            keys, self._sent = self._sent, []
+            if not keys:
+                continue
+            try:
+                async with self.db.session() as s:
+                    await s.execute(update(OutboxRow).where(OutboxRow.key.in_(keys)).values(sent_at=self.clock.now()))
+                    await s.commit()
+            except Exception:  # noqa: BLE001 - at worst the reply is sent again after a restart
+                log.exception("could not mark %d replies sent", len(keys))
+
+    async def flush(self) -> None:
+        """Write the pending marks now (shutdown, tests)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        keys, self._sent = self._sent, []
+        if keys:
+            async with self.db.session() as s:
+                await s.execute(update(OutboxRow).where(OutboxRow.key.in_(keys)).values(sent_at=self.clock.now()))
+                await s.commit()
+
+    async def start(self, bot: Bot) -> int:
+        """At start-up: drop old rows, remember recent keys, send what a crash left unsent; how many."""
+        now = self.clock.now()
+        async with self.db.session() as s:
+            await s.execute(delete(OutboxRow).where(
+                ((OutboxRow.sent_at.is_not(None)) & (OutboxRow.created_at < now - KEEP_SENT))
+                | (OutboxRow.created_at < now - KEEP_UNSENT)))
+            self.handled = set((await s.scalars(select(OutboxRow.key).where(
+                OutboxRow.key.like("u%"), OutboxRow.created_at >= now - KEEP_SENT))).all())
+            unsent = list((await s.execute(select(OutboxRow.key, OutboxRow.payload).where(
+                OutboxRow.sent_at.is_(None)).order_by(OutboxRow.created_at, OutboxRow.key))).all())
+            await s.commit()
+        for key, data in unsent:
+            try:
+                await deliver(bot, Payload.from_json(data))
+            except Exception as exc:  # noqa: BLE001 - a blocked chat or a reply Telegram refuses: keep going
+                log.warning("reply %s left from before the restart not sent: %s", key, exc)
+            self.sent(key)
+        if unsent:
+            log.info("sent %d replies left unsent by the last run", len(unsent))
+        return len(unsent)

@@ -79,7 +79,7 @@ def decode(data: str | None) -> Codec | None:
     cls = Codec.registry.get(prefix)
     if cls is None:
         return None
-    fields = _fields(cls)
+    fields = _fields(cls)  # type: ignore[arg-type]  # a class is hashable; mypy reads the instances' __hash__
     raw = rest.split(":") if rest or fields else []
     if len(raw) != len(fields):
         return None

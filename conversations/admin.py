@@ -665,7 +665,7 @@ async def drop_stale_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 def register(app: Application) -> None:  # type: ignore[type-arg]
     warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
     awaiting = _Awaiting(app)
-    buttons = CallbackQueryHandler(on_button, pattern=cb.Admin.pattern())
+    buttons: Any = CallbackQueryHandler(on_button, pattern=cb.Admin.pattern())
     conv = ConversationHandler(
         entry_points=[CommandHandler("admin", cmd_admin), buttons],
         states={

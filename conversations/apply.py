@@ -488,7 +488,7 @@ async def on_message(rq: Rq) -> str | int:
         await _on_file(rq, app, f, msg)
     else:
         group = msg.media_group_id
-        hinted: dict[int, str] = rq.svc.extra.setdefault("album_hints", {})  # memory only: not the draft
+        hinted = rq.svc.extra.setdefault("album_hints", {})  # memory only: not the draft
         if group and hinted.get(rq.user.id) == group:
             return FORM  # one answer for a whole album
         if group:

@@ -77,14 +77,14 @@ async def cmd_export(rq: Rq) -> None:
 async def _roster(rq: Rq, year: int) -> None:
     t = rq.t
     xlsx, n = await service.roster_file(rq.session, year, t, rq.svc.settings.tz)
-    apps = await data.season_applications(rq.session, year)
+    apps = await data.season_listing(rq.session, year)  # (id, number, leader): no application loaded
     repo.audit(rq.session, rq.svc.clock.now(), "export", actor_id=rq.user.id,
                details={"what": "roster", "season": year, "applications": n})
     if not apps:
         rq.reply(t("export.none", year=year))
     caption = t("export.roster_caption", year=year, n=n)
-    rows = [[Btn(t.plain("export.button.zip", number=a.number or "", leader=(a.answers or {}).get("leader_name", "")),
-                 callback_data=ExportZip(a.id).encode())] for a in apps[:MAX_BUTTONS]]
+    rows = [[Btn(t.plain("export.button.zip", number=number or "", leader=leader),
+                 callback_data=ExportZip(app_id).encode())] for app_id, number, leader in apps[:MAX_BUTTONS]]
     choose = t("export.choose")
     if len(apps) > MAX_BUTTONS:
         choose += "\n" + t("export.more", n=len(apps) - MAX_BUTTONS)
@@ -153,12 +153,13 @@ async def cmd_stats(rq: Rq) -> None:
     args = rq.context.args or []
     if args and _YEAR.match(args[0].strip()):
         year = int(args[0].strip())
-    text, png = await service.stats_files(rq.session, year, rq.svc.i18n, rq.lang)
-    rq.reply(text)
+    i18n = rq.svc.i18n
+    report = await service.stats_report(rq.session, year, i18n, rq.lang)
+    rq.reply(report.text)  # the figures at once; the chart (matplotlib: ~0.5 s the first time) follows
     bot, chat_id, caption = rq.context.bot, rq.chat_id, rq.t("stats.caption", year=year)
 
     async def send() -> None:
-        await send_photo(bot, chat_id, png, caption)
+        await send_photo(bot, chat_id, await service.stats_chart(report, i18n), caption)
 
     rq.later(send)
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -264,6 +268,66 @@ def test_members_table_grows_beyond_six_rows_and_every_section_has_a_place():
     assert "/" not in names.clean("a/b\\c\x00d") and names.clean(" . ") == ""
 
 
+def test_form_build_frees_its_xml_at_once():
+    """The form's XML trees (native memory, several MB a form) are freed when the build returns, not
+    whenever the garbage collector next looks at python-docx's reference cycles: forms built under load
+    used to add tens of MB to the bot's memory."""
+    from lxml import etree
+
+    app = Application(id=3, number="2026-0003", season_year=2026, applicant_id=1, status="submitted",
+                      answers=dict(COMPLETE), application_date=date(2026, 7, 3))
+    b = data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+    docx_form.build_docx(b, ZH, UTC)
+    gc.collect()
+    gc.disable()
+    try:
+        blob = docx_form.build_docx(b, ZH, UTC)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        held = [el.tag for el in gc.garbage if isinstance(el, etree._Element) and len(el)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert held == []
+    assert any("星海机床股份有限公司" in p.text for p in Document(io.BytesIO(blob)).paragraphs)
+
+
+def test_document_libraries_are_imported_only_when_a_document_is_made():
+    """The bot imports the export handlers at start-up; python-docx/lxml, openpyxl (with numpy and PIL)
+    and matplotlib (~30 MB resident) come in only when a form, a roster or a chart is made."""
+    code = ("import sys, bot.app, bot.exports.service, bot.exports.telegram_io\n"
+            "from conversations import admin, apply, common, exports, report, review, status\n"
+            "heavy = {'docx', 'lxml', 'openpyxl', 'matplotlib', 'numpy', 'PIL'}\n"
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_chart_drawn_again_only_when_the_figures_change(monkeypatch):
+    """/stats asked again with nothing changed sends the same chart without drawing it again."""
+    from bot.exports import stats
+
+    drawn: list[data.Stats] = []
+
+    def chart(st: data.Stats, t: Any) -> bytes:
+        drawn.append(st)
+        return f"png {st.total} {t.lang}".encode()
+
+    monkeypatch.setattr(stats, "chart", chart)
+    monkeypatch.setattr(stats, "_CHARTS", type(stats._CHARTS)())
+    st = data.Stats(year=2026, total=3, drafts=1, by_union=[("甲", 3)], by_status=[("submitted", 3)],
+                    named_by_year=[(2025, 1)])
+    first = stats.chart_cached(st, ZH)
+    again = stats.chart_cached(data.Stats(2026, 3, 1, [("甲", 3)], [("submitted", 3)], [(2025, 1)]), ZH)
+    assert first == again == b"png 3 zh" and len(drawn) == 1
+    assert stats.chart_cached(st, I18N.get("en")) == b"png 3 en" and len(drawn) == 2
+    changed = data.Stats(2026, 4, 1, [("甲", 4)], [("submitted", 4)], [(2025, 1)])
+    assert stats.chart_cached(changed, ZH) == b"png 4 zh" and len(drawn) == 3
+
+
 def test_pdf_is_made_when_libreoffice_is_installed(monkeypatch, tmp_path):
     """R-F9: a PDF accompanies the DOCX when libreoffice/soffice is on PATH; without it, the DOCX alone."""
     script = tmp_path / "bin" / "soffice"
@@ -306,6 +370,12 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
     assert head[:7] == ["申报编号", "区市县/产业工会", "申报单位", "工作室负责人", "劳模最高荣誉", "参与人员数",
                         "当前状态"]
     assert all(ws.column_dimensions[c].width >= 8 for c in "ABCDEFGHIJKLMNO")
+    # the look: bold shaded header, dates as dates, cells aligned to the top, opinions wrapped, A4 landscape
+    assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb == "00DDE4EE" and ws["A1"].alignment.wrap_text
+    assert ws["L2"].number_format == "yyyy-mm-dd" and ws["L2"].alignment.vertical == "top"
+    assert ws["M2"].alignment.wrap_text and not ws["A2"].alignment.wrap_text
+    assert ws.print_title_rows == "$1:$1" and ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.paperSize == 9 and ws.dimensions == "A1:O3"  # 9: A4
     got_rows = {r[0]: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
     assert set(got_rows) == {"2026-0001", "2026-0002"}
     async with bot.db.session() as s:

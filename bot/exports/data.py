@@ -19,6 +19,7 @@ from storage.models import Application, Attachment, AuditEvent, OpinionRecord, S
 _ROLE_OF: dict[str, Role] = {t.action.value: t.role for t in TABLE}
 DISTRICT_ACTIONS = frozenset(a for a, r in _ROLE_OF.items() if r is Role.DISTRICT)
 CITY_ACTIONS = frozenset(a for a, r in _ROLE_OF.items() if r is Role.CITY)
+CHUNK = 1000  # rows fetched at a time by the streamed queries
 
 
 @dataclass
@@ -84,14 +85,14 @@ async def season_applications(s: AsyncSession, year: int, *, drafts: bool = Fals
 # --------------------------------------------------------------------------- the roster (XLSX)
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     action: str
     on: date
     opinion: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class RosterRow:
     """One line of the season's roster; values are raw (codes, dates), the writer localizes them."""
 
@@ -112,49 +113,72 @@ class RosterRow:
     plaque_on: date | None
 
 
-def _last(events: Sequence[AuditEvent], actions: frozenset[str], tz: tzinfo) -> Decision | None:
-    found = [e for e in events if e.action in actions and e.to_status]
-    if not found:
-        return None
-    e = found[-1]
-    return Decision(e.action, e.at.astimezone(tz).date(), e.opinion)
-
-
 async def roster(s: AsyncSession, year: int, lang: str, tz: tzinfo) -> list[RosterRow]:
-    apps = await season_applications(s, year)
-    ids = [a.id for a in apps]
-    unions = {u.id: u for u in (await s.scalars(select(Union))).all()}
-    events: dict[int, list[AuditEvent]] = {i: [] for i in ids}
-    opinions: dict[int, list[OpinionRecord]] = {i: [] for i in ids}
-    if ids:
-        for e in (await s.scalars(select(AuditEvent).where(AuditEvent.application_id.in_(ids))
-                                  .order_by(AuditEvent.id))).all():
-            events[e.application_id].append(e)  # type: ignore[index]
-        for o in (await s.scalars(select(OpinionRecord).where(OpinionRecord.application_id.in_(ids))
-                                  .order_by(OpinionRecord.decided_at, OpinionRecord.id))).all():
-            opinions[o.application_id].append(o)
-    rows = []
-    for a in apps:
-        answers = a.answers or {}
-        union = unions.get(a.union_id) if a.union_id else None
-        rows.append(RosterRow(
-            app_id=a.id,
-            number=a.number or "",
-            union=union.name(lang) if union else "",
-            applying_unit=str(answers.get("applying_unit") or ""),
-            leader=str(answers.get("leader_name") or ""),
-            honour=answers.get("leader_honour"),
-            members=len(answers.get("members") or []),
-            status=a.status,
-            district=_last(events[a.id], DISTRICT_ACTIONS, tz),
-            city=_last(events[a.id], CITY_ACTIONS, tz),
-            submitted_on=a.submitted_at.astimezone(tz).date() if a.submitted_at else None,
-            application_date=a.application_date,
-            opinions=[(o.box, o.decided_at.astimezone(tz).date(), o.text) for o in opinions[a.id]],
-            studio_name=a.studio_name,
-            plaque_on=a.plaque_on,
-        ))
-    return rows
+    """The season's submitted applications in number order, with each level's last decision and the
+    opinions. Core selects of the needed columns only (a season holds thousands of applications, with
+    ~4 audit events and ~2 opinions each: ORM objects for all of them took seconds and hundreds of MB);
+    the audit trail is narrowed to the decisions in SQL, the last one per level is picked here."""
+    listed = (Application.season_year == year) & (Application.status != Status.DRAFT.value)
+    unions = {uid: (zh if lang == "zh" else en)
+              for uid, zh, en in (await s.execute(select(Union.id, Union.name_zh, Union.name_en))).all()}
+    district: dict[int | None, Decision] = {}  # by application (never None here: joined to it)
+    city: dict[int | None, Decision] = {}
+    decided = await s.stream(
+        select(AuditEvent.application_id, AuditEvent.action, AuditEvent.to_status, AuditEvent.at,
+               AuditEvent.opinion)
+        .join(Application, Application.id == AuditEvent.application_id)
+        .where(listed, AuditEvent.action.in_(sorted(DISTRICT_ACTIONS | CITY_ACTIONS)),
+               AuditEvent.to_status.is_not(None))
+        .order_by(AuditEvent.id))
+    async for events in decided.partitions(CHUNK):
+        for event_app, action, to_status, at, opinion in events:  # in order: the last one of each level wins
+            if to_status:
+                level = district if action in DISTRICT_ACTIONS else city
+                level[event_app] = Decision(action, at.astimezone(tz).date(), opinion)
+    opinions: dict[int, list[tuple[str, date, str]]] = {}
+    said = await s.stream(
+        select(OpinionRecord.application_id, OpinionRecord.box, OpinionRecord.decided_at, OpinionRecord.text)
+        .join(Application, Application.id == OpinionRecord.application_id)
+        .where(listed).order_by(OpinionRecord.decided_at, OpinionRecord.id))
+    async for boxes in said.partitions(CHUNK):
+        for app_id, box, decided_at, text in boxes:
+            opinions.setdefault(app_id, []).append((box, decided_at.astimezone(tz).date(), text))
+    keyed: list[tuple[tuple[bool, str, int], RosterRow]] = []
+    apps = await s.stream(  # streamed: each application's answers are decoded, read and dropped
+        select(Application.id, Application.number, Application.union_id, Application.status, Application.answers,
+               Application.submitted_at, Application.application_date, Application.studio_name,
+               Application.plaque_on).where(listed))
+    async for chunk in apps.partitions(CHUNK):
+        for app_id, number, union_id, status, answers, submitted_at, application_date, studio_name, plaque_on in chunk:
+            answers = answers or {}
+            keyed.append(((number is None, number or "", app_id), RosterRow(
+                app_id=app_id,
+                number=number or "",
+                union=unions.get(union_id, "") if union_id else "",
+                applying_unit=str(answers.get("applying_unit") or ""),
+                leader=str(answers.get("leader_name") or ""),
+                honour=answers.get("leader_honour"),
+                members=len(answers.get("members") or []),
+                status=status,
+                district=district.get(app_id),
+                city=city.get(app_id),
+                submitted_on=submitted_at.astimezone(tz).date() if submitted_at else None,
+                application_date=application_date,
+                opinions=opinions.get(app_id, []),
+                studio_name=studio_name,
+                plaque_on=plaque_on,
+            )))
+    keyed.sort(key=lambda kr: kr[0])
+    return [row for _, row in keyed]
+
+
+async def season_listing(s: AsyncSession, year: int) -> list[tuple[int, str | None, str]]:
+    """(id, number, leader's name) of the season's submitted applications, in number order — what the
+    export buttons need, without loading the applications."""
+    leader = Application.answers["leader_name"].as_string()
+    rows = (await s.execute(select(Application.id, Application.number, leader).where(
+        Application.season_year == year, Application.status != Status.DRAFT.value))).all()
+    return sorted(((i, n, name or "") for i, n, name in rows), key=lambda a: (a[1] is None, a[1] or "", a[0]))
 
 
 # --------------------------------------------------------------------------- /stats
@@ -171,11 +195,16 @@ class Stats:
 
 
 async def stats(s: AsyncSession, year: int, lang: str) -> Stats:
+    return (await stats_in(s, year, (lang,)))[lang]
+
+
+async def stats_in(s: AsyncSession, year: int, langs: Sequence[str]) -> dict[str, Stats]:
+    """The figures with the union names of each of `langs`, from one set of queries."""
     # counted by the database: the season may hold thousands of applications
     rows = (await s.execute(
         select(Application.union_id, Application.status, func.count())
         .where(Application.season_year == year).group_by(Application.union_id, Application.status))).all()
-    unions = {u.id: u for u in (await s.scalars(select(Union))).all()}
+    unions = {uid: (zh, en) for uid, zh, en in (await s.execute(select(Union.id, Union.name_zh, Union.name_en))).all()}
     per_union: Counter[int | None] = Counter()
     per_status: Counter[str] = Counter()
     drafts = 0
@@ -185,14 +214,18 @@ async def stats(s: AsyncSession, year: int, lang: str) -> Stats:
             continue
         per_union[union_id] += n
         per_status[status] += n
-    by_union = sorted(
-        ((unions[uid].name(lang) if uid in unions else "—", n) for uid, n in per_union.items()),
-        key=lambda x: (-x[1], x[0]),
-    )
     by_status = [(st.value, per_status[st.value]) for st in Status if per_status.get(st.value)]
     named = Counter(d.year for d in (await s.scalars(select(Studio.named_on))).all())
-    return Stats(year=year, total=sum(per_status.values()), drafts=drafts, by_union=by_union,
-                 by_status=by_status, named_by_year=sorted(named.items()))
+    out = {}
+    for lang in dict.fromkeys(langs):
+        pick = 0 if lang == "zh" else 1
+        by_union = sorted(
+            ((unions[uid][pick] if uid in unions else "—", n) for uid, n in per_union.items()),
+            key=lambda x: (-x[1], x[0]),
+        )
+        out[lang] = Stats(year=year, total=sum(per_status.values()), drafts=drafts, by_union=by_union,
+                          by_status=list(by_status), named_by_year=sorted(named.items()))
+    return out
 
 
 def local_date(when: datetime | None, tz: tzinfo) -> date | None:

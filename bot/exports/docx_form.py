@@ -19,6 +19,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.part import XmlPart
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Length, Mm, Pt
@@ -155,8 +156,9 @@ def _table(doc: Document, widths: Sequence[Length]) -> Table:  # type: ignore[va
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
-    for col, w in zip(table.columns, widths, strict=True):
-        col.width = w
+    # what `table.columns[i].width = w` does, without the cached `_Columns` (a cycle with the table)
+    for grid_col, w in zip(table._tbl.tblGrid.gridCol_lst, widths, strict=True):
+        grid_col.w = w
     return table
 
 
@@ -164,16 +166,32 @@ def _row(table: Table, widths: Sequence[Length], spans: Sequence[tuple[int, int]
          height: Length | None = None) -> list[_Cell]:
     """A new row whose cells cover the column ranges `spans` (inclusive), merged as needed."""
     row: _Row = table.add_row()
-    for c, w in zip(row.cells, widths, strict=True):
+    # the cells of the new row, one per grid column; not `row.cells`, whose recursive closure is a
+    # reference cycle holding the row — and with it the whole XML tree — until the next full GC
+    cells = [_Cell(tc, table) for tc in row._tr.tc_lst]
+    for c, w in zip(cells, widths, strict=True):
         c.width = w
     if height is not None:
         row.height = height
         row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
     out = []
     for a, b in spans:
-        cell = row.cells[a] if a == b else row.cells[a].merge(row.cells[b])
+        cell = cells[a] if a == b else cells[a].merge(cells[b])
         out.append(cell)
     return out
+
+
+def _release(doc: Document) -> None:  # type: ignore[valid-type]
+    """Free the document's XML trees now. python-docx keeps its parts in reference cycles (the package's
+    relationships, and the recursive generator of `iter_parts`, which `save` calls), so the trees —
+    ~5 MB of native libxml2 memory per form, invisible to the garbage collector's thresholds — lived
+    until the next full collection: forms built under load added up to tens of MB of RSS. Emptying each
+    part's root element frees the nodes at once (nothing else refers to them); the body first, which
+    the document object keeps (`Document._body`, another cycle)."""
+    doc.element.body.clear()  # type: ignore[attr-defined]
+    for part in doc.part.package.iter_parts():  # type: ignore[attr-defined]
+        if isinstance(part, XmlPart):
+            part.element.clear()
 
 
 def spans(n: int, cols: int) -> list[tuple[int, int]]:
@@ -236,6 +254,7 @@ class FormWriter:
         _fonts(note.add_run(NOTE), size=9)
         buf = io.BytesIO()
         doc.save(buf)
+        _release(doc)
         return buf.getvalue()
 
     # --- shapes of the printed sections

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.exports import data, pdf
+from bot.exports import archive, data, pdf, stats, worker
 from bot.exports.names import file_name
 from bot.i18n import I18n, Translator
 from storage.db import Database
@@ -44,8 +44,10 @@ def roster_name(year: int) -> str:
 
 async def form_files(b: data.Bundle, i18n: I18n, tz: tzinfo, *, want_pdf: bool = True) -> list[OutFile]:
     """The DOCX, and the PDF when LibreOffice is installed."""
+    from bot.exports import docx_form  # python-docx + lxml: only when a form is made
+
     t = i18n.get(FORM_LANG)
-    docx = await asyncio.to_thread(docx_form.build_docx, b, t, tz)
+    docx = await worker.run(docx_form.build_docx, b, t, tz)
     out = [OutFile(form_name(b, "docx"), docx)]
     if want_pdf and pdf.converter():
         converted = await asyncio.to_thread(pdf.docx_to_pdf, docx)
@@ -64,26 +66,49 @@ async def archive_file(b: data.Bundle, i18n: I18n, tz: tzinfo, data_dir: Path, n
                        forms: list[OutFile] | None = None) -> OutFile:
     forms = forms if forms is not None else await form_files(b, i18n, tz)
     t = i18n.get(FORM_LANG)
-    blob = await asyncio.to_thread(archive.build_zip, b, t, data_dir, now.astimezone(tz),
-                                   {f.name: f.data for f in forms})
+    blob = await worker.run(archive.build_zip, b, t, data_dir, now.astimezone(tz), {f.name: f.data for f in forms})
     return OutFile(archive_name(b), blob)
 
 
 async def roster_file(s: AsyncSession, year: int, t: Translator, tz: tzinfo) -> tuple[OutFile, int]:
     """The season's XLSX and how many applications it lists."""
+    from bot.exports import roster  # openpyxl (with numpy and PIL): only when a roster is made
+
     rows = await data.roster(s, year, t.lang, tz)
-    blob = await asyncio.to_thread(roster.build_xlsx, rows, t, year)
+    blob = await worker.run(roster.build_xlsx, rows, t, year)
     return OutFile(roster_name(year), blob), len(rows)
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """`/stats` read from the database: the text, and the figures the chart is drawn from."""
+
+    year: int
+    lang: str
+    text: str
+    figures: dict[str, data.Stats]  # by language: the reader's, and English (the chart without a CJK font)
+
+
+async def stats_report(s: AsyncSession, year: int, i18n: I18n, lang: str) -> StatsReport:
+    """The figures (a few GROUP BY queries) and the text in `lang`; quick, no chart library involved."""
+    figures = await data.stats_in(s, year, (lang, "en"))
+    return StatsReport(year, lang, stats.text(figures[lang], i18n.get(lang)), figures)
+
+
+def _chart_png(report: StatsReport, i18n: I18n) -> bytes:
+    lang = stats.chart_language(report.lang)  # finding the fonts imports matplotlib: in the export thread too
+    return stats.chart_cached(report.figures[lang], i18n.get(lang))
+
+
+async def stats_chart(report: StatsReport, i18n: I18n) -> OutFile:
+    """The chart of `report` (in Chinese only when a CJK font is installed), drawn in the export thread."""
+    return OutFile(f"stats_{report.year}.png", await worker.run(_chart_png, report, i18n))
 
 
 async def stats_files(s: AsyncSession, year: int, i18n: I18n, lang: str) -> tuple[str, OutFile]:
     """The `/stats` text in `lang` and the chart (in Chinese only when a CJK font is installed)."""
-    t = i18n.get(lang)
-    figures = await data.stats(s, year, lang)
-    chart_lang = stats.chart_language(lang)
-    chart_figures = figures if chart_lang == lang else await data.stats(s, year, chart_lang)
-    png = await asyncio.to_thread(stats.chart, chart_figures, i18n.get(chart_lang))
-    return stats.text(figures, t), OutFile(f"stats_{year}.png", png)
+    report = await stats_report(s, year, i18n, lang)
+    return report.text, await stats_chart(report, i18n)
 
 
 async def export_season(db: Database, year: int, out_dir: Path, i18n: I18n, tz: tzinfo, data_dir: Path,
@@ -104,7 +129,7 @@ async def export_season(db: Database, year: int, out_dir: Path, i18n: I18n, tz: 
 
     async with db.session() as s:
         xlsx, _ = await roster_file(s, year, i18n.get(lang), tz)
-        ids = [a.id for a in await data.season_applications(s, year)]
+        ids = [app_id for app_id, _, _ in await data.season_listing(s, year)]
     await write(xlsx)
     for app_id in ids:
         async with db.session() as s:

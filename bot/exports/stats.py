@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import warnings
+from collections import OrderedDict
 from functools import cache
 from typing import Any
 
@@ -62,7 +64,8 @@ def chart(st: Stats, t: Translator) -> bytes:
     """
     font = cjk_font()
     rc: dict[str, Any] = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
-                          "axes.unicode_minus": False}
+                          "axes.unicode_minus": False, "figure.autolayout": False,
+                          "figure.constrained_layout.use": False}
     names = [n for n, _ in st.by_union]
     import matplotlib
 
@@ -108,9 +111,34 @@ def chart(st: Stats, t: Translator) -> bytes:
                 ax.text(0.5, 0.5, t.plain("stats.chart.empty"), ha="center", va="center", transform=ax.transAxes,
                         color="#777777")
         fig.tight_layout()
+        # laid out once: without this, `tight_layout` leaves a placeholder layout engine behind and
+        # `savefig` runs the layout pass over every text again before printing (~20 ms, same pixels)
+        fig.set_layout_engine(None)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+_CHARTS: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_CHARTS_LOCK = threading.Lock()
+CHARTS_KEPT = 8
+
+
+def chart_cached(st: Stats, t: Translator) -> bytes:
+    """`chart(st, t)`, drawn again only when the figures changed: the PNG depends on nothing else (the
+    language's texts and the installed fonts are fixed while the process runs)."""
+    key = (t.lang, st.year, st.total, st.drafts, tuple(st.by_union), tuple(st.by_status), tuple(st.named_by_year))
+    with _CHARTS_LOCK:
+        png = _CHARTS.get(key)
+        if png is not None:
+            _CHARTS.move_to_end(key)
+            return png
+    png = chart(st, t)
+    with _CHARTS_LOCK:
+        _CHARTS[key] = png
+        while len(_CHARTS) > CHARTS_KEPT:
+            _CHARTS.popitem(last=False)
+    return png
 
 
 def _integer_axis(ax: object, which: str) -> None:

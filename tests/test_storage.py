@@ -27,6 +27,15 @@ async def test_migrations_match_models(pg_clean):
     assert changes == []
 
 
+def test_head_constant_is_the_newest_migration():
+    """`storage.db.HEAD` (which lets a current database skip Alembic at start-up) names the newest migration."""
+    from alembic.script import ScriptDirectory
+
+    from storage.db import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
 async def test_migrate_twice_is_harmless(pg_clean):
     db = Database(pg_clean)
     await db.migrate()

@@ -12,10 +12,13 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage import sqlite_inline
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT = 10.0  # seconds a statement waits for another connection's write lock
 # The newest migration (checked against the migrations folder by tests): a database already there is
 # not handed to Alembic, which is imported only to upgrade (it costs ~11 MB of memory for the whole run).
 HEAD = "0002"
@@ -27,7 +30,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     # NORMAL in WAL mode: a committed transaction survives the process being killed.
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    # no waiting inside SQLite: a busy database is retried with asyncio sleeps (storage.sqlite_inline)
+    cur.execute("PRAGMA busy_timeout=0")
     cur.close()
 
 
@@ -41,6 +45,7 @@ class Database:
             path = self.url.database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                kwargs["async_creator"] = sqlite_inline.creator(path, BUSY_TIMEOUT)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -720,7 +720,8 @@ def machine_lines() -> list[str]:
         f"machine: {os.cpu_count()} cores ({psutil.cpu_count(logical=False)} physical), {cpu}, {mem:.1f} GiB RAM, "
         f"{platform.system()} {platform.release()}",
         f"python: {platform.python_implementation()} {platform.python_version()}; python-telegram-bot "
-        f"{telegram.__version__}; SQLAlchemy {sqlalchemy.__version__}; database: SQLite (aiosqlite), WAL",
+        f"{telegram.__version__}; SQLAlchemy {sqlalchemy.__version__}; database: SQLite (WAL, synchronous=NORMAL), "
+        "statements run on the event loop (storage.sqlite_inline)",
         code,
     ]
 

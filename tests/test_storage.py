@@ -69,3 +69,58 @@ async def test_timestamps_come_back_aware(pg_clean):
         user = await s.get(User, 5)
     assert user is not None and user.created_at == when and user.created_at.tzinfo is not None
     await db.dispose()
+
+
+async def test_sqlite_write_lock_of_another_process_is_waited_out_without_stopping_the_bot(tmp_path):
+    """Issue 7 / database faults: while another connection (a second process, a backup) holds SQLite's write
+    lock, a write waits for it with asyncio sleeps — other updates keep being served meanwhile — and succeeds
+    once the lock is released; past the busy timeout it fails as "database is locked" (which handlers retry)."""
+    import asyncio
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from storage import sqlite_inline
+    from storage.models import User
+
+    path = tmp_path / "bot.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await db.migrate()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    ticks = 0
+
+    async def other_updates() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def release_later() -> None:
+        await asyncio.sleep(0.4)
+        other.execute("COMMIT")
+
+    ticker = asyncio.create_task(other_updates())
+    releaser = asyncio.create_task(release_later())
+    async with db.session() as s:
+        s.add(User(id=7, first_name="王", created_at=datetime.now(UTC)))
+        await s.commit()
+    await releaser
+    assert ticks >= 20  # the event loop went on while the write waited (0.4 s / 10 ms)
+    async with db.session() as s:
+        assert (await s.get(User, 7)) is not None
+    await db.dispose()
+
+    other.execute("BEGIN IMMEDIATE")
+    conn = sqlite_inline.InlineConnection(str(path), busy_timeout=0.2)
+    started = asyncio.get_running_loop().time()
+    try:
+        await conn.execute("INSERT INTO users (id, first_name, created_at) VALUES (8, 'x', '2026-01-01')")
+        raise AssertionError("the write went through a held lock")
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+    assert 0.2 <= asyncio.get_running_loop().time() - started < 2
+    assert conn.retries > 3
+    other.execute("ROLLBACK")
+    await conn.close()
+    ticker.cancel()
+    other.close()

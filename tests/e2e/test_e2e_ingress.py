@@ -27,7 +27,7 @@ async def test_update_killed_before_its_commit_is_delivered_again_and_stored_onc
     """Issue 7 / faults (crash at every step): the bot is killed while it handles a photo (its download
     is slow); Telegram was not yet told the update arrived, so after the restart it comes again, the
     photo is stored once and the user is answered once."""
-    bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(700, first_name="王建国")
     await goto_photos(fake_api, u)
     fake_api.inject("getFile", delay=8, times=1)
@@ -42,6 +42,6 @@ async def test_update_killed_before_its_commit_is_delivered_again_and_stored_onc
     await fake_api.wait_reply(u, since=since, timeout=20, settle=1.0)
     replies = answers(fake_api, u, since)
     assert len(replies) == 1 and "1/5" in (replies[0].text or ""), fake_api.transcript(u)
-    app, atts = await stored(data_dir, 700)
+    app, atts = await stored(bot, 700)
     assert app is not None and len(atts) == 1, atts
     assert fake_api.is_acked(uid)

@@ -28,6 +28,7 @@ class InlineCursor:
     """The aiosqlite cursor interface over a `sqlite3.Cursor`."""
 
     def __init__(self, conn: InlineConnection) -> None:
+        assert conn.raw is not None, "connection closed"
         self._conn = conn
         self._cursor = conn.raw.cursor()
 
@@ -153,7 +154,7 @@ class InlineConnection:
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
         assert self.raw is not None
-        self.raw.isolation_level = value
+        self.raw.isolation_level = value  # type: ignore[assignment]
 
 
 def creator(path: str, busy_timeout: float = 10.0) -> Callable[[], Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
@@ -265,11 +265,13 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                 except BaseException as exc:
                     for undo in rq.undo:  # e.g. a downloaded file no row will point to
                         undo()
-                    if not isinstance(exc, OperationalError):
+                    if not isinstance(exc, DBAPIError):
                         raise
                     await session.rollback()
-                    if attempt + 1 < DB_RETRIES and _is_busy(exc):
-                        log.warning("database busy on update %s, retrying", update.update_id)
+                    # a dropped connection is also worth a second try: had its commit gone through, the
+                    # second try would meet this update's outbox row and change nothing
+                    if attempt + 1 < DB_RETRIES and (_is_busy(exc) or exc.connection_invalidated):
+                        log.warning("database busy on update %s, retrying: %s", update.update_id, exc.orig)
                         await asyncio.sleep(0.05 * (attempt + 1))
                         continue
                     raise
@@ -296,6 +298,13 @@ async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
     await rq.flush()
 
 
-def _is_busy(exc: OperationalError) -> bool:
+# PostgreSQL's "try again" errors: serialization_failure, deadlock_detected, lock_not_available
+TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _is_busy(exc: DBAPIError) -> bool:
+    """A failure that a second attempt of the same update can get past (nothing of it was committed)."""
+    if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
     text = str(exc.orig).lower()
     return "locked" in text or "busy" in text or "deadlock" in text or "serialization" in text

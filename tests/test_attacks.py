@@ -4,6 +4,10 @@ of another union, hostile file names, and the bot token.
 The rule for every press a user could not have received from the bot: nothing in the database changes
 (a snapshot of every table except the audit trail is compared), the presser gets an alert
 (`show_alert`), and the attempt is recorded in the audit trail with the presser's id.
+
+The tests of stored state run on SQLite and, for those marked `ON_BOTH`, on PostgreSQL as well (the world is
+built once per database and copied for each test: a directory copy, and on PostgreSQL `CREATE DATABASE …
+TEMPLATE`); the many single-datum variants run on SQLite, and all their data at once on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from bot.domain.workflow import Action
 from storage.models import Application, Attachment, AuditEvent, Base
 from tests.apply_steps import fill_until_summary, tap_op
 from tests.conftest import JULY_10
+from tests.databases import BOTH, create_pg_database, drop_pg_database, need_pg
 from tests.e2e.conftest import bot_process_factory, fake_api  # noqa: F401 - fixtures of the e2e test below
 from tests.e2e.fake_formatting import render
 from tests.offline import TOKEN, Harness, buttons, close_harness, make_harness
@@ -60,8 +65,8 @@ class World:
         return self.h.user(uid, name=NAMES.get(uid, "张三"))
 
 
-async def _build(data_dir: Path) -> tuple[int, int, dict[int, set[str]]]:
-    h = await make_harness(data_dir, now=JULY_10, admin_ids=str(ADMIN))
+async def _build(data_dir: Path, database_url: str | None) -> tuple[int, int, dict[int, set[str]]]:
+    h = await make_harness(data_dir, now=JULY_10, admin_ids=str(ADMIN), database_url=database_url)
     try:
         union = await first_union_id(h)
         await grant(h, DISTRICT, "district_reviewer", union)
@@ -86,20 +91,64 @@ async def _build(data_dir: Path) -> tuple[int, int, dict[int, set[str]]]:
         await close_harness(h)
 
 
+@dataclass
+class Template:
+    root: Path  # the data directory (and the SQLite file)
+    database_url: str | None  # the PostgreSQL database to copy, None on SQLite
+    submitted: int
+    draft: int
+    given: dict[int, set[str]]
+
+
+class Templates:
+    """The world built once per database, when a test first needs it (a submitted application, a draft, every
+    role); each test gets a copy."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp = tmp_path_factory
+        self.made: dict[str, Template] = {}
+
+    async def get(self, kind: str) -> Template:
+        if kind not in self.made:
+            root = self.tmp.mktemp(f"world-{kind}") / "data"
+            url = await create_pg_database() if kind == "postgresql" else None
+            self.made[kind] = Template(root, url, *await _build(root, url))
+        return self.made[kind]
+
+
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int, dict[int, set[str]]]:
-    """The world built once (a submitted application, a draft, every role); each test gets a copy."""
-    root = tmp_path_factory.mktemp("world") / "data"
-    return (root, *asyncio.run(_build(root)))
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    t = Templates(tmp_path_factory)
+    yield t
+    for tpl in t.made.values():
+        if tpl.database_url:
+            asyncio.run(drop_pg_database(tpl.database_url))
+
+
+@pytest.fixture
+def world_db(request: pytest.FixtureRequest) -> str:
+    """The database of `world`: SQLite, unless the test is marked `ON_BOTH` (or parametrizes it indirectly)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgresql":
+        need_pg()
+    return kind
+
+
+ON_BOTH = pytest.mark.parametrize("world_db", BOTH, indirect=True)
 
 
 @pytest_asyncio.fixture
-async def world(template, tmp_path) -> AsyncIterator[World]:  # type: ignore[no-untyped-def]
-    root, submitted, draft, given = template
-    shutil.copytree(root, tmp_path / "data")
-    h = await make_harness(tmp_path / "data", now=JULY_10, admin_ids=str(ADMIN))
-    yield World(h, submitted, draft, given)
-    await close_harness(h)
+async def world(templates, world_db, tmp_path) -> AsyncIterator[World]:  # type: ignore[no-untyped-def]
+    tpl = await templates.get(world_db)
+    shutil.copytree(tpl.root, tmp_path / "data")
+    url = await create_pg_database(template=tpl.database_url) if tpl.database_url else None
+    try:
+        h = await make_harness(tmp_path / "data", now=JULY_10, admin_ids=str(ADMIN), database_url=url)
+        yield World(h, tpl.submitted, tpl.draft, tpl.given)
+        await close_harness(h)
+    finally:
+        if url:
+            await drop_pg_database(url)
 
 
 async def snapshot(h: Harness) -> dict[str, list[str]]:
@@ -142,10 +191,11 @@ async def assert_refused(w: World, uid: int, data: str) -> None:
 # --------------------------------------------------------------------------- review buttons
 
 
+@ON_BOTH
 async def test_every_review_action_by_every_role_is_refused_unless_offered(world):
-    """Issue 7 / attacks, R-W1…R-W4: `rv:<action>:<app>` for every Action and every role (and no role) on a
-    submitted application and on a draft — except the buttons the bot gave that reviewer — changes nothing,
-    is answered with an alert and recorded in the audit trail."""
+    """Issue 7 / attacks, R-W1…R-W4, on SQLite and PostgreSQL: `rv:<action>:<app>` for every Action and every role
+    (and no role) on a submitted application and on a draft — except the buttons the bot gave that reviewer —
+    changes nothing, is answered with an alert and recorded in the audit trail."""
     w = world
     tried = 0
     for uid in ROLES.values():
@@ -160,20 +210,24 @@ async def test_every_review_action_by_every_role_is_refused_unless_offered(world
     assert tried >= len(ROLES) * len(Action) * 3 - 3
 
 
-@pytest.mark.parametrize("data", [
+MALFORMED_REVIEW = [
     "rv:l1_approve:abc", "rv:l1_approve:-1", "rv:l1_approve:1e3", "rv:l1_approve: 1", "rv:l1_approve:",
     "rv:l1_approve", "rv:drop_tables:1", "rv:L1_APPROVE:1", "rv:l1_approve:1:extra", "rv:l1_approve:0x1",
     "rv:l1_approve:99999999999999999999", "rv:" + "x" * 80,
-])
+]
+
+
+@pytest.mark.parametrize("data", MALFORMED_REVIEW)
 async def test_malformed_review_data_is_refused(world, data):
     """Issue 7 / attacks: non-numeric, negative, extra or missing parts, made-up actions, overlong data."""
     for uid in (DISTRICT, NOBODY):
         await assert_refused(world, uid, data)
 
 
+@ON_BOTH
 async def test_replayed_and_stale_review_presses_change_nothing(world):
-    """Issue 7 / attacks: once a reviewer decided, the same button pressed again (replay), another
-    reviewer's card of the same union (stale) and a different action on the old card are refused."""
+    """Issue 7 / attacks, on SQLite and PostgreSQL: once a reviewer decided, the same button pressed again (replay),
+    another reviewer's card of the same union (stale) and a different action on the old card are refused."""
     w = world
     d = w.user(DISTRICT)
     await w.h.press(d, Review(Action.L1_APPROVE, w.submitted).encode())
@@ -185,9 +239,10 @@ async def test_replayed_and_stale_review_presses_change_nothing(world):
             await assert_refused(w, uid, Review(action, w.submitted).encode())
 
 
+@ON_BOTH
 async def test_reviewer_of_another_union_cannot_act_or_see(world):
-    """Issue 7 / attacks, R-C2: a district reviewer of another union gets no card, no /pending entry, and
-    every action, the full view and the status timeline of the application are refused."""
+    """Issue 7 / attacks, R-C2, on SQLite and PostgreSQL: a district reviewer of another union gets no card, no /pending
+    entry, and every action, the full view and the status timeline of the application are refused."""
     w = world
     assert not w.given[FOREIGN]
     mark = await w.h.text(w.user(FOREIGN), "/pending")
@@ -197,9 +252,10 @@ async def test_reviewer_of_another_union_cannot_act_or_see(world):
         await assert_refused(w, FOREIGN, data)
 
 
+@ON_BOTH
 async def test_stale_review_aux_presses_are_recorded(world):
-    """Issue 7 / attacks: the default-opinion, cancel and section buttons of a decision that is not in
-    progress (already finished, cancelled, or never started) are refused and recorded."""
+    """Issue 7 / attacks, on SQLite and PostgreSQL: the default-opinion, cancel and section buttons of a decision that
+    is not in progress (already finished, cancelled, or never started) are refused and recorded."""
     w = world
     for uid in (DISTRICT, NOBODY, CITY):
         for data in (ReviewAux(ReviewOp.DEFAULT, w.submitted).encode(),
@@ -217,10 +273,11 @@ def test_only_canonical_ascii_ids_decode(data):
 # --------------------------------------------------------------------------- wizard buttons
 
 
+@ON_BOTH
 async def test_wizard_buttons_with_another_users_application(world):
-    """Issue 7 / attacks: every wizard operation carrying another person's application id (a submitted one, a
-    draft, one that does not exist) is refused for every role — including the owner pressing a button for a
-    draft that is not theirs."""
+    """Issue 7 / attacks, on SQLite and PostgreSQL: every wizard operation carrying another person's application id (a
+    submitted one, a draft, one that does not exist) is refused for every role — including the owner pressing a button
+    for a draft that is not theirs."""
     w = world
     values: dict[WizardOp, str | None] = {WizardOp.UNION: "1", WizardOp.CHOICE: "male", WizardOp.EDIT: "leader",
                                           WizardOp.MEMBER_EDIT: "0", WizardOp.MEMBER_DEL: "0",
@@ -233,16 +290,20 @@ async def test_wizard_buttons_with_another_users_application(world):
         await assert_refused(w, DRAFTER, Wiz(w.submitted, op, "1" if op is WizardOp.FILE_DEL else None).encode())
 
 
-@pytest.mark.parametrize("data", ["f:abc:y:", "f:1:zz:", "f:1:y:../../x", "f:" + "1" * 70, "f", "f:"])
+MALFORMED_WIZARD = ["f:abc:y:", "f:1:zz:", "f:1:y:../../x", "f:" + "1" * 70, "f", "f:"]
+
+
+@pytest.mark.parametrize("data", MALFORMED_WIZARD)
 async def test_malformed_wizard_data_is_refused(world, data):
     """Issue 7 / attacks: malformed wizard data changes nothing (not even the conversation state)."""
     for uid in (NOBODY, DRAFTER):
         await assert_refused(world, uid, data)
 
 
+@ON_BOTH
 async def test_double_tap_and_old_wizard_buttons_change_nothing(world):
-    """Issue 7 / attacks (replay): a button of a question already answered — pressed twice quickly, or on an
-    older message — does not answer the question now on screen."""
+    """Issue 7 / attacks (replay), on SQLite and PostgreSQL: a button of a question already answered — pressed twice
+    quickly, or on an older message — does not answer the question now on screen."""
     w = world
     u = w.user(DRAFTER)
     yes = Wiz(w.draft, WizardOp.YES, None, "elig_1").encode()
@@ -257,9 +318,10 @@ async def test_double_tap_and_old_wizard_buttons_change_nothing(world):
 # --------------------------------------------------------------------------- everything else
 
 
+@ON_BOTH
 async def test_other_modules_buttons_refused_for_the_wrong_people(world):
-    """Issue 7 / attacks: admin buttons by non-admins, a status timeline of someone else's application, the
-    export archive by people without the right — refused, alerted and recorded."""
+    """Issue 7 / attacks, on SQLite and PostgreSQL: admin buttons by non-admins, a status timeline of someone else's
+    application, the export archive by people without the right — refused, alerted and recorded."""
     w = world
     for uid in (NOBODY, OWNER, DISTRICT, CITY, CONTACT):
         for data in ("adm:menu:", "adm:unions:0", "adm:drop:", "adm:" + "x" * 60):
@@ -275,21 +337,45 @@ async def test_other_modules_buttons_refused_for_the_wrong_people(world):
         await assert_refused(w, uid, "insp:ls:0:")
 
 
-@pytest.mark.parametrize("data", ["zz:1", "", "x" * 65, "rv2:l1_approve:1", "lang:fr", "lang:../../etc", "lang:",
-                                  "\u202erv:l1_approve:1", "adm\x00:menu"])
+GARBAGE = ["zz:1", "", "x" * 65, "rv2:l1_approve:1", "lang:fr", "lang:../../etc", "lang:", "\u202erv:l1_approve:1",
+           "adm\x00:menu"]
+
+
+@pytest.mark.parametrize("data", GARBAGE)
 async def test_made_up_prefixes_and_garbage_are_refused(world, data):
     """Issue 7 / attacks: data no button of this bot carries."""
     for uid in (NOBODY, ADMIN):
         await assert_refused(world, uid, data)
 
 
-@pytest.mark.parametrize("who,data", [
+FORGED = [
     (NOBODY, "yr:go:1:"), (OWNER, "yr:go:999:"), (NOBODY, "mute:deadline"),
     (NOBODY, "mute:zz"), (CITY, "insp:new:999:"), (CITY, "insp:zz:1:"), (CITY, "xz:999999"), (ADMIN, "adm:drop:"),
-])
+]
+
+
+@pytest.mark.parametrize("who,data", FORGED)
 async def test_forged_studio_export_and_admin_data_is_recorded(world, who, data):
     """Issue 7 / attacks: forged year-report, inspection, reminder, export and admin data."""
     await assert_refused(world, who, data)
+
+
+@pytest.mark.parametrize("world_db", ["postgresql"], indirect=True)
+async def test_malformed_garbage_and_forged_data_on_postgresql(world):
+    """Issue 7 / attacks, on PostgreSQL: the data of the single-datum tests above (malformed review and wizard data,
+    made-up prefixes and garbage — NUL, right-to-left and overlong data included —, forged studio, export and admin
+    data), all in one world: each press changes nothing, gets an alert and one audit row."""
+    for data in MALFORMED_REVIEW:
+        for uid in (DISTRICT, NOBODY):
+            await assert_refused(world, uid, data)
+    for data in MALFORMED_WIZARD:
+        for uid in (NOBODY, DRAFTER):
+            await assert_refused(world, uid, data)
+    for data in GARBAGE:
+        for uid in (NOBODY, ADMIN):
+            await assert_refused(world, uid, data)
+    for who, data in FORGED:
+        await assert_refused(world, who, data)
 
 
 # --------------------------------------------------------------------------- files
@@ -302,14 +388,16 @@ HOSTILE_NAMES = [
 ]
 
 
-async def test_uploaded_file_names_never_reach_the_file_system(tmp_path):
-    """Issue 7 / attacks, R-M2: documents called `../../x.pdf`, with control characters, a path, HTML or 300
-    characters are stored under generated names inside DATA_DIR/materials/<application>/; nothing is
-    written anywhere else; the shown name has no path or control characters and every reply is valid HTML."""
+async def test_uploaded_file_names_never_reach_the_file_system(tmp_path, pg_clean):
+    """Issue 7 / attacks, R-M2, on SQLite and PostgreSQL: documents called `../../x.pdf`, with control characters,
+    a path, HTML or 300 characters are stored under generated names inside DATA_DIR/materials/<application>/;
+    nothing is written anywhere else; the name kept in the database and shown has no path or control characters
+    and every reply is valid HTML."""
     from tests.test_wizard_inputs import goto_step
 
     data_dir = tmp_path / "data"
-    h = await make_harness(data_dir, now=JULY_10)
+    url = pg_clean if pg_clean.startswith("postgresql") else None  # SQLite: the file inside DATA_DIR
+    h = await make_harness(data_dir, now=JULY_10, database_url=url)
     try:
         u = h.user(70)
         await goto_step(h, u, "recommendation")
@@ -364,9 +452,10 @@ def test_every_registered_prefix_is_covered():
     assert all(f.key for f in form.STEPS)
 
 
+@ON_BOTH
 async def test_refusals_are_cheap_and_bounded(world):
-    """Issue 7 / attacks: a burst of forged presses adds one bounded audit row each (overlong data is
-    truncated to the 64 bytes Telegram allows) and nothing else."""
+    """Issue 7 / attacks, on SQLite and PostgreSQL: a burst of forged presses adds one bounded audit row each (overlong
+    data is truncated to the 64 bytes Telegram allows) and nothing else."""
     w = world
     before = await snapshot(w.h)
     async with w.h.db.session() as s:

@@ -12,6 +12,10 @@ computed with the form declaration's own parser, `FormField.parse`.
 One harness walks the whole form; at each step Hypothesis sends its examples and the draft is put back
 after every accepted one, so every example meets the same step. The event loop is driven by hand
 (`asyncio.Runner`) because Hypothesis calls a synchronous function per example.
+
+Every test runs on SQLite and on PostgreSQL (a new database, dropped afterwards; skipped when no server is
+reachable). PostgreSQL gets fewer examples per position (SWEEP_EXAMPLES_PG, default 5, against SWEEP_EXAMPLES,
+default 15): the stored-state checks are what differs between the databases, and they run at every position.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import hashlib
 import mimetypes
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -39,11 +45,13 @@ from bot.i18n import Translator
 from storage.models import Application, Attachment
 from tests.apply_steps import png, tap_op
 from tests.conftest import JULY_10
+from tests.databases import BOTH, create_pg_database, drop_pg_database, need_pg
 from tests.e2e.fake_formatting import EntityParseError, render, utf16_len
 from tests.offline import Harness, close_harness, make_harness
 
 UID = 4242
 EXAMPLES = int(os.environ.get("SWEEP_EXAMPLES", "15"))
+EXAMPLES_PG = int(os.environ.get("SWEEP_EXAMPLES_PG", "5"))
 ALBUM_WAIT = 600.0  # albums are answered by running their pending job by hand (no sleeping, no races)
 LANGS = ("zh-hans", "en", "zh-TW", "ar", "fr", None)
 
@@ -410,37 +418,49 @@ def walk(h: Harness, runner: asyncio.Runner, at_each: Callable[[str], None]) -> 
     return seen
 
 
-def _harness(runner: asyncio.Runner, tmp_path: Path) -> Harness:
-    return runner.run(make_harness(tmp_path, now=JULY_10, album_wait_seconds=ALBUM_WAIT))
+@contextmanager
+def bot_on(db: str, tmp_path: Path) -> Iterator[tuple[asyncio.Runner, Harness]]:
+    """An event loop and a bot on SQLite (a file in `tmp_path`) or on a new PostgreSQL database."""
+    if db == "postgresql":
+        need_pg()
+    with asyncio.Runner() as runner:
+        url = runner.run(create_pg_database()) if db == "postgresql" else None
+        try:
+            h = runner.run(make_harness(tmp_path, now=JULY_10, album_wait_seconds=ALBUM_WAIT, database_url=url))
+            try:
+                yield runner, h
+            finally:
+                runner.run(close_harness(h))
+        finally:
+            if url:
+                runner.run(drop_pg_database(url))
 
 
-def test_every_message_kind_at_every_step_gets_one_answer_and_keeps_the_draft(tmp_path):
-    """Issue 7 / sweep: at every step (and member sub-question, "other" text, summary, declaration) any
-    single message gets exactly one localized, Telegram-valid answer showing the current step; the draft
-    (answers, wizard state, attachments) changes only for input valid for that step (FormField.parse for
+@pytest.mark.parametrize("db", BOTH)
+def test_every_message_kind_at_every_step_gets_one_answer_and_keeps_the_draft(tmp_path, db):
+    """Issue 7 / sweep, on SQLite and PostgreSQL: at every step (and member sub-question, "other" text, summary,
+    declaration) any single message gets exactly one localized, Telegram-valid answer showing the current step;
+    the draft (answers, wizard state, attachments) changes only for input valid for that step (FormField.parse for
     text; type, size, count and duplicates for files), and accepted files are stored under generated names
     inside DATA_DIR."""
-    with asyncio.Runner() as runner:
-        h = _harness(runner, tmp_path)
-        try:
+    examples = EXAMPLES_PG if db == "postgresql" else EXAMPLES
+    with bot_on(db, tmp_path) as (runner, h):
 
-            def sweep(position: str) -> None:
-                @settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                 HealthCheck.large_base_example])
-                @given(m=MESSAGES, lang=st.sampled_from(LANGS))
-                def at_position(m: Msg, lang: str | None) -> None:
-                    runner.run(check_one(h, m, lang))
+        def sweep(position: str) -> None:
+            @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                             HealthCheck.large_base_example])
+            @given(m=MESSAGES, lang=st.sampled_from(LANGS))
+            def at_position(m: Msg, lang: str | None) -> None:
+                runner.run(check_one(h, m, lang))
 
-                try:
-                    at_position()
-                except Exception as exc:
-                    exc.add_note(f"wizard position: {position}")
-                    raise
+            try:
+                at_position()
+            except Exception as exc:
+                exc.add_note(f"wizard position: {position}")
+                raise
 
-            positions = walk(h, runner, sweep)
-        finally:
-            runner.run(close_harness(h))
+        positions = walk(h, runner, sweep)
     assert len(positions) == len(form.STEPS) + len(form.MEMBER_FIELDS) + 3 + 2  # 3 "other" modes
 
 
@@ -472,40 +492,41 @@ async def check_album(h: Harness, items: list[Msg], group: str) -> None:
     await put_back(h, before)
 
 
-def test_an_album_gets_one_answer_at_every_step(tmp_path):
-    """Issue 7 / sweep, R-M4: an album (2–10 photos, documents or videos in one media group) gets exactly one
-    answer at every position of the wizard, and changes the draft only where files are wanted."""
+@pytest.mark.parametrize("db", BOTH)
+def test_an_album_gets_one_answer_at_every_step(tmp_path, db):
+    """Issue 7 / sweep, R-M4, on SQLite and PostgreSQL: an album (2–10 photos, documents or videos in one media
+    group) gets exactly one answer at every position of the wizard, and changes the draft only where files are
+    wanted."""
     counter = iter(range(10**6))
-    with asyncio.Runner() as runner:
-        h = _harness(runner, tmp_path)
-        try:
+    examples = 2 if db == "postgresql" else 3
+    with bot_on(db, tmp_path) as (runner, h):
 
-            def sweep(position: str) -> None:
-                @settings(max_examples=3, deadline=None, database=None, phases=[Phase.generate],
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-                @given(items=ALBUMS)
-                def at_position(items: list[Msg]) -> None:
-                    runner.run(check_album(h, items, f"g{next(counter)}"))
+        def sweep(position: str) -> None:
+            @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+            @given(items=ALBUMS)
+            def at_position(items: list[Msg]) -> None:
+                runner.run(check_album(h, items, f"g{next(counter)}"))
 
-                try:
-                    at_position()
-                except Exception as exc:
-                    exc.add_note(f"wizard position: {position}")
-                    raise
+            try:
+                at_position()
+            except Exception as exc:
+                exc.add_note(f"wizard position: {position}")
+                raise
 
-            walk(h, runner, sweep)
-        finally:
-            runner.run(close_harness(h))
+        walk(h, runner, sweep)
 
 
-async def test_long_text_limit_counts_what_the_parser_counts(bot):
-    """Issue 7 / sweep (found by Hypothesis): a long-text answer within the limit once zero-width and control
-    characters are removed — what `FormField.parse` stores — is accepted, not refused as too long."""
+async def test_long_text_limit_counts_what_the_parser_counts(any_bot):
+    """Issue 7 / sweep (found by Hypothesis), on SQLite and PostgreSQL: a long-text answer within the limit once
+    zero-width and control characters are removed — what `FormField.parse` stores — is accepted, not refused as too
+    long."""
     f = form.BY_KEY["achievements"]
     text = "成" * (f.max_len - 10) + "\u200b" * 20  # parse keeps max_len - 10 characters
     assert len(f.parse(text, today=JULY_10.date())) == f.max_len - 10
     from tests.test_wizard_inputs import goto_step
 
+    bot = any_bot
     u = bot.user(UID)
     await goto_step(bot, u, "achievements")
     await bot.text(u, text)
@@ -514,12 +535,13 @@ async def test_long_text_limit_counts_what_the_parser_counts(bot):
     assert app.wizard.get("buf"), bot.request.texts(UID)[-1][:200]
 
 
-async def test_members_list_escapes_what_members_typed(bot):
-    """Issue 7 / sweep (found by Hypothesis), R-F6: the members list shows what was typed, escaped for
-    Telegram's HTML — a role like “<研发>” must not make the members screen invalid (Telegram would answer
-    400 and the applicant could never see the members step again)."""
+async def test_members_list_escapes_what_members_typed(any_bot):
+    """Issue 7 / sweep (found by Hypothesis), R-F6, on SQLite and PostgreSQL: the members list shows what was typed,
+    escaped for Telegram's HTML — a role like “<研发>” must not make the members screen invalid (Telegram would
+    answer 400 and the applicant could never see the members step again)."""
     from tests.test_wizard_inputs import goto_step
 
+    bot = any_bot
     u = bot.user(UID)
     await goto_step(bot, u, "members")
     await tap_op(bot, u, WizardOp.MEMBER_ADD)

@@ -4,6 +4,12 @@ connections on sendMessage, getUpdates and getFile; SIGKILL at every step of an 
 
 What must hold: every user message is still answered; every reviewer notification arrives exactly once
 (no duplicates after retries or restarts); an application filled in with crashes equals one without.
+
+Database faults: a SQLite write lock held by another connection; on PostgreSQL, row and table locks held by
+another connection, a deadlock, a lock timeout and dropped connections; a commit that fails.
+
+The tests taking the `dbs` fixture run twice: on SQLite and on PostgreSQL (a new database per bot; skipped
+when no server is reachable, see `tests.conftest.database_url`).
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import select
 
 from bot.callbacks import Review, WizardOp
@@ -27,6 +34,7 @@ from storage.db import Database
 from storage.models import Application, Attachment, ReviewMessage
 
 from ..apply_steps import png
+from ..databases import Databases, asyncpg_dsn, databases, sqlite_url
 from .driver import prepare, say, tap, wiz_data
 from .fake_api import ChatMessage, FakeTelegramServer, FakeUser
 
@@ -35,8 +43,34 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 APOLOGY = "抱歉，处理时出了点问题"  # error.internal (zh)
 
 
-async def stored(data_dir: Path, applicant: int) -> tuple[Application | None, list[Attachment]]:
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'studio.db'}")
+@pytest_asyncio.fixture
+async def dbs(database_url: str) -> AsyncIterator[Databases]:
+    """Fresh databases for the test's bots: SQLite files, or new PostgreSQL databases (dropped afterwards).
+
+    Put it before `bot_process_factory` in a test's arguments, so the bots are killed before their databases
+    are dropped."""
+    async with databases("postgresql" if database_url.startswith("postgresql") else "sqlite") as d:
+        yield d
+
+
+@pytest_asyncio.fixture
+async def pg_dbs() -> AsyncIterator[Databases]:
+    """New PostgreSQL databases only (the test is skipped when no server is reachable)."""
+    async with databases("postgresql") as d:
+        yield d
+
+
+def db_url(bot: Any) -> str:
+    """The database the bot process uses: its `DATABASE_URL`, or the SQLite file in its data directory (a data
+    directory is also accepted: its SQLite file)."""
+    if isinstance(bot, Path):
+        return sqlite_url(bot)
+    return bot.database_url or sqlite_url(bot.data_dir)
+
+
+async def stored(bot: Any, applicant: int) -> tuple[Application | None, list[Attachment]]:
+    """The applicant's application and attachments, read from the bot's database."""
+    db = Database(db_url(bot))
     try:
         async with db.session() as s:
             app = (await s.scalars(select(Application).where(Application.applicant_id == applicant))).first()
@@ -49,8 +83,8 @@ async def stored(data_dir: Path, applicant: int) -> tuple[Application | None, li
         await db.dispose()
 
 
-async def review_rows(data_dir: Path) -> list[ReviewMessage]:
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'studio.db'}")
+async def review_rows(bot: Any) -> list[ReviewMessage]:
+    db = Database(db_url(bot))
     try:
         async with db.session() as s:
             return list((await s.scalars(select(ReviewMessage).order_by(ReviewMessage.id))).all())
@@ -78,11 +112,24 @@ async def one_answer(api: FakeTelegramServer, u: FakeUser, send: Callable[[], An
     return got[0]
 
 
+async def prepare_on(data_dir: Path, grants: list[tuple[int, str, bool]] | None, database_url: str | None) -> None:
+    """`driver.prepare` on the given database (its `Settings` read `DATABASE_URL`; None: the SQLite default)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if database_url is None:
+            mp.delenv("DATABASE_URL", raising=False)
+        else:
+            mp.setenv("DATABASE_URL", database_url)
+        await prepare(data_dir, grants)
+
+
 async def start_bot(api: FakeTelegramServer, factory: Any, tmp_path: Path,
-                    grants: list[tuple[int, str, bool]] | None = None, name: str = "data") -> tuple[Any, Path]:
+                    grants: list[tuple[int, str, bool]] | None = None, name: str = "data",
+                    dbs: Databases | None = None) -> tuple[Any, Path]:
+    """A prepared database and a started bot on it: SQLite in the data directory, or a new one from `dbs`."""
     data_dir = tmp_path / name
-    await prepare(data_dir, grants)
-    bot = await factory(data_dir=data_dir, workdir=tmp_path / f"w-{name}")
+    url = await dbs.new() if dbs is not None else None
+    await prepare_on(data_dir, grants, url)
+    bot = await factory(data_dir=data_dir, workdir=tmp_path / f"w-{name}", database_url=url)
     return bot, data_dir
 
 
@@ -110,34 +157,29 @@ async def test_flood_waits_on_send_message_are_waited_out(fake_api, bot_process_
 
 @pytest.mark.parametrize("fault", [{"status": 500}, {"status": 502}, {"drop": True}],
                          ids=["500", "502-nginx", "dropped"])
-async def test_server_errors_on_send_message_still_answer(fake_api, bot_process_factory, tmp_path, fault):
-    """Issue 7 / faults: a 500, an nginx 502 or a dropped connection on the answer — the user still gets
-    exactly one answer; if it is the apology (“您已填写的内容都已保存”, what you filled in is saved), that must
-    be true: the answer is stored and /apply shows the next question."""
-    _, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+async def test_server_errors_on_send_message_still_answer(dbs, fake_api, bot_process_factory, tmp_path, fault):
+    """Issue 7 / faults, on SQLite and PostgreSQL: a 500, an nginx 502 or a dropped connection on the answer — the
+    user still gets exactly one answer, the real one (the reply is sent again, not replaced by an apology), and
+    the answer is stored."""
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
     u = fake_api.user(520, first_name="王建国")
     await say(fake_api, u, "/apply")
     fake_api.inject(("sendMessage", "editMessageText"), times=1, when=to(u), **fault)
     msg = await one_answer(fake_api, u, press_op(fake_api, u, WizardOp.UNION), settle=2.5)
-    app, _ = await stored(data_dir, 520)
-    assert app is not None and app.union_id is not None  # the union answer is stored either way
-    if APOLOGY in (msg.text or ""):
-        assert "已保存" in (msg.text or "")
-        text = await say(fake_api, u, "/apply")
-        assert "第 2/" in text, text  # the user finds the next question, as the apology promised
-    else:
-        assert "第 2/" in (msg.text or "")
+    app, _ = await stored(bot, 520)
+    assert app is not None and app.union_id is not None
+    assert "第 2/" in (msg.text or ""), msg.text
 
 
 async def test_timeout_on_send_message_still_answers(fake_api, bot_process_factory, tmp_path):
     """Issue 7 / faults: an answer that times out (the Bot API does not respond within the bot's 15 s read
     timeout) — the user still gets one answer and the stored state matches what it says."""
-    _, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(530, first_name="王建国")
     await say(fake_api, u, "/apply")
     fake_api.inject(("sendMessage", "editMessageText"), delay=17, times=1, when=to(u))
     msg = await one_answer(fake_api, u, press_op(fake_api, u, WizardOp.UNION), within=40, settle=2.5)
-    app, _ = await stored(data_dir, 530)
+    app, _ = await stored(bot, 530)
     assert app is not None and app.union_id is not None
     assert APOLOGY in (msg.text or "") or "第 2/" in (msg.text or ""), msg.text
 
@@ -145,10 +187,11 @@ async def test_timeout_on_send_message_still_answers(fake_api, bot_process_facto
 # --------------------------------------------------------------------------- getUpdates
 
 
-async def test_get_updates_faults_lose_no_message(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: getUpdates answered with 429 (retry_after), 500, nginx 502, a dropped connection and a
-    slow response — every message sent meanwhile is answered exactly once and in order."""
-    _, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+async def test_get_updates_faults_lose_no_message(dbs, fake_api, bot_process_factory, tmp_path):
+    """Issue 7 / faults, on SQLite and PostgreSQL: getUpdates answered with 429 (retry_after), 500, nginx 502, a
+    dropped connection and a slow response — every message sent meanwhile is answered exactly once and in order,
+    and every answer is stored."""
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
     u = fake_api.user(540, first_name="王建国")
     await say(fake_api, u, "/apply")
     for fault in ({"status": 429, "retry_after": 1}, {"status": 500}, {"status": 502}, {"drop": True},
@@ -162,7 +205,7 @@ async def test_get_updates_faults_lose_no_message(fake_api, bot_process_factory,
         msg = await one_answer(fake_api, u, press_op(fake_api, u, WizardOp.YES), within=60, settle=0.5)
         assert f"第 {i + 3}/" in (msg.text or ""), msg.text
     assert all(f.exhausted for f in fake_api.faults)
-    app, _ = await stored(data_dir, 540)
+    app, _ = await stored(bot, 540)
     assert app is not None and [app.answers.get(f"elig_{n}") for n in range(1, 6)] == [True] * 5
 
 
@@ -186,12 +229,12 @@ async def test_get_file_faults_answer_every_photo(fake_api, bot_process_factory,
     exactly one answer; a photo that could not be fetched leaves neither a row nor a file and is answered with
     the apology (whose “everything is saved” wording is questioned in
     test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_saved); sending it again works."""
-    _, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+    bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(550, first_name="王建国")
     await goto_photos(fake_api, u)
     fake_api.inject("getFile", times=1, **fault)
     msg = await one_answer(fake_api, u, lambda: fake_api.send_photo(u, png(1)), within=40, settle=1.5)
-    app, atts = await stored(data_dir, 550)
+    app, atts = await stored(bot, 550)
     assert app is not None
     files = sorted(p.relative_to(data_dir).as_posix() for p in (data_dir / "materials").rglob("*") if p.is_file()) \
         if (data_dir / "materials").exists() else []
@@ -207,7 +250,7 @@ async def test_get_file_faults_answer_every_photo(fake_api, bot_process_factory,
 async def test_album_with_a_slow_get_file_gets_one_answer(fake_api, bot_process_factory, tmp_path):
     """Issue 7 / faults, R-M4: an album of three photos where fetching the second one is slow (2.5 s, longer
     than the 1.2 s album wait) still gets one answer and all three photos are stored."""
-    _, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(555, first_name="王建国")
     await goto_photos(fake_api, u)
     seen = []
@@ -216,7 +259,7 @@ async def test_album_with_a_slow_get_file_gets_one_answer(fake_api, bot_process_
     fake_api.send_album(u, [png(1), png(2), png(3)])
     await fake_api.wait_reply(u, since=since, timeout=20, settle=4.0)
     got = answers(fake_api, u, since)
-    _, atts = await stored(data_dir, 555)
+    _, atts = await stored(bot, 555)
     assert len(atts) == 3 and len(got) == 1, ([(e.text or "")[:40] for e in got], len(atts))
 
 
@@ -240,13 +283,13 @@ def albums(api: FakeTelegramServer, reviewer: FakeUser) -> set[str]:
     return {e.media_group_id for e in api.events(reviewer) if e.action == "sent" and e.media_group_id}
 
 
-async def test_reviewer_cards_arrive_exactly_once_despite_faults_and_restarts(fake_api, bot_process_factory,
+async def test_reviewer_cards_arrive_exactly_once_despite_faults_and_restarts(dbs, fake_api, bot_process_factory,
                                                                              tmp_path):
-    """Issue 7 / faults, R-W1: the submission card reaches each reviewer of the union exactly once although their
-    sendMessage / sendMediaGroup / sendDocument calls meet a 500, a 429, an nginx 502 and a dropped connection;
-    restarting the bot (SIGTERM, then SIGKILL) sends nothing again."""
+    """Issue 7 / faults, R-W1, on SQLite and PostgreSQL: the submission card reaches each reviewer of the union
+    exactly once although their sendMessage / sendMediaGroup / sendDocument calls meet a 500, a 429, an nginx 502
+    and a dropped connection; restarting the bot (SIGTERM, then SIGKILL) sends nothing again."""
     grants = [(561, "district_reviewer", True), (562, "district_reviewer", True)]
-    bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, grants, dbs=dbs)
     r1, r2 = fake_api.user(561, first_name="区工会一"), fake_api.user(562, first_name="区工会二")
     fake_api.inject("sendMessage", 500, times=1, when=to(r1))
     fake_api.inject("sendMediaGroup", 429, retry_after=1, times=1, when=to(r1))
@@ -254,7 +297,7 @@ async def test_reviewer_cards_arrive_exactly_once_despite_faults_and_restarts(fa
     fake_api.inject("sendDocument", 502, times=1, when=to(r2))
     u = fake_api.user(560, first_name="王建国")
     await submit_application(fake_api, u)
-    app, _ = await stored(data_dir, 560)
+    app, _ = await stored(bot, 560)
     assert app is not None and app.status == "submitted"
     await fake_api.wait_for(lambda: cards(fake_api, r1, app.id) and cards(fake_api, r2, app.id), timeout=30)
     await fake_api.wait_idle(quiet=2.0, timeout=30)
@@ -269,7 +312,7 @@ async def test_reviewer_cards_arrive_exactly_once_despite_faults_and_restarts(fa
     await fake_api.wait_idle(quiet=2.0, timeout=30)
     for r in (r1, r2):
         assert len(cards(fake_api, r, app.id)) == 1 and len(albums(fake_api, r)) == 1
-    rows = await review_rows(data_dir)
+    rows = await review_rows(bot)
     assert sorted(r.chat_id for r in rows) == [561, 562] and all(r.message_id for r in rows)
 
 
@@ -278,13 +321,13 @@ async def test_reviewer_card_when_the_response_is_lost(fake_api, bot_process_fac
     message was sent). The Bot API has no idempotency key, so the bot cannot know: it retries, and the
     reviewer may see the card twice — never zero times, never more than twice."""
     grants = [(571, "district_reviewer", True)]
-    _, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
     r1 = fake_api.user(571, first_name="区工会")
     fake_api.inject("sendMessage", drop=True, perform=True, times=1,
                     when=lambda p: p.get("chat_id") == 571 and "reply_markup" in p)
     u = fake_api.user(570, first_name="王建国")
     await submit_application(fake_api, u)
-    app, _ = await stored(data_dir, 570)
+    app, _ = await stored(bot, 570)
     assert app is not None
     await fake_api.wait_for(lambda: cards(fake_api, r1, app.id), timeout=30)
     await fake_api.wait_idle(quiet=2.0, timeout=30)
@@ -295,7 +338,7 @@ async def test_crash_before_the_reviewer_card_is_sent_loses_nothing(fake_api, bo
     """Issue 7 / faults: SIGKILL after the submission is stored but while the applicant's receipt is still being
     sent (slow network) — after the restart the reviewer still gets the card, once."""
     grants = [(581, "district_reviewer", True)]
-    bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
     r1 = fake_api.user(581, first_name="区工会")
     u = fake_api.user(580, first_name="王建国")
     await goto_photos(fake_api, u)
@@ -306,7 +349,7 @@ async def test_crash_before_the_reviewer_card_is_sent_loses_nothing(fake_api, bo
     press_op(fake_api, u, WizardOp.CONFIRM)()
     await fake_api.wait_for(lambda: [c for c in fake_api.calls[since:] if c.method in ("sendMessage", "editMessageText")
                                      and c.params.get("chat_id") == u.id], timeout=15)
-    app, _ = await stored(data_dir, 580)
+    app, _ = await stored(bot, 580)
     assert app is not None and app.status == "submitted"
     await bot.kill()
     fake_api.clear_faults()
@@ -316,17 +359,18 @@ async def test_crash_before_the_reviewer_card_is_sent_loses_nothing(fake_api, bo
     assert len(cards(fake_api, r1, app.id)) == 1, fake_api.transcript(r1)
 
 
-async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: SIGKILL while the reviewer's card (or the photos before it) is being sent (slow network):
-    after the restart the reviewer still gets the card, once."""
+async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(dbs, fake_api, bot_process_factory,
+                                                                        tmp_path):
+    """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL while the reviewer's card (or the photos before it) is
+    being sent (slow network): after the restart the reviewer still gets the card, once."""
     grants = [(582, "district_reviewer", True)]
-    bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, grants, dbs=dbs)
     r1 = fake_api.user(582, first_name="区工会")
     fake_api.inject(("sendMessage", "sendMediaGroup", "sendDocument"), delay=10, times=1, when=to(r1))
     u = fake_api.user(583, first_name="王建国")
     await submit_application(fake_api, u)
     await fake_api.wait_for(lambda: [c for c in fake_api.calls if c.params.get("chat_id") == r1.id], timeout=15)
-    app, _ = await stored(data_dir, 583)
+    app, _ = await stored(bot, 583)
     assert app is not None and app.status == "submitted"
     await bot.kill()
     fake_api.clear_faults()
@@ -336,10 +380,11 @@ async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(fake_api
     assert len(cards(fake_api, r1, app.id)) == 1, fake_api.transcript(r1)
 
 
-async def test_crash_while_the_answer_is_in_flight_still_answers(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: SIGKILL while the answer to the user's message is being sent (slow network): after the
-    restart the user still gets an answer, without re-sending anything."""
-    bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path)
+async def test_crash_while_the_answer_is_in_flight_still_answers(dbs, fake_api, bot_process_factory, tmp_path):
+    """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL while the answer to the user's message is being sent
+    (slow network): after the restart the user still gets an answer (kept in the database's outbox), without
+    re-sending anything, and the answer it confirms is stored."""
+    bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
     u = fake_api.user(590, first_name="王建国")
     await say(fake_api, u, "/apply")
     fake_api.inject(("sendMessage", "editMessageText"), delay=10, times=1, when=to(u))
@@ -352,6 +397,8 @@ async def test_crash_while_the_answer_is_in_flight_still_answers(fake_api, bot_p
     await bot.start()
     await fake_api.wait_reply(u, since=since, timeout=10)
     assert answers(fake_api, u, since)
+    app, _ = await stored(bot, 590)
+    assert app is not None and app.union_id is not None
 
 
 # --------------------------------------------------------------------------- crash at every step
@@ -442,34 +489,39 @@ def _normalized(app: Application) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(600)
-async def test_crash_at_every_step_matches_a_clean_run(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: SIGKILL right after each update of a whole application is fetched (every step), restart,
-    re-send nothing: the user gets an answer every time, and the submitted application (answers, photos and
-    document checksums) equals the one filled in without crashes."""
-    every = int(os.environ.get("CRASH_EVERY", "3"))  # CRASH_EVERY=1 kills at every single step (~2.5 min)
+async def test_crash_at_every_step_matches_a_clean_run(dbs, fake_api, bot_process_factory, tmp_path):
+    """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL right after each update of a whole application is
+    fetched (every step), restart, re-send nothing: the user gets an answer every time, and the submitted
+    application (answers, photos and document checksums) equals the one filled in without crashes.
+
+    By default the bot is killed at every 3rd step on SQLite (steps 0, 3, 6, …) and at every 6th on PostgreSQL,
+    starting at step 1 (1, 7, 13, …: steps the SQLite run does not crash at)."""
+    # CRASH_EVERY=1 kills at every single step (~2.5 min); CRASH_EVERY_PG the same on PostgreSQL
+    every = int(os.environ.get("CRASH_EVERY_PG", "6") if dbs.is_pg else os.environ.get("CRASH_EVERY", "3"))
+    phase = 1 % every if dbs.is_pg else 0
     results = []
     started = time.monotonic()
     for run, crashing in enumerate((False, True)):
-        bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path, name=f"run{run}")
+        bot, data_dir = await start_bot(fake_api, bot_process_factory, tmp_path, name=f"run{run}", dbs=dbs)
         u = fake_api.user(600 + run, first_name="王建国")
 
         async def crash() -> None:
             await bot.kill()  # noqa: B023 - the bot of this run
             await bot.start()  # noqa: B023
 
-        log = await fill(fake_api, u, (lambda i, c=crashing: c and i % every == 0), crash)
+        log = await fill(fake_api, u, (lambda i, c=crashing: c and i % every == phase), crash)
         assert "-0001" in (fake_api.last_message(u).text or ""), fake_api.transcript(u)
         await bot.stop()
-        app, atts = await stored(data_dir, 600 + run)
+        app, atts = await stored(bot, 600 + run)
         assert app is not None
         for att in atts:
             assert hashlib.sha256((data_dir / att.stored_path).read_bytes()).hexdigest() == att.sha256
         results.append((_normalized(app), sorted((a.field, a.sha256, a.original_name) for a in atts)))
         if crashing:
-            assert len(log) == len(range(0, len(APPLICATION), every)), log
+            assert len(log) == len(range(phase, len(APPLICATION), every)), log
     assert results[0] == results[1]
     acked = sum(entry.endswith(":acked") for entry in log)
-    print(f"crash at every {every} step(s): {time.monotonic() - started:.0f} s for both runs; "
+    print(f"{dbs.kind}: crash at every {every} step(s): {time.monotonic() - started:.0f} s for both runs; "
           f"{acked}/{len(log)} updates were already acknowledged when the bot was killed")
 
 
@@ -502,10 +554,189 @@ async def test_sqlite_write_lock_is_waited_out_and_retried(fake_api, bot_process
     await fake_api.wait_reply(u, since=since, timeout=40, settle=1.5)
     got = answers(fake_api, u, since)
     assert len(got) == 1 and "第 2/" in (got[0].text or ""), [(e.text or "")[:50] for e in got]
-    app, _ = await stored(data_dir, 610)
+    app, _ = await stored(bot, 610)
     assert app is not None and app.union_id is not None
     if write:
         assert "database busy" in bot.log_text()  # the retry path, not only SQLite's own busy wait
+
+
+# PostgreSQL counterparts: the lock holder is another connection to the bot's database (asyncpg, autocommit
+# outside its explicit transaction).
+
+
+async def pg_connect(bot: Any) -> Any:
+    import asyncpg
+
+    return await asyncpg.connect(asyncpg_dsn(db_url(bot)))
+
+
+async def bot_waits_for_a_lock(conn: Any, relation: str | None = None, timeout: float = 15.0) -> int:  # noqa: ASYNC109
+    """The pid of the bot's connection once it waits for a lock (on the table `relation`, in a transaction that has
+    written already)."""
+    sql = ("SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted "
+           "AND a.datname = current_database() AND l.pid <> pg_backend_pid()")
+    args: list[str] = []
+    if relation is not None:
+        sql += " AND l.relation = $1::regclass AND a.backend_xid IS NOT NULL"
+        args.append(relation)
+    deadline = time.monotonic() + timeout
+    while True:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is a snapshot
+        pid = await conn.fetchval(sql, *args)
+        if pid is not None:
+            return int(pid)
+        if time.monotonic() > deadline:
+            now = await conn.fetch("SELECT a.pid, a.state, a.backend_xid, l.locktype, l.relation::regclass, l.mode, "
+                                   "l.granted FROM pg_stat_activity a JOIN pg_locks l ON a.pid = l.pid "
+                                   "WHERE a.datname = current_database()")
+            raise TimeoutError(f"the bot never waited for a lock{' on ' + relation if relation else ''}: "
+                               f"{[tuple(r) for r in now]}")
+        await asyncio.sleep(0.03)
+
+
+async def app_version(bot: Any, applicant: int) -> int:
+    app, _ = await stored(bot, applicant)
+    assert app is not None
+    return app.version
+
+
+async def start_pg_bot(pg_dbs: Databases, factory: Any, tmp_path: Path, *settings: str) -> Any:
+    """A bot on a new PostgreSQL database with `ALTER DATABASE … SET` `settings` applied before it connects."""
+    import asyncpg
+
+    data_dir = tmp_path / "data"
+    url = await pg_dbs.new()
+    assert url is not None
+    await prepare_on(data_dir, None, url)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        for setting in settings:
+            await conn.execute(f'ALTER DATABASE "{await conn.fetchval("SELECT current_database()")}" SET {setting}')
+    finally:
+        await conn.close()
+    return await factory(data_dir=data_dir, workdir=tmp_path / "w-data", database_url=url)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("lock,hold", [
+    ("SELECT 1 FROM applications WHERE applicant_id = 615 FOR UPDATE", 3.0),
+    ("LOCK TABLE applications IN ACCESS EXCLUSIVE MODE", 6.0),
+], ids=["row-lock", "table-lock"])
+async def test_postgresql_lock_is_waited_out(pg_dbs, fake_api, bot_process_factory, tmp_path, lock, hold):
+    """Issue 7 / database faults, PostgreSQL (the counterpart of the held SQLite write lock): another connection
+    holds a lock the bot needs while the user's answer is handled — the row of the user's application (SELECT …
+    FOR UPDATE, 3 s) or the whole table (ACCESS EXCLUSIVE, as a migration or VACUUM FULL takes it, 6 s). The bot
+    waits it out: nothing is sent before the answer is stored, then the user gets the real answer once, not an
+    apology, and the answer is stored once (the application's version goes up by one)."""
+    bot = await start_pg_bot(pg_dbs, bot_process_factory, tmp_path)
+    u = fake_api.user(615, first_name="王建国")
+    await say(fake_api, u, "/apply")
+    version = await app_version(bot, 615)
+    conn = await pg_connect(bot)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute(lock)
+        since = fake_api.mark()
+        press_op(fake_api, u, WizardOp.UNION)()
+        await bot_waits_for_a_lock(conn)
+        await asyncio.sleep(hold)
+        assert not answers(fake_api, u, since)  # nothing was sent before the answer could be stored
+        await tx.rollback()
+    finally:
+        await conn.close()
+    await fake_api.wait_reply(u, since=since, timeout=30, settle=1.5)
+    got = answers(fake_api, u, since)
+    assert len(got) == 1 and "第 2/" in (got[0].text or ""), [(e.text or "")[:50] for e in got]
+    app, _ = await stored(bot, 615)
+    assert app is not None and app.union_id is not None and app.version == version + 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("fault", ["deadlock", "lock-timeout"])
+async def test_postgresql_deadlock_and_lock_timeout_are_retried(pg_dbs, fake_api, bot_process_factory, tmp_path,
+                                                                fault):
+    """Issue 7 / database faults, PostgreSQL (the counterpart of SQLite's “database is locked” after the busy
+    timeout, which the bot retries): PostgreSQL aborts the bot's statement because of another connection — a
+    deadlock (it holds a SHARE lock on `outbox` the bot's insert waits for, then updates the application row the
+    bot has just updated: “deadlock detected”), or a lock wait longer than the database's `lock_timeout` (1 s here,
+    a common production setting; the row is held 1.5 s). Nothing was committed, so the bot must retry the update
+    as it does on SQLite: the user gets the real answer once, not an apology, and the answer is stored once."""
+    settings = ["lock_timeout = '1s'"] if fault == "lock-timeout" else []
+    bot = await start_pg_bot(pg_dbs, bot_process_factory, tmp_path, *settings)
+    u = fake_api.user(616, first_name="王建国")
+    await say(fake_api, u, "/apply")
+    version = await app_version(bot, 616)
+    conn = await pg_connect(bot)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        if fault == "deadlock":
+            await conn.execute("SET LOCAL deadlock_timeout = '5s'")  # the bot's check (1 s) finds the cycle first
+            await conn.execute("LOCK TABLE outbox IN SHARE MODE")
+        else:
+            await conn.fetch("SELECT 1 FROM applications WHERE applicant_id = 616 FOR UPDATE")
+        since = fake_api.mark()
+        press_op(fake_api, u, WizardOp.UNION)()
+        if fault == "deadlock":
+            await bot_waits_for_a_lock(conn, "outbox")  # holding the application row it has updated
+            await conn.execute("UPDATE applications SET version = version WHERE applicant_id = 616")
+        else:
+            await bot_waits_for_a_lock(conn)
+            await asyncio.sleep(1.5)
+        await tx.rollback()  # the other connection changes nothing
+    finally:
+        await conn.close()
+    await fake_api.wait_reply(u, since=since, timeout=30, settle=1.5)
+    log = bot.log_text()
+    if ("deadlock detected" if fault == "deadlock" else "lock timeout") not in log:  # the fault really happened
+        raise RuntimeError(f"the {fault} did not happen:\n{bot.log_tail()}")
+    got = answers(fake_api, u, since)
+    errors = [ln for ln in log.splitlines() if ln.startswith("sqlalchemy.exc.")]
+    assert len(got) == 1 and "第 2/" in (got[0].text or ""), ([(e.text or "")[:50] for e in got], errors)
+    app, _ = await stored(bot, 616)
+    assert app is not None and app.union_id is not None and app.version == version + 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("when", ["idle", "mid-update"])
+async def test_postgresql_connections_ended_by_the_server(pg_dbs, fake_api, bot_process_factory, tmp_path, when):
+    """Issue 7 / database faults, PostgreSQL: the server ends the bot's connections (a restart, a fail-over, a
+    proxy closing idle connections; here pg_terminate_backend). While the bot is idle: the next answer is handled
+    normally — the real answer once, stored (the pool replaces the dead connections). In the middle of an update
+    (the bot waiting for a row lock): nothing of the update was committed, so the bot tries it again on a new
+    connection — the user gets exactly one answer, the real one, and the answer is stored once."""
+    bot = await start_pg_bot(pg_dbs, bot_process_factory, tmp_path)
+    u = fake_api.user(617, first_name="王建国")
+    await say(fake_api, u, "/apply")
+    version = await app_version(bot, 617)
+    conn = await pg_connect(bot)
+    try:
+        if when == "idle":
+            ended = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            assert ended, "the bot had no open connection"
+            msg = await one_answer(fake_api, u, press_op(fake_api, u, WizardOp.UNION), settle=1.5)
+        else:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.fetch("SELECT 1 FROM applications WHERE applicant_id = 617 FOR UPDATE")
+            since = fake_api.mark()
+            press_op(fake_api, u, WizardOp.UNION)()
+            pid = await bot_waits_for_a_lock(conn)
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+            await tx.rollback()
+            await fake_api.wait_reply(u, since=since, timeout=30, settle=1.5)
+            got = answers(fake_api, u, since)
+            assert len(got) == 1, [(e.text or "")[:50] for e in got]
+            msg = got[0]
+    finally:
+        await conn.close()
+    app, _ = await stored(bot, 617)
+    assert app is not None
+    assert "第 2/" in (msg.text or ""), msg.text  # not the apology
+    assert app.union_id is not None and app.version == version + 1
 
 
 class _FailingCommit:
@@ -542,12 +773,13 @@ def _files(h: Any) -> set[str]:
         if root.exists() else set()
 
 
-async def test_failed_write_of_a_typed_answer_saves_nothing_and_says_try_again(bot, monkeypatch):
-    """Issue 7 / database faults: the commit of a typed answer fails (a disk error, not a busy database) — nothing
-    of that answer is stored, the user gets one answer telling them to try again, and sending it again works.
-    (What the bot says: the apology asking to send the message again.)"""
+async def test_failed_write_of_a_typed_answer_saves_nothing_and_says_try_again(any_bot, monkeypatch):
+    """Issue 7 / database faults, on SQLite and PostgreSQL: the commit of a typed answer fails (a disk error, not a
+    busy database) — nothing of that answer is stored, the user gets one answer telling them to try again, and
+    sending it again works. (What the bot says: the apology asking to send the message again.)"""
     from tests.test_wizard_inputs import goto_step
 
+    bot = any_bot
     fail = _FailingCommit(monkeypatch)
     u = bot.user(620)
     await goto_step(bot, u, "leader_name")
@@ -563,10 +795,12 @@ async def test_failed_write_of_a_typed_answer_saves_nothing_and_says_try_again(b
     assert state[0]["leader_name"] == "王建国" and state[1]["step"] == "leader_gender"
 
 
-async def test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_saved(bot, monkeypatch):
-    """Issue 7 / database faults: the apology must be true — the answer whose write failed is not saved."""
+async def test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_saved(any_bot, monkeypatch):
+    """Issue 7 / database faults, on SQLite and PostgreSQL: the apology must be true — the answer whose write
+    failed is not saved."""
     from tests.test_wizard_inputs import goto_step
 
+    bot = any_bot
     fail = _FailingCommit(monkeypatch)
     u = bot.user(621)
     await goto_step(bot, u, "leader_name")
@@ -576,11 +810,12 @@ async def test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_sa
     assert "都已保存" not in text and "已保存" not in text, text
 
 
-async def test_failed_write_of_a_photo_leaves_no_orphan_file(bot, monkeypatch):
-    """Issue 7 / database faults, R-M4: a failed commit while a photo is stored leaves the files on disk exactly
-    matching the attachment rows."""
+async def test_failed_write_of_a_photo_leaves_no_orphan_file(any_bot, monkeypatch):
+    """Issue 7 / database faults, R-M4, on SQLite and PostgreSQL: a failed commit while a photo is stored leaves
+    the files on disk exactly matching the attachment rows."""
     from tests.test_wizard_inputs import goto_step
 
+    bot = any_bot
     fail = _FailingCommit(monkeypatch)
     u = bot.user(622)
     await goto_step(bot, u, "photos")
@@ -591,11 +826,13 @@ async def test_failed_write_of_a_photo_leaves_no_orphan_file(bot, monkeypatch):
     assert set(state[3]) == _files(bot), (state[3], _files(bot))
 
 
-async def test_failed_removal_of_a_photo_keeps_its_file(bot, monkeypatch):
-    """Issue 7 / database faults, R-M4: a failed commit while a photo is removed leaves the photo and its row."""
+async def test_failed_removal_of_a_photo_keeps_its_file(any_bot, monkeypatch):
+    """Issue 7 / database faults, R-M4, on SQLite and PostgreSQL: a failed commit while a photo is removed leaves
+    the photo and its row."""
     from tests.apply_steps import tap_op
     from tests.test_wizard_inputs import goto_step
 
+    bot = any_bot
     fail = _FailingCommit(monkeypatch)
     u = bot.user(623)
     await goto_step(bot, u, "photos")

@@ -18,7 +18,6 @@ from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot import outbox
-from bot import outbox as outbox_mod
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.workflow import Role
@@ -44,7 +43,7 @@ class Services:
     outbox: outbox.Outbox = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outbox = outbox_mod.Outbox(self.db, self.clock)
+        self.outbox = outbox.Outbox(self.db, self.clock)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run work for other people (notifications) after the reply, without holding up the user."""

@@ -172,15 +172,10 @@ class Outbox:
             await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(0.01)  # let the replies of updates finishing now join this batch
-            keys, self._sent = self._sent, []
-            if not keys:
-                continue
             try:
-                async with self.db.session() as s:
-                    await s.execute(update(OutboxRow).where(OutboxRow.key.in_(keys)).values(sent_at=self.clock.now()))
-                    await s.commit()
+                await self._mark()
             except Exception:  # noqa: BLE001 - at worst the reply is sent again after a restart
-                log.exception("could not mark %d replies sent", len(keys))
+                log.exception("could not mark replies sent")
 
     async def flush(self) -> None:
         """Write the pending marks now (shutdown, tests)."""
@@ -188,6 +183,9 @@ class Outbox:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self._mark()
+
+    async def _mark(self) -> None:
         keys, self._sent = self._sent, []
         if keys:
             async with self.db.session() as s:

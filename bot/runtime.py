@@ -220,13 +220,11 @@ class Rq:
         if p is not None:
             try:
                 await outbox.deliver(self.context.bot, p)
-            except (TimedOut, NetworkError) as exc:
-                if not isinstance(exc, BadRequest):
-                    raise  # Telegram unreachable: the row stays unsent and goes out at the next start
-                self._sent()
-                raise
-            except TelegramError:
-                self._sent()  # refused for good (e.g. the user blocked the bot): sending it again won't help
+            except TelegramError as exc:
+                # Telegram unreachable: the row stays unsent and goes out at the next start; refused for
+                # good (a bad request, a user who blocked the bot): sending it again would not help
+                if isinstance(exc, BadRequest) or not isinstance(exc, (TimedOut, NetworkError)):
+                    self._sent()
                 raise
             self._sent()
         for fn in self.after_commit:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -141,8 +141,20 @@ def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     return parts
 
 
+# Built once: these run for every update, and building a statement costs more than running it.
+_INSERT = insert(OutboxRow.__table__)
+_MARK = (update(OutboxRow.__table__).where(OutboxRow.__table__.c.key.in_(bindparam("keys", expanding=True)))
+         .values(sent_at=bindparam("at")))
+MARK_IDLE = 0.02  # seconds; marks not taken by a handler's transaction by then get their own
+
+
 class Outbox:
-    """Writes rows with the handler's transaction; marks them sent in small batches afterwards."""
+    """Writes rows with the handler's transaction; marks them sent with the next one.
+
+    Rows whose replies went out are marked in the next handler's transaction (whoever's it is), so
+    under load marking costs one statement and no commit of its own; when no update comes, a
+    background task marks them after `MARK_IDLE`.
+    """
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -152,10 +164,17 @@ class Outbox:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, session: AsyncSession, key: str, chat_id: int | None, payload: Payload) -> None:
+    async def add(self, session: AsyncSession, key: str, chat_id: int | None, payload: Payload
+                  ) -> Callable[[], None]:
+        """Write the row, and the marks of replies sent since the last transaction; returns the undo
+        that hands the marks back when this transaction fails."""
         now = self.clock.now()
-        session.add(OutboxRow(key=key, chat_id=chat_id, payload=payload.to_json(), created_at=now,
-                              sent_at=now if payload.empty() else None))
+        await session.execute(_INSERT, {"key": key, "chat_id": chat_id, "payload": payload.to_json(),
+                                        "created_at": now, "sent_at": now if payload.empty() else None})
+        keys, self._sent = self._sent, []
+        if keys:
+            await session.execute(_MARK, {"keys": keys, "at": now})
+        return lambda: self._sent.extend(keys)
 
     def sent(self, key: str) -> None:
         """Record later, in one transaction with others sent meanwhile."""
@@ -171,7 +190,7 @@ class Outbox:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(0.01)  # let the replies of updates finishing now join this batch
+            await asyncio.sleep(MARK_IDLE)  # a handler's transaction may take them meanwhile
             try:
                 await self._mark()
             except Exception:  # noqa: BLE001 - at worst the reply is sent again after a restart
@@ -188,9 +207,13 @@ class Outbox:
     async def _mark(self) -> None:
         keys, self._sent = self._sent, []
         if keys:
-            async with self.db.session() as s:
-                await s.execute(update(OutboxRow).where(OutboxRow.key.in_(keys)).values(sent_at=self.clock.now()))
-                await s.commit()
+            try:
+                async with self.db.session() as s:
+                    await s.execute(_MARK, {"keys": keys, "at": self.clock.now()})
+                    await s.commit()
+            except BaseException:
+                self._sent.extend(keys)
+                raise
 
     async def start(self, bot: Bot) -> int:
         """At start-up: drop old rows, remember recent keys, send what a crash left unsent; how many."""

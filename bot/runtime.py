@@ -204,11 +204,12 @@ class Rq:
                 [pressed.chat.id, pressed.message_id] if o.edit and pressed is not None else None))
         return p
 
-    def keep(self, key: str) -> None:
+    async def keep(self, key: str) -> None:
         """Write the answers to the outbox, in this update's transaction."""
         self.key = key
         self.sending = self.payload()
-        self.svc.outbox.add(self.session, key, self.chat_id if self.user is not None else None, self.sending)
+        self.undo.append(await self.svc.outbox.add(
+            self.session, key, self.chat_id if self.user is not None else None, self.sending))
 
     def _sent(self) -> None:
         if self.key is not None and self.sending is not None and not self.sending.empty():
@@ -257,7 +258,7 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                 try:
                     await rq.load()
                     result = await fn(rq)
-                    rq.keep(key)
+                    await rq.keep(key)
                     await session.commit()
                 except BaseException as exc:
                     for undo in rq.undo:  # e.g. a downloaded file no row will point to
@@ -289,9 +290,14 @@ async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
     async with svc.db.session() as session:
         rq = Rq(None, context, session, user_id=user_id, chat_id=chat_id)
         await rq.load()
-        await body(rq)
-        rq.keep(f"j{uuid.uuid4().hex}")
-        await session.commit()
+        try:
+            await body(rq)
+            await rq.keep(f"j{uuid.uuid4().hex}")
+            await session.commit()
+        except BaseException:
+            for undo in rq.undo:
+                undo()
+            raise
     await rq.flush()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.workflow import Role
@@ -21,6 +21,15 @@ from storage.models import (
     Union,
     User,
 )
+
+# The statements every update runs, built once (building one costs more than SQLite running it).
+_USER_AND_ROLES = select(User, RoleGrant.role).outerjoin(
+    RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None)
+).where(User.id == bindparam("uid"))
+_APPLICATIONS_OF = (select(Application).where(Application.applicant_id == bindparam("uid"))
+                    .order_by(Application.id.desc()))
+_FILE_COUNTS = (select(Attachment.field, func.count()).where(Attachment.application_id == bindparam("app"))
+                .group_by(Attachment.field))
 
 
 async def upsert_user(
@@ -53,10 +62,7 @@ async def user_and_roles(s: AsyncSession, user_id: int, first_name: str, last_na
                          username: str | None, language_code: str | None, now: datetime,
                          admin_ids: frozenset[int]) -> tuple[User, set[Role]]:
     """The user's row (created or refreshed) and current roles, in one query for a known user."""
-    rows = (await s.execute(
-        select(User, RoleGrant.role).outerjoin(
-            RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None)
-        ).where(User.id == user_id))).all()
+    rows = (await s.execute(_USER_AND_ROLES, {"uid": user_id})).all()
     if not rows:
         user = await upsert_user(s, user_id, first_name, last_name, username, language_code, now)
         roles: set[Role] = set()
@@ -138,11 +144,7 @@ async def application_of(s: AsyncSession, applicant_id: int, year: int) -> Appli
 
 
 async def applications_of(s: AsyncSession, applicant_id: int) -> Sequence[Application]:
-    return (
-        await s.scalars(
-            select(Application).where(Application.applicant_id == applicant_id).order_by(Application.id.desc())
-        )
-    ).all()
+    return (await s.scalars(_APPLICATIONS_OF, {"uid": applicant_id})).all()
 
 
 async def get_application(s: AsyncSession, app_id: int) -> Application | None:
@@ -150,9 +152,7 @@ async def get_application(s: AsyncSession, app_id: int) -> Application | None:
 
 
 async def file_counts(s: AsyncSession, app_id: int) -> dict[str, int]:
-    rows = await s.execute(
-        select(Attachment.field, func.count()).where(Attachment.application_id == app_id).group_by(Attachment.field)
-    )
+    rows = await s.execute(_FILE_COUNTS, {"app": app_id})
     return {f: n for f, n in rows.all()}
 
 

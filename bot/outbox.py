@@ -13,9 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -142,9 +142,9 @@ def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
 
 
 # Built once: these run for every update, and building a statement costs more than running it.
-_INSERT = insert(OutboxRow.__table__)
-_MARK = (update(OutboxRow.__table__).where(OutboxRow.__table__.c.key.in_(bindparam("keys", expanding=True)))
-         .values(sent_at=bindparam("at")))
+_TABLE = cast(Table, OutboxRow.__table__)
+_INSERT = insert(_TABLE)
+_MARK = update(_TABLE).where(_TABLE.c.key.in_(bindparam("keys", expanding=True))).values(sent_at=bindparam("at"))
 MARK_IDLE = 0.02  # seconds; marks not taken by a handler's transaction by then get their own
 
 

@@ -268,6 +268,36 @@ def test_members_table_grows_beyond_six_rows_and_every_section_has_a_place():
     assert "/" not in names.clean("a/b\\c\x00d") and names.clean(" . ") == ""
 
 
+def test_forms_sharing_a_layout_each_carry_their_own_texts():
+    """R-F9: forms are filled into a template made once per layout; each form still shows only its own
+    answers, typed text stays text (`&`, `<b>`, leading spaces), lines stay lines, and characters a
+    DOCX cannot hold are dropped instead of breaking the file."""
+    def bundle(app_id: int, **changes: Any) -> data.Bundle:
+        answers = {**COMPLETE, **changes}
+        app = Application(id=app_id, number=f"2026-{app_id:04d}", season_year=2026, applicant_id=1,
+                          status="submitted", answers=answers, application_date=date(2026, 7, app_id))
+        return data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+
+    docx_form._templates.clear()
+    first = Document(io.BytesIO(docx_form.build_docx(bundle(1), ZH, UTC)))
+    second = Document(io.BytesIO(docx_form.build_docx(
+        bundle(2, applying_unit="甲&乙<b>公司</b>", plan="  第一行\n第二行\x07", leader_name="李四"), ZH, UTC)))
+    assert len(docx_form._templates) == 1  # the same layout: python-docx ran once
+    rows1, rows2 = table_rows(first), table_rows(second)
+    plan = row_index(rows2, ["主要工作计划和工作目标"])
+    assert rows2[plan][1] == "  第一行\n第二行"
+    assert rows1[plan][1] == COMPLETE["plan"]
+    leader = row_index(rows2, ["姓名"]) + 1
+    assert rows2[leader][0] == "李四" and rows1[leader][0] == COMPLETE["leader_name"]
+    heading2 = "\n".join(p.text for p in second.paragraphs)
+    assert "甲&乙<b>公司</b>" in heading2 and "2026年7月2日" in heading2
+    assert COMPLETE["applying_unit"] not in heading2
+    assert first.core_properties.subject == "2026-0001" and second.core_properties.subject == "2026-0002"
+    # a different layout (more member rows) is a template of its own
+    docx_form.build_docx(bundle(3, members=list(COMPLETE["members"]) * 4), ZH, UTC)
+    assert len(docx_form._templates) == 2
+
+
 def test_form_build_frees_its_xml_at_once():
     """The form's XML trees (native memory, several MB a form) are freed when the build returns, not
     whenever the garbage collector next looks at python-docx's reference cycles: forms built under load

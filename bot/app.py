@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import ingress
+from bot import ingress, outbox
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.i18n import I18n
@@ -61,6 +61,7 @@ def build_application(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     i18n = I18n(settings.default_locale)
+    outbox.allow_raw_calls()
     persistence = SqlPersistence(db)
     persistence.store_data = PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False)
     inflight = ingress.Inflight()

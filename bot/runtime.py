@@ -200,7 +200,7 @@ class Rq:
             p.query = [q.id, text, alert]
         for o in self.out:
             p.replies.append(outbox.Reply(
-                o.text, o.keyboard.to_dict() if o.keyboard is not None else None, o.chat_id or self.chat_id,
+                o.text, outbox.markup_json(o.keyboard) if o.keyboard is not None else None, o.chat_id or self.chat_id,
                 [pressed.chat.id, pressed.message_id] if o.edit and pressed is not None else None))
         return p
 
@@ -208,6 +208,7 @@ class Rq:
         """Write the answers to the outbox, in this update's transaction."""
         self.key = key
         self.sending = self.payload()
+        await repo.write_applications(self.session)
         self.undo.append(await self.svc.outbox.add(
             self.session, key, self.chat_id if self.user is not None else None, self.sending))
 

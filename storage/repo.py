@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.domain.workflow import Role
 from storage.models import (
@@ -30,6 +31,42 @@ _APPLICATIONS_OF = (select(Application).where(Application.applicant_id == bindpa
                     .order_by(Application.id.desc()))
 _FILE_COUNTS = (select(Attachment.field, func.count()).where(Attachment.application_id == bindparam("app"))
                 .group_by(Attachment.field))
+
+
+_APPLICATIONS = cast(Table, Application.__table__)
+_APPLICATION_UPDATES: dict[frozenset[str], Any] = {}
+
+
+def _application_update(keys: frozenset[str]) -> Any:
+    stmt = _APPLICATION_UPDATES.get(keys)
+    if stmt is None:
+        c = _APPLICATIONS.c
+        stmt = (update(_APPLICATIONS).where(c.id == bindparam("_id"), c.version == bindparam("_version"))
+                .values({k: bindparam(k) for k in keys} | {"version": bindparam("_next")}))
+        _APPLICATION_UPDATES[keys] = stmt
+    return stmt
+
+
+async def write_applications(s: AsyncSession) -> None:
+    """Write the changed applications of the session now, each with one UPDATE checking its version
+    (as the ORM's flush would, at a fraction of the unit of work's cost: the wizard changes the
+    application at nearly every update). Their changes are then recorded as written."""
+    for obj in list(s.dirty):
+        if type(obj) is not Application:
+            continue
+        state = inspect(obj)
+        keys = frozenset(state.committed_state)  # the attributes changed since loading
+        if not keys or "version" in keys or "id" in keys:
+            continue
+        values = {k: state.dict[k] for k in keys}
+        with s.no_autoflush:
+            result = await s.execute(_application_update(keys), {**values, "_id": obj.id, "_version": obj.version,
+                                                                  "_next": obj.version + 1})
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleDataError(f"application {obj.id} was changed meanwhile (version {obj.version})")
+        state.dict["version"] = obj.version + 1
+        # what the ORM's flush does after writing an object: nothing of it is pending any more
+        state._commit_all(state.dict, s.sync_session.identity_map)
 
 
 async def upsert_user(

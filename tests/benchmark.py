@@ -773,6 +773,10 @@ async def _run(args: argparse.Namespace, report: Report, work: Path, errors: Err
     for label, dt in h.times:
         seq_by_kind.setdefault(_kind(label), []).append(dt)
     seq_slowest = slowest(h.times)
+    # the echo bot runs before and after this bot's load (the machine's speed drifts over a run, by
+    # up to a third on shared machines); the faster of its two runs is the one compared
+    per_client = max(1, round(len(h.times) / max(n_seq, 1)))
+    echo_runs = [await run_echo(max(n, 1), per_client)]
 
     h.times = []
     baseline = psutil.Process().memory_info().rss / 2**20
@@ -797,12 +801,14 @@ async def _run(args: argparse.Namespace, report: Report, work: Path, errors: Err
     bot_rate = load_updates / load_wall
 
     # ---- (a) the echo bot, same concurrency and as many updates per client
-    per_client = max(1, round(report.updates_per_applicant))
-    echo_updates, echo_wall = await run_echo(max(n, 1), per_client)
+    echo_runs.append(await run_echo(max(n, 1), per_client))
+    echo_updates, echo_wall = min(echo_runs, key=lambda r: r[1] / r[0])
     echo_rate = echo_updates / echo_wall
+    rates = " and ".join(f"{u / w:,.0f}" for u, w in echo_runs)
 
     report.add(Figure("echo bot throughput", echo_rate, "updates/s",
-                      note=f"{echo_updates:,} text updates from {max(n, 1)} concurrent clients in {echo_wall:.2f} s"))
+                      note=f"{echo_updates:,} text updates from {max(n, 1)} concurrent clients in {echo_wall:.2f} s; "
+                           f"the faster of two runs, before and after this bot's load ({rates} updates/s)"))
     report.add(Figure("studio bot throughput", bot_rate, "updates/s",
                       note=f"{load_updates:,} updates from {n} concurrent applicants in {load_wall:.1f} s"))
     ratio = bot_rate / echo_rate

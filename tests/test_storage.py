@@ -124,3 +124,50 @@ async def test_sqlite_write_lock_of_another_process_is_waited_out_without_stoppi
     await conn.close()
     ticker.cancel()
     other.close()
+
+
+async def test_wizard_writes_of_an_application_keep_its_version_check(pg_clean):
+    """R-F1: the wizard's quick write of a changed application (`repo.write_applications`) stores every
+    changed answer and moves the version on; a copy loaded before someone else's change is refused, as
+    the ORM's own flush would refuse it, and leaves the other change in place."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from storage import repo
+    from storage.models import Application, Season
+
+    db = Database(pg_clean)
+    await db.migrate()
+    now = datetime(2026, 7, 10, 2, 0, tzinfo=UTC)
+    async with db.session() as s:
+        s.add(User(id=1, first_name="王", created_at=now))
+        s.add(Season(year=2026, opens_on=now.date(), deadline=now.date(), review_starts=now.date(),
+                     naming_by=now.date(), first_year=False, last_number=0))
+        await s.flush()
+        app = Application(season_year=2026, applicant_id=1, status="draft", answers={}, wizard={},
+                          created_at=now, updated_at=now)
+        s.add(app)
+        await s.commit()
+        app_id = app.id
+    async with db.session() as s1, db.session() as s2:
+        mine = await s1.get(Application, app_id)
+        theirs = await s2.get(Application, app_id)
+        assert mine is not None and theirs is not None
+        mine.answers = {"leader_name": "王建国"}
+        mine.wizard = {"step": "leader_gender"}
+        await repo.write_applications(s1)
+        assert mine not in s1.dirty and mine.version == 2
+        await s1.commit()
+        theirs.answers = {"leader_name": "李明"}
+        try:
+            await repo.write_applications(s2)
+        except StaleDataError:
+            pass
+        else:
+            raise AssertionError("a stale copy was written over a newer one")
+        await s2.rollback()
+    async with db.session() as s:
+        stored = await s.get(Application, app_id)
+        assert stored is not None
+        assert (stored.answers, stored.wizard, stored.version) == ({"leader_name": "王建国"},
+                                                                  {"step": "leader_gender"}, 2)
+    await db.dispose()

@@ -187,14 +187,15 @@ _TABLE = cast(Table, OutboxRow.__table__)
 _INSERT = insert(_TABLE)
 _MARK = update(_TABLE).where(_TABLE.c.key.in_(bindparam("keys", expanding=True))).values(sent_at=bindparam("at"))
 MARK_IDLE = 0.02  # seconds; marks not taken by a handler's transaction by then get their own
+MARK_BATCH = 8  # a handler's transaction takes the marks along once this many are waiting
 
 
 class Outbox:
     """Writes rows with the handler's transaction; marks them sent with the next one.
 
-    Rows whose replies went out are marked in the next handler's transaction (whoever's it is), so
-    under load marking costs one statement and no commit of its own; when no update comes, a
-    background task marks them after `MARK_IDLE`.
+    Rows whose replies went out are marked along with a handler's transaction (whoever's it is) once
+    `MARK_BATCH` are waiting, so under load marking costs one statement per batch and no commit of its
+    own; otherwise a background task marks them after `MARK_IDLE`.
     """
 
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -212,9 +213,10 @@ class Outbox:
         now = self.clock.now()
         await session.execute(_INSERT, {"key": key, "chat_id": chat_id, "payload": payload.to_json(),
                                         "created_at": now, "sent_at": now if payload.empty() else None})
+        if len(self._sent) < MARK_BATCH:
+            return lambda: None
         keys, self._sent = self._sent, []
-        if keys:
-            await session.execute(_MARK, {"keys": keys, "at": now})
+        await session.execute(_MARK, {"keys": keys, "at": now})
         return lambda: self._sent.extend(keys)
 
     def sent(self, key: str) -> None:

@@ -95,6 +95,9 @@ def services_of(app: Application) -> Services:  # type: ignore[type-arg]
     return app.bot_data["services"]  # type: ignore[no-any-return]
 
 
+APPLICATIONS = "applications"  # Rq.cache: the user's applications as loaded with the user
+
+
 @dataclass
 class Outgoing:
     text: str
@@ -148,10 +151,11 @@ class Rq:
                 raise LookupError(f"user {self._user_id} not found")
             self.user = found
         else:
-            self.user, self.roles = await repo.user_and_roles(
+            self.user, self.roles, apps = await repo.user_and_roles(
                 self.session, tg.id, tg.first_name, tg.last_name, tg.username, tg.language_code,
                 self.svc.clock.now(), self.svc.settings.admin_ids,
             )
+            self.cache[APPLICATIONS] = apps
         if tg is None:
             self.roles = await repo.roles_of(self.session, self.user.id, self.svc.settings.admin_ids)
         self._set_language()

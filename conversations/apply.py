@@ -33,7 +33,7 @@ from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, FINAL, Status
 from bot.i18n import Markup, Translator
 from bot.ordering import PerUserOrder
-from bot.runtime import Rq, handler, run_as
+from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
 from storage import repo
 from storage.models import Application as App
@@ -50,7 +50,9 @@ BAR = 10
 
 async def active_application(rq: Rq, *, create: bool) -> App | None:
     """The user's application in progress: the newest one not final, else this season's."""
-    apps = await repo.applications_of(rq.session, rq.user.id)
+    apps = rq.cache.pop(APPLICATIONS, None)  # loaded with the user; read once, later calls ask again
+    if apps is None:
+        apps = await repo.applications_of(rq.session, rq.user.id)
     for app in apps:
         if Status(app.status) not in FINAL:
             return app

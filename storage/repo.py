@@ -24,9 +24,13 @@ from storage.models import (
 )
 
 # The statements every update runs, built once (building one costs more than SQLite running it).
-_USER_AND_ROLES = select(User, RoleGrant.role).outerjoin(
-    RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None)
-).where(User.id == bindparam("uid"))
+# the user, each current role and each application of theirs (rows: roles × applications, both few)
+_USER_ROLES_APPLICATIONS = (
+    select(User, RoleGrant.role, Application)
+    .outerjoin(RoleGrant, (RoleGrant.user_id == User.id) & RoleGrant.revoked_at.is_(None))
+    .outerjoin(Application, Application.applicant_id == User.id)
+    .where(User.id == bindparam("uid"))
+)
 _APPLICATIONS_OF = (select(Application).where(Application.applicant_id == bindparam("uid"))
                     .order_by(Application.id.desc()))
 _FILE_COUNTS = (select(Attachment.field, func.count()).where(Attachment.application_id == bindparam("app"))
@@ -85,6 +89,13 @@ async def upsert_user(
         s.add(user)
         await s.flush()
         return user
+    _refresh(user, first_name, last_name, username, language_code)
+    return user
+
+
+def _refresh(user: User, first_name: str, last_name: str | None, username: str | None,
+             language_code: str | None) -> None:
+    """Telegram's current name and language; a message from the user also means they are reachable."""
     if (user.first_name, user.last_name, user.username, user.language_code) != (
         first_name or "", last_name, username, language_code
     ):
@@ -92,24 +103,24 @@ async def upsert_user(
         user.username, user.language_code = username, language_code
     if user.blocked_at is not None:
         user.blocked_at = None
-    return user
 
 
 async def user_and_roles(s: AsyncSession, user_id: int, first_name: str, last_name: str | None,
                          username: str | None, language_code: str | None, now: datetime,
-                         admin_ids: frozenset[int]) -> tuple[User, set[Role]]:
-    """The user's row (created or refreshed) and current roles, in one query for a known user."""
-    rows = (await s.execute(_USER_AND_ROLES, {"uid": user_id})).all()
+                         admin_ids: frozenset[int]) -> tuple[User, set[Role], list[Application]]:
+    """The user's row (created or refreshed), current roles and applications (newest first, as
+    `applications_of`), in one query for a known user: nearly every update needs all three."""
+    rows = (await s.execute(_USER_ROLES_APPLICATIONS, {"uid": user_id})).all()
     if not rows:
         user = await upsert_user(s, user_id, first_name, last_name, username, language_code, now)
-        roles: set[Role] = set()
-    else:
-        user = rows[0][0]
-        roles = {Role(r) for _, r in rows if r is not None}
-        await upsert_user(s, user_id, first_name, last_name, username, language_code, now)  # identity map: no query
+        return user, ({Role.ADMIN} if user_id in admin_ids else set()), []
+    user = rows[0][0]
+    roles = {Role(r) for _, r, _ in rows if r is not None}
+    apps = sorted({a.id: a for _, _, a in rows if a is not None}.values(), key=lambda a: -a.id)
+    _refresh(user, first_name, last_name, username, language_code)
     if user_id in admin_ids:
         roles.add(Role.ADMIN)
-    return user, roles
+    return user, roles, apps
 
 
 async def roles_of(s: AsyncSession, user_id: int, admin_ids: frozenset[int]) -> set[Role]:

@@ -66,16 +66,9 @@ async def active_application(rq: Rq, *, create: bool) -> App | None:
     return app
 
 
-FILES = "files"  # Rq.cache key: files per field of the application, read once per update
-
-
-async def files_of(rq: Rq, app: App) -> dict[str, int]:
-    """How many files each field holds, read once per update (and again after a change)."""
-    cached = rq.cache.get(FILES)
-    if cached is None or cached[0] != app.id:
-        cached = (app.id, await repo.file_counts(rq.session, app.id))
-        rq.cache[FILES] = cached
-    return cached[1]
+def files_of(rq: Rq, app: App) -> dict[str, int]:
+    """How many files each field holds (kept on the application with every file added or removed)."""
+    return app.files or {}
 
 
 def step_of(app: App) -> str:
@@ -157,7 +150,7 @@ async def render_step(rq: Rq, app: App, note: str | None = None) -> tuple[str, I
     if f.kind is Kind.PHOTOS:
         return await render_photos(rq, app, note)
     t = rq.t
-    files = await files_of(rq, app)
+    files = files_of(rq, app)
     answered = form.is_answered(f, app.answers or {}, files)
     parts = [note] if note else []
     parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
@@ -290,7 +283,7 @@ async def render_photos(rq: Rq, app: App, note: str | None) -> tuple[str, Inline
 async def summary_text(rq: Rq, app: App) -> str:
     """The whole application, section by section (used by the applicant's summary)."""
     t = rq.t
-    files = await files_of(rq, app)
+    files = files_of(rq, app)
     unions = union_names(await repo.all_unions(rq.session), rq.lang)
     out = [t("summary.title", number=app.number or t("summary.no_number"))]
     answers = app.answers or {}
@@ -319,7 +312,7 @@ def _escape(text: str) -> str:
 
 async def render_summary(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
     t = rq.t
-    files = await files_of(rq, app)
+    files = files_of(rq, app)
     text = await summary_text(rq, app)
     gaps = drafts.missing(app, files)
     tail = []
@@ -371,7 +364,7 @@ async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bo
 
 
 async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
-    files = await files_of(rq, app)
+    files = files_of(rq, app)
     await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
@@ -394,7 +387,7 @@ async def cmd_apply(rq: Rq) -> str | int:
     if not drafts.editable(app):
         rq.reply(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
         return ConversationHandler.END
-    files = await files_of(rq, app)
+    files = files_of(rq, app)
     if not (app.wizard or {}).get("step"):
         drafts.set_wizard(app, step=_first_open_step(app, files))
     note = None
@@ -454,7 +447,6 @@ async def on_message(rq: Rq) -> str | int:
     if app is None or not drafts.editable(app):
         rq.reply(rq.t("apply.gone"))
         return ConversationHandler.END
-    await files_of(rq, app)  # before any change, so the changes are written in one statement
     key = step_of(app)
     got = _message_kind(msg)
     f = form.BY_KEY.get(key)
@@ -598,7 +590,6 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         return
     drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
     await rq.session.flush()
-    rq.cache.pop(FILES, None)
     if album:
         _album_note(rq, app, album, added=True)
         return
@@ -679,7 +670,6 @@ async def on_button(rq: Rq) -> str | int:
     if data.at is not None and data.at != position(app) and data.op is not Op.RESUME:
         rq.refuse(rq.t("wizard.stale_step"), "stale_step", app.id)  # a double tap or an older message
         return FORM
-    await files_of(rq, app)
     await dispatch_button(rq, app, data)
     return FORM
 
@@ -720,7 +710,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
 
     f = form.BY_KEY[key]
-    files = await files_of(rq, app)
+    files = files_of(rq, app)
 
     # member sub-flow
     if f.kind is Kind.MEMBERS:
@@ -783,7 +773,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
             return
         await rq.session.delete(att)
         await rq.session.flush()
-        rq.cache.pop(FILES, None)
+        drafts.count_file(app, f.key, -1)
         gone = rq.svc.settings.data_dir / att.stored_path
 
         async def unlink() -> None:  # only once the removal is committed

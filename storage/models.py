@@ -150,6 +150,9 @@ class Application(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     wizard: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)  # cursor and scratch of the chat flow
     reopened: Mapped[list[str] | None] = mapped_column(Json)  # fields a reviewer reopened
+    # files held per field, e.g. {"photos": 3}: kept with every attachment added or removed, so the wizard
+    # (which needs them at every step) does not count the attachments each time
+    files: Mapped[dict[str, int]] = mapped_column(Json, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(Stamp)
     updated_at: Mapped[datetime] = mapped_column(Stamp)
     submitted_at: Mapped[datetime | None] = mapped_column(Stamp)

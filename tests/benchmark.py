@@ -519,7 +519,7 @@ async def prefill(db: Database, n: int, *, seed: int = 7) -> Counter[str]:
             "id": app_id, "season_year": YEAR, "applicant_id": uid, "union_id": union, "status": status,
             "answers": answers, "wizard": {"seen_summary": True}, "created_at": created, "updated_at": created,
             "status_since": created, "version": 1, "number": None, "submitted_at": None, "application_date": None,
-            "reopened": None, "studio_name": None, "plaque_on": None, "materials": None,
+            "reopened": None, "studio_name": None, "plaque_on": None, "materials": None, "files": {},
         }
         events.append({"application_id": app_id, "actor_id": uid, "action": "draft_created", "from_status": None,
                        "to_status": "draft", "at": created})
@@ -532,6 +532,7 @@ async def prefill(db: Database, n: int, *, seed: int = 7) -> Counter[str]:
                            "to_status": "submitted", "at": submitted})
             opinions.append({"application_id": app_id, "box": "unit", "action": "submit",
                              "text": answers["applying_unit"], "reviewer_id": uid, "decided_at": submitted})
+            row["files"] = {"photos": 3, "recommendation": 1}
             for k in range(4):
                 photo = k < 3
                 atts.append({

@@ -171,3 +171,38 @@ async def test_wizard_writes_of_an_application_keep_its_version_check(pg_clean):
         assert (stored.answers, stored.wizard, stored.version) == ({"leader_name": "王建国"},
                                                                   {"step": "leader_gender"}, 2)
     await db.dispose()
+
+
+async def test_upgrade_counts_the_files_already_stored(pg_clean):
+    """R-M2: a database from before `applications.files` existed gets the counts of the photos and
+    documents it already holds, so drafts in progress keep their uploads when the bot is upgraded."""
+    from alembic import command
+    from sqlalchemy import column, insert, select, table
+
+    from storage.db import alembic_config
+    from storage.models import Application, Attachment, Season
+
+    db = Database(pg_clean)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0002"))
+    now = datetime(2026, 7, 10, 2, 0, tzinfo=UTC)
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(User.__table__), [{"id": 1, "first_name": "王", "created_at": now}])
+        await conn.execute(insert(Season.__table__), [{
+            "year": 2026, "opens_on": now.date(), "deadline": now.date(), "review_starts": now.date(),
+            "naming_by": now.date(), "first_year": False, "last_number": 0}])
+        old = table("applications", *(column(c) for c in ("season_year", "applicant_id", "status", "answers",
+                                                            "wizard", "created_at", "updated_at", "version")))
+        await conn.execute(insert(old), [{"season_year": 2026, "applicant_id": 1, "status": "draft",
+                                          "answers": "{}", "wizard": "{}", "created_at": now, "updated_at": now,
+                                          "version": 1}])
+        app_id = (await conn.execute(select(Application.__table__.c.id))).scalar_one()
+        await conn.execute(insert(Attachment.__table__), [{
+            "application_id": app_id, "field": field, "kind": "photo", "telegram_file_id": f"f{k}",
+            "file_unique_id": f"u{k}", "stored_path": f"m/{k}", "size": 1, "sha256": f"{k:064x}", "created_at": now,
+        } for k, field in enumerate(["photos", "photos", "photos", "recommendation"])])
+    await db.migrate()
+    async with db.session() as s:
+        app = await s.get(Application, app_id)
+        assert app is not None and app.files == {"photos": 3, "recommendation": 1}
+    await db.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.callbacks import WizardOp
 from bot.domain import form
+from storage import repo
 from storage.models import Application, Attachment
 from tests.apply_steps import fill_until_summary, png, tap_op
 
@@ -159,9 +160,13 @@ async def test_photos_counter_sixth_refused_duplicate_refused_remove(bot):
     async with bot.db.session() as s:
         atts = (await s.scalars(select(Attachment).where(Attachment.field == "photos"))).all()
     assert len(atts) == 5 and len({a.sha256 for a in atts}) == 5
-    await tap_op(bot, u, WizardOp.FILE_DEL, str(atts[0].id))
+    mark = await tap_op(bot, u, WizardOp.FILE_DEL, str(atts[0].id))
     async with bot.db.session() as s:
         assert len((await s.scalars(select(Attachment))).all()) == 4
+        # the counts the wizard reads agree with the files stored
+        app = await app_of(bot, 54)
+        assert app.files == await repo.file_counts(s, app.id) == {"photos": 4}
+    assert "4/5" in bot.request.texts(54, since=mark)[-1]
     assert not (bot.settings.data_dir / atts[0].stored_path).exists()
 
 

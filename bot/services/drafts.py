@@ -118,8 +118,7 @@ async def submit(
         transition = workflow.find(action, status, Role.APPLICANT)
     except workflow.NotAllowed:
         raise Refused("submit.not_editable") from None
-    files = await repo.file_counts(s, app.id)
-    gaps = missing(app, files)
+    gaps = missing(app, app.files or {})
     if gaps:
         raise Refused("submit.incomplete", fields=gaps)
     failed = form.failed_conditions(app.answers)
@@ -153,7 +152,17 @@ def add_attachment(s: AsyncSession, app: Application, field: str, meta: StoredFi
     att = Attachment(application_id=app.id, field=field, created_at=now, **meta.__dict__)
     s.add(att)
     app.updated_at = now
+    count_file(app, field, +1)
     return att
+
+
+def count_file(app: Application, field: str, change: int) -> None:
+    """Keep `app.files` equal to the attachments of each field (written in the same transaction)."""
+    files = dict(app.files or {})
+    files[field] = max(0, files.get(field, 0) + change)
+    if not files[field]:
+        del files[field]
+    app.files = files
 
 
 def field_kind(key: str) -> Kind:

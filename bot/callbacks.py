@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import re
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
@@ -33,9 +34,9 @@ class Codec:
 
     def encode(self) -> str:
         parts = [self.prefix]
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            parts.append("" if value is None else str(value.value if isinstance(value, StrEnum) else value))
+        for name, _ in _fields(type(self)):  # type: ignore[arg-type]  # classes are hashable
+            value = getattr(self, name)
+            parts.append("" if value is None else value.value if isinstance(value, StrEnum) else str(value))
         data = ":".join(parts)
         if len(data.encode()) > 64:
             raise ValueError(f"callback data too long: {data}")
@@ -46,29 +47,40 @@ class Codec:
         return f"^{re.escape(cls.prefix)}(:|$)"
 
 
-def _convert(tp: Any, raw: str) -> Any:
+_INT = re.compile(r"-?[0-9]{1,12}")  # ASCII only: "１" is no id this bot made
+
+
+def _int(raw: str) -> int:
+    if not _INT.fullmatch(raw):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _str(raw: str) -> str:
+    if not _SAFE.match(raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _converter(tp: Any) -> Callable[[str], Any]:
+    """How a field of type `tp` is read back from its text (raising ValueError when it cannot be)."""
     if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if raw == "":
-            return None
-        return _convert(args[0], raw)
+        inner = _converter(next(a for a in get_args(tp) if a is not type(None)))
+        return lambda raw: None if raw == "" else inner(raw)
     if tp is int:
-        if not re.fullmatch(r"-?[0-9]{1,12}", raw):  # ASCII only: "１" is no id this bot made
-            raise ValueError(raw)
-        return int(raw)
+        return _int
     if isinstance(tp, type) and issubclass(tp, StrEnum):
-        return tp(raw)
+        return tp
     if tp is str:
-        if not _SAFE.match(raw):
-            raise ValueError(raw)
-        return raw
+        return _str
     raise TypeError(tp)
 
 
 @functools.cache
-def _fields(cls: type[Codec]) -> tuple[tuple[str, Any], ...]:
+def _fields(cls: type[Codec]) -> tuple[tuple[str, Callable[[str], Any]], ...]:
+    """Each field's name and reader, worked out once per class."""
     hints = get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
 
 def decode(data: str | None) -> Codec | None:
@@ -84,7 +96,7 @@ def decode(data: str | None) -> Codec | None:
     if len(raw) != len(fields):
         return None
     try:
-        return cls(**{name: _convert(tp, r) for (name, tp), r in zip(fields, raw, strict=True)})
+        return cls(**{name: read(r) for (name, read), r in zip(fields, raw, strict=True)})
     except (ValueError, TypeError):
         return None
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputMediaPhoto, Message
@@ -23,7 +24,7 @@ from bot.domain import workflow
 from bot.domain.workflow import Role, Status
 from bot.runtime import services_of
 from storage import repo
-from storage.models import Application, AuditEvent, ReviewMessage, User
+from storage.models import Application, Attachment, AuditEvent, OpinionRecord, ReviewMessage, User
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +69,25 @@ async def _mark_blocked(s: AsyncSession, user_id: int, now: Any) -> None:
         user.blocked_at = now
 
 
+_LAST_EVENT = (select(AuditEvent).where(AuditEvent.application_id == bindparam("app"))
+               .order_by(AuditEvent.id.desc()).limit(1))
+
+
+@dataclass
+class Materials:
+    """What every reviewer's card of one application shows, read once for all of them."""
+
+    opinions: Sequence[OpinionRecord] | None = None
+    attachments: Sequence[Attachment] | None = None
+
+    async def load(self, s: AsyncSession, app_id: int) -> Materials:
+        if self.opinions is None:
+            self.opinions = await repo.opinions(s, app_id)
+        if self.attachments is None:
+            self.attachments = await repo.attachments(s, app_id)
+        return self
+
+
 async def after_transition(application: Any, app_id: int, action: str) -> None:
     """Everything people must hear after `action` moved application `app_id`."""
     from conversations import review as views
@@ -78,8 +98,7 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
         app = await s.get(Application, app_id)
         if app is None:
             return
-        last = await s.scalar(select(AuditEvent).where(AuditEvent.application_id == app_id)
-                              .order_by(AuditEvent.id.desc()).limit(1))
+        last = await s.scalar(_LAST_EVENT, {"app": app_id})
         actor = await s.get(User, last.actor_id) if last and last.actor_id else None
         season = await repo.ensure_season(s, app.season_year)
         now = svc.clock.now()
@@ -114,8 +133,9 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
             role = Role.DISTRICT if level == 1 else Role.CITY
             people = await repo.users_with_role(s, role, app.union_id if level == 1 else None)
             reached = 0
+            shown = Materials()
             for person in people:
-                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, now):
+                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, now, shown=shown):
                     reached += 1
             if reached == 0:
                 await _warn_admins(s, bot, svc, app, level)
@@ -123,7 +143,8 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
 
 
 async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, person: User, role: Role,
-                     status: Status, first_year: bool, now: Any, *, resend: bool = False) -> bool:
+                     status: Status, first_year: bool, now: Any, *, resend: bool = False,
+                     shown: Materials | None = None) -> bool:
     """One card per reviewer per status: a row is claimed before sending, so retries never duplicate."""
     from conversations import review as views
 
@@ -142,11 +163,12 @@ async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, pers
         row = found  # claimed by a process that died before sending: send it now
     await s.commit()
     t = svc.i18n.get(svc.i18n.pick(person.locale, person.language_code))
-    text, markup = await views.card(s, t, app, role, first_year)
+    shown = await (shown or Materials()).load(s, app.id)
+    text, markup = await views.card(s, t, app, role, first_year, shown.opinions)
     try:
         first_card = status in (Status.SUBMITTED, Status.FORWARDED)
         if first_card:
-            await _send_materials(s, bot, app, person.id, t)
+            await _send_materials(bot, app, person.id, t, shown.attachments or ())
         msg = await send_text(bot, person.id, text, markup)
     except Unreachable as exc:
         row.error = str(exc)[:200]
@@ -163,8 +185,7 @@ async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, pers
     return True
 
 
-async def _send_materials(s: AsyncSession, bot: Any, app: Application, chat_id: int, t: Any) -> None:
-    atts = await repo.attachments(s, app.id)
+async def _send_materials(bot: Any, app: Application, chat_id: int, t: Any, atts: Sequence[Attachment]) -> None:
     photos = [a for a in atts if a.kind == "photo" and a.field == "photos"]
     if len(photos) >= 2:
         media = [InputMediaPhoto(a.telegram_file_id) for a in photos[:10]]

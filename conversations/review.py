@@ -10,6 +10,7 @@ import html
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -37,6 +38,7 @@ from bot.runtime import Rq, handler
 from bot.services import review as svc_review
 from storage import repo
 from storage.models import Application as App
+from storage.models import OpinionRecord
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,10 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-async def card(s: AsyncSession, t: Translator, app: App, role: Role, first_year: bool) -> tuple[str, Any]:
-    """The reviewer's readable summary and the buttons the workflow allows now."""
+async def card(s: AsyncSession, t: Translator, app: App, role: Role, first_year: bool,
+               opinions: Sequence[OpinionRecord] | None = None) -> tuple[str, Any]:
+    """The reviewer's readable summary and the buttons the workflow allows now (`opinions`: the
+    application's, when the caller has them already)."""
     union = await s.get(repo.Union, app.union_id) if app.union_id else None
     a = app.answers or {}
     lines = [t("review.card_title", number=app.number or "", union=union.name(t.lang) if union else "",
@@ -64,7 +68,7 @@ async def card(s: AsyncSession, t: Translator, app: App, role: Role, first_year:
     lines += [f"• {html.escape(member_line(r, t))}" for r in members[:8]]
     plan = display(form.BY_KEY["plan"], a.get("plan"), t)
     lines.append(f"<b>{t('field.plan.label')}</b>: {html.escape(_clip(plan, 400))}")
-    for op in await repo.opinions(s, app.id):
+    for op in opinions if opinions is not None else await repo.opinions(s, app.id):
         if op.box != workflow.Box.UNIT.value:
             lines.append(t("review.opinion_line", box=t(f"box.{op.box}"), text=_clip(op.text, 300)))
     if app.inspection_on:

@@ -37,6 +37,17 @@ _FILE_COUNTS = (select(Attachment.field, func.count()).where(Attachment.applicat
                 .group_by(Attachment.field))
 
 
+_ATTACHMENTS = select(Attachment).where(Attachment.application_id == bindparam("app")).order_by(Attachment.id)
+_ATTACHMENTS_OF_FIELD = (select(Attachment).where(Attachment.application_id == bindparam("app"),
+                                                  Attachment.field == bindparam("field")).order_by(Attachment.id))
+_OPINIONS = select(OpinionRecord).where(OpinionRecord.application_id == bindparam("app")).order_by(OpinionRecord.id)
+_REVIEW_MESSAGES = select(ReviewMessage).where(ReviewMessage.application_id == bindparam("app"),
+                                               ReviewMessage.status == bindparam("status"))
+_HOLDERS = (select(User).join(RoleGrant, RoleGrant.user_id == User.id)
+            .where(RoleGrant.role == bindparam("role"), RoleGrant.revoked_at.is_(None)))
+_HOLDERS_ANY_UNION = _HOLDERS.order_by(User.id).distinct()
+_HOLDERS_OF_UNION = _HOLDERS.where(RoleGrant.union_id == bindparam("union")).order_by(User.id).distinct()
+
 _APPLICATIONS = cast(Table, Application.__table__)
 _APPLICATION_UPDATES: dict[frozenset[str], Any] = {}
 
@@ -146,12 +157,9 @@ async def reviewer_unions(s: AsyncSession, user_id: int) -> set[int]:
 
 async def users_with_role(s: AsyncSession, role: Role, union_id: int | None = None) -> Sequence[User]:
     """People holding `role`; district reviewers only of `union_id`."""
-    q = select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.role == role.value, RoleGrant.revoked_at.is_(None)
-    )
     if role is Role.DISTRICT:
-        q = q.where(RoleGrant.union_id == union_id)
-    return (await s.scalars(q.order_by(User.id).distinct())).all()
+        return (await s.scalars(_HOLDERS_OF_UNION, {"role": role.value, "union": union_id})).all()
+    return (await s.scalars(_HOLDERS_ANY_UNION, {"role": role.value})).all()
 
 
 async def active_unions(s: AsyncSession) -> Sequence[Union]:
@@ -205,10 +213,9 @@ async def file_counts(s: AsyncSession, app_id: int) -> dict[str, int]:
 
 
 async def attachments(s: AsyncSession, app_id: int, field: str | None = None) -> Sequence[Attachment]:
-    q = select(Attachment).where(Attachment.application_id == app_id)
     if field:
-        q = q.where(Attachment.field == field)
-    return (await s.scalars(q.order_by(Attachment.id))).all()
+        return (await s.scalars(_ATTACHMENTS_OF_FIELD, {"app": app_id, "field": field})).all()
+    return (await s.scalars(_ATTACHMENTS, {"app": app_id})).all()
 
 
 def audit(
@@ -234,19 +241,11 @@ async def audit_trail(s: AsyncSession, app_id: int) -> Sequence[AuditEvent]:
 
 
 async def opinions(s: AsyncSession, app_id: int) -> Sequence[OpinionRecord]:
-    return (
-        await s.scalars(
-            select(OpinionRecord).where(OpinionRecord.application_id == app_id).order_by(OpinionRecord.id)
-        )
-    ).all()
+    return (await s.scalars(_OPINIONS, {"app": app_id})).all()
 
 
 async def review_messages(s: AsyncSession, app_id: int, status: str) -> Sequence[ReviewMessage]:
-    return (
-        await s.scalars(
-            select(ReviewMessage).where(ReviewMessage.application_id == app_id, ReviewMessage.status == status)
-        )
-    ).all()
+    return (await s.scalars(_REVIEW_MESSAGES, {"app": app_id, "status": status})).all()
 
 
 async def get_user(s: AsyncSession, user_id: int) -> User | None:

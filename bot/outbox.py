@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TimedOut
@@ -206,17 +206,17 @@ class Outbox:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def add(self, session: AsyncSession, key: str, chat_id: int | None, payload: Payload
-                  ) -> Callable[[], None]:
-        """Write the row, and the marks of replies sent since the last transaction; returns the undo
-        that hands the marks back when this transaction fails."""
+    def add(self, session: Session, key: str, chat_id: int | None, payload: Payload) -> Callable[[], None]:
+        """Write the row (in the caller's transaction, from sync code: `AsyncSession.run_sync`), and the
+        marks of replies sent meanwhile when enough are waiting; returns the undo that hands the marks
+        back when this transaction fails."""
         now = self.clock.now()
-        await session.execute(_INSERT, {"key": key, "chat_id": chat_id, "payload": payload.to_json(),
-                                        "created_at": now, "sent_at": now if payload.empty() else None})
+        session.execute(_INSERT, {"key": key, "chat_id": chat_id, "payload": payload.to_json(),
+                                  "created_at": now, "sent_at": now if payload.empty() else None})
         if len(self._sent) < MARK_BATCH:
             return lambda: None
         keys, self._sent = self._sent, []
-        await session.execute(_MARK, {"keys": keys, "at": now})
+        session.execute(_MARK, {"keys": keys, "at": now})
         return lambda: self._sent.extend(keys)
 
     def sent(self, key: str) -> None:

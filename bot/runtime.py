@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
@@ -208,13 +209,19 @@ class Rq:
                 [pressed.chat.id, pressed.message_id] if o.edit and pressed is not None else None))
         return p
 
-    async def keep(self, key: str) -> None:
-        """Write the answers to the outbox, in this update's transaction."""
+    async def commit(self, key: str) -> None:
+        """Write the changed applications and the answers (outbox row `key`), and commit: one trip into
+        SQLAlchemy's sync layer for all three."""
         self.key = key
-        self.sending = self.payload()
-        await repo.write_applications(self.session)
-        self.undo.append(await self.svc.outbox.add(
-            self.session, key, self.chat_id if self.user is not None else None, self.sending))
+        self.sending = sending = self.payload()
+        chat_id = self.chat_id if self.user is not None else None
+
+        def write(session: Session) -> None:
+            repo.write_applications_now(session)
+            self.undo.append(self.svc.outbox.add(session, key, chat_id, sending))
+            session.commit()
+
+        await self.session.run_sync(write)
 
     def _sent(self) -> None:
         if self.key is not None and self.sending is not None and not self.sending.empty():
@@ -263,8 +270,7 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                 try:
                     await rq.load()
                     result = await fn(rq)
-                    await rq.keep(key)
-                    await session.commit()
+                    await rq.commit(key)
                 except BaseException as exc:
                     for undo in rq.undo:  # e.g. a downloaded file no row will point to
                         undo()
@@ -297,8 +303,7 @@ async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
         await rq.load()
         try:
             await body(rq)
-            await rq.keep(f"j{uuid.uuid4().hex}")
-            await session.commit()
+            await rq.commit(f"j{uuid.uuid4().hex}")
         except BaseException:
             for undo in rq.undo:
                 undo()

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.domain.workflow import Role
@@ -63,6 +64,11 @@ def _application_update(keys: frozenset[str]) -> Any:
 
 
 async def write_applications(s: AsyncSession) -> None:
+    """`write_applications_now` from async code."""
+    await s.run_sync(write_applications_now)
+
+
+def write_applications_now(s: Session) -> None:
     """Write the changed applications of the session now, each with one UPDATE checking its version
     (as the ORM's flush would, at a fraction of the unit of work's cost: the wizard changes the
     application at nearly every update). Their changes are then recorded as written."""
@@ -75,13 +81,13 @@ async def write_applications(s: AsyncSession) -> None:
             continue
         values = {k: state.dict[k] for k in keys}
         with s.no_autoflush:
-            result = await s.execute(_application_update(keys), {**values, "_id": obj.id, "_version": obj.version,
-                                                                  "_next": obj.version + 1})
+            result = s.execute(_application_update(keys), {**values, "_id": obj.id, "_version": obj.version,
+                                                            "_next": obj.version + 1})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleDataError(f"application {obj.id} was changed meanwhile (version {obj.version})")
         state.dict["version"] = obj.version + 1
         # what the ORM's flush does after writing an object: nothing of it is pending any more
-        state._commit_all(state.dict, s.sync_session.identity_map)
+        state._commit_all(state.dict, s.identity_map)
 
 
 async def upsert_user(

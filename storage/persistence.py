@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from copy import deepcopy
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
@@ -15,6 +15,12 @@ from storage.db import Database
 from storage.models import PersistedState
 
 _MISSING = object()
+_TABLE = cast(Table, PersistedState.__table__)
+_ROW = and_(_TABLE.c.kind == bindparam("_kind"), _TABLE.c.name == bindparam("_name"), _TABLE.c.key == bindparam("_key"))
+# built once: PTB hands over a changed state after many updates (a reviewer's every step)
+_DELETE = delete(_TABLE).where(_ROW)
+_UPDATE = update(_TABLE).where(_ROW).values(data=bindparam("_data"))
+_INSERT = insert(_TABLE)
 
 
 class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
@@ -40,15 +46,12 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         ident = (kind, name, key)
         if self._stored.get(ident, _MISSING) == data:
             return
+        row = {"_kind": kind, "_name": name, "_key": key}
         async with self.db.session() as s, s.begin():
-            row = await s.get(PersistedState, (kind, name, key))
             if data is None:
-                if row is not None:
-                    await s.delete(row)
-            elif row is None:
-                s.add(PersistedState(kind=kind, name=name, key=key, data=deepcopy(data)))
-            else:
-                row.data = deepcopy(data)
+                await s.execute(_DELETE, row)
+            elif (await s.execute(_UPDATE, {**row, "_data": data})).rowcount == 0:  # type: ignore[attr-defined]
+                await s.execute(_INSERT, {"kind": kind, "name": name, "key": key, "data": data})
         self._stored[ident] = deepcopy(data)
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InputMediaPhoto, Message
+from telegram import InlineKeyboardMarkup, InputMediaPhoto
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.domain import workflow
 from bot.domain.workflow import Role, Status
+from bot.outbox import markup_json
 from bot.runtime import services_of
 from storage import repo
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, ReviewMessage, User
@@ -58,9 +59,15 @@ async def deliver(fn: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-async def send_text(bot: Any, chat_id: int, text: str, markup: Any = None) -> Message:
-    return await deliver(lambda: bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                                  disable_web_page_preview=True))
+async def send_text(bot: Any, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
+    """Send an HTML message (through the outbox's raw call: nothing of the reply is parsed but its id);
+    the sent message's id."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": ParseMode.HTML.value,
+                              "link_preview_options": {"is_disabled": True}}
+    if markup is not None:
+        params["reply_markup"] = markup_json(markup)
+    sent = await deliver(functools.partial(bot.do_api_request, "sendMessage", params))
+    return int(sent["message_id"])
 
 
 async def _mark_blocked(s: AsyncSession, user_id: int, now: Any) -> None:
@@ -169,7 +176,7 @@ async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, pers
         first_card = status in (Status.SUBMITTED, Status.FORWARDED)
         if first_card:
             await _send_materials(bot, app, person.id, t, shown.attachments or ())
-        msg = await send_text(bot, person.id, text, markup)
+        message_id = await send_text(bot, person.id, text, markup)
     except Unreachable as exc:
         row.error = str(exc)[:200]
         await _mark_blocked(s, person.id, now)
@@ -179,7 +186,7 @@ async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, pers
         row.error = str(exc)[:200]
         await s.commit()
         return False
-    row.message_id = msg.message_id
+    row.message_id = message_id
     row.sent_at = now
     await s.commit()
     return True

@@ -186,7 +186,7 @@ def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
 _TABLE = cast(Table, OutboxRow.__table__)
 _INSERT = insert(_TABLE)
 _MARK = update(_TABLE).where(_TABLE.c.key.in_(bindparam("keys", expanding=True))).values(sent_at=bindparam("at"))
-MARK_IDLE = 0.02  # seconds; marks not taken by a handler's transaction by then get their own
+MARK_IDLE = 0.05  # seconds; marks not taken by a handler's transaction by then get their own
 MARK_BATCH = 8  # a handler's transaction takes the marks along once this many are waiting
 
 

@@ -78,6 +78,20 @@ class Payload:
 _OTHER_FIELDS = tuple(n for n in InlineKeyboardButton.__slots__ if n not in ("text", "callback_data"))
 
 
+class Key(InlineKeyboardButton):
+    """A button of text and callback data, made without PTB's constructor (which validates and freezes
+    every field): the wizard makes a few dozen per update. Read only by `markup_json` and `to_dict`."""
+
+    __slots__ = ()
+
+    def __init__(self, text: str, callback_data: str) -> None:  # PTB's __init__ skipped on purpose
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "callback_data", callback_data)
+
+    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
+        return {"text": self.text, "callback_data": self.callback_data}
+
+
 def markup_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
     """The keyboard as the Bot API takes it: `to_dict()`, written out directly for our buttons (text and
     callback data only), which are nearly all of them (PTB's generic `to_dict` was a tenth of the load)."""
@@ -85,7 +99,8 @@ def markup_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
     for row in markup.inline_keyboard:
         out = []
         for b in row:
-            if type(b) is InlineKeyboardButton and all(getattr(b, n) is None for n in _OTHER_FIELDS):
+            plain = type(b) is InlineKeyboardButton and all(getattr(b, n) is None for n in _OTHER_FIELDS)
+            if type(b) is Key or plain:
                 out.append({"text": b.text, "callback_data": b.callback_data})
             else:
                 out.append(b.to_dict())

@@ -33,6 +33,7 @@ from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, FINAL, Status
 from bot.i18n import Markup, Translator
 from bot.ordering import PerUserOrder
+from bot.outbox import Key
 from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
 from storage import repo
@@ -103,8 +104,8 @@ def position(app: App) -> str:
 
 def button(t: Translator, app: App, op: Op, v: str | None = None, *, label: str | None = None,
            key: str | None = None) -> Btn:
-    return Btn(label if label is not None else t(key or f"wizard.button.{op.name.lower()}"),
-               callback_data=cb.Wiz(app.id, op, v, position(app)).encode())
+    return Key(label if label is not None else t(key or f"wizard.button.{op.name.lower()}"),
+               cb.Wiz(app.id, op, v, position(app)).encode())
 
 
 def progress(t: Translator, key: str) -> str:

@@ -59,7 +59,7 @@ from sqlalchemy import insert, select, update
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot.app import build_application, prepare_database, set_commands
+from bot.app import build_application, prepare_database, set_commands, settle_memory
 from bot.callbacks import Review, ReviewAux, ReviewOp, Wiz, WizardOp, decode
 from bot.clock import MovableClock
 from bot.config import Settings
@@ -267,6 +267,7 @@ async def start_bot(data_dir: Path) -> TimedHarness:
     h = await make_harness(data_dir, now=NOW, admin_ids=str(ADMIN), request_cls=LeanRequest,
                            harness_cls=TimedHarness, bot_api_url=API, bot_file_url=FILES)
     assert isinstance(h, TimedHarness)
+    settle_memory()  # as `bot.app.run` does once the bot is up
     return h
 
 

@@ -11,7 +11,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -139,36 +139,61 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
         if level:
             role = Role.DISTRICT if level == 1 else Role.CITY
             people = await repo.users_with_role(s, role, app.union_id if level == 1 else None)
+            claimed = await _claim_all(s, app.id, status, people)
             reached = 0
             shown = Materials()
             for person in people:
-                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, now, shown=shown):
+                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, now, shown=shown,
+                                    claimed=claimed.get(person.id, False)):
                     reached += 1
             if reached == 0:
                 await _warn_admins(s, bot, svc, app, level)
         await s.commit()
 
 
-async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, person: User, role: Role,
-                     status: Status, first_year: bool, now: Any, *, resend: bool = False,
-                     shown: Materials | None = None) -> bool:
-    """One card per reviewer per status: a row is claimed before sending, so retries never duplicate."""
-    from conversations import review as views
-
-    row = ReviewMessage(application_id=app.id, chat_id=person.id, status=status.value)
+async def _claim_all(s: AsyncSession, app_id: int, status: Status, people: Sequence[User]
+                     ) -> dict[int, ReviewMessage | None]:
+    """Claim the cards of everyone who has none for this status yet, in one transaction: person id →
+    their new row, or None when their card was claimed before. Empty when another process claimed one
+    meanwhile: each card is then claimed on its own (`_send_card`)."""
+    have = {rm.chat_id for rm in await repo.review_messages(s, app_id, status.value)}
+    rows = {p.id: ReviewMessage(application_id=app_id, chat_id=p.id, status=status.value)
+            for p in people if p.id not in have}
     try:
         async with s.begin_nested():
-            s.add(row)
+            s.add_all(rows.values())
     except IntegrityError:
-        if not resend:
-            return True  # already sent (or being sent) for this status
-        found = await s.scalar(select(ReviewMessage).where(
-            ReviewMessage.application_id == app.id, ReviewMessage.chat_id == person.id,
-            ReviewMessage.status == status.value))
-        if found is None or found.message_id is not None or found.error:
-            return True
-        row = found  # claimed by a process that died before sending: send it now
+        return {}
     await s.commit()
+    return {p.id: rows.get(p.id) for p in people}
+
+
+async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, person: User, role: Role,
+                     status: Status, first_year: bool, now: Any, *, resend: bool = False,
+                     shown: Materials | None = None, claimed: ReviewMessage | None | Literal[False] = False) -> bool:
+    """One card per reviewer per status: a row is claimed before sending, so retries never duplicate.
+    `claimed`: the row `_claim_all` claimed for this person, None when theirs was there already."""
+    from conversations import review as views
+
+    if claimed is None:
+        return True  # already sent (or being sent) for this status
+    if claimed is not False:
+        row = claimed
+    else:
+        row = ReviewMessage(application_id=app.id, chat_id=person.id, status=status.value)
+        try:
+            async with s.begin_nested():
+                s.add(row)
+        except IntegrityError:
+            if not resend:
+                return True  # already sent (or being sent) for this status
+            found = await s.scalar(select(ReviewMessage).where(
+                ReviewMessage.application_id == app.id, ReviewMessage.chat_id == person.id,
+                ReviewMessage.status == status.value))
+            if found is None or found.message_id is not None or found.error:
+                return True
+            row = found  # claimed by a process that died before sending: send it now
+        await s.commit()
     t = svc.i18n.get(svc.i18n.pick(person.locale, person.language_code))
     shown = await (shown or Materials()).load(s, app.id)
     text, markup = await views.card(s, t, app, role, first_year, shown.opinions)

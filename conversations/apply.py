@@ -264,9 +264,12 @@ def render_member_field(rq: Rq, app: App, m: dict[str, Any], note: str | None) -
     return "\n\n".join(parts), kb(rows)
 
 
+PHOTOS = "photos"  # Rq.cache "photos:<app id>": the photos this update listed and added to
+
+
 async def render_photos(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
     t = rq.t
-    atts = await repo.attachments(rq.session, app.id, "photos")
+    atts = rq.cache.pop(f"{PHOTOS}:{app.id}", None) or await repo.attachments(rq.session, app.id, "photos")
     n = len(atts)
     parts = [note] if note else []
     parts += [progress(t, "photos"), f"<b>{t('field.photos.label')}</b>", t("field.photos.prompt"),
@@ -589,8 +592,9 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
             return
         await show(rq, app, "⚠️ " + t(exc.key, **exc.params))
         return
-    drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
+    att = drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
     await rq.session.flush()
+    rq.cache[f"{PHOTOS}:{app.id}"] = [*existing, att] if f.kind is Kind.PHOTOS else None
     if album:
         _album_note(rq, app, album, added=True)
         return

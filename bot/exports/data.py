@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.workflow import TABLE, Box, Role, Status
@@ -51,20 +51,27 @@ class Bundle:
         return str((self.app.answers or {}).get("leader_name") or "")
 
 
+# built once: a bundle is read for every submission's receipt
+_OPINIONS = (select(OpinionRecord).where(OpinionRecord.application_id == bindparam("app"))
+             .order_by(OpinionRecord.decided_at, OpinionRecord.id))
+_ATTACHMENTS = select(Attachment).where(Attachment.application_id == bindparam("app")).order_by(Attachment.id)
+_TRAIL = select(AuditEvent).where(AuditEvent.application_id == bindparam("app")).order_by(AuditEvent.id)
+_STUDIO = select(Studio).where(Studio.application_id == bindparam("app"))
+_UNIONS = select(Union)
+
+
 async def load_bundle(s: AsyncSession, app_id: int) -> Bundle | None:
     app = await s.get(Application, app_id)
     if app is None:
         return None
+    at = {"app": app_id}
     union = await s.get(Union, app.union_id) if app.union_id else None
-    opinions = (await s.scalars(select(OpinionRecord).where(OpinionRecord.application_id == app_id)
-                                .order_by(OpinionRecord.decided_at, OpinionRecord.id))).all()
-    attachments = (await s.scalars(select(Attachment).where(Attachment.application_id == app_id)
-                                   .order_by(Attachment.id))).all()
-    trail = (await s.scalars(select(AuditEvent).where(AuditEvent.application_id == app_id)
-                             .order_by(AuditEvent.id))).all()
+    opinions = (await s.scalars(_OPINIONS, at)).all()
+    attachments = (await s.scalars(_ATTACHMENTS, at)).all()
+    trail = (await s.scalars(_TRAIL, at)).all()
     applicant = await s.get(User, app.applicant_id)
-    studio = await s.scalar(select(Studio).where(Studio.application_id == app_id))
-    unions = {u.id: u for u in (await s.scalars(select(Union))).all()}
+    studio = await s.scalar(_STUDIO, at)
+    unions = {u.id: u for u in (await s.scalars(_UNIONS)).all()}
     return Bundle(app=app, union=union, opinions=list(opinions), attachments=list(attachments), trail=list(trail),
                   applicant=applicant, studio=studio, unions=unions)
 

@@ -64,7 +64,9 @@ async def send_form(application: Any, app_id: int, chat_id: int) -> bool:
     except Exception:  # a broken export must not turn a recorded decision into an error message
         log.exception("could not build the form of application %s", app_id)
         return False
-    t = await _translator(application, chat_id)
+    reader = b.applicant if b.applicant is not None and b.applicant.id == chat_id else None
+    t = (svc.i18n.get(svc.i18n.pick(reader.locale, reader.language_code)) if reader is not None
+         else await _translator(application, chat_id))
     caption = t("export.form_caption", number=b.app.number or t.plain("export.no_number"), leader=b.leader)
     ok = await send_document(application.bot, chat_id, files[0], caption)
     for f in files[1:]:

@@ -226,12 +226,13 @@ class Outbox:
         marks of replies sent meanwhile when enough are waiting; returns the undo that hands the marks
         back when this transaction fails."""
         now = self.clock.now()
-        session.execute(_INSERT, {"key": key, "chat_id": chat_id, "payload": payload.to_json(),
-                                  "created_at": now, "sent_at": now if payload.empty() else None})
+        conn = session.connection()  # Core statements: the ORM has nothing to add to them
+        conn.execute(_INSERT, {"key": key, "chat_id": chat_id, "payload": payload.to_json(),
+                               "created_at": now, "sent_at": now if payload.empty() else None})
         if len(self._sent) < MARK_BATCH:
             return lambda: None
         keys, self._sent = self._sent, []
-        session.execute(_MARK, {"keys": keys, "at": now})
+        conn.execute(_MARK, {"keys": keys, "at": now})
         return lambda: self._sent.extend(keys)
 
     def sent(self, key: str) -> None:

@@ -72,6 +72,7 @@ def write_applications_now(s: Session) -> None:
     """Write the changed applications of the session now, each with one UPDATE checking its version
     (as the ORM's flush would, at a fraction of the unit of work's cost: the wizard changes the
     application at nearly every update). Their changes are then recorded as written."""
+    conn = None
     for obj in list(s.dirty):
         if type(obj) is not Application:
             continue
@@ -80,9 +81,9 @@ def write_applications_now(s: Session) -> None:
         if not keys or "version" in keys or "id" in keys:
             continue
         values = {k: state.dict[k] for k in keys}
-        with s.no_autoflush:
-            result = s.execute(_application_update(keys), {**values, "_id": obj.id, "_version": obj.version,
-                                                            "_next": obj.version + 1})
+        conn = conn or s.connection()  # a Core statement: nothing for the ORM to do (and no autoflush)
+        result = conn.execute(_application_update(keys), {**values, "_id": obj.id, "_version": obj.version,
+                                                          "_next": obj.version + 1})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleDataError(f"application {obj.id} was changed meanwhile (version {obj.version})")
         state.dict["version"] = obj.version + 1

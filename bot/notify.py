@@ -119,9 +119,10 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
                                                reader.language_code if reader else None))
                 text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
                          when=svc.local(last.at).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
+                edit = {"chat_id": rm.chat_id, "message_id": rm.message_id, "text": text,
+                        "parse_mode": ParseMode.HTML.value}
                 try:
-                    await deliver(functools.partial(bot.edit_message_text, text, chat_id=rm.chat_id,
-                                                    message_id=rm.message_id, parse_mode=ParseMode.HTML))
+                    await deliver(functools.partial(bot.do_api_request, "editMessageText", edit))
                 except (Unreachable, BadRequest) as exc:
                     log.info("could not update card %s: %s", rm.id, exc)
         # 2. the applicant hears of every transition, with the opinion
@@ -218,16 +219,19 @@ async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, pers
 
 
 async def _send_materials(bot: Any, app: Application, chat_id: int, t: Any, atts: Sequence[Attachment]) -> None:
+    """The photos as one album, then each document (by Telegram's file ids: nothing is uploaded again)."""
     photos = [a for a in atts if a.kind == "photo" and a.field == "photos"]
     if len(photos) >= 2:
+        # typed: PTB's defaults handling of `media` expects its own objects
         media = [InputMediaPhoto(a.telegram_file_id) for a in photos[:10]]
         media[0] = InputMediaPhoto(photos[0].telegram_file_id, caption=t("review.photos_caption", number=app.number))
         await deliver(lambda: bot.send_media_group(chat_id, media))
     for a in atts:
         if a.kind == "document" or a.field != "photos":
-            caption = t(f"field.{a.field}.label")
-            send = bot.send_video if a.kind == "video" else bot.send_document
-            await deliver(functools.partial(send, chat_id, a.telegram_file_id, caption=caption))
+            kind = "video" if a.kind == "video" else "document"
+            params = {"chat_id": chat_id, kind: a.telegram_file_id, "caption": t(f"field.{a.field}.label")}
+            await deliver(functools.partial(bot.do_api_request, "sendVideo" if kind == "video" else "sendDocument",
+                                            params))
 
 
 async def _warn_admins(s: AsyncSession, bot: Any, svc: Any, app: Application, level: int) -> None:

@@ -109,10 +109,12 @@ def markup_json(markup: InlineKeyboardMarkup) -> dict[str, Any]:
 
 
 def allow_raw_calls() -> None:
-    """The outbox sends its stored JSON with `Bot.do_api_request` on purpose: the typed methods would
-    rebuild PTB objects from it and parse every reply into a `Message` nobody reads (together an eighth
-    of the bot's work under load). PTB's hint to use the typed methods is silenced for these calls."""
-    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText|answerCallbackQuery)'",
+    """The outbox (and the notifications) send their JSON with `Bot.do_api_request` on purpose: the typed
+    methods would rebuild PTB objects from it and parse every reply into a `Message` nobody reads
+    (together an eighth of the bot's work under load). PTB's hint to use the typed methods is silenced
+    for these calls."""
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|editMessageText|answerCallbackQuery"
+                            r"|sendDocument|sendVideo)'",
                             category=PTBUserWarning)
 
 

@@ -121,7 +121,7 @@ def union_names(unions: Any, lang: str) -> dict[int, str]:
 async def current_value(rq: Rq, app: App, f: FormField) -> str:
     value = (app.answers or {}).get(f.key)
     if f.kind is Kind.UNION and value is not None:
-        return display(f, value, rq.t, unions=union_names(await repo.all_unions(rq.session), rq.lang))
+        return display(f, value, rq.t, unions=union_names(await repo.unions_for_display(rq.session), rq.lang))
     return display(f, value, rq.t)
 
 
@@ -168,7 +168,7 @@ async def render_step(rq: Rq, app: App, note: str | None = None) -> tuple[str, I
             parts.append(t("wizard.current", value=_clip(shown)))
     rows: list[list[Btn]] = []
     if f.kind is Kind.UNION:
-        unions = await repo.active_unions(rq.session)
+        unions = [u for u in await repo.unions_for_display(rq.session) if u.active]
         btns = [button(t, app, Op.UNION, str(u.id), label=u.name(rq.lang)) for u in unions]
         rows += [btns[i : i + 2] for i in range(0, len(btns), 2)]
     elif f.kind is Kind.YESNO:
@@ -288,7 +288,7 @@ async def summary_text(rq: Rq, app: App) -> str:
     """The whole application, section by section (used by the applicant's summary)."""
     t = rq.t
     files = files_of(rq, app)
-    unions = union_names(await repo.all_unions(rq.session), rq.lang)
+    unions = union_names(await repo.unions_for_display(rq.session), rq.lang)
     out = [t("summary.title", number=app.number or t("summary.no_number"))]
     answers = app.answers or {}
     for section in form.SECTIONS:
@@ -744,7 +744,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         await advance(rq, app, f.key)
         return
     if op is Op.UNION and f.kind is Kind.UNION:
-        unions = {u.id for u in await repo.active_unions(rq.session)}
+        unions = {u.id for u in await repo.unions_for_display(rq.session) if u.active}
         if v is None or not v.isdigit() or int(v) not in unions:
             rq.alert(t("error.bad_button"))
             return

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam, func, inspect, select, update
+from sqlalchemy import Table, bindparam, event, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -174,7 +176,64 @@ async def active_unions(s: AsyncSession) -> Sequence[Union]:
 
 
 async def all_unions(s: AsyncSession) -> Sequence[Union]:
-    return (await s.scalars(select(Union).order_by(Union.kind, Union.sort, Union.id))).all()
+    return (await s.scalars(_UNIONS)).all()
+
+
+_UNIONS = select(Union).order_by(Union.kind, Union.sort, Union.id)
+
+
+@dataclass
+class _UnionsSeen:
+    """The unions of one database as last read, for the wizard's screens (read-only copies; the list
+    changes only when an administrator changes it, and every change committed in this process is
+    noticed, below)."""
+
+    changes: int = 0
+    rows: tuple[Union, ...] | None = None
+    read_at: int = -1
+
+
+_unions_seen: WeakKeyDictionary[Any, _UnionsSeen] = WeakKeyDictionary()  # per engine
+
+
+def _seen(session: Session) -> _UnionsSeen:
+    engine = session.get_bind()
+    seen = _unions_seen.get(engine)
+    if seen is None:
+        seen = _unions_seen[engine] = _UnionsSeen()
+    return seen
+
+
+def _union_flushed(session: Session, _context: Any, _instances: Any) -> None:
+    if any(isinstance(o, Union) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info["unions_changed"] = True
+
+
+def _committed(session: Session) -> None:
+    if session.info.pop("unions_changed", False):
+        _seen(session).changes += 1
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop("unions_changed", None)
+
+
+event.listen(Session, "before_flush", _union_flushed)
+event.listen(Session, "after_commit", _committed)
+event.listen(Session, "after_soft_rollback", lambda session, _tx: _rolled_back(session))
+
+
+async def unions_for_display(s: AsyncSession) -> tuple[Union, ...]:
+    """All unions (kind, sort order), to show and to check a choice against: read again only after a
+    change was committed. Not for changing them: use `all_unions`."""
+    seen = _seen(s.sync_session)
+    if seen.rows is None or seen.read_at != seen.changes:
+        changes = seen.changes
+        rows = tuple((await s.scalars(_UNIONS)).all())
+        for u in rows:  # copies of their own: this session's rollback must not expire them
+            s.expunge(u)
+        seen.rows, seen.read_at = rows, changes
+    return seen.rows
 
 
 async def season(s: AsyncSession, year: int) -> Season | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -92,16 +93,26 @@ async def test_add_rename_and_retire_a_union(bot):
     union = await _union_named(bot, "新测试区总工会")
     assert union is not None and union.name_en == "Test District Union"
 
+    # applicants choosing their union see each change at once (the wizard keeps the list between changes)
+    assert "新测试区总工会" in await _union_step(bot, 61)
     await bot.tap(a, "停用")
     async with bot.db.session() as s:
         active = {u.id for u in await repo.active_unions(s)}
         assert union.id not in active
         assert not (await repo.get_union(s, union.id)).active
+    assert "新测试区总工会" not in await _union_step(bot, 62)
     await bot.tap(a, "重新启用")
     async with bot.db.session() as s:
         assert union.id in {u.id for u in await repo.active_unions(s)}
+    assert "新测试区总工会" in await _union_step(bot, 63)
     for action in ("union_added", "union_renamed", "union_retired", "union_reactivated"):
         assert await _audit(bot, action), action
+
+
+async def _union_step(bot: Any, user_id: int) -> str:
+    """The union buttons an applicant starting now is offered."""
+    await bot.text(bot.user(user_id), "/apply")
+    return " ".join(label for label, _ in bot.last_buttons(user_id))
 
 
 async def test_district_invitation_is_single_use_and_bound_to_the_union(bot):

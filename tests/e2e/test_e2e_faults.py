@@ -739,24 +739,25 @@ async def test_postgresql_connections_ended_by_the_server(pg_dbs, fake_api, bot_
 
 
 class _FailingCommit:
-    """Make the next `AsyncSession.commit()` (the handler's) raise a non-busy database error once."""
+    """Make the next commit (the handler's) raise a non-busy database error once. Patched on the ORM's
+    `Session`, which the async session and the handler's write trip both commit through."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from sqlalchemy.exc import OperationalError
-        from sqlalchemy.ext.asyncio import AsyncSession
+        from sqlalchemy.orm import Session
 
         self.armed = False
         self.fired = 0
-        original = AsyncSession.commit
+        original = Session.commit
 
-        async def commit(session: AsyncSession) -> None:
+        def commit(session: Session) -> None:
             if self.armed:
                 self.armed = False
                 self.fired += 1
                 raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
-            await original(session)
+            original(session)
 
-        monkeypatch.setattr(AsyncSession, "commit", commit)
+        monkeypatch.setattr(Session, "commit", commit)
 
 
 async def _draft_state(h: Any, uid: int) -> tuple[Any, ...]:

@@ -14,7 +14,8 @@ Phases, in order:
    updates in order, `asyncio.gather` over applicants): the whole wizard (members, photos, documents),
    submission, then the district reviewer of the chosen union approves with the default opinion. Gives
    updates/second, the latency under load and the peak RSS;
-3. the echo bot: as many clients, each sending as many text messages as an applicant sent updates;
+3. the echo bot: as many clients, each sending as many text messages as an applicant sent updates,
+   run before phase 2 and after it (the machine's speed drifts); the faster run is compared;
 4. a database pre-filled with `--prefill` applications (bulk insert): start-up time to ready, then
    `/stats`, the roster XLSX and the DOCX form, when `bot.exports` provides them.
 

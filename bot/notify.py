@@ -11,18 +11,17 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputMediaPhoto
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.domain import workflow
 from bot.domain.workflow import Role, Status
-from bot.outbox import markup_json
+from bot.outbox import markup_json, message_params
 from bot.runtime import services_of
 from storage import repo
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, ReviewMessage, User
@@ -62,10 +61,7 @@ async def deliver(fn: Callable[[], Awaitable[T]]) -> T:
 async def send_text(bot: Any, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
     """Send an HTML message (through the outbox's raw call: nothing of the reply is parsed but its id);
     the sent message's id."""
-    params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": ParseMode.HTML.value,
-                              "link_preview_options": {"is_disabled": True}}
-    if markup is not None:
-        params["reply_markup"] = markup_json(markup)
+    params = message_params(chat_id, text, markup_json(markup) if markup is not None else None)
     sent = await deliver(functools.partial(bot.do_api_request, "sendMessage", params))
     return int(sent["message_id"])
 
@@ -119,8 +115,7 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
                                                reader.language_code if reader else None))
                 text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
                          when=svc.local(last.at).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
-                edit = {"chat_id": rm.chat_id, "message_id": rm.message_id, "text": text,
-                        "parse_mode": ParseMode.HTML.value}
+                edit = {**message_params(rm.chat_id, text), "message_id": rm.message_id}
                 try:
                     await deliver(functools.partial(bot.do_api_request, "editMessageText", edit))
                 except (Unreachable, BadRequest) as exc:
@@ -144,19 +139,40 @@ async def after_transition(application: Any, app_id: int, action: str) -> None:
             reached = 0
             shown = Materials()
             for person in people:
-                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, now, shown=shown,
-                                    claimed=claimed.get(person.id, False)):
+                row = claimed.get(person.id)
+                # a card claimed before counts as reaching them: it was sent, or is being sent
+                if row is None or await _send_card(s, bot, svc, app, person, role, status, season.first_year, now,
+                                                   row, shown):
                     reached += 1
             if reached == 0:
                 await _warn_admins(s, bot, svc, app, level)
         await s.commit()
 
 
+async def _claim(s: AsyncSession, app_id: int, person_id: int, status: Status, *, resend: bool
+                 ) -> ReviewMessage | None:
+    """Claim one reviewer's card for this status (inside a savepoint); None when there is nothing to send:
+    claimed before — unless `resend` and the claimant died before sending it."""
+    row = ReviewMessage(application_id=app_id, chat_id=person_id, status=status.value)
+    try:
+        async with s.begin_nested():
+            s.add(row)
+    except IntegrityError:
+        if not resend:
+            return None  # already sent (or being sent) for this status
+        found = await s.scalar(select(ReviewMessage).where(
+            ReviewMessage.application_id == app_id, ReviewMessage.chat_id == person_id,
+            ReviewMessage.status == status.value))
+        if found is None or found.message_id is not None or found.error:
+            return None
+        return found  # claimed by a process that died before sending: send it now
+    return row
+
+
 async def _claim_all(s: AsyncSession, app_id: int, status: Status, people: Sequence[User]
-                     ) -> dict[int, ReviewMessage | None]:
-    """Claim the cards of everyone who has none for this status yet, in one transaction: person id →
-    their new row, or None when their card was claimed before. Empty when another process claimed one
-    meanwhile: each card is then claimed on its own (`_send_card`)."""
+                     ) -> dict[int, ReviewMessage]:
+    """Claim, in one transaction, the cards of everyone who has none for this status yet: person id →
+    their row. When another process claimed one meanwhile, each card is claimed on its own."""
     have = {rm.chat_id for rm in await repo.review_messages(s, app_id, status.value)}
     rows = {p.id: ReviewMessage(application_id=app_id, chat_id=p.id, status=status.value)
             for p in people if p.id not in have}
@@ -164,37 +180,21 @@ async def _claim_all(s: AsyncSession, app_id: int, status: Status, people: Seque
         async with s.begin_nested():
             s.add_all(rows.values())
     except IntegrityError:
-        return {}
+        rows = {}
+        for p in people:
+            row = await _claim(s, app_id, p.id, status, resend=False)
+            if row is not None:
+                rows[p.id] = row
     await s.commit()
-    return {p.id: rows.get(p.id) for p in people}
+    return rows
 
 
 async def _send_card(s: AsyncSession, bot: Any, svc: Any, app: Application, person: User, role: Role,
-                     status: Status, first_year: bool, now: Any, *, resend: bool = False,
-                     shown: Materials | None = None, claimed: ReviewMessage | None | Literal[False] = False) -> bool:
-    """One card per reviewer per status: a row is claimed before sending, so retries never duplicate.
-    `claimed`: the row `_claim_all` claimed for this person, None when theirs was there already."""
+                     status: Status, first_year: bool, now: Any, row: ReviewMessage,
+                     shown: Materials | None = None) -> bool:
+    """Send the card whose row (`row`) was claimed before: retries and restarts never duplicate it."""
     from conversations import review as views
 
-    if claimed is None:
-        return True  # already sent (or being sent) for this status
-    if claimed is not False:
-        row = claimed
-    else:
-        row = ReviewMessage(application_id=app.id, chat_id=person.id, status=status.value)
-        try:
-            async with s.begin_nested():
-                s.add(row)
-        except IntegrityError:
-            if not resend:
-                return True  # already sent (or being sent) for this status
-            found = await s.scalar(select(ReviewMessage).where(
-                ReviewMessage.application_id == app.id, ReviewMessage.chat_id == person.id,
-                ReviewMessage.status == status.value))
-            if found is None or found.message_id is not None or found.error:
-                return True
-            row = found  # claimed by a process that died before sending: send it now
-        await s.commit()
     t = svc.i18n.get(svc.i18n.pick(person.locale, person.language_code))
     shown = await (shown or Materials()).load(s, app.id)
     text, markup = await views.card(s, t, app, role, first_year, shown.opinions)
@@ -274,8 +274,11 @@ async def catch_up(application: Any) -> int:
                 continue
             season = await repo.ensure_season(s, app.season_year)
             for person in missing:
-                if await _send_card(s, bot, svc, app, person, role, status, season.first_year, svc.clock.now(),
-                                    resend=True):
+                row = await _claim(s, app.id, person.id, status, resend=True)
+                if row is not None:
+                    await s.commit()
+                if row is None or await _send_card(s, bot, svc, app, person, role, status, season.first_year,
+                                                   svc.clock.now(), row):
                     sent += 1
         await s.commit()
     return sent

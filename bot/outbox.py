@@ -121,6 +121,15 @@ def allow_raw_calls() -> None:
 _NO_PREVIEW = {"is_disabled": True}
 
 
+def message_params(chat_id: int, text: str, keyboard: dict[str, Any] | None = None) -> dict[str, Any]:
+    """sendMessage's (and, with a message_id, editMessageText's) parameters: HTML, no link previews."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": ParseMode.HTML.value,
+                              "link_preview_options": _NO_PREVIEW}
+    if keyboard:
+        params["reply_markup"] = keyboard
+    return params
+
+
 async def deliver(bot: Bot, payload: Payload) -> None:
     """Send a payload: answer the press, then each message (split when too long)."""
     if payload.query is not None:
@@ -133,32 +142,24 @@ async def deliver(bot: Bot, payload: Payload) -> None:
         except BadRequest as exc:  # too old to answer (e.g. sent again after a restart); the reply informs
             log.info("callback answer failed: %s", exc)
     for r in payload.replies:
-        base = {"chat_id": r.chat_id, "parse_mode": ParseMode.HTML.value, "link_preview_options": _NO_PREVIEW}
         parts = split_message(r.text)
         if len(parts) > 1:  # too long for one message: send it in parts, buttons on the last
             for i, part in enumerate(parts):
-                last = i == len(parts) - 1
-                await retrying(functools.partial(bot.do_api_request, "sendMessage", _params(base, part, r if last
-                                                                                               else None)))
+                keyboard = r.keyboard if i == len(parts) - 1 else None
+                await retrying(functools.partial(bot.do_api_request, "sendMessage",
+                                                 message_params(r.chat_id, part, keyboard)))
             continue
         if r.edit:
-            edit = {"chat_id": r.edit[0], "message_id": r.edit[1], "parse_mode": ParseMode.HTML.value,
-                    "link_preview_options": _NO_PREVIEW}
+            edit = {**message_params(r.edit[0], r.text, r.keyboard), "message_id": r.edit[1]}
             try:
-                await retrying(functools.partial(bot.do_api_request, "editMessageText", _params(edit, r.text, r)))
+                await retrying(functools.partial(bot.do_api_request, "editMessageText", edit))
                 continue
             except BadRequest as exc:
                 if "not modified" in str(exc):
                     continue
                 log.info("edit failed, sending instead: %s", exc)
-        await retrying(functools.partial(bot.do_api_request, "sendMessage", _params(base, r.text, r)))
-
-
-def _params(base: dict[str, Any], text: str, with_keyboard: Reply | None) -> dict[str, Any]:
-    params = {**base, "text": text}
-    if with_keyboard is not None and with_keyboard.keyboard:
-        params["reply_markup"] = with_keyboard.keyboard
-    return params
+        await retrying(functools.partial(bot.do_api_request, "sendMessage",
+                                         message_params(r.chat_id, r.text, r.keyboard)))
 
 
 async def retrying(call: Callable[[], Awaitable[T]]) -> T:

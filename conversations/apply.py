@@ -67,7 +67,7 @@ async def active_application(rq: Rq, *, create: bool) -> App | None:
     return app
 
 
-def files_of(rq: Rq, app: App) -> dict[str, int]:
+def files_of(app: App) -> dict[str, int]:
     """How many files each field holds (kept on the application with every file added or removed)."""
     return app.files or {}
 
@@ -151,7 +151,7 @@ async def render_step(rq: Rq, app: App, note: str | None = None) -> tuple[str, I
     if f.kind is Kind.PHOTOS:
         return await render_photos(rq, app, note)
     t = rq.t
-    files = files_of(rq, app)
+    files = files_of(app)
     answered = form.is_answered(f, app.answers or {}, files)
     parts = [note] if note else []
     parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
@@ -287,7 +287,7 @@ async def render_photos(rq: Rq, app: App, note: str | None) -> tuple[str, Inline
 async def summary_text(rq: Rq, app: App) -> str:
     """The whole application, section by section (used by the applicant's summary)."""
     t = rq.t
-    files = files_of(rq, app)
+    files = files_of(app)
     unions = union_names(await repo.unions_for_display(rq.session), rq.lang)
     out = [t("summary.title", number=app.number or t("summary.no_number"))]
     answers = app.answers or {}
@@ -316,7 +316,7 @@ def _escape(text: str) -> str:
 
 async def render_summary(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
     t = rq.t
-    files = files_of(rq, app)
+    files = files_of(app)
     text = await summary_text(rq, app)
     gaps = drafts.missing(app, files)
     tail = []
@@ -368,7 +368,7 @@ async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bo
 
 
 async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
-    files = files_of(rq, app)
+    files = files_of(app)
     await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
@@ -391,7 +391,7 @@ async def cmd_apply(rq: Rq) -> str | int:
     if not drafts.editable(app):
         rq.reply(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
         return ConversationHandler.END
-    files = files_of(rq, app)
+    files = files_of(app)
     if not (app.wizard or {}).get("step"):
         drafts.set_wizard(app, step=_first_open_step(app, files))
     note = None
@@ -715,7 +715,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
 
     f = form.BY_KEY[key]
-    files = files_of(rq, app)
+    files = files_of(app)
 
     # member sub-flow
     if f.kind is Kind.MEMBERS:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Table, bindparam, event, func, inspect, select, update
+from sqlalchemy import Table, bindparam, event, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -36,8 +36,6 @@ _USER_ROLES_APPLICATIONS = (
 )
 _APPLICATIONS_OF = (select(Application).where(Application.applicant_id == bindparam("uid"))
                     .order_by(Application.id.desc()))
-_FILE_COUNTS = (select(Attachment.field, func.count()).where(Attachment.application_id == bindparam("app"))
-                .group_by(Attachment.field))
 
 
 _ATTACHMENTS = select(Attachment).where(Attachment.application_id == bindparam("app")).order_by(Attachment.id)
@@ -63,11 +61,6 @@ def _application_update(keys: frozenset[str]) -> Any:
                 .values({k: bindparam(k) for k in keys} | {"version": bindparam("_next")}))
         _APPLICATION_UPDATES[keys] = stmt
     return stmt
-
-
-async def write_applications(s: AsyncSession) -> None:
-    """`write_applications_now` from async code."""
-    await s.run_sync(write_applications_now)
 
 
 def write_applications_now(s: Session) -> None:
@@ -271,11 +264,6 @@ async def applications_of(s: AsyncSession, applicant_id: int) -> Sequence[Applic
 
 async def get_application(s: AsyncSession, app_id: int) -> Application | None:
     return await s.get(Application, app_id)
-
-
-async def file_counts(s: AsyncSession, app_id: int) -> dict[str, int]:
-    rows = await s.execute(_FILE_COUNTS, {"app": app_id})
-    return {f: n for f, n in rows.all()}
 
 
 async def attachments(s: AsyncSession, app_id: int, field: str | None = None) -> Sequence[Attachment]:

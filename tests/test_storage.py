@@ -127,7 +127,7 @@ async def test_sqlite_write_lock_of_another_process_is_waited_out_without_stoppi
 
 
 async def test_wizard_writes_of_an_application_keep_its_version_check(pg_clean):
-    """R-F1: the wizard's quick write of a changed application (`repo.write_applications`) stores every
+    """R-F1: the wizard's quick write of a changed application (`repo.write_applications_now`) stores every
     changed answer and moves the version on; a copy loaded before someone else's change is refused, as
     the ORM's own flush would refuse it, and leaves the other change in place."""
     from sqlalchemy.orm.exc import StaleDataError
@@ -154,12 +154,12 @@ async def test_wizard_writes_of_an_application_keep_its_version_check(pg_clean):
         assert mine is not None and theirs is not None
         mine.answers = {"leader_name": "王建国"}
         mine.wizard = {"step": "leader_gender"}
-        await repo.write_applications(s1)
+        await s1.run_sync(repo.write_applications_now)
         assert mine not in s1.dirty and mine.version == 2
         await s1.commit()
         theirs.answers = {"leader_name": "李明"}
         try:
-            await repo.write_applications(s2)
+            await s2.run_sync(repo.write_applications_now)
         except StaleDataError:
             pass
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
+import html
 import logging
 import signal
 from typing import Any
@@ -20,14 +20,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import ingress, outbox
+from bot import ingress
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.i18n import I18n
 from bot.ordering import PerUserOrder
-from bot.runtime import BotContext, Services, flush_pending
+from bot.runtime import BotContext, Services, flush_pending, owe
 from storage import repo
 from storage.db import Database
+from storage.models import User
 from storage.persistence import SqlPersistence
 from storage.seed import seed_unions
 
@@ -61,7 +62,6 @@ def build_application(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     i18n = I18n(settings.default_locale)
-    outbox.allow_raw_calls()
     persistence = SqlPersistence(db)
     persistence.store_data = PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False)
     inflight = ingress.Inflight()
@@ -86,9 +86,42 @@ def build_application(
     builder = builder.get_updates_request(
         ingress.GatedRequest(get_updates_request or HTTPXRequest(connection_pool_size=1), inflight))
     app = builder.build()
-    app.bot_data["services"] = Services(settings=settings, db=db, i18n=i18n, clock=clock)
+    services = Services(settings=settings, db=db, i18n=i18n, clock=clock)
+    app.bot_data["services"] = services
+    wire_sender(app, services)
     register_handlers(app)
     return app
+
+
+def wire_sender(app: Application, services: Services) -> None:  # type: ignore[type-arg]
+    """What the sender needs to know of the rest: the documents it makes, menus, failures."""
+    from bot import commands, effects, notify
+    from bot.exports import telegram_io
+
+    sender = services.sender
+    sender.bot = app.bot
+    sender.renderers.update(telegram_io.renderers(services))
+
+    async def on_commands(bot: Any, chat_id: int) -> None:
+        await commands.refresh(app, {chat_id})
+
+    async def on_failed(item: Any, why: str) -> None:
+        """A document that could not be made: the person is told, and the admins with the cause."""
+        async with services.db.session() as s:
+            person = services.translator(await s.get(User, item.chat_id))
+            owed = [effects.message(item.chat_id, person("error.document"))]
+            for admin_id in sorted(services.settings.admin_ids):
+                t = services.translator(await s.get(User, admin_id))
+                owed.append(effects.message(admin_id, t("error.document_admin", what=item.payload.get("what", ""),
+                                                        chat=item.chat_id, why=html.escape(why[:300]))))
+        await owe(services, owed, f"f{item.id}")
+
+    async def on_blocked(item: Any) -> None:
+        await owe(services, await notify.reviewer_blocked(services, int(item.payload["review"])), f"b{item.id}")
+
+    sender.on_commands = on_commands
+    sender.on_failed = on_failed
+    sender.on_blocked = on_blocked
 
 
 def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
@@ -101,25 +134,12 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
 
 
 async def _persist_now(update: Update, context: BotContext) -> None:
-    """Store conversation states, then send the replies: a reply means the step is saved."""
+    """Store conversation states, then hand the effects to the sender: a reply means the step is saved."""
     try:
         await context.application.update_persistence()
         ingress.handled(context.application, update)  # stored: the next getUpdates may confirm it
     finally:
-        await flush_pending(context)
-
-
-def settle_memory() -> None:
-    """Once started: the start-up objects live for the whole run, so they are kept out of every later
-    collection (`gc.freeze`), and the youngest generation is collected less often. An update allocates
-    a few thousand short-lived objects (PTB's, SQLAlchemy's); at the default threshold of 700 the
-    collector ran several times per update."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 20, 20)
-
-
-GC_THRESHOLD = 20_000
+        flush_pending(context)
 
 
 async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
@@ -144,15 +164,14 @@ async def run(settings: Settings) -> None:
     async with app:
         await app.start()
         await set_commands(app)  # post_init only runs under run_polling(); we start by hand
-        from bot import jobs, notify
+        from bot import jobs
         from conversations.apply import recover_albums
 
         services = app.bot_data["services"]
-        await services.outbox.start(app.bot)  # replies a crash left unsent, before any new update
+        await services.load_handled()
+        await services.sender.start(app.bot)  # what a crash left unsent, before any new update
         await recover_albums(app)
-        app.bot_data["services"].spawn(notify.catch_up(app))  # cards a crash left unsent
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
-        settle_memory()
         if settings.webhook_url:
             app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit
             await app.updater.start_webhook(  # type: ignore[union-attr]
@@ -168,7 +187,7 @@ async def run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
         await app.updater.stop()  # type: ignore[union-attr]
-        await app.bot_data["services"].drain()
+        await app.bot_data["services"].shutdown()
         await app.stop()
     await db.dispose()
 

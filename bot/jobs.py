@@ -1,9 +1,10 @@
 """Background jobs: the reminders (R-D1…R-D5, R-O) sent from a repeating JobQueue job.
 
 Nothing is scheduled per reminder: every run asks the database what is due now
-(`bot.services.pings.due_pings`), records each ping before sending it (`Ping.key` is unique) and
-sends it. A restart therefore neither loses a reminder (it is still due at the next run) nor
-repeats one (its key is recorded). Quiet hours and mutes are part of "due".
+(`bot.services.pings.due_pings`) and records each ping (`Ping.key` is unique) with its message in one
+transaction; `bot.sender` delivers it. A restart therefore neither loses a reminder (it is still due
+at the next run, or its message is still owed) nor repeats one (its key is recorded). Quiet hours
+and mutes are part of "due".
 
 Wiring: `schedule(app)` once at start-up (after the JobQueue exists). Tests call
 `send_due_pings(app)` directly with a moved clock.
@@ -16,11 +17,10 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes
 
 from bot import callbacks as cb
-from bot.notify import Unreachable, send_text
+from bot import effects
 from bot.runtime import services_of
 from bot.services import pings as svc_pings
 from storage.models import User
@@ -70,42 +70,32 @@ def _keyboard(t: Any, composed: svc_pings.Composed) -> InlineKeyboardMarkup | No
 
 
 async def send_due_pings(application: Application) -> list[str]:  # type: ignore[type-arg]
-    """Send every ping due now and not yet sent; the keys sent. Safe to run concurrently."""
+    """Owe every ping due now and not yet recorded; the keys. Each ping is recorded together with its
+    message (an effect the sender delivers), so a crash neither loses nor repeats one. Safe to run
+    concurrently."""
     svc = services_of(application)
     lock = application.bot_data.setdefault(_LOCK, asyncio.Lock())
     sent: list[str] = []
+    rows: list[Any] = []
     async with lock:
         now = svc.clock.now()
         async with svc.db.session() as s:
             due = await svc_pings.due_pings(s, now, svc.settings)
-            await s.commit()
             for ping in due:
                 user = await s.get(User, ping.recipient)
-                t = svc.i18n.get(svc.i18n.pick(user.locale if user else None, user.language_code if user else None))
+                t = svc.translator(user)
                 composed = await svc_pings.compose(s, t, ping, svc.settings, now)
                 if composed is None:
                     continue
                 if not await svc_pings.claim(s, ping):
                     continue  # another run got there first
-                await s.commit()  # recorded before sending: a crash after this never repeats it
-                try:
-                    await send_text(application.bot, ping.recipient, composed.text, _keyboard(t, composed))
-                except Unreachable:
-                    log.info("ping %s: recipient unreachable", ping.key)
-                    await svc_pings.mark_blocked(s, ping.recipient, now)
-                    await s.commit()
-                    continue
-                except (NetworkError, TimedOut, RetryAfter) as exc:
-                    if isinstance(exc, BadRequest):
-                        log.error("ping %s refused by Telegram: %s", ping.key, exc)
-                        continue
-                    log.warning("ping %s not sent, retried next run: %s", ping.key, exc)
-                    await svc_pings.release(s, ping.key)
-                    await s.commit()
-                    continue
                 await svc_pings.mark_sent(s, ping.key, now)
-                await s.commit()
+                rows += effects.write(s, [effects.message(ping.recipient, composed.text, _keyboard(t, composed))],
+                                      f"p:{ping.key}"[:64], now)
                 sent.append(ping.key)
+            await s.commit()
+        await svc.db.durable(s)
+    svc.sender.push(rows)
     if sent:
-        log.info("sent %d reminders", len(sent))
+        log.info("owed %d reminders", len(sent))
     return sent

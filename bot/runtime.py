@@ -1,4 +1,4 @@
-"""Per-update plumbing: services, one DB session per update, replies sent after the commit."""
+"""Per-update plumbing: services, one DB session per update, effects written with its commit."""
 
 from __future__ import annotations
 
@@ -11,21 +11,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
-from bot import outbox
+from bot import effects
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.workflow import Role
 from bot.i18n import I18n, Translator
+from bot.sender import Sender
 from storage import repo
 from storage.db import Database
-from storage.models import User
+from storage.models import Effect, HandledUpdate, User
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,13 +42,14 @@ class Services:
     clock: Clock
     extra: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    outbox: outbox.Outbox = field(init=False)
+    sender: Sender = field(init=False)
+    handled: set[str] = field(default_factory=set)  # updates committed by the last run (see `load_handled`)
 
     def __post_init__(self) -> None:
-        self.outbox = outbox.Outbox(self.db, self.clock)
+        self.sender = Sender(self.db, self.clock)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run work for other people (notifications) after the reply, without holding up the user."""
+        """Run local work after the commit (removing a file), without holding up the user."""
         task = asyncio.get_running_loop().create_task(self._guard(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -56,14 +58,24 @@ class Services:
     async def _guard(coro: Coroutine[Any, Any, Any]) -> None:
         try:
             await coro
-        except Exception:  # noqa: BLE001 - logged; catch_up at start-up resends what is missing
+        except Exception:  # noqa: BLE001 - logged
             log.exception("background work failed")
 
     async def drain(self) -> None:
-        """Wait for background work (shutdown, tests)."""
-        while self.tasks:
+        """Wait for background work and for every effect owed so far (shutdown, tests)."""
+        while self.tasks or self.sender.busy():
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
-        await self.outbox.flush()
+            await self.sender.idle()
+
+    async def shutdown(self) -> None:
+        """Finish local work, then what is being sent (the rest is sent at the next start)."""
+        await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await self.sender.stop()
+
+    async def load_handled(self) -> None:
+        """The updates the last run committed: one delivered again after a crash is not applied twice."""
+        async with self.db.session() as s:
+            self.handled = set((await s.scalars(select(HandledUpdate.key))).all())
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.settings.tz).date()
@@ -71,9 +83,12 @@ class Services:
     def local(self, when: datetime) -> datetime:
         return when.astimezone(self.settings.tz)
 
+    def translator(self, user: User | None) -> Translator:
+        return self.i18n.get(self.i18n.pick(user.locale if user else None, user.language_code if user else None))
+
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    """The per-update context; `pending` holds replies until the conversation state is stored."""
+    """The per-update context; `pending` holds committed effects until the conversation state is stored."""
 
     def __init__(self, application: Application, chat_id: int | None = None,  # type: ignore[type-arg]
                  user_id: int | None = None) -> None:
@@ -81,11 +96,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         self.pending: list[Rq] = []
 
 
-async def flush_pending(context: BotContext) -> None:
-    """Send the replies of this update (called after persistence is written)."""
+def flush_pending(context: BotContext) -> None:
+    """Hand this update's committed effects to the sender (called after persistence is written)."""
     pending, context.pending = context.pending, []
     for rq in pending:
-        await rq.flush()
+        rq.flush()
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -108,7 +123,7 @@ class Outgoing:
 
 
 class Rq:
-    """One update being handled: the session, the user's row and language, queued replies."""
+    """One update being handled: the session, the user's row and language, what it owes people."""
 
     def __init__(self, update: Update | None, context: ContextTypes.DEFAULT_TYPE, session: AsyncSession, *,
                  user_id: int | None = None, chat_id: int | None = None) -> None:
@@ -123,11 +138,11 @@ class Rq:
         self.t: Translator = self.svc.i18n.get(None)
         self.out: list[Outgoing] = []
         self.answer: tuple[str, bool] | None = None
+        self.owed: list[effects.Owed] = []  # to other people, and documents: after the actor's replies
         self.after_commit: list[Callable[[], Coroutine[Any, Any, Any]]] = []
         self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
         self.undo: list[Callable[[], None]] = []  # side effects to reverse when the commit fails
-        self.key: str | None = None  # the outbox row of these answers
-        self.sending: outbox.Payload | None = None
+        self.rows: list[Effect] = []  # written with the commit, pushed to the sender after it
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -191,103 +206,100 @@ class Rq:
     def toast(self, text: str) -> None:
         self.answer = (text, False)
 
+    def owe(self, *owed: effects.Owed) -> None:
+        """Effects for other people (or documents for the actor): written with this update's commit."""
+        self.owed.extend(owed)
+
+    def notify(self, chat_id: int, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+        self.owed.append(effects.message(chat_id, text, keyboard))
+
     def later(self, fn: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        """Run after the commit and the replies, in the background (notifications to other people)."""
+        """Local work to run once the commit is durable (never a message: use `owe`)."""
         self.after_commit.append(fn)
 
-    def payload(self) -> outbox.Payload:
-        """This update's answers, as stored in the outbox."""
+    def replies(self) -> list[effects.Owed]:
+        """The actor's own answers: the callback answer first, then the messages in order."""
         q = self.query
         pressed = q.message if q is not None else None
-        p = outbox.Payload()
+        out: list[effects.Owed] = []
         if q is not None:
             text, alert = self.answer or ("", False)
-            p.query = [q.id, text, alert]
+            out.append(effects.answer(self.chat_id, q.id, text, alert))
         for o in self.out:
-            p.replies.append(outbox.Reply(
-                o.text, outbox.markup_json(o.keyboard) if o.keyboard is not None else None, o.chat_id or self.chat_id,
-                [pressed.chat.id, pressed.message_id] if o.edit and pressed is not None else None))
-        return p
+            if o.edit and pressed is not None:
+                out.append(effects.edit(pressed.chat.id, pressed.message_id, o.text, o.keyboard))
+            else:
+                out.append(effects.message(o.chat_id or self.chat_id, o.text, o.keyboard, stale_ok=True))
+        return out
 
     async def commit(self, key: str) -> None:
-        """Write the changed applications and the answers (outbox row `key`), and commit: one trip into
-        SQLAlchemy's sync layer for all three."""
-        self.key = key
-        self.sending = sending = self.payload()
-        chat_id = self.chat_id if self.user is not None else None
+        """Write the answers and every effect owed (and mark the update handled) with the changes."""
+        now = self.svc.clock.now()
+        self.rows = effects.write(self.session, [*self.replies(), *self.owed], key, now)
+        self.session.add(HandledUpdate(key=key, created_at=now))
+        await self.session.commit()
 
-        def write(session: Session) -> None:
-            repo.write_applications_now(session)
-            self.undo.append(self.svc.outbox.add(session, key, chat_id, sending))
-            session.commit()
-
-        await self.session.run_sync(write)
-
-    def _sent(self) -> None:
-        if self.key is not None and self.sending is not None and not self.sending.empty():
-            self.svc.outbox.sent(self.key)
-
-    async def flush(self) -> None:
-        """Send the answers (after the commit), then start the work for other people."""
-        p = self.sending if self.key is not None else self.payload()
-        if p is not None:
-            try:
-                await outbox.deliver(self.context.bot, p)
-            except TelegramError as exc:
-                # Telegram unreachable: the row stays unsent and goes out at the next start; refused for
-                # good (a bad request, a user who blocked the bot): sending it again would not help
-                if isinstance(exc, BadRequest) or not isinstance(exc, (TimedOut, NetworkError)):
-                    self._sent()
-                raise
-            self._sent()
+    def flush(self) -> None:
+        """Hand the committed effects to the sender; start the local work after the commit."""
+        self.svc.sender.push(self.rows)
         for fn in self.after_commit:
             self.svc.spawn(fn())
 
 
 Handler = Callable[[Rq], Awaitable[T]]
 
-DB_RETRIES = 3
+DB_RETRIES = 4
+
+
+def update_key(update_id: int, n: int = 0) -> str:
+    return f"u{update_id}" if n == 0 else f"u{update_id}.{n}"
 
 
 def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, T]]:
-    """Wrap a handler: open the session, load the user, commit once, then send the replies.
+    """Wrap a handler: open the session, load the user, commit once with every effect owed; the effects
+    go to the sender after the conversation state is stored too.
 
-    A database that is busy is retried; nothing has been sent before the commit, so a retry
-    never duplicates a reply.
+    A database that is busy, or an application changed meanwhile by someone else, is retried from the
+    start: nothing has been sent before the commit, so a retry never duplicates a reply.
     """
 
     @functools.wraps(fn)
     async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> T:
         svc = services(context)
         pending = getattr(context, "pending", None)
-        key = outbox.update_key(update.update_id, len(pending) if isinstance(pending, list) else 0)
-        if key in svc.outbox.handled:  # delivered again after a crash: applied and answered already
+        key = update_key(update.update_id, len(pending) if isinstance(pending, list) else 0)
+        if key in svc.handled:  # delivered again after a crash: applied and answered already
             log.info("update %s was handled before the restart", update.update_id)
             return None  # type: ignore[return-value]
         for attempt in range(DB_RETRIES):
-            async with svc.db.session() as session:
-                rq = Rq(update, context, session)
-                try:
-                    await rq.load()
-                    result = await fn(rq)
-                    await rq.commit(key)
-                except BaseException as exc:
-                    for undo in rq.undo:  # e.g. a downloaded file no row will point to
-                        undo()
-                    if not isinstance(exc, DBAPIError):
+            try:
+                async with svc.db.session() as session:
+                    rq = Rq(update, context, session)
+                    try:
+                        await rq.load()
+                        result = await fn(rq)
+                        await rq.commit(key)
+                    except BaseException:
+                        for undo in rq.undo:  # e.g. a downloaded file no row will point to
+                            undo()
                         raise
-                    await session.rollback()
-                    # a dropped connection is also worth a second try: had its commit gone through, the
-                    # second try would meet this update's outbox row and change nothing
-                    if attempt + 1 < DB_RETRIES and (_is_busy(exc) or exc.connection_invalidated):
+                await svc.db.durable(session)
+            except (DBAPIError, StaleDataError) as exc:
+                # a dropped connection is also worth a second try: had its commit gone through, the
+                # second try would meet this update's handled mark and change nothing
+                again = isinstance(exc, StaleDataError) or _is_busy(exc) or exc.connection_invalidated
+                if attempt + 1 < DB_RETRIES and again:
+                    if isinstance(exc, StaleDataError):
+                        log.info("application changed meanwhile on update %s, retrying", update.update_id)
+                    else:
                         log.warning("database busy on update %s, retrying: %s", update.update_id, exc.orig)
-                        await asyncio.sleep(0.05 * (attempt + 1))
-                        continue
-                    raise
+                    await asyncio.sleep(0.02 * (attempt + 1))
+                    continue
+                raise
             if isinstance(pending, list):
-                pending.append(rq)  # sent in group 1000, after the conversation state is stored
+                pending.append(rq)  # pushed in group 1000, after the conversation state is stored
             else:
-                await rq.flush()
+                rq.flush()
             return result
         raise AssertionError("unreachable")
 
@@ -296,7 +308,7 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
 
 async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
                  body: Callable[[Rq], Awaitable[None]]) -> None:
-    """Run `body` for a user outside an update (jobs): same session, commit and reply rules."""
+    """Run `body` for a user outside an update (jobs): same session, commit and effect rules."""
     svc = services(context)
     async with svc.db.session() as session:
         rq = Rq(None, context, session, user_id=user_id, chat_id=chat_id)
@@ -308,7 +320,20 @@ async def run_as(context: ContextTypes.DEFAULT_TYPE, user_id: int, chat_id: int,
             for undo in rq.undo:
                 undo()
             raise
-    await rq.flush()
+    await svc.db.durable(session)
+    rq.flush()
+
+
+async def owe(svc: Services, owed: list[effects.Owed], origin: str | None = None) -> None:
+    """Write effects in a transaction of their own (work outside an update: jobs, error replies) and hand
+    them to the sender once durable."""
+    if not owed:
+        return
+    async with svc.db.session() as s:
+        rows = effects.write(s, owed, origin, svc.clock.now())
+        await s.commit()
+    await svc.db.durable(s)
+    svc.sender.push(rows)
 
 
 # PostgreSQL's "try again" errors: serialization_failure, deadlock_detected, lock_not_available

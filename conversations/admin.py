@@ -17,8 +17,6 @@ from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -32,6 +30,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
+from bot import effects
 from bot.domain.workflow import Role
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
@@ -134,16 +133,8 @@ def _refused(rq: Rq, why: str, **details: Any) -> None:
 
 
 def _notify(rq: Rq, user_id: int, text: str) -> None:
-    """Send `text` to another person after the commit; a blocked bot is logged, not an error."""
-    bot = rq.context.bot
-
-    async def send() -> None:
-        try:
-            await bot.send_message(user_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True)
-        except TelegramError as exc:
-            log.info("could not notify %s: %s", user_id, exc)
-
-    rq.later(send)
+    """Owe `text` to another person (written with this update's commit)."""
+    rq.notify(user_id, text)
 
 
 async def _translator_of(rq: Rq, user_id: int) -> Translator | None:
@@ -526,11 +517,8 @@ async def _revoke(rq: Rq, grant_id: int) -> None:
 
 
 def _refresh_menu(rq: Rq, user_id: int) -> None:
-    """After the commit, give the person the command menu of the roles they now hold."""
-    from bot import commands
-
-    application = rq.context.application
-    rq.later(lambda: commands.refresh(application, {user_id}))
+    """Owe the person the command menu of the roles they now hold."""
+    rq.owe(effects.commands(user_id))
 
 
 # --------------------------------------------------------------------------- typed input

@@ -24,6 +24,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
+from bot import effects
 from bot import files as fileio
 from bot.callbacks import WizardOp as Op
 from bot.domain import calendar, form
@@ -33,7 +34,6 @@ from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, FINAL, Status
 from bot.i18n import Markup, Translator
 from bot.ordering import PerUserOrder
-from bot.outbox import Key
 from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
 from storage import repo
@@ -104,8 +104,8 @@ def position(app: App) -> str:
 
 def button(t: Translator, app: App, op: Op, v: str | None = None, *, label: str | None = None,
            key: str | None = None) -> Btn:
-    return Key(label if label is not None else t(key or f"wizard.button.{op.name.lower()}"),
-               cb.Wiz(app.id, op, v, position(app)).encode())
+    return Btn(label if label is not None else t(key or f"wizard.button.{op.name.lower()}"),
+               callback_data=cb.Wiz(app.id, op, v, position(app)).encode())
 
 
 def progress(t: Translator, key: str) -> str:
@@ -896,11 +896,9 @@ async def _submit(rq: Rq, app: App) -> None:
     rq.edit(t("submit.receipt", number=app.number, date=app.application_date.isoformat() if app.application_date
               else "", status=t(f"status.{app.status}")))
     from bot import notify
-    from bot.exports import send_form
 
-    application = rq.context.application
-    rq.later(lambda: notify.after_transition(application, app.id, transition.action.value))
-    rq.later(lambda: send_form(application, app.id, rq.user.id))  # the printable form (R-F9)
+    await notify.transitioned(rq, app, transition.action.value)
+    rq.owe(effects.render(rq.user.id, "form", app=app.id, version=app.version))  # the printable form (R-F9)
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

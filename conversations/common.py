@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -16,8 +15,9 @@ from telegram.ext import (
 )
 
 from bot import callbacks as cb
+from bot import effects
 from bot.domain.workflow import Role
-from bot.runtime import Rq, handler, services
+from bot.runtime import Rq, handler, owe, services
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,7 @@ async def on_language(rq: Rq) -> None:
     rq.t = rq.svc.i18n.get(data.code)
     rq.edit(rq.t("language.set"))
     if rq.roles:
-        from bot import commands
-        from bot.app import COMMANDS
-
-        roles, bot, i18n, uid = set(rq.roles), rq.context.bot, rq.svc.i18n, rq.user.id
-        rq.later(lambda: commands.set_for_user(bot, i18n, COMMANDS, uid, data.code, roles))
+        rq.owe(effects.commands(rq.user.id))
 
 
 @handler
@@ -118,12 +114,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
                 row = await repo.get_user(s, user.id)
             lang = svc.i18n.pick(row.locale if row else None, user.language_code)
         t = svc.i18n.get(lang)
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer()
-            except Exception:  # noqa: BLE001 - the apology below matters more
-                pass
-        await context.bot.send_message(update.effective_chat.id, t("error.internal"), parse_mode=ParseMode.HTML)
+        chat_id = update.effective_chat.id
+        owed = [effects.answer(chat_id, update.callback_query.id)] if update.callback_query is not None else []
+        owed.append(effects.message(chat_id, t("error.internal"), stale_ok=True))
+        await owe(svc, owed, f"e{update.update_id}")
     except Exception:  # noqa: BLE001
         log.exception("could not report the error to the user")
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot import effects
 from bot.callbacks import Codec, decode
 from bot.domain.workflow import Role
 from bot.exports import data, service
-from bot.exports.telegram_io import MAX_UPLOAD, send_document, send_photo
-from bot.notify import Unreachable, send_text
 from bot.runtime import Rq, handler
 from storage import repo
 from storage.models import Application as App
@@ -76,59 +75,27 @@ async def cmd_export(rq: Rq) -> None:
 
 async def _roster(rq: Rq, year: int) -> None:
     t = rq.t
-    xlsx, n = await service.roster_file(rq.session, year, t, rq.svc.settings.tz)
     apps = await data.season_listing(rq.session, year)  # (id, number, leader): no application loaded
     repo.audit(rq.session, rq.svc.clock.now(), "export", actor_id=rq.user.id,
-               details={"what": "roster", "season": year, "applications": n})
+               details={"what": "roster", "season": year, "applications": len(apps)})
     if not apps:
         rq.reply(t("export.none", year=year))
-    caption = t("export.roster_caption", year=year, n=n)
     rows = [[Btn(t.plain("export.button.zip", number=number or "", leader=leader),
                  callback_data=ExportZip(app_id).encode())] for app_id, number, leader in apps[:MAX_BUTTONS]]
     choose = t("export.choose")
     if len(apps) > MAX_BUTTONS:
         choose += "\n" + t("export.more", n=len(apps) - MAX_BUTTONS)
-    bot, chat_id = rq.context.bot, rq.chat_id
-
-    async def send() -> None:
-        if not await send_document(bot, chat_id, xlsx, caption):
-            await _say(bot, chat_id, t("export.send_failed"))
-            return
-        if rows:
-            await _say(bot, chat_id, choose, InlineKeyboardMarkup(rows))
-
-    rq.later(send)
+    rq.owe(effects.render(rq.chat_id, "roster", year=year, lang=rq.lang))
+    if rows:
+        rq.notify(rq.chat_id, choose, InlineKeyboardMarkup(rows))
 
 
 async def _archive(rq: Rq, app: App) -> None:
-    """Queue the archive of `app` for this chat (built after the commit)."""
-    svc = rq.svc
-    b = await data.load_bundle(rq.session, app.id)
-    if b is None:
-        return
-    repo.audit(rq.session, svc.clock.now(), "export", application_id=app.id, actor_id=rq.user.id,
+    """Owe the archive of `app` to this chat (built after the commit)."""
+    repo.audit(rq.session, rq.svc.clock.now(), "export", application_id=app.id, actor_id=rq.user.id,
                details={"what": "archive"})
-    t = rq.t
-    number = app.number or t.plain("export.no_number")
-    rq.reply(t("export.working"))
-    bot, chat_id = rq.context.bot, rq.chat_id
-
-    async def send() -> None:
-        blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
-        if len(blob.data) > MAX_UPLOAD:
-            await _say(bot, chat_id, t("export.too_big", number=number, year=app.season_year))
-            return
-        if not await send_document(bot, chat_id, blob, t("export.zip_caption", number=number, leader=b.leader)):
-            await _say(bot, chat_id, t("export.send_failed"))
-
-    rq.later(send)
-
-
-async def _say(bot: Any, chat_id: int, text: str, markup: Any = None) -> None:
-    try:
-        await send_text(bot, chat_id, text, markup)
-    except Unreachable:
-        pass
+    rq.reply(rq.t("export.working"))
+    rq.owe(effects.render(rq.chat_id, "archive", app=app.id, lang=rq.lang))
 
 
 @handler
@@ -156,12 +123,7 @@ async def cmd_stats(rq: Rq) -> None:
     i18n = rq.svc.i18n
     report = await service.stats_report(rq.session, year, i18n, rq.lang)
     rq.reply(report.text)  # the figures at once; the chart (matplotlib: ~0.5 s the first time) follows
-    bot, chat_id, caption = rq.context.bot, rq.chat_id, rq.t("stats.caption", year=year)
-
-    async def send() -> None:
-        await send_photo(bot, chat_id, await service.stats_chart(report, i18n), caption)
-
-    rq.later(send)
+    rq.owe(effects.render(rq.chat_id, "chart", year=year, lang=rq.lang))
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

@@ -16,7 +16,6 @@ Any other command or another module's button ends the typed-input step (the draf
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 from datetime import date
@@ -36,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks as cb
+from bot import effects
 from bot import files as fileio
 from bot.callbacks import InspectOp, ReportOp
 from bot.domain.pings import CONTACT_KINDS, Kind
@@ -105,21 +105,9 @@ async def _union_name(rq: Rq, union_id: int | None) -> str:
 
 
 async def _notify(rq: Rq, user_id: int, build: Any) -> None:
-    """After the commit: send `build(t)` to `user_id` in their language; a blocked user is skipped."""
-    from bot import notify
-
+    """Owe `build(t)` to `user_id`, in their language."""
     user = await repo.get_user(rq.session, user_id)
-    t = rq.svc.i18n.get(rq.svc.i18n.pick(user.locale if user else None, user.language_code if user else None))
-    text = build(t)
-    bot = rq.context.bot
-
-    async def send() -> None:
-        try:
-            await notify.send_text(bot, user_id, text)
-        except notify.Unreachable:
-            log.info("studio leader %s unreachable", user_id)
-
-    rq.later(send)
+    rq.notify(user_id, build(rq.svc.translator(user)))
 
 
 # --------------------------------------------------------------------------- /report (R-D5, R-O3)
@@ -575,7 +563,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         files = await svc.report_files(rq.session, report.id)
         rq.reply(t("report.filed_view", year=year, date=rq.svc.local(report.filed_at).strftime("%Y-%m-%d"))  # type: ignore[arg-type]
                  + "\n\n" + report_summary(t, report, studio, len(files)))
-        rq.later(lambda: _send_report_files(rq, [(f.kind, f.telegram_file_id) for f in files]))
+        _send_report_files(rq, [(f.kind, f.telegram_file_id) for f in files])
         return
     if data.op is InspectOp.NEW:
         if studio.status != svc.ACTIVE:
@@ -615,22 +603,9 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
     rq.edit(*inspect_prompt(rq, studio, pending))
 
 
-async def _send_report_files(rq: Rq, files: list[tuple[str, str]]) -> None:
-    from bot import notify
-
-    bot = rq.context.bot
-    chat = rq.chat_id
-
-    async def one(kind: str, file_id: str) -> Message:
-        if kind == "photo":
-            return await bot.send_photo(chat, file_id)
-        return await bot.send_document(chat, file_id)
-
+def _send_report_files(rq: Rq, files: list[tuple[str, str]]) -> None:
     for kind, file_id in files:
-        try:
-            await notify.deliver(functools.partial(one, kind, file_id))
-        except notify.Unreachable:
-            return
+        rq.owe(effects.file(rq.chat_id, "photo" if kind == "photo" else "document", file_id))
 
 
 async def _record(rq: Rq, studio: Studio, pending: dict[str, Any]) -> None:

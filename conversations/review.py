@@ -30,6 +30,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
+from bot import effects
 from bot.domain import form, workflow
 from bot.domain.render import display, member_line
 from bot.domain.workflow import Action, NotAllowed, Opinion, Role, Status
@@ -330,8 +331,7 @@ async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -
                   status=rq.t(f"status.{app.status}")))
     from bot import notify
 
-    application = rq.context.application
-    rq.later(lambda: notify.after_transition(application, app.id, action.value))
+    await notify.transitioned(rq, app, action.value)
 
 
 async def _full(rq: Rq, app_id: int) -> None:
@@ -342,16 +342,7 @@ async def _full(rq: Rq, app_id: int) -> None:
         await _refuse(rq, "forged", rq.query.data if rq.query else None, app_id if app else None)
         return
     rq.reply(await summary_text(rq, app))
-    rq.later(lambda: _send_form(rq, app.id))
-
-
-async def _send_form(rq: Rq, app_id: int) -> None:
-    """The printable form, when the export module is present."""
-    try:
-        from bot.exports import send_form
-    except ImportError:
-        return
-    await send_form(rq.context.application, app_id, rq.user.id)
+    rq.owe(effects.render(rq.user.id, "form", app=app.id, version=app.version))
 
 
 @handler

@@ -220,17 +220,20 @@ class AuditEvent(Base):
 
 
 class ReviewMessage(Base):
-    """A notification message sent to a reviewer, so it can be edited when someone decides."""
+    """A reviewer's card of one round of review: the transition (`event_id`) that put the application in
+    front of them. Its buttons are edited away (`closed_at`) when someone decides."""
 
     __tablename__ = "review_messages"
-    __table_args__ = (UniqueConstraint("application_id", "chat_id", "status", name="uq_review_messages_once"),)
+    __table_args__ = (UniqueConstraint("event_id", "chat_id", name="uq_review_messages_round"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(32))  # the status it was sent for
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Stamp)
     error: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -309,18 +312,35 @@ class PersistedState(Base):
     data: Mapped[Any] = mapped_column(Json)
 
 
-class Outbox(Base):
-    """What the bot answered to one update (or one job run), written in the same transaction as the
-    change it answers. A row still unsent at start-up is sent then; its key also marks the update as
-    handled, so an update delivered again after a crash is not applied twice."""
+class HandledUpdate(Base):
+    """An update (or job run) whose changes are committed, so one delivered again after a crash is not
+    applied twice. Written in the same transaction as the change and its effects."""
 
-    __tablename__ = "outbox"
+    __tablename__ = "handled_updates"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    payload: Mapped[Any] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(Stamp, index=True)
-    sent_at: Mapped[datetime | None] = mapped_column(Stamp, index=True)
+
+
+class Effect(Base):
+    """One thing the bot owes someone on Telegram (a reply, a card, a notice, a document, a callback
+    answer), written in the transaction of the change that causes it and delivered by `bot.sender`."""
+
+    __tablename__ = "effects"
+    __table_args__ = (Index("ix_effects_unsent", "sent_at", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str | None] = mapped_column(String(64))  # the update or job that caused it
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[Any] = mapped_column(Json)
+    # the actor's own screen: superseded by a later one for the same chat when it could not go out in time
+    stale_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(Stamp)  # the next attempt, after a failure
+    sent_at: Mapped[datetime | None] = mapped_column(Stamp)
+    result: Mapped[str | None] = mapped_column(String(200))  # "ok", "superseded", or why it failed for good
 
 
 @event.listens_for(AuditEvent, "before_update")

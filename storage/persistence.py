@@ -47,11 +47,13 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         if self._stored.get(ident, _MISSING) == data:
             return
         row = {"_kind": kind, "_name": name, "_key": key}
-        async with self.db.session() as s, s.begin():
+        async with self.db.session() as s:
             if data is None:
                 await s.execute(_DELETE, row)
             elif (await s.execute(_UPDATE, {**row, "_data": data})).rowcount == 0:  # type: ignore[attr-defined]
                 await s.execute(_INSERT, {"kind": kind, "name": name, "key": key, "data": data})
+            await s.commit()
+        await self.db.durable(s)
         self._stored[ident] = deepcopy(data)
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:

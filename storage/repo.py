@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
-from weakref import WeakKeyDictionary
+from typing import Any
 
-from sqlalchemy import Table, bindparam, event, inspect, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.domain.workflow import Role
 from storage.models import (
@@ -42,49 +38,12 @@ _ATTACHMENTS = select(Attachment).where(Attachment.application_id == bindparam("
 _ATTACHMENTS_OF_FIELD = (select(Attachment).where(Attachment.application_id == bindparam("app"),
                                                   Attachment.field == bindparam("field")).order_by(Attachment.id))
 _OPINIONS = select(OpinionRecord).where(OpinionRecord.application_id == bindparam("app")).order_by(OpinionRecord.id)
-_REVIEW_MESSAGES = select(ReviewMessage).where(ReviewMessage.application_id == bindparam("app"),
-                                               ReviewMessage.status == bindparam("status"))
+_OPEN_CARDS = (select(ReviewMessage).where(ReviewMessage.application_id == bindparam("app"),
+                                           ReviewMessage.closed_at.is_(None)).order_by(ReviewMessage.id))
 _HOLDERS = (select(User).join(RoleGrant, RoleGrant.user_id == User.id)
             .where(RoleGrant.role == bindparam("role"), RoleGrant.revoked_at.is_(None)))
 _HOLDERS_ANY_UNION = _HOLDERS.order_by(User.id).distinct()
 _HOLDERS_OF_UNION = _HOLDERS.where(RoleGrant.union_id == bindparam("union")).order_by(User.id).distinct()
-
-_APPLICATIONS = cast(Table, Application.__table__)
-_APPLICATION_UPDATES: dict[frozenset[str], Any] = {}
-
-
-def _application_update(keys: frozenset[str]) -> Any:
-    stmt = _APPLICATION_UPDATES.get(keys)
-    if stmt is None:
-        c = _APPLICATIONS.c
-        stmt = (update(_APPLICATIONS).where(c.id == bindparam("_id"), c.version == bindparam("_version"))
-                .values({k: bindparam(k) for k in keys} | {"version": bindparam("_next")}))
-        _APPLICATION_UPDATES[keys] = stmt
-    return stmt
-
-
-def write_applications_now(s: Session) -> None:
-    """Write the changed applications of the session now, each with one UPDATE checking its version
-    (as the ORM's flush would, at a fraction of the unit of work's cost: the wizard changes the
-    application at nearly every update). Their changes are then recorded as written."""
-    conn = None
-    for obj in list(s.dirty):
-        if type(obj) is not Application:
-            continue
-        state = inspect(obj)
-        keys = frozenset(state.committed_state)  # the attributes changed since loading
-        if not keys or "version" in keys or "id" in keys:
-            continue
-        values = {k: state.dict[k] for k in keys}
-        conn = conn or s.connection()  # a Core statement: nothing for the ORM to do (and no autoflush)
-        result = conn.execute(_application_update(keys), {**values, "_id": obj.id, "_version": obj.version,
-                                                          "_next": obj.version + 1})
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise StaleDataError(f"application {obj.id} was changed meanwhile (version {obj.version})")
-        state.dict["version"] = obj.version + 1
-        # what the ORM's flush does after writing an object: nothing of it is pending any more
-        state._commit_all(state.dict, s.identity_map)
-
 
 async def upsert_user(
     s: AsyncSession,
@@ -175,58 +134,9 @@ async def all_unions(s: AsyncSession) -> Sequence[Union]:
 _UNIONS = select(Union).order_by(Union.kind, Union.sort, Union.id)
 
 
-@dataclass
-class _UnionsSeen:
-    """The unions of one database as last read, for the wizard's screens (read-only copies; the list
-    changes only when an administrator changes it, and every change committed in this process is
-    noticed, below)."""
-
-    changes: int = 0
-    rows: tuple[Union, ...] | None = None
-    read_at: int = -1
-
-
-_unions_seen: WeakKeyDictionary[Any, _UnionsSeen] = WeakKeyDictionary()  # per engine
-
-
-def _seen(session: Session) -> _UnionsSeen:
-    engine = session.get_bind()
-    seen = _unions_seen.get(engine)
-    if seen is None:
-        seen = _unions_seen[engine] = _UnionsSeen()
-    return seen
-
-
-def _union_flushed(session: Session, _context: Any, _instances: Any) -> None:
-    if any(isinstance(o, Union) for o in (*session.new, *session.dirty, *session.deleted)):
-        session.info["unions_changed"] = True
-
-
-def _committed(session: Session) -> None:
-    if session.info.pop("unions_changed", False):
-        _seen(session).changes += 1
-
-
-def _rolled_back(session: Session) -> None:
-    session.info.pop("unions_changed", None)
-
-
-event.listen(Session, "before_flush", _union_flushed)
-event.listen(Session, "after_commit", _committed)
-event.listen(Session, "after_soft_rollback", lambda session, _tx: _rolled_back(session))
-
-
 async def unions_for_display(s: AsyncSession) -> tuple[Union, ...]:
-    """All unions (kind, sort order), to show and to check a choice against: read again only after a
-    change was committed. Not for changing them: use `all_unions`."""
-    seen = _seen(s.sync_session)
-    if seen.rows is None or seen.read_at != seen.changes:
-        changes = seen.changes
-        rows = tuple((await s.scalars(_UNIONS)).all())
-        for u in rows:  # copies of their own: this session's rollback must not expire them
-            s.expunge(u)
-        seen.rows, seen.read_at = rows, changes
-    return seen.rows
+    """All unions (kind, sort order), to show and to check a choice against."""
+    return tuple((await s.scalars(_UNIONS)).all())
 
 
 async def season(s: AsyncSession, year: int) -> Season | None:
@@ -298,8 +208,9 @@ async def opinions(s: AsyncSession, app_id: int) -> Sequence[OpinionRecord]:
     return (await s.scalars(_OPINIONS, {"app": app_id})).all()
 
 
-async def review_messages(s: AsyncSession, app_id: int, status: str) -> Sequence[ReviewMessage]:
-    return (await s.scalars(_REVIEW_MESSAGES, {"app": app_id, "status": status})).all()
+async def open_cards(s: AsyncSession, app_id: int) -> Sequence[ReviewMessage]:
+    """The reviewers' cards of an application whose buttons are still live."""
+    return (await s.scalars(_OPEN_CARDS, {"app": app_id})).all()
 
 
 async def get_user(s: AsyncSession, user_id: int) -> User | None:

@@ -197,6 +197,15 @@ class Harness:
                                                     "from": {"id": BOT_ID, "is_bot": True, "first_name": "Studio"}},
         }})
 
+    async def pings(self, app: Any = None) -> list[str]:
+        """Run the reminders job once and wait for what it owed to be delivered; the keys owed."""
+        from bot import jobs
+
+        app = app or self.app
+        keys = await jobs.send_due_pings(app)
+        await app.bot_data["services"].drain()
+        return keys
+
     def last_buttons(self, chat_id: int) -> list[tuple[str, str]]:
         return buttons(self.request.last(chat_id))
 

@@ -284,7 +284,8 @@ async def test_claim_is_rechecked_in_the_database(bot):
         for uid in (51, 52):
             await repo.upsert_user(s, uid, f"U{uid}", None, None, "zh", now)
         await s.commit()
-    async with bot.db.session() as first, bot.db.session() as second:
+    # two sessions of their own connections (the bot's sessions of one SQLite database take turns)
+    async with bot.db.sessions() as first, bot.db.sessions() as second:
         stale = await second.get(Invitation, code)  # read while unused
         await second.commit()  # attributes kept (expire_on_commit=False): used_by is still None here
         assert stale.used_by is None

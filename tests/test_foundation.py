@@ -113,7 +113,7 @@ async def test_user_row_is_kept_up_to_date(bot):
 
 def test_long_messages_are_split_at_paragraphs():
     """A summary longer than Telegram's 4096 characters goes out in parts, never cut inside a tag."""
-    from bot.outbox import split_message
+    from bot.effects import split_message
 
     paras = [f"<b>第{i}段</b>\n" + "字" * 900 for i in range(10)]
     parts = split_message("\n\n".join(paras))

@@ -21,7 +21,7 @@ from bot.domain import pings as P
 from bot.domain.workflow import Status
 from conversations import report as report_conv
 from storage import repo
-from storage.models import Application, Mute, Ping, Studio, YearReport
+from storage.models import Application, Mute, Ping, Studio, User, YearReport
 from tests.offline import Harness, buttons, close_harness, make_harness
 from tests.roles import grant
 
@@ -88,9 +88,9 @@ async def tick(h: Harness, when: datetime) -> dict[int, list[str]]:
     """Move the clock, run the job twice (the second run must send nothing), return what each chat got."""
     h.clock.set(when)
     mark = len(h.request.calls)
-    await jobs.send_due_pings(h.app)
+    await h.pings()
     second = len(h.request.calls)
-    assert await jobs.send_due_pings(h.app) == []
+    assert await h.pings() == []
     assert len(h.request.calls) == second, "a second run sent something again"
     out: dict[int, list[str]] = {}
     for _, p in h.request.sent(since=mark):
@@ -234,7 +234,7 @@ async def test_a_whole_season_of_pings_goes_to_the_right_people_once(h_any: Harn
                             database_url=h.settings.database_url)
     try:
         jobs.unschedule(h2.app)
-        assert await jobs.send_due_pings(h2.app) == []
+        assert await h2.pings() == []
         assert h2.request.sent() == []
         async with h2.db.session() as s:
             unsent = await s.scalar(select(func.count()).select_from(Ping).where(Ping.sent_at.is_(None)))
@@ -326,31 +326,42 @@ async def test_reminders_lists_upcoming_and_only_the_contact_may_mute(h: Harness
 
 
 async def test_unreachable_recipient_is_skipped_and_others_still_reached(h: Harness) -> None:
-    """A contact who blocked the bot is marked blocked; the other contact still gets the ping."""
+    """R-D1: a contact who blocked the bot is marked blocked; the other contact still gets the ping,
+    and neither is owed it again."""
     from telegram.error import Forbidden
 
     await grant(h, CONTACT, "contact")
     await grant(h, CONTACT + 1, "contact")
     h.request.fail["sendMessage"] = [Forbidden("bot was blocked by the user")]
     h.clock.set(at(7, 17, 9))
-    sent = await jobs.send_due_pings(h.app)
-    assert len(sent) == 1
-    assert await jobs.send_due_pings(h.app) == []
+    mark = len(h.request.calls)
+    assert len(await h.pings()) == 2
+    got = {int(p["chat_id"]) for name, p in h.request.sent(since=mark) if name == "sendMessage"}
+    async with h.db.session() as s:
+        blocked = {u.id for u in (await s.scalars(select(User).where(User.blocked_at.is_not(None)))).all()}
+    assert len(got) == 1 and len(blocked) == 1 and got | blocked == {CONTACT, CONTACT + 1}
+    mark = len(h.request.calls)
+    assert await h.pings() == []
+    assert h.request.sent(since=mark) == []
 
 
-async def test_network_failure_is_retried_at_the_next_run(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A passing network error releases the claim: the next run sends the ping, once."""
+async def test_network_failure_is_retried_until_it_arrives_once(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-D1: a ping whose sending meets a passing network error is sent again by the sender, and
+    arrives once; the next run owes nothing more."""
     from telegram.error import NetworkError
 
-    from bot import notify
+    from bot import sender
 
-    monkeypatch.setattr(notify, "SEND_TRIES", 1)  # no back-off sleeps in the test
+    monkeypatch.setattr(sender, "BACKOFF", (0.0,))  # no back-off sleeps in the test
     await grant(h, CONTACT, "contact")
-    h.request.fail["sendMessage"] = [NetworkError("down")]
+    h.request.fail["sendMessage"] = [NetworkError("down"), NetworkError("Bad Gateway")]
     h.clock.set(at(7, 17, 9))
-    assert await jobs.send_due_pings(h.app) == []
-    assert await jobs.send_due_pings(h.app) == [f"contact:deadline-14:2026:{CONTACT}"]
-    assert await jobs.send_due_pings(h.app) == []
+    mark = len(h.request.calls)
+    assert await h.pings() == [f"contact:deadline-14:2026:{CONTACT}"]
+    tries = [p for name, p in h.request.sent(CONTACT, since=mark) if name == "sendMessage"]
+    assert len(tries) == 1 and "还有 14 天截止" in tries[0]["text"]  # the failed calls are not recorded
+    assert h.request.fail["sendMessage"] == []
+    assert await h.pings() == []
 
 
 async def test_schedule_adds_one_repeating_job(h: Harness) -> None:

@@ -169,19 +169,6 @@ async def test_pending_lists_oldest_first_with_buttons(bot):
     assert any(decode(d) == Review(Action.L1_APPROVE, app.id) for _, p in sent for _, d in buttons(p))
 
 
-async def test_each_reviewer_gets_exactly_one_card_per_status(bot):
-    """Notifications arrive once: re-running the notification does not send again."""
-    from bot import notify
-
-    app = await submitted(bot)
-    before = len(bot.request.sent(DISTRICT))
-    await notify.after_transition(bot.app, app.id, "submit")
-    assert len(bot.request.sent(DISTRICT)) == before
-    async with bot.db.session() as s:
-        rows = (await s.scalars(select(ReviewMessage).where(ReviewMessage.chat_id == DISTRICT))).all()
-    assert len(rows) == 1 and rows[0].message_id
-
-
 async def test_concurrent_decisions_change_the_application_once(bot):
     """Two reviewers deciding at the same instant: exactly one decision is recorded."""
     import asyncio
@@ -308,18 +295,6 @@ async def test_first_year_season_skips_inspection(bot):
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)
     await bot.text(who(bot, CITY), "首年不安排考察，建议命名。")
     assert (await load(bot)).status == "preliminary"
-
-
-async def test_cards_left_unsent_are_caught_up_at_start(bot):
-    """A crash between submission and the reviewers' cards: start-up sends each missing card once."""
-    from bot import notify
-
-    app = await submitted(bot)
-    await grant(bot, 22, "district_reviewer", app.union_id)  # a reviewer who never got the card
-    assert bot.request.sent(22) == []
-    assert await notify.catch_up(bot.app) == 1
-    assert any("王建国" in t for t in bot.request.texts(22))
-    assert await notify.catch_up(bot.app) == 0
 
 
 async def city_ready(bot) -> Application:

@@ -270,7 +270,7 @@ async def test_city_reviewer_delists_a_studio_and_the_leader_is_told(h: Harness)
     mark = await h.text(h.user(LEADER), "/report")
     assert "已被摘牌" in h.request.texts(LEADER, since=mark)[-1]
     h.clock.set(datetime(2026, 12, 31, 9, 0, tzinfo=SH))
-    assert await jobs.send_due_pings(h.app) == []
+    assert await h.pings() == []
 
 
 async def test_commendation_and_notice_are_kept_in_the_history(h: Harness) -> None:

@@ -160,10 +160,10 @@ async def test_photos_counter_sixth_refused_duplicate_refused_remove(bot):
         atts = (await s.scalars(select(Attachment).where(Attachment.field == "photos"))).all()
     assert len(atts) == 5 and len({a.sha256 for a in atts}) == 5
     mark = await tap_op(bot, u, WizardOp.FILE_DEL, str(atts[0].id))
+    app = await app_of(bot, 54)
     async with bot.db.session() as s:
         assert len((await s.scalars(select(Attachment))).all()) == 4
         # the counts the wizard reads agree with the files stored
-        app = await app_of(bot, 54)
         stored = dict((await s.execute(select(Attachment.field, func.count()).where(
             Attachment.application_id == app.id).group_by(Attachment.field))).all())
         assert app.files == stored == {"photos": 4}
@@ -356,6 +356,7 @@ async def test_album_answer_pending_at_a_crash_is_sent_after_restart(bot):
         job.schedule_removal()  # as if the process had been killed before the job ran
     mark = len(bot.request.calls)
     assert await recover_albums(bot.app) == 1
+    await bot.app.bot_data["services"].drain()
     texts = bot.request.texts(68, since=mark)
     assert len(texts) == 1 and "3/5" in texts[0]
     assert await recover_albums(bot.app) == 0

@@ -1,74 +1,80 @@
-"""Sending export files over Telegram (the only module of `bot.exports` that knows Telegram)."""
+"""The documents the sender makes after the commit and sends (the only module of `bot.exports` that
+knows Telegram). Each is owed as a `render` effect (`bot.effects.render`) written with the change or
+the request that causes it; here it is built and sent. A document that cannot be made raises: the
+sender records the failure and tells the person (and the admins), nothing is swallowed.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from telegram import InputFile
+from telegram import Bot, InputFile
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
 
 from bot.exports import data, service
 from bot.exports.service import OutFile
-from bot.i18n import Translator
-from bot.notify import Unreachable, deliver
-from bot.runtime import services_of
-from storage import repo
+from bot.sender import Failed
+from storage.models import User
 
 log = logging.getLogger(__name__)
 MAX_UPLOAD = 50 * 1024 * 1024  # the public Bot API's upload limit for documents
 
 
-async def send_document(bot: Any, chat_id: int, f: OutFile, caption: str | None = None) -> bool:
-    """Send one file as a document; False when it cannot be delivered (logged)."""
+async def send_document(bot: Bot, chat_id: int, f: OutFile, caption: str | None = None) -> None:
     if len(f.data) > MAX_UPLOAD:
-        log.warning("%s is too big to send (%d bytes)", f.name, len(f.data))
-        return False
-    try:
-        await deliver(lambda: bot.send_document(chat_id, InputFile(f.data, filename=f.name), caption=caption,
-                                                parse_mode=ParseMode.HTML, filename=f.name))
-    except (Unreachable, TelegramError) as exc:
-        log.warning("could not send %s to %s: %s", f.name, chat_id, exc)
-        return False
-    return True
+        raise Failed(f"{f.name} is too big to send ({len(f.data)} bytes)")
+    await bot.send_document(chat_id, InputFile(f.data, filename=f.name), caption=caption,
+                            parse_mode=ParseMode.HTML, filename=f.name)
 
 
-async def send_photo(bot: Any, chat_id: int, f: OutFile, caption: str | None = None) -> bool:
-    try:
-        await deliver(lambda: bot.send_photo(chat_id, InputFile(f.data, filename=f.name), caption=caption,
-                                             parse_mode=ParseMode.HTML))
-    except (Unreachable, TelegramError) as exc:
-        log.warning("could not send %s to %s: %s", f.name, chat_id, exc)
-        return False
-    return True
+def renderers(svc: Any) -> dict[str, Any]:
+    """The `render` effects this module makes, for `Sender.renderers`."""
 
-
-async def _translator(application: Any, chat_id: int) -> Translator:
-    svc = services_of(application)
-    async with svc.db.session() as s:
-        user = await repo.get_user(s, chat_id)
-    return svc.i18n.get(svc.i18n.pick(user.locale if user else None, user.language_code if user else None))
-
-
-async def send_form(application: Any, app_id: int, chat_id: int) -> bool:
-    """Send the printable form of application `app_id` (DOCX, and PDF when LibreOffice is installed)
-    to `chat_id`. The caller has checked that the recipient may see it. True when the DOCX arrived."""
-    svc = services_of(application)
-    async with svc.db.session() as s:
-        b = await data.load_bundle(s, app_id)
-    if b is None:
-        return False
-    try:
+    async def form(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """The printable form of application `app` (DOCX, and PDF when LibreOffice is installed)."""
+        async with svc.db.session() as s:
+            b = await data.load_bundle(s, int(p["app"]))
+            reader = await s.get(User, chat_id)
+        if b is None:
+            raise Failed(f"application {p['app']} is gone")
         files = await service.form_files(b, svc.i18n, svc.settings.tz)
-    except Exception:  # a broken export must not turn a recorded decision into an error message
-        log.exception("could not build the form of application %s", app_id)
-        return False
-    reader = b.applicant if b.applicant is not None and b.applicant.id == chat_id else None
-    t = (svc.i18n.get(svc.i18n.pick(reader.locale, reader.language_code)) if reader is not None
-         else await _translator(application, chat_id))
-    caption = t("export.form_caption", number=b.app.number or t.plain("export.no_number"), leader=b.leader)
-    ok = await send_document(application.bot, chat_id, files[0], caption)
-    for f in files[1:]:
-        await send_document(application.bot, chat_id, f)
-    return ok
+        t = svc.translator(reader)
+        caption = t(p.get("caption") or "export.form_caption", number=b.app.number or t.plain("export.no_number"),
+                    leader=b.leader)
+        await send_document(bot, chat_id, files[0], caption)
+        for f in files[1:]:
+            await send_document(bot, chat_id, f)
+
+    async def roster(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """A season's roster (XLSX)."""
+        t = svc.i18n.get(p["lang"])
+        async with svc.db.session() as s:
+            xlsx, n = await service.roster_file(s, int(p["year"]), t, svc.settings.tz)
+        await send_document(bot, chat_id, xlsx, t("export.roster_caption", year=p["year"], n=n))
+
+    async def archive(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """One application's archive (ZIP: form, materials, opinions, audit trail)."""
+        t = svc.i18n.get(p["lang"])
+        async with svc.db.session() as s:
+            b = await data.load_bundle(s, int(p["app"]))
+        if b is None:
+            raise Failed(f"application {p['app']} is gone")
+        blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
+        number = b.app.number or t.plain("export.no_number")
+        if len(blob.data) > MAX_UPLOAD:
+            await bot.send_message(chat_id, t("export.too_big", number=number, year=b.app.season_year),
+                                   parse_mode=ParseMode.HTML)
+            return
+        await send_document(bot, chat_id, blob, t("export.zip_caption", number=number, leader=b.leader))
+
+    async def chart(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """The `/stats` chart of a season."""
+        async with svc.db.session() as s:
+            report = await service.stats_report(s, int(p["year"]), svc.i18n, p["lang"])
+        png = await service.stats_chart(report, svc.i18n)
+        await bot.send_photo(chat_id, InputFile(png.data, filename=png.name),
+                             caption=svc.i18n.get(p["lang"])("stats.caption", year=p["year"]),
+                             parse_mode=ParseMode.HTML)
+
+    return {"form": form, "roster": roster, "archive": archive, "chart": chart}

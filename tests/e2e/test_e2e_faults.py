@@ -382,7 +382,7 @@ async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(dbs, fak
 
 async def test_crash_while_the_answer_is_in_flight_still_answers(dbs, fake_api, bot_process_factory, tmp_path):
     """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL while the answer to the user's message is being sent
-    (slow network): after the restart the user still gets an answer (kept in the database's outbox), without
+    (slow network): after the restart the user still gets an answer (kept in the database's effects), without
     re-sending anything, and the answer it confirms is stored."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
     u = fake_api.user(590, first_name="王建国")
@@ -657,7 +657,7 @@ async def test_postgresql_deadlock_and_lock_timeout_are_retried(pg_dbs, fake_api
                                                                 fault):
     """Issue 7 / database faults, PostgreSQL (the counterpart of SQLite's “database is locked” after the busy
     timeout, which the bot retries): PostgreSQL aborts the bot's statement because of another connection — a
-    deadlock (it holds a SHARE lock on `outbox` the bot's insert waits for, then updates the application row the
+    deadlock (it holds a SHARE lock on `effects` the bot's insert waits for, then updates the application row the
     bot has just updated: “deadlock detected”), or a lock wait longer than the database's `lock_timeout` (1 s here,
     a common production setting; the row is held 1.5 s). Nothing was committed, so the bot must retry the update
     as it does on SQLite: the user gets the real answer once, not an apology, and the answer is stored once."""
@@ -672,13 +672,13 @@ async def test_postgresql_deadlock_and_lock_timeout_are_retried(pg_dbs, fake_api
         await tx.start()
         if fault == "deadlock":
             await conn.execute("SET LOCAL deadlock_timeout = '5s'")  # the bot's check (1 s) finds the cycle first
-            await conn.execute("LOCK TABLE outbox IN SHARE MODE")
+            await conn.execute("LOCK TABLE effects IN SHARE MODE")
         else:
             await conn.fetch("SELECT 1 FROM applications WHERE applicant_id = 616 FOR UPDATE")
         since = fake_api.mark()
         press_op(fake_api, u, WizardOp.UNION)()
         if fault == "deadlock":
-            await bot_waits_for_a_lock(conn, "outbox")  # holding the application row it has updated
+            await bot_waits_for_a_lock(conn, "effects")  # holding the application row it has updated
             await conn.execute("UPDATE applications SET version = version WHERE applicant_id = 616")
         else:
             await bot_waits_for_a_lock(conn)

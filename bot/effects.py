@@ -1,0 +1,112 @@
+"""What the bot owes people on Telegram, as rows written with the change that causes them.
+
+Every reply, card, notice, document and callback answer is an `Effect` added to the session of the
+update (or job) whose change causes it, so it is committed together with that change or not at all;
+`bot.sender` delivers the committed rows. Kinds and their payloads:
+
+- `answer`   the answer to a button press: `id`, `text`, `alert`
+- `message`  an HTML message: `text`, `keyboard` (the Bot API's dict, or none)
+- `edit`     the pressed message replaced: `message_id`, `text`, `keyboard`; sent anew if it cannot be edited
+- `album`    photos by Telegram file id: `photos`, `caption`
+- `file`     one document, video or photo by file id: `type`, `file_id`, `caption`
+- `card`     a reviewer's card (`review` = its `review_messages` row, which gets the message id)
+- `close`    a card's text replaced and its buttons removed once someone decided: `review`, `text`
+- `render`   a document made after the commit and sent (`what`: form, roster, archive, chart …)
+- `commands` the person's command menu, set from their roles as they are when it is sent
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup
+
+from storage.models import Effect
+
+MAX_MESSAGE = 4096
+
+
+@dataclass
+class Owed:
+    """One effect before it is written."""
+
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    stale_ok: bool = False
+
+    def row(self, origin: str | None, now: Any) -> Effect:
+        return Effect(origin=origin, chat_id=self.chat_id, kind=self.kind, payload=self.payload,
+                      stale_ok=self.stale_ok, created_at=now, attempts=0)
+
+
+def keyboard_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
+    return markup.to_dict() if markup is not None else None
+
+
+def message(chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, stale_ok: bool = False) -> Owed:
+    return Owed(chat_id, "message", {"text": text, "keyboard": keyboard_json(markup)}, stale_ok)
+
+
+def edit(chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Owed:
+    return Owed(chat_id, "edit", {"message_id": message_id, "text": text, "keyboard": keyboard_json(markup)}, True)
+
+
+def answer(chat_id: int, query_id: str, text: str = "", alert: bool = False) -> Owed:
+    return Owed(chat_id, "answer", {"id": query_id, "text": text[:200], "alert": alert}, True)
+
+
+def album(chat_id: int, photos: list[str], caption: str = "") -> Owed:
+    return Owed(chat_id, "album", {"photos": photos[:10], "caption": caption})
+
+
+def file(chat_id: int, kind: str, file_id: str, caption: str = "") -> Owed:
+    return Owed(chat_id, "file", {"type": kind, "file_id": file_id, "caption": caption})
+
+
+def card(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Owed:
+    return Owed(chat_id, "card", {"review": review_id, "text": text, "keyboard": keyboard_json(markup)})
+
+
+def close(chat_id: int, review_id: int, text: str) -> Owed:
+    return Owed(chat_id, "close", {"review": review_id, "text": text})
+
+
+def render(chat_id: int, what: str, **params: Any) -> Owed:
+    return Owed(chat_id, "render", {"what": what, **params})
+
+
+def commands(chat_id: int) -> Owed:
+    return Owed(chat_id, "commands", {})
+
+
+def write(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any) -> list[Effect]:
+    """Add the rows to the session (they are committed with it); the rows, for the sender afterwards."""
+    rows = [o.row(origin, now) for o in owed]
+    session.add_all(rows)
+    return rows
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split at paragraph breaks (where no HTML tag is open in our texts) to fit Telegram's limit."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for para in text.split("\n\n"):
+        while len(para) > limit:  # a single huge paragraph: cut at line breaks
+            cut = para.rfind("\n", 0, limit)
+            cut = cut if cut > 0 else limit
+            parts.append(para[:cut])
+            para = para[cut:].lstrip("\n")
+        candidate = f"{current}\n\n{para}" if current else para
+        if len(candidate) > limit:
+            parts.append(current)
+            current = para
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts

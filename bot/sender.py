@@ -1,0 +1,438 @@
+"""The one sender of effects (`bot.effects`): in order per chat, retried until Telegram takes them.
+
+Rows come in two ways: pushed right after the commit that wrote them (the usual way, no read), and
+read from the database at start-up and by a periodic sweep (what a crash or a long outage left
+unsent). Each chat's rows go out one at a time in the order they were written; chats are served
+concurrently. Flood waits (429) wait `retry_after`; time-outs, dropped connections and 5xx are
+retried with a bounded back-off, then parked for the sweep; one row that fails never holds up
+another chat. A row is marked sent as soon as Telegram accepted it.
+
+After a restart the person's own screens that went stale meanwhile are not replayed one by one:
+per chat only the newest is sent (it says where they are), and old callback answers are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    LinkPreviewOptions,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.clock import Clock
+from bot.effects import split_message
+from storage.db import Database
+from storage.models import Effect, HandledUpdate, ReviewMessage, User
+
+log = logging.getLogger(__name__)
+
+CHATS_AT_ONCE = 16
+QUICK_TRIES = 6  # then the row is parked for the sweep
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+PARK = timedelta(minutes=2)
+SWEEP_SECONDS = 30.0
+ANSWER_TTL = timedelta(seconds=10)  # Telegram no longer takes the answer to an older press
+KEEP_SENT = timedelta(days=2)
+KEEP_UNSENT = timedelta(days=7)
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+Renderer = Callable[[Bot, int, dict[str, Any]], Awaitable[None]]
+
+
+class Failed(Exception):
+    """A row that cannot be delivered, for good (not worth another try)."""
+
+
+@dataclass
+class Item:
+    id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int = 0
+
+    @classmethod
+    def of(cls, row: Effect) -> Item:
+        return cls(row.id, row.chat_id, row.kind, row.payload, row.created_at, row.attempts or 0)
+
+
+@dataclass
+class Mark:
+    item: Item
+    result: str
+    message_id: int | None = None
+    blocked: bool = False
+    park_until: datetime | None = None
+
+
+class Sender:
+    """Delivers effect rows; see the module's text."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.bot: Bot | None = None
+        self.renderers: dict[str, Renderer] = {}
+        self.on_commands: Callable[[Bot, int], Awaitable[None]] | None = None
+        self.on_failed: Callable[[Item, str], Awaitable[None]] | None = None  # a render that failed for good
+        self.on_blocked: Callable[[Item], Awaitable[None]] | None = None  # a card's reviewer blocked the bot
+        self.queues: dict[int, deque[Item]] = {}
+        self.workers: dict[int, asyncio.Task[None]] = {}
+        self.known: set[int] = set()
+        self.limit = asyncio.Semaphore(CHATS_AT_ONCE)
+        self.marks: list[Mark] = []
+        self._marker: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.delivered = 0
+        self.stopping = False
+
+    # ------------------------------------------------------------------ intake
+
+    def push(self, rows: Iterable[Effect | Item]) -> None:
+        """Deliver these committed rows (in their order, after what each chat has queued already)."""
+        for row in rows:
+            item = row if isinstance(row, Item) else Item.of(row)
+            if item.id in self.known:
+                continue
+            self.known.add(item.id)
+            self.queues.setdefault(item.chat_id, deque()).append(item)
+            self._idle.clear()
+            if item.chat_id not in self.workers and self.bot is not None:
+                self.workers[item.chat_id] = asyncio.get_running_loop().create_task(self._serve(item.chat_id))
+
+    async def start(self, bot: Bot, *, sweep: float | None = SWEEP_SECONDS) -> int:
+        """Drop old rows, send what the last run left unsent (stale screens folded), start the sweep; how
+        many rows were taken up."""
+        self.bot = bot
+        now = self.clock.now()
+        async with self.db.session() as s:
+            await s.execute(delete(Effect).where(
+                (Effect.sent_at.is_not(None) & (Effect.created_at < now - KEEP_SENT))
+                | (Effect.created_at < now - KEEP_UNSENT)))
+            await s.execute(delete(HandledUpdate).where(HandledUpdate.created_at < now - KEEP_SENT))
+            rows = list((await s.scalars(select(Effect).where(Effect.sent_at.is_(None)).order_by(Effect.id))).all())
+            keep, dropped = fold_stale(rows, now)
+            if dropped:
+                await s.execute(update(Effect).where(Effect.id.in_([r.id for r in dropped]))
+                                .values(sent_at=now, result="superseded"))
+            await s.commit()
+        await self.db.durable(s)
+        if dropped:
+            log.info("%d stale replies from before the restart folded into the newest per chat", len(dropped))
+        self.push(keep)
+        for chat_id in list(self.queues):  # pushed before the bot was known
+            if chat_id not in self.workers:
+                self.workers[chat_id] = asyncio.get_running_loop().create_task(self._serve(chat_id))
+        if sweep:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(sweep))
+        if keep:
+            log.info("%d effects left unsent by the last run taken up", len(keep))
+        return len(keep)
+
+    async def _sweep(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - the next sweep tries again
+                log.exception("effects sweep failed")
+
+    async def sweep(self) -> int:
+        """Take up unsent rows that are due and not in hand (parked ones, a lost push); how many."""
+        now = self.clock.now()
+        async with self.db.session() as s:
+            rows = list((await s.scalars(select(Effect).where(
+                Effect.sent_at.is_(None), (Effect.due_at.is_(None) & (Effect.created_at < now - timedelta(seconds=10)))
+                | (Effect.due_at <= now)).order_by(Effect.id).limit(500))).all())
+        rows = [r for r in rows if r.id not in self.known]
+        self.push(rows)
+        return len(rows)
+
+    # ------------------------------------------------------------------ delivery
+
+    async def _serve(self, chat_id: int) -> None:
+        queue = self.queues[chat_id]
+        try:
+            async with self.limit:
+                while queue and not self.stopping:
+                    item = queue[0]
+                    mark = await self._attempt(item)
+                    if mark is None:  # retry after the back-off
+                        continue
+                    queue.popleft()
+                    self._mark(mark)
+                    if mark.blocked:  # the rest for this chat would meet the same refusal
+                        while queue:
+                            self._mark(Mark(queue.popleft(), mark.result, blocked=True))
+        finally:
+            self.workers.pop(chat_id, None)
+            if not queue:
+                self.queues.pop(chat_id, None)
+            elif not self.stopping:  # pushed while finishing
+                self.workers[chat_id] = asyncio.get_running_loop().create_task(self._serve(chat_id))
+            self._check_idle()
+
+    async def _attempt(self, item: Item) -> Mark | None:
+        """One try: the mark to record, or None to try again (after sleeping the back-off here)."""
+        assert self.bot is not None
+        try:
+            message_id = await self._deliver(self.bot, item)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            delay = float(wait if isinstance(wait, int | float) else wait.total_seconds())
+            return await self._again(item, delay + 0.1, str(exc))
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest):  # a subclass of NetworkError in PTB: not transient
+                return self._refused(item, exc)
+            return await self._again(item, BACKOFF[min(item.attempts, len(BACKOFF) - 1)], str(exc))
+        except Forbidden as exc:
+            return Mark(item, f"forbidden: {exc}"[:200], blocked=True)
+        except TelegramError as exc:
+            return self._refused(item, exc)
+        except Failed as exc:
+            return Mark(item, f"failed: {exc}"[:200])
+        except Exception as exc:  # noqa: BLE001 - a document that could not be made, a bug: never the others
+            log.exception("effect %s (%s) failed", item.id, item.kind)
+            if self.on_failed is not None:
+                try:
+                    await self.on_failed(item, repr(exc))
+                except Exception:  # noqa: BLE001
+                    log.exception("could not report the failed effect %s", item.id)
+            return Mark(item, f"error: {exc!r}"[:200])
+        self.delivered += 1
+        return Mark(item, "ok", message_id)
+
+    def _refused(self, item: Item, exc: TelegramError) -> Mark:
+        text = str(exc).lower()
+        if "chat not found" in text or "user is deactivated" in text:
+            return Mark(item, f"unreachable: {exc}"[:200], blocked=True)
+        log.warning("effect %s (%s) refused by Telegram: %s", item.id, item.kind, exc)
+        return Mark(item, f"refused: {exc}"[:200])
+
+    async def _again(self, item: Item, delay: float, why: str) -> Mark | None:
+        item.attempts += 1
+        if item.kind == "answer" and self.clock.now() - item.created_at > ANSWER_TTL:
+            return Mark(item, "expired")
+        if item.attempts >= QUICK_TRIES:
+            log.warning("effect %s (%s) to %s parked after %d tries: %s", item.id, item.kind, item.chat_id,
+                        item.attempts, why)
+            return Mark(item, "", park_until=self.clock.now() + PARK)
+        await asyncio.sleep(delay)
+        return None
+
+    async def _deliver(self, bot: Bot, item: Item) -> int | None:
+        p, chat = item.payload, item.chat_id
+        kind = item.kind
+        if kind == "answer":
+            if self.clock.now() - item.created_at > ANSWER_TTL:
+                return None
+            try:
+                await bot.answer_callback_query(p["id"], text=p.get("text") or None, show_alert=bool(p.get("alert")))
+            except BadRequest as exc:  # too old, or answered already: the message that follows informs
+                log.info("callback answer not taken: %s", exc)
+            return None
+        if kind in ("message", "card"):
+            return await self._send_text(bot, chat, p["text"], p.get("keyboard"))
+        if kind == "edit":
+            try:
+                sent = await bot.edit_message_text(p["text"], chat_id=chat, message_id=p["message_id"],
+                                                   parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+                                                   reply_markup=_markup(bot, p.get("keyboard")))
+                return sent.message_id if not isinstance(sent, bool) else None
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return None
+                log.info("edit failed, sending instead: %s", exc)
+            return await self._send_text(bot, chat, p["text"], p.get("keyboard"))
+        if kind == "close":
+            message_id = await self._card_message(p["review"])
+            if message_id is None:
+                return None  # the card never went out
+            try:
+                await bot.edit_message_text(p["text"], chat_id=chat, message_id=message_id,
+                                            parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW)
+            except BadRequest as exc:  # deleted by the reviewer, or too old to edit
+                log.info("card %s not updated: %s", p["review"], exc)
+            return None
+        if kind == "album":
+            media = [InputMediaPhoto(fid) for fid in p["photos"]]
+            if p.get("caption"):
+                media[0] = InputMediaPhoto(p["photos"][0], caption=p["caption"])
+            await bot.send_media_group(chat, media)
+            return None
+        if kind == "file":
+            send = {"video": bot.send_video, "photo": bot.send_photo}.get(p["type"], bot.send_document)
+            await send(chat, p["file_id"], caption=p.get("caption") or None)
+            return None
+        if kind == "render":
+            renderer = self.renderers.get(p["what"])
+            if renderer is None:
+                raise Failed(f"nothing renders {p['what']}")
+            await renderer(bot, chat, p)
+            return None
+        if kind == "commands":
+            if self.on_commands is not None:
+                await self.on_commands(bot, chat)
+            return None
+        raise Failed(f"unknown kind {kind}")
+
+    @staticmethod
+    async def _send_text(bot: Bot, chat: int, text: str, keyboard: dict[str, Any] | None) -> int:
+        parts = split_message(text)
+        message_id = 0
+        for i, part in enumerate(parts):  # too long for one message: in parts, the buttons on the last
+            markup = _markup(bot, keyboard) if i == len(parts) - 1 else None
+            try:
+                sent = await bot.send_message(chat, part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+                                              reply_markup=markup)
+            except BadRequest as exc:
+                if "parse entities" not in str(exc).lower():
+                    raise
+                # markup Telegram refuses: the words matter more than the bold
+                log.warning("message to %s refused as HTML (%s); sent as plain text", chat, exc)
+                sent = await bot.send_message(chat, plain(part), link_preview_options=_NO_PREVIEW, reply_markup=markup)
+            message_id = sent.message_id
+        return message_id
+
+    async def _card_message(self, review_id: int) -> int | None:
+        async with self.db.session() as s:
+            return await s.scalar(select(ReviewMessage.message_id).where(ReviewMessage.id == review_id))
+
+    # ------------------------------------------------------------------ marks
+
+    def _mark(self, mark: Mark) -> None:
+        self.marks.append(mark)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.get_running_loop().create_task(self._write_marks())
+
+    async def _write_marks(self) -> None:
+        while self.marks:
+            marks, self.marks = self.marks, []
+            try:
+                await self._store(marks)
+            except Exception:  # noqa: BLE001 - at worst a row is sent again after a restart
+                log.exception("could not record %d delivered effects", len(marks))
+                await asyncio.sleep(1.0)
+                self.marks = marks + self.marks
+                if self.stopping:
+                    return
+            for m in marks:
+                if m.park_until is not None:
+                    self.known.discard(m.item.id)  # the sweep takes it up again
+            for m in marks:
+                if m.blocked and m.item.kind == "card" and self.on_blocked is not None:
+                    try:
+                        await self.on_blocked(m.item)
+                    except Exception:  # noqa: BLE001
+                        log.exception("could not handle the blocked reviewer of effect %s", m.item.id)
+        self._check_idle()
+
+    async def _store(self, marks: list[Mark]) -> None:
+        now = self.clock.now()
+        async with self.db.session() as s:
+            done = [m for m in marks if m.park_until is None]
+            by_result: dict[str, list[int]] = {}
+            for m in done:
+                by_result.setdefault(m.result, []).append(m.item.id)
+            for result, ids in by_result.items():
+                await s.execute(update(Effect).where(Effect.id.in_(ids)).values(sent_at=now, result=result))
+            for m in marks:
+                if m.park_until is not None:
+                    await s.execute(update(Effect).where(Effect.id == m.item.id)
+                                    .values(attempts=m.item.attempts, due_at=m.park_until))
+                if m.item.kind == "card":
+                    values: dict[str, Any] = ({"message_id": m.message_id, "sent_at": now} if m.result == "ok"
+                                              else {"error": m.result[:200]})
+                    if m.park_until is None:
+                        await s.execute(update(ReviewMessage).where(ReviewMessage.id == m.item.payload["review"])
+                                        .values(**values))
+                if m.blocked:
+                    await s.execute(update(User).where(User.id == m.item.chat_id, User.blocked_at.is_(None))
+                                    .values(blocked_at=now))
+            await s.commit()
+        await self.db.durable(s)
+
+    # ------------------------------------------------------------------ waiting
+
+    def _check_idle(self) -> None:
+        if not self.queues and not self.workers and not self.marks and (
+                self._marker is None or self._marker.done()):
+            self._idle.set()
+
+    def busy(self) -> bool:
+        return bool(self.queues or self.workers or self.marks or (self._marker and not self._marker.done()))
+
+    async def idle(self) -> None:
+        """Wait until everything pushed so far is delivered (or parked) and recorded."""
+        while self.busy():
+            self._idle.clear()
+            tasks = [t for t in (*self.workers.values(), self._marker) if t is not None and not t.done()]
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)
+
+    async def stop(self) -> None:
+        """Finish what is being sent now, record it, and stop."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self.idle(), 10)
+        except TimeoutError:
+            log.warning("stopping with %d chats still owed effects (sent at the next start)", len(self.queues))
+        self.stopping = True
+        for task in list(self.workers.values()):
+            task.cancel()
+        await asyncio.gather(*self.workers.values(), return_exceptions=True)
+        if self.marks:
+            marks, self.marks = self.marks, []
+            await self._store(marks)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain(text: str) -> str:
+    """HTML text without its tags, as the reader would see it."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def _markup(bot: Bot, keyboard: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    return InlineKeyboardMarkup.de_json(keyboard, bot) if keyboard else None
+
+
+def fold_stale(rows: list[Effect], now: datetime) -> tuple[list[Effect], list[Effect]]:
+    """Of the rows left from before a restart: (to send, to drop). Per chat, of the person's own screens
+    only those of the newest update are kept; callback answers too old to be taken are dropped; the rest
+    (cards, notices, documents) is kept."""
+    newest: dict[int, str | None] = {}
+    for r in rows:
+        if r.stale_ok and r.kind != "answer":
+            newest[r.chat_id] = r.origin
+    keep, dropped = [], []
+    for r in rows:
+        if r.kind == "answer":
+            (keep if now - r.created_at <= ANSWER_TTL else dropped).append(r)
+        elif r.stale_ok and newest.get(r.chat_id) != r.origin:
+            dropped.append(r)
+        else:
+            keep.append(r)
+    return keep, dropped

@@ -106,7 +106,10 @@ class Sender:
     # ------------------------------------------------------------------ intake
 
     def push(self, rows: Iterable[Effect | Item]) -> None:
-        """Deliver these committed rows (in their order, after what each chat has queued already)."""
+        """Deliver these committed rows (in their order, after what each chat has queued already). Before
+        the bot is known they stay owed in the database, for `start` or the sweep."""
+        if self.bot is None:
+            return
         for row in rows:
             item = row if isinstance(row, Item) else Item.of(row)
             if item.id in self.known:
@@ -114,7 +117,7 @@ class Sender:
             self.known.add(item.id)
             self.queues.setdefault(item.chat_id, deque()).append(item)
             self._idle.clear()
-            if item.chat_id not in self.workers and self.bot is not None:
+            if item.chat_id not in self.workers:
                 self.workers[item.chat_id] = asyncio.get_running_loop().create_task(self._serve(item.chat_id))
 
     async def start(self, bot: Bot, *, sweep: float | None = SWEEP_SECONDS) -> int:
@@ -137,9 +140,6 @@ class Sender:
         if dropped:
             log.info("%d stale replies from before the restart folded into the newest per chat", len(dropped))
         self.push(keep)
-        for chat_id in list(self.queues):  # pushed before the bot was known
-            if chat_id not in self.workers:
-                self.workers[chat_id] = asyncio.get_running_loop().create_task(self._serve(chat_id))
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep(sweep))
         if keep:

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup
 from telegram.ext import (
@@ -125,6 +124,24 @@ async def _refuse(rq: Rq, reason: str, data: str | None, app_id: int | None, **p
     rq.alert(rq.t(f"workflow.denied.{reason}", **params))
 
 
+async def _decided(rq: Rq, app: App, *, alert: bool) -> bool:
+    """Someone else moved the application first (two reviewers at once): say who, when and what."""
+    last = await repo.last_transition(rq.session, app.id)
+    if last is None or last.actor_id == rq.user.id:
+        return False
+    actor = await repo.get_user(rq.session, last.actor_id) if last.actor_id else None
+    text = rq.t("workflow.denied.decided", who=actor.display_name if actor else "",
+                when=rq.svc.local(last.at).strftime("%Y-%m-%d %H:%M"), action=rq.t(f"action.{last.action}"),
+                status=rq.t(f"status.{app.status}"))
+    repo.audit(rq.session, rq.svc.clock.now(), "refused", application_id=app.id, actor_id=rq.user.id,
+               details={"data": rq.query.data if rq.query else None, "why": "decided"})
+    if alert:
+        rq.alert(text)
+    else:
+        rq.reply(text)
+    return True
+
+
 async def _load(rq: Rq, app_id: int) -> tuple[App | None, bool]:
     app = await repo.get_application(rq.session, app_id)
     if app is None:
@@ -147,6 +164,8 @@ async def on_review(rq: Rq) -> str | int:
     try:
         t = await svc_review.check(rq.session, app, rq.user.id, rq.roles, data.action, first_year)
     except NotAllowed as exc:
+        if exc.reason == "status" and await _decided(rq, app, alert=True):  # audited there
+            return ConversationHandler.END
         await _refuse(rq, exc.reason, raw, app.id, status=rq.t(f"status.{app.status}"))
         return ConversationHandler.END
     pending = {"app": app.id, "action": data.action.value}
@@ -317,15 +336,12 @@ async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -
         await svc_review.decide(rq.session, app, rq.user.id, rq.roles, action, d, rq.svc.clock.now(),
                                 first_year=first_year, tz=rq.svc.settings.tz)
         await rq.session.flush()
-    except NotAllowed as exc:
-        await rq.session.rollback()
+    except NotAllowed as exc:  # checked before anything changes: nothing to roll back
+        if exc.reason == "status" and await _decided(rq, app, alert=False):
+            return
         repo.audit(rq.session, rq.svc.clock.now(), "refused", application_id=app.id, actor_id=rq.user.id,
                    details={"action": action.value, "why": exc.reason})
         rq.reply(rq.t(f"workflow.denied.{exc.reason}", status=rq.t(f"status.{app.status}")))
-        return
-    except StaleDataError:
-        await rq.session.rollback()
-        rq.reply(rq.t("workflow.denied.status", status=""))
         return
     rq.reply(rq.t("review.done", number=app.number or "", action=rq.t(f"action.{action.value}"),
                   status=rq.t(f"status.{app.status}")))

@@ -208,6 +208,13 @@ async def opinions(s: AsyncSession, app_id: int) -> Sequence[OpinionRecord]:
     return (await s.scalars(_OPINIONS, {"app": app_id})).all()
 
 
+async def last_transition(s: AsyncSession, app_id: int) -> AuditEvent | None:
+    """The latest move of the application (an audit event that changed its status)."""
+    return await s.scalar(select(AuditEvent).where(AuditEvent.application_id == app_id,
+                                                   AuditEvent.to_status.is_not(None))
+                          .order_by(AuditEvent.id.desc()).limit(1))
+
+
 async def open_cards(s: AsyncSession, app_id: int) -> Sequence[ReviewMessage]:
     """The reviewers' cards of an application whose buttons are still live."""
     return (await s.scalars(_OPEN_CARDS, {"app": app_id})).all()

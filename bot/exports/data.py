@@ -8,10 +8,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import form
+from bot.domain.form import Kind
 from bot.domain.workflow import TABLE, Box, Role, Status
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Studio, Union, User
 
@@ -105,11 +108,8 @@ class RosterRow:
 
     app_id: int
     number: str
-    union: str
-    applying_unit: str
-    leader: str
-    honour: str | None  # stored value: a choice code or free text
-    members: int
+    fields: dict[str, Any]  # the roster fields of the declaration (`form.roster_fields`): stored values,
+    # the reviewing union's name for the union field
     status: str
     district: Decision | None
     city: Decision | None
@@ -151,6 +151,7 @@ async def roster(s: AsyncSession, year: int, lang: str, tz: tzinfo) -> list[Rost
         for app_id, box, decided_at, text in boxes:
             opinions.setdefault(app_id, []).append((box, decided_at.astimezone(tz).date(), text))
     keyed: list[tuple[tuple[bool, str, int], RosterRow]] = []
+    roster_fields = form.roster_fields()
     apps = await s.stream(  # streamed: each application's answers are decoded, read and dropped
         select(Application.id, Application.number, Application.union_id, Application.status, Application.answers,
                Application.submitted_at, Application.application_date, Application.studio_name,
@@ -161,11 +162,8 @@ async def roster(s: AsyncSession, year: int, lang: str, tz: tzinfo) -> list[Rost
             keyed.append(((number is None, number or "", app_id), RosterRow(
                 app_id=app_id,
                 number=number or "",
-                union=unions.get(union_id, "") if union_id else "",
-                applying_unit=str(answers.get("applying_unit") or ""),
-                leader=str(answers.get("leader_name") or ""),
-                honour=answers.get("leader_honour"),
-                members=len(answers.get("members") or []),
+                fields={f.key: (unions.get(union_id, "") if union_id else "") if f.kind is Kind.UNION
+                        else answers.get(f.key) for f in roster_fields},
                 status=status,
                 district=district.get(app_id),
                 city=city.get(app_id),

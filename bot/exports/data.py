@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import form
+from bot.domain import calendar, form
 from bot.domain.form import Kind
-from bot.domain.workflow import TABLE, Box, Role, Status
-from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Studio, Union, User
+from bot.domain.workflow import FINAL, TABLE, Box, Role, Status
+from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Season, Studio, Union, User
 
 # Who takes each action, from the workflow table (the roster's per-level columns).
 _ROLE_OF: dict[str, Role] = {t.action.value: t.role for t in TABLE}
@@ -236,3 +236,27 @@ async def stats_in(s: AsyncSession, year: int, langs: Sequence[str]) -> dict[str
 def local_date(when: datetime | None, tz: tzinfo) -> date | None:
     return when.astimezone(tz).date() if when else None
 
+
+
+async def current_season(s: AsyncSession, now: datetime, tz: Any) -> int:
+    """The season `/export` and `/stats` mean without a year: the one open for applications now; else
+    the latest one with applications still under review; else the one new drafts go to (this year's
+    until its deadline has passed, then next year's). Reads only (a missing season has the default
+    dates)."""
+    today = now.astimezone(tz).date()
+
+    async def dates(year: int) -> tuple[date, date]:
+        found = await s.get(Season, year)
+        if found is not None:
+            return found.opens_on, found.deadline
+        d = calendar.default_dates(year)
+        return d.opens_on, d.deadline
+
+    opens_on, deadline = await dates(today.year)
+    if calendar.is_open(opens_on, deadline, now, tz):
+        return today.year
+    in_review = await s.scalar(select(func.max(Application.season_year)).where(
+        Application.status.not_in([Status.DRAFT.value, *(st.value for st in FINAL)])))
+    if in_review is not None:
+        return int(in_review)
+    return today.year + 1 if calendar.is_late(deadline, now, tz) else today.year

@@ -189,8 +189,8 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | 
     ws.append([styled(text, **head_style) for text in head])
     # the style of each column's cells, and of its date cells, as made once on a model cell
     top = {wrap: Alignment(vertical="top", wrap_text=wrap) for wrap in (False, True)}  # one per style
-    kinds = {f.key: f.kind for f in form.roster_fields()}
-    plain = [styled(None, alignment=top[w], border=ruled, number_format=FORMATS.get(kinds.get(k), "General"))._style
+    formats = {f.key: FORMATS[f.kind] for f in form.roster_fields() if f.kind in FORMATS}
+    plain = [styled(None, alignment=top[w], border=ruled, number_format=formats.get(k, "General"))._style
              for k, w in zip(keys, wrap_col, strict=True)]
     dated = [styled(None, alignment=top[w], border=ruled, number_format=DATE_FORMAT)._style for w in wrap_col]
     wrapped = [i for i, w in enumerate(wrap_col) if w]

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -599,3 +600,95 @@ async def test_cli_export_writes_roster_forms_and_archives(bot, tmp_path, capsys
     with zipfile.ZipFile(out / "申报材料_2026-0001_赵_春_梅.zip") as zf:
         assert {DATA_JSON, MANIFEST, "申报表_2026-0001_赵_春_梅.docx"} <= set(zf.namelist())
     assert str(out / "申报汇总_2026.xlsx") in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- failures, captions, defaults
+
+
+def test_a_failed_pdf_raises_instead_of_going_missing(monkeypatch, tmp_path):
+    """R-F9: when LibreOffice is there but makes no PDF, `form_files` raises `DocumentError` (the caller
+    tells the person and the admins) instead of quietly sending less."""
+    script = tmp_path / "bin" / "soffice"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho 'source file could not be loaded' >&2\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.undo()  # the real converter lookup
+    monkeypatch.setenv("PATH", str(script.parent))
+    app = Application(id=3, number="2026-0003", season_year=2026, applicant_id=1, status="submitted",
+                      answers=dict(COMPLETE), application_date=date(2026, 7, 3))
+    b = data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+    with pytest.raises(service.DocumentError) as caught:
+        asyncio.run(service.form_files(b, I18N, UTC))
+    assert caught.value.what == "pdf" and caught.value.app_id == 3
+    assert "could not be loaded" in str(caught.value)
+    # the DOCX alone when PDF is not wanted
+    assert [f.name for f in asyncio.run(service.form_files(b, I18N, UTC, want_pdf=False))] == [
+        "申报表_2026-0003_赵_春_梅.docx"]
+
+
+def test_form_caption_says_named_or_returned_as_r_w4_has_it():
+    """R-W3, R-W4: the completed form sent at naming carries the approved name and says the federation
+    keeps the materials; at rejection it says the materials go back to the applying unit."""
+    def bundle(status: str) -> data.Bundle:
+        app = Application(id=5, number="2026-0005", season_year=2026, applicant_id=1, status=status,
+                          answers=dict(COMPLETE), studio_name="赵春梅劳模创新工作室")
+        return data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+
+    named = service.form_caption(bundle("approved"), ZH)
+    assert "2026-0005" in named and "赵春梅劳模创新工作室" in named and "备案保存" in named
+    rejected = service.form_caption(bundle("rejected"), ZH)
+    assert "退由申报单位保存" in rejected and "企事业级劳模创新工作室" in rejected
+    assert "returned to the applying unit" in service.form_caption(bundle("rejected"), I18N.get("en"))
+    assert service.form_caption(bundle("submitted"), ZH) == ZH("export.form_caption", number="2026-0005",
+                                                               leader="赵/春:梅")
+
+
+async def test_export_and_stats_default_to_the_season_under_review(bot):
+    """R-D2, R-D3: in January, with last season's applications still under review, /export and /stats
+    without a year are about that season, not the new calendar year."""
+    wire(bot)
+    u1 = await first_union_id(bot)
+    await insert_app(bot, 11, "2026-0001", "forwarded", u1)
+    bot.clock.advance(timedelta(days=200))
+    assert bot.clock.now().astimezone(bot.settings.tz).year == 2027
+    await grant(bot, CITY, "city_reviewer")
+    got = capture(bot)
+    await bot.text(bot.user(CITY, name="U30"), "/export")
+    assert [n for n, _ in files_to(got, CITY, ".xlsx")] == ["申报汇总_2026.xlsx"]
+    mark = await bot.text(bot.user(CITY, name="U30"), "/stats")
+    assert "2026 年度" in bot.request.texts(CITY, since=mark)[0]
+    async with bot.db.session() as s:
+        # during the application window it is the season being applied for
+        july = datetime(2027, 7, 5, 4, tzinfo=UTC)
+        assert await data.current_season(s, july, bot.settings.tz) == 2027
+        # after everything is decided, the season new drafts go to
+        app = (await s.scalars(select(Application))).one()
+        app.status = "approved"
+        await s.flush()
+        assert await data.current_season(s, datetime(2027, 9, 1, tzinfo=UTC), bot.settings.tz) == 2028
+
+
+def test_chart_finds_the_cjk_font_by_path_with_a_stale_font_cache(tmp_path):
+    """/stats: the chart is drawn in Chinese whenever a CJK font file is installed, even when matplotlib's
+    font cache was made before the font (simulated in a child process by dropping the CJK faces from
+    the cache); English only when no such font exists."""
+    from bot.exports import stats
+
+    if stats.cjk_font_file() is None:
+        pytest.skip("no CJK font installed (fonts-noto-cjk)")
+    assert stats.cjk_font_file(dirs=[str(tmp_path)]) is None
+    code = ("from matplotlib import font_manager as fm\n"
+            "fm.fontManager.ttflist = [f for f in fm.fontManager.ttflist if not any(\n"
+            "    w in f.name for w in ('CJK', 'Hei', 'Song', 'Ming', 'SC', 'Droid'))]\n"
+            "from bot.exports import stats, data\n"
+            "from bot.i18n import I18n\n"
+            "font = stats.cjk_font()\n"
+            "assert font and stats.chart_language('zh') == 'zh', font\n"
+            "assert font in {f.name for f in fm.fontManager.ttflist}\n"
+            "st = data.Stats(2026, 1, 0, [('中山区总工会', 1)], [('submitted', 1)], [])\n"
+            "assert stats.chart(st, I18n().get('zh')).startswith(b'\\x89PNG')\n"
+            "print(font)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "MPLCONFIGDIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "CJK" in out.stdout or "Hei" in out.stdout

@@ -692,3 +692,20 @@ def test_chart_finds_the_cjk_font_by_path_with_a_stale_font_cache(tmp_path):
                          cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "MPLCONFIGDIR": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert "CJK" in out.stdout or "Hei" in out.stdout
+
+
+def test_form_header_and_footer_carry_number_and_page_fields():
+    """R-F9 (without LibreOffice): the DOCX's header holds the application number, its footer the PAGE and
+    NUMPAGES fields of 第 X 页 共 Y 页; every row of the form proper has an exact height and cannot split."""
+    app = Application(id=4, number="2026-0004", season_year=2026, applicant_id=1, status="submitted",
+                      answers=dict(COMPLETE), application_date=date(2026, 7, 4))
+    doc = Document(io.BytesIO(docx_form.build_docx(data.Bundle(app=app, union=None, opinions=[], attachments=[],
+                                                               trail=[]), ZH, UTC)))
+    sec = doc.sections[0]
+    assert "申报编号：2026-0004" in sec.header.paragraphs[0].text
+    footer = sec.footer.paragraphs[0]._element.xml
+    assert "PAGE" in footer and "NUMPAGES" in footer and "第 " in footer and " 页 共 " in footer
+    for table in doc.tables[:2]:  # the two pages of the form proper
+        for tr in table._tbl.tr_lst:
+            height = tr.trPr.find(qn("w:trHeight"))
+            assert height.get(qn("w:hRule")) == "exact" and tr.trPr.find(qn("w:cantSplit")) is not None

@@ -56,7 +56,7 @@ async def cmd_export(rq: Rq) -> None:
         _refuse(rq, "export", "export.denied")
         return
     args = rq.context.args or []
-    year = rq.svc.today().year
+    year = await data.current_season(rq.session, rq.svc.clock.now(), rq.svc.settings.tz)
     if args:
         arg = args[0].strip()
         if _NUMBER.match(arg):
@@ -116,7 +116,7 @@ async def cmd_stats(rq: Rq) -> None:
     if not _allowed(rq):
         _refuse(rq, "stats", "stats.denied")
         return
-    year = rq.svc.today().year
+    year = await data.current_season(rq.session, rq.svc.clock.now(), rq.svc.settings.tz)
     args = rq.context.args or []
     if args and _YEAR.match(args[0].strip()):
         year = int(args[0].strip())

@@ -13,6 +13,7 @@ import gc
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -24,6 +25,7 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from telegram.ext import CommandHandler
 
@@ -155,11 +157,21 @@ async def insert_app(h: Harness, applicant: int, number: str | None, status: str
 
 
 def table_rows(doc: Any) -> list[list[str]]:
-    return [[c.text for c in row.cells] for t in doc.tables for row in t.rows]
+    """The texts of every table row, one per cell (a cell spanning grid columns counted once)."""
+    out = []
+    for t in doc.tables:
+        for row in t.rows:
+            cells: list[Any] = []
+            for c in row.cells:
+                if not cells or c._tc is not cells[-1]._tc:
+                    cells.append(c)
+            out.append([c.text for c in cells])
+    return out
 
 
 def row_index(rows: list[list[str]], first: list[str]) -> int:
-    return next(i for i, r in enumerate(rows) if r[: len(first)] == first)
+    """The first row starting with the cells `first` (captions broken over lines compare unbroken)."""
+    return next(i for i, r in enumerate(rows) if [c.replace("\n", "") for c in r[: len(first)]] == first)
 
 
 # --------------------------------------------------------------------------- the printed form
@@ -202,9 +214,10 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
         assert row[1] == shown(key) and row[-1] == shown(key), key
     assert rows[row_index(rows, ["主要工作成绩和成果"])][1].replace("\n", "") == LEADER["achievements"]
     assert "三维扫描仪" in rows[row_index(rows, ["工作设备清单"])][1]
-    # R-F4: 工作地点 | value | 面积 | value | 配套资金 | value
-    site = rows[row_index(rows, ["工作地点"])]
-    assert site[:6] == ["工作地点", LEADER["location"], "面积", "120 m²", "配套资金", "50万元"]
+    # R-F4: 工作地点 | value across the width of a line; then 面积 | value | 配套资金 | value
+    site = row_index(rows, ["工作地点"])
+    assert rows[site] == ["工作地点", LEADER["location"]]
+    assert rows[site + 1] == ["面积", "120 m²", "配套资金", "50万元"]
     # R-F6: member header, the member, blank rows up to six
     m = row_index(rows, ["姓名", "性别", "出生年月", "学历", "职称/技术等级", "所在单位", "主要分工"])
     assert rows[m - 1][0] == "工作室参与人员情况："
@@ -218,8 +231,8 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
     boxes = {}
     for r in rows:
         for j in range(0, len(r) - 1, 2):
-            if r[j] in {ZH.plain(f"box.{b.value}") for b in Box}:
-                boxes[r[j]] = r[j + 1]
+            if r[j].replace("\n", "") in {ZH.plain(f"box.{b.value}") for b in Box}:
+                boxes[r[j].replace("\n", "")] = r[j + 1]
     assert set(boxes) == {"申报单位意见", "申报工会意见", "区市县、产业工会意见", "市总工会审核意见"}
     assert all("（盖印）" in text for text in boxes.values())
     assert boxes["申报单位意见"].startswith("同意申报") and "2026年7月10日" in boxes["申报单位意见"]
@@ -242,9 +255,11 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
                 assert shown(f.key) in text, (section, shape, f.key)
 
 
-def test_members_table_grows_beyond_six_rows_and_every_section_has_a_place():
-    """R-F6: more members than the six printed rows get more rows; cross-unit members keep their unit.
-    Every section of the declaration is either printed or a material for the archive."""
+def test_members_beyond_six_rows_go_to_a_continuation_sheet_and_every_section_has_a_place():
+    """R-F6, R-F9: the form proper prints six member rows; with more members the caption says how many and
+    （续见附页 N）, and the 附页 lists every member with 序号 (cross-unit members keep their unit), its header
+    repeated on every page and no row split. Every section of the declaration is either printed or a
+    material for the archive."""
     from storage.models import Application as App
 
     app = App(id=7, number="2026-0007", season_year=2026, applicant_id=1, union_id=None, status="submitted",
@@ -253,13 +268,21 @@ def test_members_table_grows_beyond_six_rows_and_every_section_has_a_place():
     doc = Document(io.BytesIO(docx_form.build_docx(b, ZH, UTC)))
     rows = table_rows(doc)
     m = row_index(rows, ["姓名", "性别", "出生年月", "学历", "职称/技术等级", "所在单位", "主要分工"])
+    assert rows[m - 1] == ["工作室参与人员情况：共 8 人（续见附页 1）"]
     members = rows[m + 1 : row_index(rows, ["主要工作计划和工作目标"])]
-    assert len(members) == 8
-    assert [r[0] for r in members] == [f"成员{i}" for i in range(1, 9)]
-    assert members[0][5] == "大连理工大学" and members[1][5] == "星海机床"
+    assert [r[0] for r in members] == [f"成员{i}" for i in range(1, 7)]
+    sheet = row_index(rows, ["序号", "姓名", "性别", "出生年月", "学历", "职称/技术等级", "所在单位", "主要分工"])
+    listed = rows[sheet + 1 :]
+    assert [r[:2] for r in listed] == [[str(i), f"成员{i}"] for i in range(1, 9)]
+    assert listed[0][6] == "大连理工大学" and listed[1][6] == "星海机床"
+    assert any(p.text == "附页 1　工作室参与人员情况（续）" for p in doc.paragraphs)
+    sheet_table = doc.tables[-1]._tbl
+    assert sheet_table.tr_lst[0].trPr.find(qn("w:tblHeader")) is not None
+    assert all(tr.trPr.find(qn("w:cantSplit")) is not None for t in doc.tables for tr in t._tbl.tr_lst)
     assert rows[row_index(rows, ["姓名"]) + 1][4] == "技师（数控）"  # free-text title kept as typed
     # unfilled boxes still show the seal and an empty date line
-    assert all("（盖印）" in r[1] and "年　　月　　日" in r[1] for r in rows if r[0] == "申报单位意见")
+    unit_box = [r for r in rows if r[0].replace("\n", "") == "申报单位意见"]
+    assert unit_box and all("（盖印）" in r[1] and "年　　月　　日" in r[1] for r in unit_box)
     for section in form.SECTIONS:
         assert (section in docx_form.SHAPES or section in docx_form.NOT_PRINTED
                 or section == docx_form.SIGNER_OF_DISTRICT_BOX), section
@@ -395,18 +418,32 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
     sent = files_to(got, CITY, ".xlsx")
     assert [n for n, _ in sent] == ["申报汇总_2026.xlsx"]
     ws = load_workbook(io.BytesIO(sent[0][1])).active
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:O3"
-    head = [c.value for c in ws[1]]
-    assert head[:7] == ["申报编号", "区市县/产业工会", "申报单位", "工作室负责人", "劳模最高荣誉", "参与人员数",
-                        "当前状态"]
-    assert all(ws.column_dimensions[c].width >= 8 for c in "ABCDEFGHIJKLMNO")
-    # the look: bold shaded header, dates as dates, cells aligned to the top, opinions wrapped, A4 landscape
-    assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb == "00DDE4EE" and ws["A1"].alignment.wrap_text
-    assert ws["L2"].number_format == "yyyy-mm-dd" and ws["L2"].alignment.vertical == "top"
-    assert ws["M2"].alignment.wrap_text and not ws["A2"].alignment.wrap_text
-    assert ws.print_title_rows == "$1:$1" and ws.page_setup.orientation == "landscape"
-    assert ws.page_setup.paperSize == 9 and ws.dimensions == "A1:O3"  # 9: A4
-    got_rows = {r[0]: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    # the title row (season and the day it was made), then the header, then one numbered row each
+    assert ws["A1"].value.startswith("2026 年度劳模创新工作室申报汇总表") and "制表日期：2026-" in ws["A1"].value
+    head = [c.value for c in ws[2]]
+    fields = form.roster_fields()
+    assert [f.key for f in fields] == ["union", "applying_unit", "leader_name", "leader_honour", "leader_employer",
+                                       "location", "area", "funds", "members"]
+    assert head[:len(fields) + 2] == ["序号", "申报编号", "区市县/产业工会", "申报单位", "工作室负责人", "劳模最高荣誉",
+                                      "负责人所在单位", "工作地点", "面积（m²）", "配套资金（万元）", "参与人员数"]
+    last = get_column_letter(len(head))
+    assert ws.freeze_panes == "B3" and ws.auto_filter.ref == f"A2:{last}4" and ws.dimensions == f"A1:{last}4"
+    assert [str(r) for r in ws.merged_cells.ranges] == [f"A1:{last}1"]
+    assert [ws.cell(row=r, column=1).value for r in (3, 4)] == [1, 2]
+    # the look: bold shaded header, every cell ruled, dates as dates, top-aligned, long texts wrapped
+    col = {h: get_column_letter(i) for i, h in enumerate(head, start=1)}
+    assert ws["A2"].font.b and ws["A2"].fill.fgColor.rgb == "00DDE4EE" and ws["A2"].alignment.wrap_text
+    assert all(ws.cell(row=r, column=c).border.left.style == "thin" for r in (2, 3, 4) for c in range(1, len(head) + 1))
+    assert ws[f"{col['提交日期']}3"].number_format == "yyyy-mm-dd"
+    assert ws[f"{col['提交日期']}3"].alignment.vertical == "top"
+    assert ws[f"{col['审核意见']}3"].alignment.wrap_text and not ws["B3"].alignment.wrap_text
+    # opinions on several lines: the row is as tall as its lines
+    assert ws.row_dimensions[3].height >= 15 * 4
+    # printed: A4 landscape, one page wide, title and header on every page
+    assert ws.print_title_rows == "$1:$2" and ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    got_rows = {r[1]: dict(zip(head, r, strict=True)) for r in ws.iter_rows(min_row=3, values_only=True)}
     assert set(got_rows) == {"2026-0001", "2026-0002"}
     async with bot.db.session() as s:
         for a in (await s.scalars(select(Application).where(Application.status != "draft"))).all():
@@ -416,6 +453,8 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
             assert row["申报单位"] == a.answers["applying_unit"] and row["工作室负责人"] == a.answers["leader_name"]
             assert row["劳模最高荣誉"] == display(form.BY_KEY["leader_honour"], a.answers["leader_honour"], ZH)
             assert row["参与人员数"] == len(a.answers["members"])
+            assert row["负责人所在单位"] == a.answers["leader_employer"] and row["工作地点"] == a.answers["location"]
+            assert row["面积（m²）"] == a.answers["area"] and row["配套资金（万元）"] == a.answers["funds"] / 10_000
             assert row["当前状态"] == ZH.plain(f"status.{a.status}")
             assert row["提交日期"].date() == a.submitted_at.astimezone(bot.settings.tz).date()
             assert (row["审定的工作室名称"] or None) == a.studio_name
@@ -425,7 +464,8 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
     assert first["挂牌日期"].date() == date(2026, 12, 18)
     assert "同意推荐，材料齐全。" in first["审核意见"] and "市总工会审核意见" in first["审核意见"]
     assert got_rows["2026-0002"]["区市县/产业工会审核"] is None
-    assert ws["C3"].data_type == "s" and ws["C3"].value.startswith("=HYPERLINK")  # text, not a formula
+    unit = f"{col['申报单位']}4"
+    assert ws[unit].data_type == "s" and ws[unit].value.startswith("=HYPERLINK")  # text, not a formula
     keyboard = [d for _, p in bot.request.sent(CITY, since=mark) for _, d in buttons(p)]
     assert keyboard == [conv.ExportZip(app.id).encode(), conv.ExportZip(second).encode()]
 
@@ -554,9 +594,118 @@ async def test_cli_export_writes_roster_forms_and_archives(bot, tmp_path, capsys
         "申报表_2026-0002_赵_春_梅.docx", "申报材料_2026-0002_赵_春_梅.zip",
     ])
     ws = load_workbook(out / "申报汇总_2026.xlsx").active
-    assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == ["2026-0001", "2026-0002"]
+    assert [r[1] for r in ws.iter_rows(min_row=3, values_only=True)] == ["2026-0001", "2026-0002"]
     doc = Document(str(out / "申报表_2026-0002_赵_春_梅.docx"))
     assert any("星海机床股份有限公司" in p.text for p in doc.paragraphs)
     with zipfile.ZipFile(out / "申报材料_2026-0001_赵_春_梅.zip") as zf:
         assert {DATA_JSON, MANIFEST, "申报表_2026-0001_赵_春_梅.docx"} <= set(zf.namelist())
     assert str(out / "申报汇总_2026.xlsx") in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- failures, captions, defaults
+
+
+def test_a_failed_pdf_raises_instead_of_going_missing(monkeypatch, tmp_path):
+    """R-F9: when LibreOffice is there but makes no PDF, `form_files` raises `DocumentError` (the caller
+    tells the person and the admins) instead of quietly sending less."""
+    script = tmp_path / "bin" / "soffice"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho 'source file could not be loaded' >&2\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.undo()  # the real converter lookup
+    monkeypatch.setenv("PATH", str(script.parent))
+    app = Application(id=3, number="2026-0003", season_year=2026, applicant_id=1, status="submitted",
+                      answers=dict(COMPLETE), application_date=date(2026, 7, 3))
+    b = data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+    with pytest.raises(service.DocumentError) as caught:
+        asyncio.run(service.form_files(b, I18N, UTC))
+    assert caught.value.what == "pdf" and caught.value.app_id == 3
+    assert "could not be loaded" in str(caught.value)
+    # the DOCX alone when PDF is not wanted
+    assert [f.name for f in asyncio.run(service.form_files(b, I18N, UTC, want_pdf=False))] == [
+        "申报表_2026-0003_赵_春_梅.docx"]
+
+
+def test_form_caption_says_named_or_returned_as_r_w4_has_it():
+    """R-W3, R-W4: the completed form sent at naming carries the approved name and says the federation
+    keeps the materials; at rejection it says the materials go back to the applying unit."""
+    def bundle(status: str) -> data.Bundle:
+        app = Application(id=5, number="2026-0005", season_year=2026, applicant_id=1, status=status,
+                          answers=dict(COMPLETE), studio_name="赵春梅劳模创新工作室")
+        return data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+
+    named = service.form_caption(bundle("approved"), ZH)
+    assert "2026-0005" in named and "赵春梅劳模创新工作室" in named and "备案保存" in named
+    rejected = service.form_caption(bundle("rejected"), ZH)
+    assert "退由申报单位保存" in rejected and "企事业级劳模创新工作室" in rejected
+    assert "returned to the applying unit" in service.form_caption(bundle("rejected"), I18N.get("en"))
+    assert service.form_caption(bundle("submitted"), ZH) == ZH("export.form_caption", number="2026-0005",
+                                                               leader="赵/春:梅")
+
+
+async def test_export_and_stats_default_to_the_season_under_review(bot):
+    """R-D2, R-D3: in January, with last season's applications still under review, /export and /stats
+    without a year are about that season, not the new calendar year."""
+    wire(bot)
+    u1 = await first_union_id(bot)
+    await insert_app(bot, 11, "2026-0001", "forwarded", u1)
+    bot.clock.advance(timedelta(days=200))
+    assert bot.clock.now().astimezone(bot.settings.tz).year == 2027
+    await grant(bot, CITY, "city_reviewer")
+    got = capture(bot)
+    await bot.text(bot.user(CITY, name="U30"), "/export")
+    assert [n for n, _ in files_to(got, CITY, ".xlsx")] == ["申报汇总_2026.xlsx"]
+    mark = await bot.text(bot.user(CITY, name="U30"), "/stats")
+    assert "2026 年度" in bot.request.texts(CITY, since=mark)[0]
+    async with bot.db.session() as s:
+        # during the application window it is the season being applied for
+        july = datetime(2027, 7, 5, 4, tzinfo=UTC)
+        assert await data.current_season(s, july, bot.settings.tz) == 2027
+        # after everything is decided, the season new drafts go to
+        app = (await s.scalars(select(Application))).one()
+        app.status = "approved"
+        await s.flush()
+        assert await data.current_season(s, datetime(2027, 9, 1, tzinfo=UTC), bot.settings.tz) == 2028
+
+
+def test_chart_finds_the_cjk_font_by_path_with_a_stale_font_cache(tmp_path):
+    """/stats: the chart is drawn in Chinese whenever a CJK font file is installed, even when matplotlib's
+    font cache was made before the font (simulated in a child process by dropping the CJK faces from
+    the cache); English only when no such font exists."""
+    from bot.exports import stats
+
+    if stats.cjk_font_file() is None:
+        pytest.skip("no CJK font installed (fonts-noto-cjk)")
+    assert stats.cjk_font_file(dirs=[str(tmp_path)]) is None
+    code = ("from matplotlib import font_manager as fm\n"
+            "fm.fontManager.ttflist = [f for f in fm.fontManager.ttflist if not any(\n"
+            "    w in f.name for w in ('CJK', 'Hei', 'Song', 'Ming', 'SC', 'Droid'))]\n"
+            "from bot.exports import stats, data\n"
+            "from bot.i18n import I18n\n"
+            "font = stats.cjk_font()\n"
+            "assert font and stats.chart_language('zh') == 'zh', font\n"
+            "assert font in {f.name for f in fm.fontManager.ttflist}\n"
+            "st = data.Stats(2026, 1, 0, [('中山区总工会', 1)], [('submitted', 1)], [])\n"
+            "assert stats.chart(st, I18n().get('zh')).startswith(b'\\x89PNG')\n"
+            "print(font)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "MPLCONFIGDIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "CJK" in out.stdout or "Hei" in out.stdout
+
+
+def test_form_header_and_footer_carry_number_and_page_fields():
+    """R-F9 (without LibreOffice): the DOCX's header holds the application number, its footer the PAGE and
+    NUMPAGES fields of 第 X 页 共 Y 页; every row of the form proper has an exact height and cannot split."""
+    app = Application(id=4, number="2026-0004", season_year=2026, applicant_id=1, status="submitted",
+                      answers=dict(COMPLETE), application_date=date(2026, 7, 4))
+    doc = Document(io.BytesIO(docx_form.build_docx(data.Bundle(app=app, union=None, opinions=[], attachments=[],
+                                                               trail=[]), ZH, UTC)))
+    sec = doc.sections[0]
+    assert "申报编号：2026-0004" in sec.header.paragraphs[0].text
+    footer = sec.footer.paragraphs[0]._element.xml
+    assert "PAGE" in footer and "NUMPAGES" in footer and "第 " in footer and " 页 共 " in footer
+    for table in doc.tables[:2]:  # the two pages of the form proper
+        for tr in table._tbl.tr_lst:
+            height = tr.trPr.find(qn("w:trHeight"))
+            assert height.get(qn("w:hRule")) == "exact" and tr.trPr.find(qn("w:cantSplit")) is not None

@@ -55,6 +55,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 MIN_PHOTOS, MAX_PHOTOS = 3, 5
 PRINTED_MEMBER_ROWS = 6
 LONG_TEXT_MAX = 2000
+MAX_ITEMS = 100  # lines of a LINES answer
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class FormField:
     allow_other: bool = False
     spec: str = ""  # the requirement this field carries, e.g. "R-F2"
     condition: str | None = None  # for YESNO: eligibility condition id
+    # Where the field appears on the printed form (附件1) and in the season's roster:
+    print_width: float = 0.0  # cm, its column where fields stand side by side (0: an even share)
+    print_lines: int = 0  # lines of its fixed-height box (0: the shape decides); the rest goes to a 附页
+    roster: bool = False  # a column of the season's roster (XLSX)
 
     @property
     def label_key(self) -> str:
@@ -105,7 +110,7 @@ class FormField:
             case Kind.MONEY:
                 return values.parse_money(raw)
             case Kind.LINES:
-                return values.parse_lines(raw, max_items=100, max_len=self.max_len)
+                return values.parse_lines(raw, max_items=MAX_ITEMS, max_len=self.max_len)
         raise InvalidInput("use_buttons")
 
     def accepts_text(self) -> bool:
@@ -121,32 +126,37 @@ ELIGIBILITY = tuple(
 )
 
 MEMBER_FIELDS: tuple[FormField, ...] = (
-    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30),
-    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender"),
-    _f("member_birth", Kind.YEARMONTH, "members", "R-F6"),
-    _f("member_education", Kind.CHOICE, "members", "R-F6", choices="education", allow_other=True),
-    _f("member_title", Kind.CHOICE, "members", "R-F6", choices="title", allow_other=True, max_len=50),
-    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100),
-    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100),
+    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30, print_width=2.0),
+    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender", print_width=1.1),
+    _f("member_birth", Kind.YEARMONTH, "members", "R-F6", print_width=1.9),
+    _f("member_education", Kind.CHOICE, "members", "R-F6", choices="education", allow_other=True,
+       print_width=2.1),
+    _f("member_title", Kind.CHOICE, "members", "R-F6", choices="title", allow_other=True, max_len=50,
+       print_width=2.7),
+    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.8),
+    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.4),
 )
 
 STEPS: tuple[FormField, ...] = (
-    _f("union", Kind.UNION, "union", "R-W1"),
+    _f("union", Kind.UNION, "union", "R-W1", roster=True),
     *ELIGIBILITY,
-    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100),
-    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30),
-    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender"),
-    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2"),
-    _f("leader_education", Kind.CHOICE, "leader", "R-F2", choices="education", allow_other=True),
-    _f("leader_title", Kind.CHOICE, "leader", "R-F2", choices="title", allow_other=True, max_len=50),
-    _f("leader_honour", Kind.CHOICE, "leader", "R-F2", choices="honour", allow_other=True, max_len=60),
-    _f("leader_employer", Kind.TEXT, "leader", "R-F2", max_len=100),
+    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100, roster=True),
+    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30, print_width=2.0, roster=True),
+    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender", print_width=1.1),
+    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2", print_width=1.9),
+    _f("leader_education", Kind.CHOICE, "leader", "R-F2", choices="education", allow_other=True,
+       print_width=2.2),
+    _f("leader_title", Kind.CHOICE, "leader", "R-F2", choices="title", allow_other=True, max_len=50,
+       print_width=2.7),
+    _f("leader_honour", Kind.CHOICE, "leader", "R-F2", choices="honour", allow_other=True, max_len=60,
+       print_width=3.0, roster=True),
+    _f("leader_employer", Kind.TEXT, "leader", "R-F2", max_len=100, print_width=4.1, roster=True),
     _f("achievements", Kind.LONGTEXT, "achievements", "R-F3", max_len=LONG_TEXT_MAX),
-    _f("location", Kind.TEXT, "site", "R-F4", max_len=100),
-    _f("area", Kind.AREA, "site", "R-F4"),
-    _f("funds", Kind.MONEY, "site", "R-F4"),
-    _f("equipment", Kind.LINES, "equipment", "R-F5", max_len=100),
-    _f("members", Kind.MEMBERS, "members", "R-F6"),
+    _f("location", Kind.TEXT, "site", "R-F4", max_len=100, print_lines=2, roster=True),
+    _f("area", Kind.AREA, "site", "R-F4", roster=True),
+    _f("funds", Kind.MONEY, "site", "R-F4", roster=True),
+    _f("equipment", Kind.LINES, "equipment", "R-F5", max_len=100, print_lines=9),
+    _f("members", Kind.MEMBERS, "members", "R-F6", roster=True),
     _f("plan", Kind.LONGTEXT, "plan", "R-F7", max_len=LONG_TEXT_MAX),
     _f("photos", Kind.PHOTOS, "photos", "R-M4"),
     _f("video", Kind.VIDEO, "photos", "R-M4", required=False),
@@ -160,6 +170,11 @@ STEPS: tuple[FormField, ...] = (
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(f.section for f in STEPS))
 BY_KEY: dict[str, FormField] = {f.key: f for f in (*STEPS, *MEMBER_FIELDS)}
+
+
+def roster_fields() -> tuple[FormField, ...]:
+    """The fields that are columns of the season's roster, in the declaration's order."""
+    return tuple(f for f in STEPS if f.roster)
 
 
 def step_index(key: str) -> int:

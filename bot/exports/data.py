@@ -8,12 +8,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.workflow import TABLE, Box, Role, Status
-from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Studio, Union, User
+from bot.domain import calendar, form
+from bot.domain.form import Kind
+from bot.domain.workflow import FINAL, TABLE, Box, Role, Status
+from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Season, Studio, Union, User
 
 # Who takes each action, from the workflow table (the roster's per-level columns).
 _ROLE_OF: dict[str, Role] = {t.action.value: t.role for t in TABLE}
@@ -105,11 +108,8 @@ class RosterRow:
 
     app_id: int
     number: str
-    union: str
-    applying_unit: str
-    leader: str
-    honour: str | None  # stored value: a choice code or free text
-    members: int
+    fields: dict[str, Any]  # the roster fields of the declaration (`form.roster_fields`): stored values,
+    # the reviewing union's name for the union field
     status: str
     district: Decision | None
     city: Decision | None
@@ -151,6 +151,7 @@ async def roster(s: AsyncSession, year: int, lang: str, tz: tzinfo) -> list[Rost
         for app_id, box, decided_at, text in boxes:
             opinions.setdefault(app_id, []).append((box, decided_at.astimezone(tz).date(), text))
     keyed: list[tuple[tuple[bool, str, int], RosterRow]] = []
+    roster_fields = form.roster_fields()
     apps = await s.stream(  # streamed: each application's answers are decoded, read and dropped
         select(Application.id, Application.number, Application.union_id, Application.status, Application.answers,
                Application.submitted_at, Application.application_date, Application.studio_name,
@@ -161,11 +162,8 @@ async def roster(s: AsyncSession, year: int, lang: str, tz: tzinfo) -> list[Rost
             keyed.append(((number is None, number or "", app_id), RosterRow(
                 app_id=app_id,
                 number=number or "",
-                union=unions.get(union_id, "") if union_id else "",
-                applying_unit=str(answers.get("applying_unit") or ""),
-                leader=str(answers.get("leader_name") or ""),
-                honour=answers.get("leader_honour"),
-                members=len(answers.get("members") or []),
+                fields={f.key: (unions.get(union_id, "") if union_id else "") if f.kind is Kind.UNION
+                        else answers.get(f.key) for f in roster_fields},
                 status=status,
                 district=district.get(app_id),
                 city=city.get(app_id),
@@ -238,3 +236,27 @@ async def stats_in(s: AsyncSession, year: int, langs: Sequence[str]) -> dict[str
 def local_date(when: datetime | None, tz: tzinfo) -> date | None:
     return when.astimezone(tz).date() if when else None
 
+
+
+async def current_season(s: AsyncSession, now: datetime, tz: Any) -> int:
+    """The season `/export` and `/stats` mean without a year: the one open for applications now; else
+    the latest one with applications still under review; else the one new drafts go to (this year's
+    until its deadline has passed, then next year's). Reads only (a missing season has the default
+    dates)."""
+    today = now.astimezone(tz).date()
+
+    async def dates(year: int) -> tuple[date, date]:
+        found = await s.get(Season, year)
+        if found is not None:
+            return found.opens_on, found.deadline
+        d = calendar.default_dates(year)
+        return d.opens_on, d.deadline
+
+    opens_on, deadline = await dates(today.year)
+    if calendar.is_open(opens_on, deadline, now, tz):
+        return today.year
+    in_review = await s.scalar(select(func.max(Application.season_year)).where(
+        Application.status.not_in([Status.DRAFT.value, *(st.value for st in FINAL)])))
+    if in_review is not None:
+        return int(in_review)
+    return today.year + 1 if calendar.is_late(deadline, now, tz) else today.year

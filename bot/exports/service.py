@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.workflow import Status
 from bot.exports import archive, data, pdf, stats, worker
 from bot.exports.names import file_name
 from bot.i18n import I18n, Translator
@@ -28,6 +29,17 @@ FORM_LANG = "zh"  # the printed form is the Chinese one of the source
 class OutFile:
     name: str
     data: bytes
+
+
+class DocumentError(RuntimeError):
+    """A document could not be made. `what` names it ("form", "pdf", "archive", "roster", "chart"),
+    `app_id` the application when there is one; the cause is chained (`__cause__`)."""
+
+    def __init__(self, what: str, app_id: int | None, detail: str) -> None:
+        super().__init__(f"could not make the {what}" + (f" of application {app_id}" if app_id else "")
+                         + f": {detail}")
+        self.what = what
+        self.app_id = app_id
 
 
 def form_name(b: data.Bundle, ext: str) -> str:
@@ -43,23 +55,47 @@ def roster_name(year: int) -> str:
 
 
 async def form_files(b: data.Bundle, i18n: I18n, tz: tzinfo, *, want_pdf: bool = True) -> list[OutFile]:
-    """The DOCX, and the PDF when LibreOffice is installed."""
+    """The printed form of `b` as it stands now (every box filled so far, the approved name, remarks):
+    the DOCX first, then the PDF when LibreOffice is installed (`pdf.converter()`).
+
+    Raises `DocumentError` when either cannot be made — never a silent shorter list: the caller tells
+    the person (and the admins)."""
     from bot.exports import docx_form  # python-docx + lxml: only when a form is made
 
     t = i18n.get(FORM_LANG)
-    docx = await worker.run(docx_form.build_docx, b, t, tz)
+    try:
+        docx = await worker.run(docx_form.build_docx, b, t, tz)
+    except Exception as exc:
+        raise DocumentError("form", b.app.id, f"{type(exc).__name__}: {exc}") from exc
     out = [OutFile(form_name(b, "docx"), docx)]
     if want_pdf and pdf.converter():
-        converted = await asyncio.to_thread(pdf.docx_to_pdf, docx)
-        if converted:
-            out.append(OutFile(form_name(b, "pdf"), converted))
+        try:
+            converted = await asyncio.to_thread(pdf.docx_to_pdf, docx, "form")
+        except pdf.PdfError as exc:
+            raise DocumentError("pdf", b.app.id, str(exc)) from exc
+        out.append(OutFile(form_name(b, "pdf"), converted))
     return out
 
 
-async def load_form_files(db: Database, app_id: int, i18n: I18n, tz: tzinfo) -> list[OutFile] | None:
+async def load_form_files(db: Database, app_id: int, i18n: I18n, tz: tzinfo, *,
+                          want_pdf: bool = True) -> list[OutFile] | None:
+    """`form_files` of application `app_id` read from the database now; None when there is no such
+    application. Raises `DocumentError` like `form_files`."""
     async with db.session() as s:
         b = await data.load_bundle(s, app_id)
-    return None if b is None else await form_files(b, i18n, tz)
+    return None if b is None else await form_files(b, i18n, tz, want_pdf=want_pdf)
+
+
+def form_caption(b: data.Bundle, t: Translator) -> str:
+    """The caption of the form sent to a person (Telegram HTML): the named studio's completed form, the
+    R-W4 wording when it was not approved (the materials go back to the applying unit), else the plain
+    one."""
+    number = b.app.number or t.plain("export.no_number")
+    if b.app.status == Status.APPROVED.value:
+        return t("export.form_caption_named", number=number, leader=b.leader, name=b.app.studio_name or "")
+    if b.app.status == Status.REJECTED.value:
+        return t("export.form_caption_rejected", number=number, leader=b.leader)
+    return t("export.form_caption", number=number, leader=b.leader)
 
 
 async def archive_file(b: data.Bundle, i18n: I18n, tz: tzinfo, data_dir: Path, now: datetime,
@@ -70,12 +106,18 @@ async def archive_file(b: data.Bundle, i18n: I18n, tz: tzinfo, data_dir: Path, n
     return OutFile(archive_name(b), blob)
 
 
-async def roster_file(s: AsyncSession, year: int, t: Translator, tz: tzinfo) -> tuple[OutFile, int]:
-    """The season's XLSX and how many applications it lists."""
+async def roster_file(s: AsyncSession, year: int, t: Translator, tz: tzinfo,
+                      today: date | None = None) -> tuple[OutFile, int]:
+    """The season's XLSX and how many applications it lists; its title carries the day it was made
+    (`today`, this day in `tz` unless given)."""
     from bot.exports import roster  # openpyxl (with numpy and PIL): only when a roster is made
 
     rows = await data.roster(s, year, t.lang, tz)
-    blob = await worker.run(roster.build_xlsx, rows, t, year)
+    made_on = today or datetime.now(tz).date()
+    try:
+        blob = await worker.run(roster.build_xlsx, rows, t, year, made_on)
+    except Exception as exc:
+        raise DocumentError("roster", None, f"{type(exc).__name__}: {exc}") from exc
     return OutFile(roster_name(year), blob), len(rows)
 
 
@@ -128,7 +170,7 @@ async def export_season(db: Database, year: int, out_dir: Path, i18n: I18n, tz: 
         await asyncio.to_thread(_write, f)
 
     async with db.session() as s:
-        xlsx, _ = await roster_file(s, year, i18n.get(lang), tz)
+        xlsx, _ = await roster_file(s, year, i18n.get(lang), tz, now.astimezone(tz).date())
         ids = [app_id for app_id, _, _ in await data.season_listing(s, year)]
     await write(xlsx)
     for app_id in ids:

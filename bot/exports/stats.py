@@ -7,7 +7,9 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from bot.exports.data import Stats
@@ -23,11 +25,42 @@ CJK_FONTS = (
 )
 
 
+# font files that draw Chinese, best first (Debian: fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei,
+# fonts-droid-fallback), looked for under FONT_DIRS
+CJK_FILES = (
+    "NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", "NotoSansSC-Regular.otf", "NotoSansSC-Regular.ttf",
+    "SourceHanSansSC-Regular.otf", "NotoSerifCJK-Regular.ttc", "wqy-zenhei.ttc", "wqy-microhei.ttc",
+    "DroidSansFallbackFull.ttf", "DroidSansFallback.ttf",
+)
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
+             "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts")
+
+
+def cjk_font_file(dirs: Iterable[str] = FONT_DIRS, files: Iterable[str] = CJK_FILES) -> Path | None:
+    """The installed font file that draws Chinese, if any (looked for by file, not in matplotlib's cache,
+    which may predate the fonts)."""
+    wanted = list(files)
+    seen: dict[str, Path] = {}
+    for root in (Path(d).expanduser() for d in dirs):
+        if root.is_dir():
+            for path in sorted(root.rglob("*.tt[cf]")) + sorted(root.rglob("*.otf")):
+                seen.setdefault(path.name, path)
+    return next((seen[name] for name in wanted if name in seen), None)
+
+
 @cache
 def cjk_font() -> str | None:
-    """A font that can draw Chinese, if one is installed."""
+    """A font that can draw Chinese, if one is installed: registered with matplotlib by its path every
+    time (a font cache made before the fonts were installed would otherwise hide them)."""
     from matplotlib import font_manager  # imported when first needed: it costs memory and start-up time
 
+    path = cjk_font_file()
+    if path is not None:
+        try:
+            font_manager.fontManager.addfont(str(path))
+            return str(font_manager.FontProperties(fname=str(path)).get_name())
+        except (OSError, RuntimeError, ValueError) as exc:
+            log.warning("could not register the CJK font %s: %s", path, exc)
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in CJK_FONTS:
         if name in names:

@@ -10,7 +10,7 @@ update (or job) whose change causes it, so it is committed together with that ch
 - `album`    photos by Telegram file id: `photos`, `caption`
 - `file`     one document, video or photo by file id: `type`, `file_id`, `caption`
 - `card`     a reviewer's card (`review` = its `review_messages` row, which gets the message id)
-- `close`    a card's text replaced and its buttons removed once someone decided: `review`, `text`
+- `close`    a decided card's text replaced, its decision buttons removed: `review`, `text`, `keyboard`
 - `render`   a document made after the commit and sent (`what`: form, roster, archive, chart …)
 - `commands` the person's command menu, set from their roles as they are when it is sent
 """
@@ -70,8 +70,8 @@ def card(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup |
     return Owed(chat_id, "card", {"review": review_id, "text": text, "keyboard": keyboard_json(markup)})
 
 
-def close(chat_id: int, review_id: int, text: str) -> Owed:
-    return Owed(chat_id, "close", {"review": review_id, "text": text})
+def close(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Owed:
+    return Owed(chat_id, "close", {"review": review_id, "text": text, "keyboard": keyboard_json(markup)})
 
 
 def render(chat_id: int, what: str, **params: Any) -> Owed:

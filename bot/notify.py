@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# the moves after which the applicant gets the form as it now stands
+FORM_AT = frozenset({workflow.Action.APPROVE.value, workflow.Action.REJECT.value, workflow.Action.L1_REJECT.value})
 _LAST_EVENT = (select(AuditEvent).where(AuditEvent.application_id == bindparam("app"))
                .order_by(AuditEvent.id.desc()).limit(1))
 
@@ -44,13 +46,15 @@ async def transitioned(rq: Rq, app: Application, action: str) -> None:
         t = svc.translator(reader)
         text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
                  when=svc.local(last.at if last else now).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
-        rq.owe(effects.close(rm.chat_id, rm.id, text))
+        rq.owe(effects.close(rm.chat_id, rm.id, text, views.decided_keyboard(t, app)))
     # 2. the applicant hears of every transition but their own, with the opinion
     applicant = await s.get(User, app.applicant_id)
     if applicant is not None and action not in (workflow.Action.SUBMIT.value, workflow.Action.RESUBMIT.value):
         t = svc.translator(applicant)
         rq.owe(effects.message(applicant.id, views.applicant_news(t, app, action, last.opinion if last else None),
                                views.applicant_keyboard(t, app)))
+        if action in FORM_AT:  # the completed form: the basic union's copy (R-F9), or returned (R-W4)
+            rq.owe(effects.render(applicant.id, "form", app=app.id, version=app.version))
     # 3. the next reviewers get the application: a card each for this round
     await owe_cards(rq, app, last)
 

@@ -267,7 +267,8 @@ class Sender:
                 return None  # the card never went out
             try:
                 await bot.edit_message_text(p["text"], chat_id=chat, message_id=message_id,
-                                            parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW)
+                                            parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+                                            reply_markup=_markup(bot, p.get("keyboard")))
             except BadRequest as exc:  # deleted by the reviewer, or too old to edit
                 log.info("card %s not updated: %s", p["review"], exc)
             return None

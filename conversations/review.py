@@ -94,6 +94,12 @@ def applicant_news(t: Translator, app: App, action: str, opinion: str | None) ->
     return "\n\n".join(parts)
 
 
+def decided_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup:
+    """A decided card keeps one button: the full form, as it stands."""
+    return InlineKeyboardMarkup([[Btn(t("review.button.full"),
+                                      callback_data=cb.ReviewAux(cb.ReviewOp.FULL, app.id).encode())]])
+
+
 def applicant_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup | None:
     if app.status in (Status.RETURNED_L1.value, Status.RETURNED_L2.value):
         return InlineKeyboardMarkup([[Btn(t("news.button.edit"),

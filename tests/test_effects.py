@@ -60,7 +60,7 @@ async def resubmit(bot: Harness, section: str, text: str) -> int:
 async def test_resubmission_after_a_district_return_gives_each_reviewer_one_new_card(bot):
     """R-W1: returned by the district union and resubmitted, the application reaches both district
     reviewers again — exactly one new card each, counted from the resubmission — and the cards of the
-    round that was decided lost their buttons."""
+    round that was decided lost their decision buttons (the full form stays)."""
     app = await submitted(bot)
     await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
     d = who(bot, DISTRICT)
@@ -78,7 +78,7 @@ async def test_resubmission_after_a_district_return_gives_each_reviewer_one_new_
     assert len(rows) == 4 and all(r.message_id for r in rows)
     assert [r.closed_at is None for r in rows] == [False, False, True, True]
     edits = [p for n, p in bot.request.sent(DISTRICT2) if n == "editMessageText" and "已由" in p["text"]]
-    assert edits and "reply_markup" not in edits[0]
+    assert edits and [d for _, d in buttons(edits[0])] == [ReviewAux(ReviewOp.FULL, app.id).encode()]
 
 
 async def test_resubmission_after_a_city_return_gives_the_city_one_new_card(bot):
@@ -294,3 +294,35 @@ async def test_a_document_that_cannot_be_made_is_reported_to_the_person_and_the_
     async with bot.db.session() as s:
         row = (await s.scalars(select(Effect).where(Effect.kind == "render"))).one()
     assert row.result and row.result.startswith("error")
+
+
+def documents(bot: Harness, chat_id: int, mark: int) -> list[dict[str, Any]]:
+    return [p for n, p in bot.request.sent(chat_id, since=mark) if n == "sendDocument"]
+
+
+async def test_at_naming_the_applicant_gets_the_completed_form(bot):
+    """R-F9, R-F8: once the studio is named the applicant receives the completed form (all four opinion
+    boxes and the approved name), and the decided city card keeps its full-form button."""
+    app = await city_ready(bot)
+    city = who(bot, CITY)
+    await press_action(bot, CITY, Action.APPROVE, app.id)
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    mark = await bot.text(city, "2026-12-18")
+    assert (await load(bot)).status == "approved"
+    docs = documents(bot, APPLICANT, mark)
+    assert docs and "已审定命名为" in docs[0]["caption"] and "王建国劳模创新工作室" in docs[0]["caption"]
+    edits = [p for n, p in bot.request.sent(CITY, since=mark) if n == "editMessageText" and "已被" not in p["text"]]
+    closed = [p for p in edits if "reply_markup" in p]
+    assert closed and [d for _, d in buttons(closed[-1])] == [ReviewAux(ReviewOp.FULL, app.id).encode()]
+
+
+async def test_at_rejection_the_applicant_gets_the_form_with_the_r_w4_wording(bot):
+    """R-W4: a rejected application's form goes to the applicant, saying the materials return to the
+    applying unit, which may found an enterprise-level studio and apply again."""
+    app = await submitted(bot)
+    await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
+    mark = await bot.text(who(bot, DISTRICT), "成果不足。")
+    assert (await load(bot)).status == "rejected"
+    docs = documents(bot, APPLICANT, mark)
+    assert docs and "申报材料退由申报单位保存" in docs[0]["caption"]

@@ -39,9 +39,7 @@ def renderers(svc: Any) -> dict[str, Any]:
         if b is None:
             raise Failed(f"application {p['app']} is gone")
         files = await service.form_files(b, svc.i18n, svc.settings.tz)
-        t = svc.translator(reader)
-        caption = t(p.get("caption") or "export.form_caption", number=b.app.number or t.plain("export.no_number"),
-                    leader=b.leader)
+        caption = service.form_caption(b, svc.translator(reader))
         await send_document(bot, chat_id, files[0], caption)
         for f in files[1:]:
             await send_document(bot, chat_id, f)

@@ -4,8 +4,10 @@ A backup is one archive (`.tar.gz`, or `.zip` when FILE ends in `.zip`) holding
 
 * `database/studio.db` — SQLite: an online copy made with SQLite's backup API (a consistent
   snapshot even while the bot writes), or
-  `database/tables.json` — any other database (PostgreSQL): every table's rows, read through
-  SQLAlchemy in one REPEATABLE READ, read-only transaction;
+  `database/tables.json` — PostgreSQL: every table's rows, read through SQLAlchemy in one REPEATABLE
+  READ, read-only transaction (the route into SQLite, and where pg_restore is missing), and, when
+  `pg_dump` is installed, `database/studio.pgdump` — `pg_dump --format=custom`, restored into PostgreSQL
+  with `pg_restore`;
 * `materials/…` — every file under DATA_DIR/materials (the applicants' photos, videos and documents,
   stored under generated names), with the same relative paths as `Attachment.stored_path`;
 * `manifest.json` — what is inside: sha256 and size of every file, the schema revision, row counts,
@@ -54,6 +56,7 @@ VERSION = 1
 MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database/studio.db"
 JSON_MEMBER = "database/tables.json"
+PGDUMP_MEMBER = "database/studio.pgdump"
 MATERIALS = "materials"
 # Tables the bot fills by itself at start-up: rows only there still count as an empty database.
 SEED_TABLES = {"alembic_version", "unions", "seasons"}
@@ -147,18 +150,26 @@ async def make_backup(settings: Settings, out: Path) -> Report:
             manifest["database"] = {"kind": "sqlite", "member": SQLITE_MEMBER}
             db_member = SQLITE_MEMBER
         else:
-            dump = await _dump_rows(settings.database_url, snapshot=True)
+            pg_file = Path(tmp) / "studio.pgdump"
+            made, why = await _pg_dump(settings.database_url, pg_file)
+            dump = await _dump_rows(settings.database_url, snapshot=True)  # after pg_dump: its rows' files exist
             db_file = Path(tmp) / "tables.json"
-            with _private(db_file) as fh:
+            with _private(db_file) as fh:  # always: the route into SQLite, and without pg_restore
                 fh.write(json.dumps(dump, ensure_ascii=False, default=_json_default).encode())
             manifest["database"] = {"kind": "rows", "member": JSON_MEMBER}
             db_member = JSON_MEMBER
+            if made:
+                manifest["database"]["pg_dump"] = PGDUMP_MEMBER
+            elif why:
+                report.warnings.append(f"pg_dump failed ({why}); the rows alone were written")
         manifest["database"]["revision"] = dump["revision"]
         manifest["counts"] = report.counts = {name: len(rows) for name, rows in dump["tables"].items()}
         referenced = {row["stored_path"]: row["sha256"] for row in dump["tables"].get("attachments", [])}
         del dump
         with _ArchiveWriter(tmp_out) as writer:
             entries.append(await asyncio.to_thread(writer.add_file, db_member, db_file))
+            if manifest["database"].get("pg_dump"):
+                entries.append(await asyncio.to_thread(writer.add_file, PGDUMP_MEMBER, Path(tmp) / "studio.pgdump"))
             # materials, read after the database snapshot
             data_dir = Path(settings.data_dir)
             seen: set[str] = set()
@@ -183,6 +194,44 @@ async def make_backup(settings: Settings, out: Path) -> Report:
             writer.add_bytes(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     tmp_out.replace(out)
     return report
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """A SQLAlchemy URL as a libpq connection string, the password passed in the environment (not on the
+    command line, where `ps` shows it)."""
+    u = make_url(url)
+    env = dict(os.environ)
+    if u.password:
+        env["PGPASSWORD"] = str(u.password)
+    return u.set(drivername="postgresql", password=None).render_as_string(hide_password=False), env
+
+
+async def _pg_dump(url: str, out: Path) -> tuple[bool, str]:
+    """`pg_dump --format=custom` into `out` when pg_dump is installed: (made, why not)."""
+    exe = shutil.which("pg_dump")
+    if exe is None:
+        return False, ""
+    dsn, env = _libpq(url)
+    proc = await asyncio.create_subprocess_exec(
+        exe, "--format=custom", "--no-owner", "--no-privileges", f"--file={out}", f"--dbname={dsn}",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        return False, " ".join(err.decode(errors="replace").split())[:200]
+    os.chmod(out, 0o600)
+    return True, ""
+
+
+async def _pg_restore(url: str, dump: Path) -> None:
+    """`pg_restore --clean` of a pg_dump member into the PostgreSQL database, in one transaction."""
+    exe = shutil.which("pg_restore") or "pg_restore"
+    dsn, env = _libpq(url)
+    proc = await asyncio.create_subprocess_exec(
+        exe, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction", f"--dbname={dsn}",
+        str(dump), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise BackupError(f"pg_restore failed: {' '.join(err.decode(errors='replace').split())[:300]}")
 
 
 def _private(path: Path) -> Any:
@@ -381,7 +430,7 @@ def _safe_member(name: str) -> bool:
         return False
     if any(ord(ch) < 32 or ch == "\\" for ch in name):
         return False
-    return name in (SQLITE_MEMBER, JSON_MEMBER) or (p.parts[0] == MATERIALS and len(p.parts) >= 2)
+    return name in (SQLITE_MEMBER, JSON_MEMBER, PGDUMP_MEMBER) or (p.parts[0] == MATERIALS and len(p.parts) >= 2)
 
 
 def _normal(name: str) -> str:
@@ -536,7 +585,9 @@ async def _restore(settings: Settings, archive: Path, *, force: bool) -> Report:
             raise BackupError(f"the {what} already holds data; use --force to replace it (it is kept aside)")
         db_info = arc.manifest["database"]
         sqlite_path = _sqlite_path(settings.database_url)
-        if db_info.get("kind") == "sqlite" and sqlite_path is not None:
+        if db_info.get("pg_dump") == PGDUMP_MEMBER and sqlite_path is None and shutil.which("pg_restore"):
+            await _pg_restore(settings.database_url, work / PGDUMP_MEMBER)
+        elif db_info.get("kind") == "sqlite" and sqlite_path is not None:
             _replace_sqlite(work / SQLITE_MEMBER, sqlite_path, stamp)
         else:
             if db_info.get("kind") == "sqlite":

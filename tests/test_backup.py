@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -187,6 +188,8 @@ async def test_backup_while_running_and_restore_everywhere(any_bot, tmp_path, ta
     assert set(names) == {"manifest.json", *(f["path"] for f in manifest["files"])}
     kind = "sqlite" if h.db.is_sqlite else "rows"
     assert manifest["database"]["kind"] == kind and manifest["database"]["revision"]
+    if not h.db.is_sqlite and shutil.which("pg_dump"):  # the PostgreSQL route: pg_dump, pg_restore
+        assert manifest["database"]["pg_dump"] == backup.PGDUMP_MEMBER
     for att in before["attachments"].values():
         assert att["stored_path"] in names
     assert manifest["missing"] == []

@@ -1,6 +1,6 @@
 """Downloading materials into DATA_DIR under generated names, with size, type and SHA-256.
 
-A file is what it claims or it is refused: its first bytes must be those of its type (a PDF starts with
+A document is what it claims or it is refused: its first bytes must be those of its type (a PDF starts with
 `%PDF-`, a DOCX is a ZIP holding `word/document.xml`, a DOC an OLE container, a video an MP4/QuickTime or
 Matroska container), and images are decoded with Pillow. Files are written 0600 in folders 0700.
 """
@@ -57,6 +57,7 @@ class Incoming:
     mime_type: str
     size: int | None
     original_name: str | None
+    declared: bool = True  # the type is the sender's word (a document), not Telegram's own photo or video
 
 
 def stored(item: Incoming, rel: str, size: int, sha256: str) -> StoredFile:
@@ -90,7 +91,7 @@ def incoming(msg: Message, want: str) -> Incoming | None:
     if want == "photo":
         if msg.photo:
             p = msg.photo[-1]
-            return Incoming(p.file_id, p.file_unique_id, "photo", "image/jpeg", p.file_size, None)
+            return Incoming(p.file_id, p.file_unique_id, "photo", "image/jpeg", p.file_size, None, declared=False)
         if msg.document and _mime_of(msg.document.mime_type, msg.document.file_name) in IMAGE_TYPES:
             d = msg.document
             return Incoming(d.file_id, d.file_unique_id, "photo", _mime_of(d.mime_type, d.file_name),
@@ -100,7 +101,7 @@ def incoming(msg: Message, want: str) -> Incoming | None:
         v = msg.video or msg.video_note
         if v is not None:
             return Incoming(v.file_id, v.file_unique_id, "video", getattr(v, "mime_type", None) or "video/mp4",
-                            v.file_size, safe_name(getattr(v, "file_name", None)))
+                            v.file_size, safe_name(getattr(v, "file_name", None)), declared=False)
         if msg.document and _mime_of(msg.document.mime_type, msg.document.file_name) in VIDEO_TYPES:
             d = msg.document
             return Incoming(d.file_id, d.file_unique_id, "video", _mime_of(d.mime_type, d.file_name),
@@ -114,7 +115,7 @@ def incoming(msg: Message, want: str) -> Incoming | None:
         return Incoming(d.file_id, d.file_unique_id, "document", mime, d.file_size, safe_name(d.file_name))
     if msg.photo:
         p = msg.photo[-1]
-        return Incoming(p.file_id, p.file_unique_id, "document", "image/jpeg", p.file_size, None)
+        return Incoming(p.file_id, p.file_unique_id, "document", "image/jpeg", p.file_size, None, declared=False)
     return None
 
 
@@ -132,7 +133,8 @@ async def download(bot: Bot, item: Incoming, data_dir: Path, folder: str,
     data = bytes(await tg_file.download_as_bytearray())
     if len(data) > max_bytes:
         raise FileRefused("file.too_big", mb=max_bytes // (1024 * 1024))
-    item.mime_type = await asyncio.to_thread(checked_type, item.mime_type, data)
+    if item.declared:  # Telegram's own photos and videos are made by Telegram; documents are checked
+        item.mime_type = await asyncio.to_thread(checked_type, item.mime_type, data)
     ext = {**DOC_TYPES, **VIDEO_TYPES}.get(item.mime_type, ".bin")
     rel = Path("materials") / folder / f"{uuid.uuid4().hex}{ext}"
     target = data_dir / rel  # generated name: the user's file name never reaches the path

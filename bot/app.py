@@ -150,14 +150,18 @@ async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
     await commands.refresh(app)
 
 
-async def run(settings: Settings) -> None:
-    """Start the bot and serve until SIGINT/SIGTERM."""
+async def run(settings: Settings, *, standby: bool = False) -> None:
+    """Start the bot and serve until SIGINT/SIGTERM (or until the instance lock is lost)."""
+    from bot import returns, startup
+
     clock = SystemClock()
+    lock = await startup.prepare(settings, standby=standby)  # DATA_DIR, the database file, one instance
     db = Database(settings.database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await prepare_database(db, clock, settings)
+    await startup.migrated(prepare_database(db, clock, settings), settings)
     app = build_application(settings, clock=clock, db=db)
     stop = asyncio.Event()
+    lock.on_lost = stop.set
+    await startup.connect_bot(app.initialize, settings)  # retried with back-off while the network is down
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -172,6 +176,7 @@ async def run(settings: Settings) -> None:
         await services.sender.start(app.bot)  # what a crash left unsent, before any new update
         await recover_albums(app)
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
+        returns.schedule(app)  # R-W4: returned materials sent back, then removed after their period
         if settings.webhook_url:
             app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit
             await app.updater.start_webhook(  # type: ignore[union-attr]
@@ -190,7 +195,8 @@ async def run(settings: Settings) -> None:
         await app.bot_data["services"].shutdown()
         await app.stop()
     await db.dispose()
+    await lock.release()
 
 
-def main_run(settings: Settings, **_: Any) -> None:
-    asyncio.run(run(settings))
+def main_run(settings: Settings, *, standby: bool = False, **_: Any) -> None:
+    asyncio.run(run(settings, standby=standby))

@@ -4,8 +4,10 @@ A backup is one archive (`.tar.gz`, or `.zip` when FILE ends in `.zip`) holding
 
 * `database/studio.db` — SQLite: an online copy made with SQLite's backup API (a consistent
   snapshot even while the bot writes), or
-  `database/tables.json` — any other database (PostgreSQL): every table's rows, read through
-  SQLAlchemy in one REPEATABLE READ, read-only transaction;
+  `database/tables.json` — PostgreSQL: every table's rows, read through SQLAlchemy in one REPEATABLE
+  READ, read-only transaction (the route into SQLite, and where pg_restore is missing), and, when
+  `pg_dump` is installed, `database/studio.pgdump` — `pg_dump --format=custom`, restored into PostgreSQL
+  with `pg_restore`;
 * `materials/…` — every file under DATA_DIR/materials (the applicants' photos, videos and documents,
   stored under generated names), with the same relative paths as `Attachment.stored_path`;
 * `manifest.json` — what is inside: sha256 and size of every file, the schema revision, row counts,
@@ -35,12 +37,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import MetaData, Table, func, insert, select, text, types
 from sqlalchemy.engine import Connection, make_url
@@ -53,9 +56,11 @@ VERSION = 1
 MANIFEST = "manifest.json"
 SQLITE_MEMBER = "database/studio.db"
 JSON_MEMBER = "database/tables.json"
+PGDUMP_MEMBER = "database/studio.pgdump"
 MATERIALS = "materials"
 # Tables the bot fills by itself at start-up: rows only there still count as an empty database.
 SEED_TABLES = {"alembic_version", "unions", "seasons"}
+CHUNK = 1024 * 1024
 
 
 class BackupError(Exception):
@@ -115,10 +120,6 @@ class Report:
 # --------------------------------------------------------------------------- backup
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _sqlite_path(url: str) -> Path | None:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
@@ -129,57 +130,185 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 async def make_backup(settings: Settings, out: Path) -> Report:
-    """Write the archive `out`; safe while the bot runs."""
+    """Write the archive `out` (0600); safe while the bot runs. Every file is streamed from disk into the
+    archive (never held in memory whole), hashed on the way."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = Report("backup written", out)
-    members: list[tuple[str, bytes]] = []
     manifest: dict[str, Any] = {"format": FORMAT, "version": VERSION,
                                 "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
     sqlite_path = _sqlite_path(settings.database_url)
+    tmp_out = out.with_name(out.name + ".part")
+    entries: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="studio-backup-") as tmp:
         if sqlite_path is not None:
             if not sqlite_path.exists():
                 raise BackupError(f"no database at {sqlite_path}")
-            copy = Path(tmp) / "studio.db"
-            await asyncio.to_thread(_sqlite_copy, sqlite_path, copy)
-            dump = await _dump_rows(f"sqlite+aiosqlite:///{copy}", snapshot=False)
-            members.append((SQLITE_MEMBER, copy.read_bytes()))
+            db_file = Path(tmp) / "studio.db"
+            await asyncio.to_thread(_sqlite_copy, sqlite_path, db_file)
+            dump = await _dump_rows(f"sqlite+aiosqlite:///{db_file}", snapshot=False)
             manifest["database"] = {"kind": "sqlite", "member": SQLITE_MEMBER}
+            db_member = SQLITE_MEMBER
         else:
-            dump = await _dump_rows(settings.database_url, snapshot=True)
-            members.append((JSON_MEMBER, json.dumps(dump, ensure_ascii=False, default=_json_default).encode()))
+            pg_file = Path(tmp) / "studio.pgdump"
+            made, why = await _pg_dump(settings.database_url, pg_file)
+            dump = await _dump_rows(settings.database_url, snapshot=True)  # after pg_dump: its rows' files exist
+            db_file = Path(tmp) / "tables.json"
+            with _private(db_file) as fh:  # always: the route into SQLite, and without pg_restore
+                fh.write(json.dumps(dump, ensure_ascii=False, default=_json_default).encode())
             manifest["database"] = {"kind": "rows", "member": JSON_MEMBER}
-    manifest["database"]["revision"] = dump["revision"]
-    manifest["counts"] = report.counts = {name: len(rows) for name, rows in dump["tables"].items()}
-    referenced = {row["stored_path"]: row["sha256"] for row in dump["tables"].get("attachments", [])}
-    # materials, read after the database snapshot
-    data_dir = Path(settings.data_dir)
-    seen: set[str] = set()
-    for path in _material_files(data_dir):
-        rel = path.relative_to(data_dir).as_posix()
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            continue  # removed while we were reading: not referenced any more, or reported below
-        sha = _sha256(data)
-        if rel in referenced and referenced[rel] != sha:
-            report.warnings.append(f"{rel}: content differs from the database's checksum")
-        members.append((rel, data))
-        seen.add(rel)
-    missing = sorted(set(referenced) - seen)
-    for rel in missing:
-        report.warnings.append(f"{rel}: referenced by the database but missing on disk")
-    manifest["missing"] = missing
-    manifest["files"] = [{"path": name, "size": len(data), "sha256": _sha256(data)} for name, data in members]
-    report.files = sum(1 for name, _ in members if name.startswith(MATERIALS + "/"))
-    report.size = sum(len(data) for _, data in members)
-    manifest["warnings"] = report.warnings
-    body = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
-    tmp_out = out.with_name(out.name + ".part")
-    await asyncio.to_thread(_write_archive, tmp_out, [*members, (MANIFEST, body)])
+            db_member = JSON_MEMBER
+            if made:
+                manifest["database"]["pg_dump"] = PGDUMP_MEMBER
+            elif why:
+                report.warnings.append(f"pg_dump failed ({why}); the rows alone were written")
+        manifest["database"]["revision"] = dump["revision"]
+        manifest["counts"] = report.counts = {name: len(rows) for name, rows in dump["tables"].items()}
+        referenced = {row["stored_path"]: row["sha256"] for row in dump["tables"].get("attachments", [])}
+        del dump
+        with _ArchiveWriter(tmp_out) as writer:
+            entries.append(await asyncio.to_thread(writer.add_file, db_member, db_file))
+            if manifest["database"].get("pg_dump"):
+                entries.append(await asyncio.to_thread(writer.add_file, PGDUMP_MEMBER, Path(tmp) / "studio.pgdump"))
+            # materials, read after the database snapshot
+            data_dir = Path(settings.data_dir)
+            seen: set[str] = set()
+            for path in _material_files(data_dir):
+                rel = path.relative_to(data_dir).as_posix()
+                try:
+                    entry = await asyncio.to_thread(writer.add_file, rel, path)
+                except FileNotFoundError:
+                    continue  # removed while we were reading: not referenced any more, or reported below
+                if rel in referenced and referenced[rel] != entry["sha256"]:
+                    report.warnings.append(f"{rel}: content differs from the database's checksum")
+                entries.append(entry)
+                seen.add(rel)
+            missing = sorted(set(referenced) - seen)
+            for rel in missing:
+                report.warnings.append(f"{rel}: referenced by the database but missing on disk")
+            manifest["missing"] = missing
+            manifest["files"] = entries
+            report.files = sum(1 for e in entries if e["path"].startswith(MATERIALS + "/"))
+            report.size = sum(int(e["size"]) for e in entries)
+            manifest["warnings"] = report.warnings
+            writer.add_bytes(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     tmp_out.replace(out)
     return report
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """A SQLAlchemy URL as a libpq connection string, the password passed in the environment (not on the
+    command line, where `ps` shows it)."""
+    u = make_url(url)
+    env = dict(os.environ)
+    if u.password:
+        env["PGPASSWORD"] = str(u.password)
+    return u.set(drivername="postgresql", password=None).render_as_string(hide_password=False), env
+
+
+async def _pg_dump(url: str, out: Path) -> tuple[bool, str]:
+    """`pg_dump --format=custom` into `out` when pg_dump is installed: (made, why not)."""
+    exe = shutil.which("pg_dump")
+    if exe is None:
+        return False, ""
+    dsn, env = _libpq(url)
+    proc = await asyncio.create_subprocess_exec(
+        exe, "--format=custom", "--no-owner", "--no-privileges", f"--file={out}", f"--dbname={dsn}",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        return False, " ".join(err.decode(errors="replace").split())[:200]
+    os.chmod(out, 0o600)
+    return True, ""
+
+
+async def _pg_restore(url: str, dump: Path) -> None:
+    """`pg_restore --clean` of a pg_dump member into the PostgreSQL database, in one transaction."""
+    exe = shutil.which("pg_restore") or "pg_restore"
+    dsn, env = _libpq(url)
+    proc = await asyncio.create_subprocess_exec(
+        exe, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction", f"--dbname={dsn}",
+        str(dump), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise BackupError(f"pg_restore failed: {' '.join(err.decode(errors='replace').split())[:300]}")
+
+
+def _private(path: Path) -> Any:
+    """A new file only its owner can read (0600, whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+class _ArchiveWriter:
+    """A `.tar.gz` (or `.zip`) written member by member, each streamed in chunks and hashed."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.is_zip = out.name.endswith(".zip.part") or out.suffix == ".zip"
+        self.stamp = int(datetime.now(UTC).timestamp())
+        self.zip_time = datetime.fromtimestamp(self.stamp, UTC).timetuple()[:6]
+        self.fh = _private(out)
+        self.zf: zipfile.ZipFile | None = None
+        self.tf: tarfile.TarFile | None = None
+        if self.is_zip:
+            self.zf = zipfile.ZipFile(self.fh, "w", compression=zipfile.ZIP_DEFLATED)
+        else:
+            self.tf = tarfile.open(fileobj=self.fh, mode="w:gz")
+
+    def __enter__(self) -> _ArchiveWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.zf is not None:
+                self.zf.close()
+            if self.tf is not None:
+                self.tf.close()
+        finally:
+            self.fh.close()
+        if exc[0] is not None:
+            self.out.unlink(missing_ok=True)
+
+    def add_file(self, name: str, path: Path) -> dict[str, Any]:
+        digest = hashlib.sha256()
+        with open(path, "rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            if self.zf is not None:
+                with self.zf.open(zipfile.ZipInfo(name, self.zip_time), "w", force_zip64=True) as dst:
+                    while chunk := src.read(CHUNK):
+                        digest.update(chunk)
+                        dst.write(chunk)
+            else:
+                assert self.tf is not None
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = size, self.stamp, 0o600
+                self.tf.addfile(info, _Hashing(src, digest))
+        return {"path": name, "size": size, "sha256": digest.hexdigest()}
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        if self.zf is not None:
+            self.zf.writestr(zipfile.ZipInfo(name, self.zip_time), data,
+                             compress_type=zipfile.ZIP_DEFLATED)
+            return
+        assert self.tf is not None
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = len(data), self.stamp, 0o600
+        self.tf.addfile(info, io.BytesIO(data))
+
+
+class _Hashing(io.RawIOBase):
+    """A file read through, feeding a hash."""
+
+    def __init__(self, src: Any, digest: Any) -> None:
+        self.src = src
+        self.digest = digest
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.src.read(n)
+        self.digest.update(data)
+        return data
 
 
 def _sqlite_copy(src: Path, dst: Path) -> None:
@@ -205,22 +334,6 @@ def _material_files(data_dir: Path) -> Iterator[Path]:
             if name.endswith(".part") or path.is_symlink() or not path.is_file():
                 continue  # half-written downloads are never referenced
             yield path
-
-
-def _write_archive(out: Path, members: list[tuple[str, bytes]]) -> None:
-    stamp = datetime.now(UTC).timestamp()
-    if out.name.endswith(".zip.part") or out.suffix == ".zip":
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members:
-                zf.writestr(name, data)
-        return
-    with tarfile.open(out, "w:gz") as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = int(stamp)
-            info.mode = 0o600
-            tf.addfile(info, io.BytesIO(data))
 
 
 # --------------------------------------------------------------------------- rows as JSON
@@ -317,59 +430,92 @@ def _safe_member(name: str) -> bool:
         return False
     if any(ord(ch) < 32 or ch == "\\" for ch in name):
         return False
-    return name in (SQLITE_MEMBER, JSON_MEMBER) or (p.parts[0] == MATERIALS and len(p.parts) >= 2)
+    return name in (SQLITE_MEMBER, JSON_MEMBER, PGDUMP_MEMBER) or (p.parts[0] == MATERIALS and len(p.parts) >= 2)
 
 
-def _read_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
-    """(name, data) of every regular file member; data None for anything that is not a regular file."""
+def _normal(name: str) -> str:
+    """A member name as `tar -C dir .` or a zip tool may write it: `./database/studio.db` is `database/studio.db`."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/") if name not in ("", ".") else ""
+
+
+_DAMAGED = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+            NotImplementedError, RuntimeError)
+
+
+def _extract(path: Path, workdir: Path) -> tuple[dict[str, Any] | None, dict[str, tuple[int, str]]]:
+    """Stream every member to `workdir` (hashing it on the way): the manifest and (size, sha256) by name.
+    Members that are not regular files, or not where a backup puts files, are refused."""
+    manifest: dict[str, Any] | None = None
+    extracted: dict[str, tuple[int, str]] = {}
+
+    def take(name: str, src: IO[bytes] | None) -> None:
+        nonlocal manifest
+        if name == MANIFEST:
+            if src is None:
+                raise BackupError("the manifest is not a regular file")
+            try:
+                manifest = json.loads(src.read(16 * 1024 * 1024))
+            except ValueError:
+                raise BackupError("the manifest is not valid JSON") from None
+            return
+        if src is None or not _safe_member(name):
+            raise BackupError(f"unexpected member in the archive: {name!r}")
+        if name in extracted:
+            raise BackupError(f"{name} appears twice in the archive")
+        target = workdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        with _private(target) as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                dst.write(chunk)
+        extracted[name] = (size, digest.hexdigest())
+
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.is_dir():
+                name = _normal(info.filename)
+                if info.is_dir() or not name:
                     continue
                 is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                yield info.filename, None if is_link else zf.read(info)
-        return
-    try:
-        with tarfile.open(path, "r:*") as tf:
-            for member in tf:
-                if member.isdir():
+                if is_link:
+                    take(name, None)
                     continue
-                if not member.isreg():
-                    yield member.name, None
-                    continue
-                fh = tf.extractfile(member)
-                yield member.name, fh.read() if fh is not None else None
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise BackupError(f"{path} is not a readable backup archive: {exc}") from None
+                with zf.open(info) as src:
+                    take(name, src)
+        return manifest, extracted
+    with tarfile.open(path, "r:*") as tf:
+        for member in tf:
+            name = _normal(member.name)
+            if member.isdir() or not name:
+                continue
+            fh = tf.extractfile(member) if member.isreg() else None
+            take(name, fh)
+    return manifest, extracted
 
 
 def _open_archive(path: Path, workdir: Path) -> _Archive:
     """Extract into `workdir`, verifying every file against the manifest; nothing unlisted is kept."""
     if not path.is_file():
         raise BackupError(f"no such file: {path}")
-    manifest: dict[str, Any] | None = None
-    extracted: dict[str, tuple[int, str]] = {}
-    for name, data in _read_members(path):
-        if name == MANIFEST:
-            if data is None:
-                raise BackupError("the manifest is not a regular file")
-            try:
-                manifest = json.loads(data)
-            except ValueError:
-                raise BackupError("the manifest is not valid JSON") from None
-            continue
-        if data is None or not _safe_member(name):
-            raise BackupError(f"unexpected member in the archive: {name!r}")
-        target = workdir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        extracted[name] = (len(data), _sha256(data))
+    try:
+        manifest, extracted = _extract(path, workdir)
+    except BackupError:
+        raise
+    except _DAMAGED as exc:
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise BackupError(f"{path} is damaged or not a backup archive ({detail}); use another backup") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError("not a backup of this bot (no manifest)")
     if manifest.get("version") != VERSION:
         raise BackupError(f"backup format version {manifest.get('version')} is not supported")
-    listed = {f["path"]: (int(f["size"]), f["sha256"]) for f in manifest.get("files", [])}
+    try:
+        listed = {f["path"]: (int(f["size"]), f["sha256"]) for f in manifest.get("files", [])}
+    except (KeyError, TypeError, ValueError):
+        raise BackupError("the manifest's file list is damaged") from None
     for name, (size, sha) in listed.items():
         if name not in extracted:
             raise BackupError(f"{name} is listed in the manifest but missing from the archive")
@@ -404,11 +550,28 @@ async def _has_data(url: str) -> bool:
 
 
 async def restore_backup(settings: Settings, archive: Path, *, force: bool = False) -> Report:
-    """Bring `archive` back into the configured DATA_DIR and DATABASE_URL."""
+    """Bring `archive` back into the configured DATA_DIR and DATABASE_URL. Refused while a bot runs on them:
+    the restore holds the bot's instance lock, so no bot can start before it is done either."""
+    from bot import lock
+
+    await asyncio.to_thread(Path(settings.data_dir).mkdir, parents=True, exist_ok=True)
+    try:
+        held = await lock.acquire(settings.data_dir, settings.database_url)
+    except lock.LockHeld as exc:
+        raise BackupError(f"the bot is running on this database ({exc}): stop it first "
+                          "(systemctl stop <the bot's service>), then restore") from None
+    except lock.LockUnavailable as exc:
+        raise BackupError(f"cannot reach the database ({exc}): start it, or correct DATABASE_URL") from None
+    try:
+        return await _restore(settings, archive, force=force)
+    finally:
+        await held.release()
+
+
+async def _restore(settings: Settings, archive: Path, *, force: bool) -> Report:
     from storage.db import Database
 
     data_dir = Path(settings.data_dir)
-    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     report = Report("restored", Path(archive))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=data_dir) as tmp:
@@ -422,7 +585,9 @@ async def restore_backup(settings: Settings, archive: Path, *, force: bool = Fal
             raise BackupError(f"the {what} already holds data; use --force to replace it (it is kept aside)")
         db_info = arc.manifest["database"]
         sqlite_path = _sqlite_path(settings.database_url)
-        if db_info.get("kind") == "sqlite" and sqlite_path is not None:
+        if db_info.get("pg_dump") == PGDUMP_MEMBER and sqlite_path is None and shutil.which("pg_restore"):
+            await _pg_restore(settings.database_url, work / PGDUMP_MEMBER)
+        elif db_info.get("kind") == "sqlite" and sqlite_path is not None:
             _replace_sqlite(work / SQLITE_MEMBER, sqlite_path, stamp)
         else:
             if db_info.get("kind") == "sqlite":
@@ -538,9 +703,13 @@ def _check_files(data_dir: Path, rows: list[tuple[str, str]], known_missing: lis
                 raise BackupError(f"restored database refers to {rel}, which is not in the backup")
             warnings.append(f"{rel}: was already missing when the backup was made")
             continue
-        data = path.read_bytes()
-        if _sha256(data) != sha:
+        digest, n = hashlib.sha256(), 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                n += len(chunk)
+        if digest.hexdigest() != sha:
             raise BackupError(f"{rel}: checksum differs from the database after restore")
         files += 1
-        size += len(data)
+        size += n
     return files, size, warnings

@@ -1,62 +1,72 @@
-"""Command line: run the bot (default) and the office sub-commands."""
+"""Command line: run the bot (default) and the office sub-commands.
+
+Every start-up fault ends in one line on stderr and an exit code of its own (see `bot.startup`); the bot
+token never appears in any output (log lines, tracebacks, third-party exception texts).
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
+from bot import logs, startup
 from bot.config import ConfigError, load_settings
 
-
-class _RedactToken(logging.Filter):
-    """Keeps the bot token out of every log line (it is part of Bot API URLs)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            msg = record.getMessage()
-            if self.token in msg:
-                record.msg = msg.replace(self.token, "<BOT_TOKEN>")
-                record.args = ()
-        return True
-
-
-def setup_logging(token: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactToken(token))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+OFFLINE = ("export", "backup", "restore", "doctor")  # office tools need the database, not a working token
 
 
 def main(argv: list[str]) -> int:
+    os.umask(0o077)  # everything the bot writes (database, materials, backups, logs) is its user's only
     parser = argparse.ArgumentParser(prog="python -m bot", description="劳模创新工作室 application bot")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (default)")
-    from bot import backup
+    run_p = sub.add_parser("run", help="run the bot (default)")
+    run_p.add_argument("--standby", action="store_true",
+                       help="wait while another instance holds the database; take over when it stops")
+    parser.add_argument("--standby", action="store_true", help=argparse.SUPPRESS)
+    from bot import backup, doctor
     from bot.exports import cli as export_cli
 
     export_cli.add_parser(sub)
     backup.add_parser(sub)
+    doctor.add_parser(sub)
     args = parser.parse_args(argv)
-    offline = args.command in ("export", "backup", "restore")  # office tools need the database, not a token
+    offline = args.command in OFFLINE
     try:
         settings = load_settings(**({"bot_token": os.environ.get("BOT_TOKEN") or "0:unused"} if offline else {}))
     except ConfigError as exc:
+        if args.command == "doctor":
+            return doctor.config_failed(exc.lines)
         for line in exc.lines:
             print(f"configuration error: {line}", file=sys.stderr)
-        return 2
-    setup_logging(settings.token)
-    if args.command == "export":
-        return export_cli.run(args, settings)
-    if args.command in ("backup", "restore"):
-        return backup.run(args, settings)
-    from bot.app import main_run
+        return startup.EXIT_CONFIG
+    try:
+        logs.setup_logging(settings.token, settings.log_file if args.command in (None, "run") else None,
+                           max_bytes=settings.log_max_bytes, backups=settings.log_backups)
+    except OSError as exc:
+        print(f"start-up error: LOG_FILE {settings.log_file} cannot be written ({exc.strerror}): fix its folder's "
+              "permissions or unset LOG_FILE", file=sys.stderr)
+        return startup.EXIT_DATA_DIR
+    try:
+        if args.command == "export":
+            return export_cli.run(args, settings)
+        if args.command in ("backup", "restore"):
+            return backup.run(args, settings)
+        if args.command == "doctor":
+            return doctor.run(settings)
+        from bot.app import main_run
 
-    main_run(settings)
-    return 0
+        main_run(settings, standby=bool(getattr(args, "standby", False)))
+        return 0
+    except startup.StartupFault as fault:
+        print(f"start-up error: {logs.redact(fault.line)}", file=sys.stderr)
+        return fault.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last resort: a traceback, token removed
+        known = startup.classify(exc, settings)
+        if known.code != startup.EXIT_ERROR:
+            print(f"start-up error: {logs.redact(known.line)}", file=sys.stderr)
+            return known.code
+        sys.stderr.write(logs.redacted_traceback(exc))
+        return startup.EXIT_ERROR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 Locale = Literal["zh", "en"]
 LOCALES: tuple[Locale, ...] = ("zh", "en")
 
@@ -34,6 +36,11 @@ class Settings(BaseSettings):
     quiet_start_hour: int = Field(default=20, ge=0, le=23)
     quiet_end_hour: int = Field(default=9, ge=0, le=23)
     album_wait_seconds: float = Field(default=1.2, gt=0)
+    log_file: Path | None = None  # unset: stderr (the journal under systemd)
+    log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    log_backups: int = Field(default=5, ge=1, le=100)
+    startup_retry_seconds: float = Field(default=0, ge=0)  # 0: keep retrying an unreachable Bot API
+    returned_materials_days: int | None = Field(default=None, ge=0)  # unset: removed at the end of the season
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -53,9 +60,13 @@ class Settings(BaseSettings):
     @field_validator("bot_token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+        token = value.get_secret_value().strip()
+        if not token:
             raise ValueError("is empty")
-        return value
+        if not TOKEN_SHAPE.fullmatch(token):
+            raise ValueError("does not look like a bot token (digits, a colon, then letters, digits, _ or -; "
+                             "ask @BotFather)")
+        return SecretStr(token)
 
     @field_validator("timezone")
     @classmethod

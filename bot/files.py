@@ -1,12 +1,20 @@
-"""Downloading materials into DATA_DIR under generated names, with size, type and SHA-256."""
+"""Downloading materials into DATA_DIR under generated names, with size, type and SHA-256.
+
+A document is what it claims or it is refused: its first bytes must be those of its type (a PDF starts with
+`%PDF-`, a DOCX is a ZIP holding `word/document.xml`, a DOC an OLE container, a video an MP4/QuickTime or
+Matroska container), and images are decoded with Pillow. Files are written 0600 in folders 0700.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import mimetypes
+import os
 import re
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +25,11 @@ from bot.services import StoredFile
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the public Bot API's getFile limit
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DOC_TYPES = {
     "application/pdf": ".pdf",
     "application/msword": ".doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    DOCX: ".docx",
     "image/jpeg": ".jpg",
     "image/png": ".png",
     "image/webp": ".webp",
@@ -48,6 +57,7 @@ class Incoming:
     mime_type: str
     size: int | None
     original_name: str | None
+    declared: bool = True  # the type is the sender's word (a document), not Telegram's own photo or video
 
 
 def stored(item: Incoming, rel: str, size: int, sha256: str) -> StoredFile:
@@ -81,7 +91,7 @@ def incoming(msg: Message, want: str) -> Incoming | None:
     if want == "photo":
         if msg.photo:
             p = msg.photo[-1]
-            return Incoming(p.file_id, p.file_unique_id, "photo", "image/jpeg", p.file_size, None)
+            return Incoming(p.file_id, p.file_unique_id, "photo", "image/jpeg", p.file_size, None, declared=False)
         if msg.document and _mime_of(msg.document.mime_type, msg.document.file_name) in IMAGE_TYPES:
             d = msg.document
             return Incoming(d.file_id, d.file_unique_id, "photo", _mime_of(d.mime_type, d.file_name),
@@ -91,7 +101,7 @@ def incoming(msg: Message, want: str) -> Incoming | None:
         v = msg.video or msg.video_note
         if v is not None:
             return Incoming(v.file_id, v.file_unique_id, "video", getattr(v, "mime_type", None) or "video/mp4",
-                            v.file_size, safe_name(getattr(v, "file_name", None)))
+                            v.file_size, safe_name(getattr(v, "file_name", None)), declared=False)
         if msg.document and _mime_of(msg.document.mime_type, msg.document.file_name) in VIDEO_TYPES:
             d = msg.document
             return Incoming(d.file_id, d.file_unique_id, "video", _mime_of(d.mime_type, d.file_name),
@@ -105,7 +115,7 @@ def incoming(msg: Message, want: str) -> Incoming | None:
         return Incoming(d.file_id, d.file_unique_id, "document", mime, d.file_size, safe_name(d.file_name))
     if msg.photo:
         p = msg.photo[-1]
-        return Incoming(p.file_id, p.file_unique_id, "document", "image/jpeg", p.file_size, None)
+        return Incoming(p.file_id, p.file_unique_id, "document", "image/jpeg", p.file_size, None, declared=False)
     return None
 
 
@@ -120,19 +130,105 @@ async def download(bot: Bot, item: Incoming, data_dir: Path, folder: str,
         if "too big" in str(exc).lower():
             raise FileRefused("file.too_big", mb=max_bytes // (1024 * 1024)) from None
         raise
-    ext = {**DOC_TYPES, **VIDEO_TYPES}.get(item.mime_type, ".bin")
-    rel = Path("materials") / folder / f"{uuid.uuid4().hex}{ext}"
-    target = data_dir / rel  # generated name: the user's file name never reaches the path
     data = bytes(await tg_file.download_as_bytearray())
     if len(data) > max_bytes:
         raise FileRefused("file.too_big", mb=max_bytes // (1024 * 1024))
+    if item.declared:  # Telegram's own photos and videos are made by Telegram; documents are checked
+        item.mime_type = await asyncio.to_thread(checked_type, item.mime_type, data)
+    ext = {**DOC_TYPES, **VIDEO_TYPES}.get(item.mime_type, ".bin")
+    rel = Path("materials") / folder / f"{uuid.uuid4().hex}{ext}"
+    target = data_dir / rel  # generated name: the user's file name never reaches the path
     await asyncio.to_thread(_write, target, data)
     return rel.as_posix(), len(data), hashlib.sha256(data).hexdigest()
 
 
 def _write(target: Path, data: bytes) -> None:
-    """Write via a temporary name so a crash never leaves a half file under the final name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temporary name so a crash never leaves a half file under the final name; 0600."""
+    for parent in reversed(target.parents):
+        if not parent.exists():
+            parent.mkdir(mode=0o700, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
     tmp.replace(target)
+
+
+# --------------------------------------------------------------------------- content checks
+
+PIL_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "MPO": "image/jpeg"}
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+QT_ATOMS = {b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+OLE = bytes.fromhex("d0cf11e0a1b11ae1")
+EBML = bytes.fromhex("1a45dfa3")
+DECODE_BOX = (1024, 1024)  # JPEGs are decoded at a reduced scale: enough to prove they are images
+
+
+def label(mime: str) -> str:
+    """The type as the user knows it: PDF, DOCX, JPG …"""
+    return {**DOC_TYPES, **VIDEO_TYPES}.get(mime, ".bin").lstrip(".").upper()
+
+
+def checked_type(mime: str, data: bytes) -> str:
+    """The file's real type when its content is one of the accepted kinds of its family (an image sent
+    as `.png` that is a JPEG is stored as a JPEG); `FileRefused("file.bad_content")` otherwise."""
+    refused = FileRefused("file.bad_content", kind=label(mime))
+    if mime in IMAGE_TYPES:
+        if mime == "image/heic":
+            if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+                return mime
+            raise refused
+        real = _decoded_image(data)
+        if real is None:
+            raise refused
+        return real
+    if mime == "application/pdf":
+        if b"%PDF-" in data[:1024]:
+            return mime
+        raise refused
+    if mime == "application/msword":
+        if data.startswith(OLE):
+            return mime
+        raise refused
+    if mime == DOCX:
+        if data.startswith(b"PK\x03\x04") and _is_docx(data):
+            return mime
+        raise refused
+    if mime in ("video/mp4", "video/quicktime"):
+        if data[4:8] in QT_ATOMS:
+            return mime
+        raise refused
+    if mime in ("video/x-matroska", "video/webm"):
+        if data.startswith(EBML):
+            return mime
+        raise refused
+    if mime.startswith("video/"):
+        if data[4:8] in QT_ATOMS or data.startswith(EBML):
+            return mime
+        raise refused
+    raise refused
+
+
+def _decoded_image(data: bytes) -> str | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = im.format or ""
+            if fmt not in PIL_FORMATS:
+                return None
+            if fmt in ("JPEG", "MPO"):
+                im.draft("RGB", DECODE_BOX)
+            im.load()
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for a file that is not a sound image
+        return None
+    return PIL_FORMATS[fmt]
+
+
+def _is_docx(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return "word/document.xml" in names and "[Content_Types].xml" in names

@@ -79,6 +79,7 @@ class GatedRequest(BaseRequest):
     def __init__(self, inner: BaseRequest, inflight: Inflight) -> None:
         self.inner = inner
         self.inflight = inflight
+        self._last: tuple[object, bool] = (None, False)  # the previous call's offset; whether it brought updates
 
     @property
     def read_timeout(self) -> float | None:
@@ -94,10 +95,47 @@ class GatedRequest(BaseRequest):
                          read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
                          connect_timeout: Any = BaseRequest.DEFAULT_NONE,
                          pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
-        if url.endswith("/getUpdates"):
-            await self.inflight.settled()
-        return await self.inner.do_request(url, method, request_data, read_timeout, write_timeout,
-                                           connect_timeout, pool_timeout)
+        if not url.endswith("/getUpdates"):
+            return await self.inner.do_request(url, method, request_data, read_timeout, write_timeout,
+                                               connect_timeout, pool_timeout)
+        await self.inflight.settled()
+        code, body = await self.inner.do_request(url, method, request_data, read_timeout, write_timeout,
+                                                 connect_timeout, pool_timeout)
+        offset = (request_data.parameters if request_data is not None else {}).get("offset")
+        if code == 200:
+            if self._last == (offset, True):
+                # The same offset again after a batch: python-telegram-bot could not read that batch (it logs
+                # that once and asks again at once, forever). The updates it cannot read are skipped.
+                body = skip_unreadable(body)
+            self._last = (offset, b'"update_id"' in body)
+        return code, body
+
+
+def skip_unreadable(body: bytes) -> bytes:
+    """The getUpdates answer with each update python-telegram-bot cannot read replaced by its bare id (an
+    update of no kind: no handler sees it, and the offset moves past it). Each one is logged once."""
+    import json
+
+    try:
+        payload = json.loads(body)
+        updates = payload["result"]
+    except (ValueError, KeyError, TypeError):
+        return body
+    if not isinstance(updates, list):
+        return body
+    changed = False
+    for i, raw in enumerate(updates):
+        try:
+            Update.de_json(raw, None)
+        except Exception as exc:  # noqa: BLE001 - whatever the library raises for data it cannot read
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if not isinstance(update_id, int):
+                continue
+            log.warning("update %s cannot be read (%s: %s): skipped", update_id, type(exc).__name__,
+                        " ".join(str(exc).split())[:200])
+            updates[i] = {"update_id": update_id}
+            changed = True
+    return json.dumps(payload).encode() if changed else body
 
 
 class TrackedApplication(Application):  # type: ignore[type-arg]

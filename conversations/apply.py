@@ -705,9 +705,15 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         await goto(rq, app, fields[0].key, edit=True)
         return
     if op is Op.SUBMIT:
+        if key != "summary":  # the declaration is reached from the summary only
+            rq.refuse(t("error.stale_button"), "submit_not_from_summary", app.id)
+            return
         await goto(rq, app, "confirm", edit=True)
         return
     if op is Op.CONFIRM:
+        if key != "confirm":  # submission only from the screen that showed the pledge
+            rq.refuse(t("error.stale_button"), "confirm_without_pledge", app.id)
+            return
         await _submit(rq, app)
         return
     if key in ("summary", "confirm"):
@@ -893,12 +899,24 @@ async def _submit(rq: Rq, app: App) -> None:
         drafts.set_wizard(app, step="summary")
         await show(rq, app, "⛔ " + t(exc.key, **params), edit=True)
         return
+    record_pledge(rq, app)
     rq.edit(t("submit.receipt", number=app.number, date=app.application_date.isoformat() if app.application_date
               else "", status=t(f"status.{app.status}")))
     from bot import notify
 
     await notify.transitioned(rq, app, transition.action.value)
     rq.owe(effects.render(rq.user.id, "form", app=app.id, version=app.version))  # the printable form (R-F9)
+
+
+def record_pledge(rq: Rq, app: App) -> None:
+    """The truthfulness pledge the applicant accepted, in the audit trail (and so in the archive): who,
+    when, and which text — the words shown, their language and a version (the SHA-256 of the Chinese text)."""
+    import hashlib
+
+    shown = rq.t.plain("submit.declaration")
+    version = hashlib.sha256(rq.svc.i18n.get("zh").plain("submit.declaration").encode()).hexdigest()[:16]
+    repo.audit(rq.session, rq.svc.clock.now(), "pledge_accepted", application_id=app.id, actor_id=rq.user.id,
+               details={"version": version, "lang": rq.lang, "text": shown})
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]

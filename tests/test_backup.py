@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -187,6 +188,8 @@ async def test_backup_while_running_and_restore_everywhere(any_bot, tmp_path, ta
     assert set(names) == {"manifest.json", *(f["path"] for f in manifest["files"])}
     kind = "sqlite" if h.db.is_sqlite else "rows"
     assert manifest["database"]["kind"] == kind and manifest["database"]["revision"]
+    if not h.db.is_sqlite and shutil.which("pg_dump"):  # the PostgreSQL route: pg_dump, pg_restore
+        assert manifest["database"]["pg_dump"] == backup.PGDUMP_MEMBER
     for att in before["attachments"].values():
         assert att["stored_path"] in names
     assert manifest["missing"] == []
@@ -345,7 +348,8 @@ async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(archive
     assert not victim.exists()
     assert not (target_dir / "studio.db").exists()
     assert not (target_dir / "materials").exists()
-    assert [p.name for p in target_dir.iterdir()] == [] if target_dir.exists() else True
+    left = [p.name for p in target_dir.iterdir()] if target_dir.exists() else []
+    assert left in ([], ["bot.lock"]), left  # the instance lock the restore held, nothing else
 
 
 async def test_zip_format_round_trip(archives, tmp_path):
@@ -405,3 +409,55 @@ async def test_python_m_bot_backup_and_restore(bot, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "restored" / "studio.db").is_file()
     assert TOKEN not in done.stdout + done.stderr
+
+
+async def test_repacked_archive_is_accepted(archives, tmp_path):
+    """A genuine backup unpacked and packed again with `tar -C dir .` (members named `./…`) restores."""
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    with tarfile.open(archives["tar"]) as tf:
+        tf.extractall(unpacked, filter="data")
+    repacked = tmp_path / "repacked.tar.gz"
+    await asyncio.to_thread(subprocess.run, ["tar", "-czf", str(repacked), "-C", str(unpacked), "."], check=True)
+    with tarfile.open(repacked) as tf:
+        assert any(n.startswith("./database/") for n in tf.getnames())
+    target = tmp_path / "target"
+    assert await cli(settings_for(target), "restore", str(repacked)) == 0
+    assert (target / "studio.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+async def test_corrupt_archive_is_refused_in_one_line(archives, tmp_path, capsys, kind):
+    """A truncated or garbled archive: one line saying it is damaged, no traceback, nothing restored."""
+    data = archives[kind].read_bytes()
+    bad = tmp_path / f"bad.{'zip' if kind == 'zip' else 'tar.gz'}"
+    middle = len(data) // 2
+    bad.write_bytes(data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 2000]) + data[middle + 2000:])
+    capsys.readouterr()
+    target = tmp_path / "target"
+    assert await cli(settings_for(target), "restore", str(bad)) == 1
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "restore failed" in lines[0], err
+    assert "Traceback" not in err
+    assert not (target / "studio.db").exists()
+
+
+async def test_backup_streams_files_and_is_private(bot, tmp_path):
+    """The archive is written 0600, and a large material file is streamed: the backup's peak memory stays
+    far below the file's size."""
+    import tracemalloc
+
+    big = bot.settings.data_dir / "materials" / "1" / "big.mp4"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(os.urandom(24 * 1024 * 1024))
+    out = tmp_path / "b.tar.gz"
+    tracemalloc.start()
+    try:
+        report = await backup.make_backup(bot.settings, out)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.files == 1 and report.size >= 24 * 1024 * 1024
+    assert peak < 12 * 1024 * 1024, peak
+    assert out.stat().st_mode & 0o777 == 0o600

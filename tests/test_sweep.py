@@ -264,7 +264,19 @@ def file_is_valid(f: FormField, m: Msg, d: Draft) -> bool:
         return False
     if f.kind is Kind.VIDEO and same_field:
         return False
+    if ok and m.kind in ("document", "animation") and not genuine(mime, m.data):
+        return False  # a document must be what its type says (checked by content)
     return ok and hashlib.sha256(m.data).hexdigest() not in {x[2] for x in same_field}
+
+
+def genuine(mime: str, data: bytes) -> bool:
+    from bot.files import FileRefused, checked_type
+
+    try:
+        checked_type(mime, data)
+    except FileRefused:
+        return False
+    return True
 
 
 def screen_label(t: Translator, d: Draft) -> str:

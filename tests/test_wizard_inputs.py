@@ -401,7 +401,9 @@ async def test_incomplete_application_is_refused_with_missing_fields(bot):
     assert app.status == "draft"
     from bot.callbacks import Wiz
 
-    mark = await bot.press(u, Wiz(app.id, WizardOp.CONFIRM).encode())
+    await bot.press(u, Wiz(app.id, WizardOp.SUMMARY).encode())
+    await tap_op(bot, u, WizardOp.SUBMIT)  # the confirm screen with the pledge
+    mark = await tap_op(bot, u, WizardOp.CONFIRM)
     text = bot.request.texts(71, since=mark)[-1]
     assert "⛔" in text and "主要工作成绩" in text
     assert (await app_of(bot, 71)).status == "draft"

@@ -75,4 +75,16 @@ def renderers(svc: Any) -> dict[str, Any]:
                              caption=svc.i18n.get(p["lang"])("stats.caption", year=p["year"]),
                              parse_mode=ParseMode.HTML)
 
-    return {"form": form, "roster": roster, "archive": archive, "chart": chart}
+    async def returned(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """R-W4: the materials of an application that was not approved, returned to the applicant."""
+        async with svc.db.session() as s:
+            b = await data.load_bundle(s, int(p["app"]))
+            reader = await s.get(User, chat_id)
+        if b is None:
+            raise Failed(f"application {p['app']} is gone")
+        blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
+        t = svc.translator(reader)
+        await send_document(bot, chat_id, blob, t("materials.returned", number=b.app.number or "",
+                                                  date=p["remove_on"]))
+
+    return {"form": form, "roster": roster, "archive": archive, "chart": chart, "returned": returned}

@@ -469,7 +469,7 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         if op == SFY:
             season = await svc.toggle_first_year(rq.session, now, actor, year)
             key = "admin.season.first_year_set" if season.first_year else "admin.season.first_year_unset"
-            note = t(key, year=year)
+            note = t(key, year=year, deadline=season.deadline.isoformat())
         rq.edit(*await season_screen(rq, year, note))
         return END
     if op == SDATE:

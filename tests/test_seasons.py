@@ -68,7 +68,8 @@ async def test_forfeited_draft_closes_only_its_year_and_next_season_starts_from_
     assert [(a.field, a.sha256) for a in copied] == [(a.field, a.sha256) for a in old_files]
     for a, b in zip(copied, old_files, strict=True):
         assert a.stored_path != b.stored_path
-        assert (bot.settings.data_dir / a.stored_path).read_bytes() == (bot.settings.data_dir / b.stored_path).read_bytes()
+        root = bot.settings.data_dir
+        assert (root / a.stored_path).read_bytes() == (root / b.stored_path).read_bytes()
     assert [a.id for a in await files_of(bot, old.id)] == [a.id for a in old_files]
 
     # a second /apply continues the new draft; a second press of the offer changes nothing

@@ -7,6 +7,7 @@ restart, `kill -9` or another device continues exactly where the user was.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from typing import Any
@@ -406,7 +407,7 @@ async def on_new_season(rq: Rq) -> str | int:
     source = st.previous if data.how == season_entry.COPY else None
     app, written, lost = await drafts.start_season(rq.session, rq.user.id, source, rq.svc.clock.now(),
                                                    rq.svc.settings.tz, rq.svc.settings.data_dir)
-    rq.undo += [lambda rel=rel: (rq.svc.settings.data_dir / rel).unlink(missing_ok=True) for rel in written]
+    rq.undo += [functools.partial((rq.svc.settings.data_dir / rel).unlink, missing_ok=True) for rel in written]
     note = rq.t("season_entry.copied", year=app.season_year, last=st.previous.season_year, files=len(written)) \
         if source is not None else rq.t("apply.intro")
     if lost:

@@ -35,6 +35,7 @@ class Kind(StrEnum):
     DRAFT = "draft"  # applicant: an unsubmitted draft before the deadline (R-D1)
     REVIEW = "review"  # reviewer: an application waiting at their level
     REPORT = "report"  # studio leader: file the year's report (R-D5)
+    OPENING = "opening"  # last season's applicants and named studios' unions: the season opens soon / now
 
 
 # What the contact person may mute in /reminders.
@@ -60,6 +61,8 @@ class Rules:
     review_start_days: int = 7
     report_from: tuple[int, int] = (12, 1)  # the leaders are asked from this month and day (R-D5)
     year_end_days: int = 7  # the 31 December list stays worth sending into January
+    opening_days: int = 7  # "opens soon" this many days before the opening day
+    open_days: int = 14  # "open now" stays worth sending this long (not past the deadline)
 
 
 SeasonInfo = SeasonDates  # the season's dates, as the calendar declares them
@@ -100,6 +103,10 @@ class Snapshot:
     apps: tuple[AppInfo, ...] = ()
     studios: tuple[StudioInfo, ...] = ()
     people: People = field(default_factory=People)
+    # season year → who is told the season opens: last season's applicants (drafts, returned, refused,
+    # approved alike) and the named studios' basic and district/industry unions, less those who already
+    # have an application of that season
+    invited: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,13 @@ class Ping:
 
     def sendable(self, now: datetime) -> bool:
         return self.send_at <= now and (self.expires_at is None or now < self.expires_at)
+
+    def late(self, now: datetime, tz: ZoneInfo) -> bool:
+        """Sent on a later day than it was meant to go out (the bot was not running then): the text
+        says so. Reminders of a stalled review are not late, they state how long it has waited."""
+        if self.kind in (Kind.REVIEW, Kind.ESCALATION):
+            return False
+        return now.astimezone(tz).date() > self.send_at.astimezone(tz).date()
 
 
 # --------------------------------------------------------------------------- time
@@ -209,6 +223,13 @@ def _season_pings(s: SeasonInfo, snap: Snapshot, rules: Rules) -> list[Ping]:
         due = day_start(s.naming_by - timedelta(days=rules.naming_days), tz)
         out.append(_ping(rules, f"contact:naming-{rules.naming_days}:{y}:{c}", Kind.NAMING, c, due,
                          closes_at(s.naming_by, tz).astimezone(UTC), year=y, days=rules.naming_days))
+    opens = day_start(s.opens_on, tz)
+    soon = day_start(s.opens_on - timedelta(days=rules.opening_days), tz)
+    open_until = min(opens + timedelta(days=rules.open_days), closes_at(s.deadline, tz).astimezone(UTC))
+    for u in snap.invited.get(y, ()):
+        out.append(_ping(rules, f"season:opening-soon:{y}:{u}", Kind.OPENING, u, soon, opens, year=y,
+                         days=rules.opening_days))
+        out.append(_ping(rules, f"season:open:{y}:{u}", Kind.OPENING, u, opens, open_until, year=y, days=0))
     series = _series(rules.draft_days, s.deadline, tz)
     for app in snap.apps:
         if app.season_year != y or app.status not in UNSUBMITTED:

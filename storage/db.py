@@ -21,7 +21,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT = 10.0  # seconds a statement waits for another connection's write lock
 # The newest migration (checked against the migrations folder by tests): a database already there is
 # not handed to Alembic, which is imported only to upgrade (it costs ~11 MB of memory for the whole run).
-HEAD = "0003"
+HEAD = "0005"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

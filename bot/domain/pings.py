@@ -83,7 +83,7 @@ class AppInfo:
 @dataclass(frozen=True)
 class StudioInfo:
     id: int
-    leader_id: int
+    leader_id: int | None  # None: an imported studio whose leader has no account yet
     named_on: date
     active: bool = True
     filed_years: frozenset[int] = frozenset()
@@ -272,7 +272,7 @@ def _year_end_pings(year: int, snap: Snapshot, rules: Rules) -> list[Ping]:
     asked = day_start(date(year, month, day), tz)
     last_day = date(year, 12, 31)
     for st in snap.studios:
-        if must_report(st, year, rules) and year not in st.filed_years:
+        if st.leader_id is not None and must_report(st, year, rules) and year not in st.filed_years:
             out.append(_ping(rules, f"studio:report:{year}:{st.id}", Kind.REPORT, st.leader_id, asked,
                              closes_at(last_day, tz).astimezone(UTC), year=year, studio_id=st.id))
     if any(must_report(st, year, rules) for st in snap.studios):

@@ -38,13 +38,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="劳模创新工作室 application bot")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (default)")
-    from bot import backup
+    from bot import backup, import_cli
     from bot.exports import cli as export_cli
 
     export_cli.add_parser(sub)
     backup.add_parser(sub)
+    import_cli.add_parser(sub)
     args = parser.parse_args(argv)
-    offline = args.command in ("export", "backup", "restore")  # office tools need the database, not a token
+    # office tools need the database, not a token
+    offline = args.command in ("export", "backup", "restore", "import-studios")
     try:
         settings = load_settings(**({"bot_token": os.environ.get("BOT_TOKEN") or "0:unused"} if offline else {}))
     except ConfigError as exc:
@@ -56,6 +58,8 @@ def main(argv: list[str]) -> int:
         return export_cli.run(args, settings)
     if args.command in ("backup", "restore"):
         return backup.run(args, settings)
+    if args.command == "import-studios":
+        return import_cli.run(args, settings)
     from bot.app import main_run
 
     main_run(settings)

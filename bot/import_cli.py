@@ -31,6 +31,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.i18n import I18n
     from bot.services import imports
     from storage.db import Database
+    from storage.seed import seed_unions
 
     t = I18n().get(args.lang)
     if args.template:
@@ -47,6 +48,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await db.migrate()
         now = datetime.now(settings.tz)
         async with db.session() as s:
+            await seed_unions(s)  # the unions the roster names (as at the bot's start-up)
             out = await imports.run(s, data, None, now, now.date(), skip_bad=args.skip_bad_rows)
             if out.applied and not args.dry_run:
                 await s.commit()
@@ -54,7 +56,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 await s.rollback()
     finally:
         await db.dispose()
-    print(imports.report(t, out, shown=10_000))
+    print(imports.report(t, out, shown=10_000, plain=True))
     if args.dry_run and out.applied:
         print(t.plain("import.dry_run"))
     return 0 if out.applied else 1

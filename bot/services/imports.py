@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.calendar import FIRST_YEAR
-from bot.i18n import Translator
+from bot.i18n import Markup, Translator
 from storage import repo
 from storage.models import Studio, User
 
@@ -239,25 +239,26 @@ async def run(s: AsyncSession, data: bytes, actor_id: int | None, now: datetime,
     return out
 
 
-def report(t: Translator, out: Outcome, *, shown: int = 30) -> str:
-    """The per-row report (plain lines; HTML-safe, for chat and the terminal alike)."""
+def report(t: Translator, out: Outcome, *, shown: int = 30, plain: bool = False) -> str:
+    """The per-row report: HTML for chat (values escaped), or plain text for the terminal."""
+    say = t.plain if plain else t
     lines: list[str] = []
     if out.applied:
-        lines.append(t("import.done", added=len(out.added), updated=len(out.updated),
-                       unchanged=len(out.unchanged), skipped=out.skipped_rows))
+        lines.append(say("import.done", added=len(out.added), updated=len(out.updated),
+                         unchanged=len(out.unchanged), skipped=out.skipped_rows))
     elif out.problems:
         whole = any(p.row == 0 for p in out.problems)
-        lines.append(t("import.refused_file" if whole else "import.refused", n=len({p.row for p in out.problems})))
+        lines.append(say("import.refused_file" if whole else "import.refused", n=len({p.row for p in out.problems})))
     for p in out.problems[:shown]:
         params = dict(p.params)
         if "column" in params:
             params["column"] = t.plain(f"import.column.{params['column']}")
         if "columns" in params:
             params["columns"] = t.join([t.plain(f"import.column.{k}") for k in params["columns"]])
-        text = t(f"import.error.{p.key}", **params)
-        lines.append(t("import.line", row=p.row, text=text) if p.row else text)
+        text = say(f"import.error.{p.key}", **params)
+        lines.append(say("import.line", row=p.row, text=text if plain else Markup(text)) if p.row else text)
     if len(out.problems) > shown:
-        lines.append(t("import.more", n=len(out.problems) - shown))
+        lines.append(say("import.more", n=len(out.problems) - shown))
     return "\n".join(lines)
 
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, form, workflow
@@ -80,7 +79,8 @@ def forfeited(app: Application, season: Season, now: datetime, tz: Any) -> bool:
 @dataclass
 class Standing:
     """Where a user stands with the seasons: the application in progress (None when there is none),
-    the newest closed record to start a new season's draft from, and the season drafts belong to now."""
+    the newest closed record to start a new season's draft from, and the season of `current` (with
+    none in progress: the season drafts belong to now)."""
 
     current: Application | None
     previous: Application | None
@@ -90,16 +90,14 @@ class Standing:
 async def standing(s: AsyncSession, apps: Sequence[Application], now: datetime, tz: Any) -> Standing:
     """`apps` newest first (as `repo.applications_of`). In progress: the newest not closed, else this
     season's own (e.g. decided this season). Otherwise the newest record of an earlier season is the
-    one a new draft may start from (R-W4: not approved, or late, a unit may apply again)."""
-    season = await season_for(s, now, tz)
-    years = {a.season_year for a in apps}
-    seasons = {x.year: x for x in (await s.scalars(select(Season).where(Season.year.in_(years)))).all()} \
-        if years else {}
-    seasons.setdefault(season.year, season)
+    one a new draft may start from (R-W4: not approved, or late, a unit may apply again).
+    The wizard asks this at every update: a user's applications are few and their seasons are read
+    by primary key (once per session)."""
     for app in apps:
-        own = seasons.get(app.season_year)
+        own = await s.get(Season, app.season_year)
         if own is not None and not closed(app, own, now, tz):
-            return Standing(app, None, season)
+            return Standing(app, None, own)
+    season = await season_for(s, now, tz)
     for app in apps:
         if app.season_year == season.year:
             return Standing(app, None, season)

@@ -13,7 +13,8 @@ import sys
 from bot import logs, startup
 from bot.config import ConfigError, load_settings
 
-OFFLINE = ("export", "backup", "restore", "doctor")  # office tools need the database, not a working token
+# office tools need the database, not a working token
+OFFLINE = ("export", "backup", "restore", "doctor", "import-studios")
 
 
 def main(argv: list[str]) -> int:
@@ -24,12 +25,13 @@ def main(argv: list[str]) -> int:
     run_p.add_argument("--standby", action="store_true",
                        help="wait while another instance holds the database; take over when it stops")
     parser.add_argument("--standby", action="store_true", help=argparse.SUPPRESS)
-    from bot import backup, doctor
+    from bot import backup, doctor, import_cli
     from bot.exports import cli as export_cli
 
     export_cli.add_parser(sub)
     backup.add_parser(sub)
     doctor.add_parser(sub)
+    import_cli.add_parser(sub)
     args = parser.parse_args(argv)
     offline = args.command in OFFLINE
     try:
@@ -54,6 +56,8 @@ def main(argv: list[str]) -> int:
             return backup.run(args, settings)
         if args.command == "doctor":
             return doctor.run(settings)
+        if args.command == "import-studios":
+            return import_cli.run(args, settings)
         from bot.app import main_run
 
         main_run(settings, standby=bool(getattr(args, "standby", False)))

@@ -17,6 +17,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -54,6 +55,7 @@ UADD, UREN, UOFF, UON = "uadd", "uren", "uoff", "uon"
 INV, INVR, INVU, INVP = "inv", "invr", "invu", "invp"
 PPL, PPLR, RVK, RVKY = "ppl", "pplr", "rvk", "rvky"
 SEASON, SDATE, SFY = "season", "sd", "sfy"
+IMP, IMPT, IMPS = "imp", "impt", "imps"  # import earlier studios: prompt, template, import skipping bad rows
 
 LISTED_ROLES: tuple[Role, ...] = (Role.DISTRICT, Role.CITY, Role.CONTACT, Role.ADMIN)
 _PPL_ARG = re.compile(r"^([a-z_]+)-(\d{1,4})$")
@@ -153,7 +155,8 @@ Screen = tuple[str, InlineKeyboardMarkup]
 def menu_screen(rq: Rq, note: str | None = None) -> Screen:
     t = rq.t
     rows = [[btn(t("admin.button.unions"), UNIONS, 0), btn(t("admin.button.invite"), INV)],
-            [btn(t("admin.button.people"), PPL), btn(t("admin.button.season"), SEASON)]]
+            [btn(t("admin.button.people"), PPL), btn(t("admin.button.season"), SEASON)],
+            [btn(t("import.button.open"), IMP)]]
     return _with_note(note, t("admin.menu.title")), kb(rows)
 
 
@@ -367,7 +370,7 @@ async def on_button(rq: Rq) -> str | int:
         rq.refuse(_plain(rq.t("admin.bad_button")), "bad_button")
         return END
     pending = _pending(rq)
-    if data.op != KEEP:
+    if data.op not in (KEEP, IMPS):
         _set_pending(rq, None)
         pending = None
     try:
@@ -460,9 +463,17 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         if op == SFY:
             season = await svc.toggle_first_year(rq.session, now, actor, year)
             key = "admin.season.first_year_set" if season.first_year else "admin.season.first_year_unset"
-            note = t(key, year=year)
+            note = t(key, year=year, deadline=season.deadline.isoformat())
         rq.edit(*await season_screen(rq, year, note))
         return END
+    if op in (IMP, IMPT):
+        if op == IMPT:
+            _send_template(rq)
+        return _import_prompt(rq, edit=op == IMP)
+    if op == IMPS:
+        if not pending or pending.get("op") != IMP or not pending.get("file"):
+            raise svc.Refused("admin.error.input_gone")
+        return await _import(rq, str(pending["file"]), skip_bad=True)
     if op == SDATE:
         m = _SDATE_ARG.match(arg or "")
         if m is None or m.group(2) not in svc.SEASON_FIELDS or int(m.group(1)) not in _years(rq):
@@ -536,6 +547,11 @@ async def on_input(rq: Rq) -> str | int:
         rq.reply(rq.t("admin.error.input_gone"))
         return END
     msg: Message | None = rq.update.effective_message
+    if pending.get("op") == IMP:
+        if msg is None or msg.document is None:
+            rq.reply(rq.t("import.send_xlsx"))
+            return INPUT
+        return await _import(rq, msg.document.file_id, skip_bad=False)
     if msg is None or msg.text is None:
         rq.reply(rq.t("admin.use_text"))
         return INPUT
@@ -588,6 +604,47 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str, *, edit: bool = Fal
     _set_pending(rq, None)
     rq.reply(t("admin.error.input_gone"))
     return END
+
+
+# --------------------------------------------------------------------------- import of earlier studios
+
+
+def _import_prompt(rq: Rq, *, edit: bool) -> str:
+    t = rq.t
+    rows = [[btn(t("import.button.template"), IMPT)], [btn(t("admin.button.menu"), MENU)]]
+    (rq.edit if edit else rq.reply)(t("import.prompt"), kb(rows))
+    _set_pending(rq, {"op": IMP})
+    return INPUT
+
+
+def _send_template(rq: Rq) -> None:
+    rq.owe(effects.render(rq.chat_id, "import_template", lang=rq.lang))
+
+
+async def _import(rq: Rq, file_id: str, *, skip_bad: bool) -> str | int:
+    """The roster sent (or sent before, when the admin chose to skip its bad rows): checked, then
+    imported as a whole, or refused with the report of every bad row."""
+    from bot.services import imports
+
+    t = rq.t
+    try:
+        tg_file = await rq.context.bot.get_file(file_id)
+        data = bytes(await tg_file.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("roster download failed: %s", exc)
+        rq.reply(t("import.error.not_xlsx"))
+        return INPUT
+    out = await imports.run(rq.session, data, rq.user.id, _now(rq), rq.svc.today(), skip_bad=skip_bad)
+    text = imports.report(t, out)
+    if out.applied:
+        _set_pending(rq, None)
+        rq.reply(text, kb([[btn(t("admin.button.menu"), MENU)]]))
+        return END
+    rows = [[btn(t("import.button.skip"), IMPS)]] if not any(p.row == 0 for p in out.problems) else []
+    rows.append([btn(t("import.button.template"), IMPT), btn(t("admin.button.menu"), MENU)])
+    rq.reply(text, kb(rows))
+    _set_pending(rq, {"op": IMP, "file": file_id})
+    return INPUT
 
 
 # --------------------------------------------------------------------------- invitations

@@ -7,6 +7,7 @@ restart, `kill -9` or another device continues exactly where the user was.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from typing import Any
@@ -31,11 +32,12 @@ from bot.domain import calendar, form
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.values import InvalidInput, clean_text
-from bot.domain.workflow import EDITABLE, FINAL, Status
+from bot.domain.workflow import EDITABLE, Status
 from bot.i18n import Markup, Translator
 from bot.ordering import PerUserOrder
 from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
+from conversations import season_entry
 from storage import repo
 from storage.models import Application as App
 
@@ -49,20 +51,19 @@ BAR = 10
 # --------------------------------------------------------------------------- loading
 
 
-async def active_application(rq: Rq, *, create: bool) -> App | None:
-    """The user's application in progress: the newest one not final, else this season's."""
+async def standing(rq: Rq) -> drafts.Standing:
     apps = rq.cache.pop(APPLICATIONS, None)  # loaded with the user; read once, later calls ask again
     if apps is None:
         apps = await repo.applications_of(rq.session, rq.user.id)
-    for app in apps:
-        if Status(app.status) not in FINAL:
-            return app
-    season = await drafts.season_for(rq.session, rq.svc.clock.now(), rq.svc.settings.tz)
-    for app in apps:
-        if app.season_year == season.year:
-            return app
-    if not create:
-        return None
+    return await drafts.standing(rq.session, apps, rq.svc.clock.now(), rq.svc.settings.tz)
+
+
+async def active_application(rq: Rq, *, create: bool) -> App | None:
+    """The user's application in progress (an earlier season's decided or forfeited one is a record,
+    not in progress), else this season's; a new draft when `create`."""
+    app = (await standing(rq)).current
+    if app is not None or not create:
+        return app
     app, _ = await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(), rq.svc.settings.tz)
     return app
 
@@ -386,21 +387,46 @@ async def accept(rq: Rq, app: App, f: FormField, value: Any) -> None:
 
 @handler
 async def cmd_apply(rq: Rq) -> str | int:
-    app = await active_application(rq, create=True)
-    assert app is not None
+    st = await standing(rq)
+    if st.current is None and st.previous is not None:  # a new season: last year's answers or a fresh form
+        rq.reply(*season_entry.offer(rq.t, st))
+        return FORM
+    app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
+                                                     rq.svc.settings.tz))[0]
+    return await _open(rq, app)
+
+
+@handler
+async def on_new_season(rq: Rq) -> str | int:
+    data = cb.decode(rq.query.data if rq.query else None)
+    st = await standing(rq)
+    if not isinstance(data, season_entry.NewSeason) or st.current is not None or st.previous is None \
+            or (data.year, data.source) != (st.season.year, st.previous.id):
+        rq.refuse(rq.t("error.stale_button"), "stale_button")
+        return FORM if st.current is not None else ConversationHandler.END
+    source = st.previous if data.how == season_entry.COPY else None
+    app, written, lost = await drafts.start_season(rq.session, rq.user.id, source, rq.svc.clock.now(),
+                                                   rq.svc.settings.tz, rq.svc.settings.data_dir)
+    rq.undo += [functools.partial((rq.svc.settings.data_dir / rel).unlink, missing_ok=True) for rel in written]
+    note = rq.t("season_entry.copied", year=app.season_year, last=st.previous.season_year, files=len(written)) \
+        if source is not None else rq.t("apply.intro")
+    if lost:
+        note += "\n" + rq.t("season_entry.files_lost", n=lost)
+    return await _open(rq, app, note)
+
+
+async def _open(rq: Rq, app: App, note: str | None = None) -> str | int:
     if not drafts.editable(app):
         rq.reply(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
         return ConversationHandler.END
     files = files_of(app)
     if not (app.wizard or {}).get("step"):
         drafts.set_wizard(app, step=_first_open_step(app, files))
-    note = None
-    if not app.answers:
+    if note is None and not app.answers:
         note = rq.t("apply.intro")
-    elif Status(app.status) is not Status.DRAFT:
-        note = rq.t("apply.returned", number=app.number or "")
-    else:
-        note = rq.t("apply.resume")
+    elif note is None:
+        note = rq.t("apply.returned", number=app.number or "") if Status(app.status) is not Status.DRAFT \
+            else rq.t("apply.resume")
     await show(rq, app, note)
     return FORM
 
@@ -666,6 +692,10 @@ async def on_button(rq: Rq) -> str | int:
         return None  # type: ignore[return-value]  # None: the conversation state stays as it was
     app = await active_application(rq, create=False)
     if app is None or app.id != data.app:
+        record = await repo.get_application(rq.session, data.app)
+        if record is not None and record.applicant_id == rq.user.id:  # an earlier season's, read-only now
+            rq.edit(await season_entry.record_note(rq.session, rq.t, record, rq.svc.clock.now(), rq.svc.settings.tz))
+            return ConversationHandler.END
         rq.refuse(rq.t("error.stale_button"), "not_own", app.id if app else None)
         return None  # type: ignore[return-value]
     if not drafts.editable(app):
@@ -926,11 +956,13 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         entry_points=[
             CommandHandler("apply", cmd_apply),
             CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
+            CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
         ],
         states={
             FORM: [
                 CommandHandler("apply", cmd_apply),
                 CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
+                CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
                 MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, on_message),
             ],
         },

@@ -448,10 +448,10 @@ async def list_screen(rq: Rq, page: int = 0, note: str | None = None) -> tuple[s
 async def history_screen(rq: Rq, studio: Studio, note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
     """A studio's standing and history: reports filed, inspections and their outcomes."""
     t = rq.t
-    leader = await repo.get_user(rq.session, studio.leader_id)
+    leader = await repo.get_user(rq.session, studio.leader_id) if studio.leader_id is not None else None
     parts = [note] if note else []
     parts.append(t("studio.history.head", name=studio.name, union=await _union_name(rq, studio.union_id),
-                   leader=leader.display_name if leader else str(studio.leader_id), status=_status(t, studio),
+                   leader=leader.display_name if leader else studio.leader_name or "—", status=_status(t, studio),
                    named=studio.named_on.isoformat(),
                    plaque=studio.plaque_on.isoformat() if studio.plaque_on else "—",
                    ip=_clip(studio.ip_statement or "—", 300)))
@@ -623,13 +623,19 @@ async def _record(rq: Rq, studio: Studio, pending: dict[str, Any]) -> None:
     text, markup = await history_screen(rq, studio, t("studio.inspect.done", studio=studio.name,
                                                        outcome=t.plain(f"studio.outcome.{outcome}")))
     rq.edit(text, markup)
-    await _notify(rq, studio.leader_id, lambda lt: leader_notice(lt, studio, row))
+    # R-O2: the outcome reaches everyone it concerns, each in their language, after the commit
+    for user_id in await svc.outcome_recipients(rq.session, studio, row.outcome, rq.svc.settings.admin_ids,
+                                                rq.user.id):
+        await _notify(rq, user_id, lambda lt: leader_notice(lt, studio, row))
 
 
 def leader_notice(t: Translator, studio: Studio, row: Inspection) -> str:
-    """What the studio's leader hears of an inspection (R-O2)."""
-    return t(f"studio.notice.{row.outcome or 'none'}", studio=studio.name, date=row.on.isoformat(),
+    """What the studio's leader (and, for a public outcome, everyone concerned) hears of an inspection (R-O2)."""
+    text = t(f"studio.notice.{row.outcome or 'none'}", studio=studio.name, date=row.on.isoformat(),
              kind=t.plain(f"studio.kind.{row.kind}"), findings=_clip(row.findings, 1500))
+    if (row.outcome or "none") in svc.PUBLIC:
+        text += "\n\n" + t("oversight.copied_to")
+    return text
 
 
 async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
@@ -664,6 +670,24 @@ async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
         pending.update(findings=text.strip(), step="outcome")
     _set_flag(rq, WAIT_INSPECT, pending)
     rq.reply(*inspect_prompt(rq, studio, pending))
+
+
+# --------------------------------------------------------------------------- /notice (R-O2)
+
+
+@handler
+async def cmd_notice(rq: Rq) -> None:
+    """`/notice [year]`: the year's notified and delisted studios as a document for publication."""
+    t = rq.t
+    if not rq.roles & {Role.CITY, Role.CONTACT, Role.ADMIN}:
+        rq.reply(t("oversight.only"))
+        return
+    args = rq.context.args or []
+    year = int(args[0]) if args and args[0].isdigit() and len(args[0]) == 4 else rq.svc.today().year
+    rows = await svc.notice_list(rq.session, year)
+    repo.audit(rq.session, _now(rq), "export", actor_id=rq.user.id,
+               details={"what": "public_notice", "year": year, "studios": len(rows)})
+    rq.owe(effects.render(rq.chat_id, "notice", year=year, lang=rq.lang))
 
 
 # --------------------------------------------------------------------------- /reminders
@@ -796,6 +820,7 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ign
         CommandHandler("report", cmd_report),
         CommandHandler("inspect", cmd_inspect),
         CommandHandler("reminders", cmd_reminders),
+        CommandHandler("notice", cmd_notice),
         CallbackQueryHandler(on_report_button, pattern=cb.ReportBtn.pattern()),
         CallbackQueryHandler(on_inspect_button, pattern=cb.InspectBtn.pattern()),
         CallbackQueryHandler(on_mute_button, pattern=cb.MuteBtn.pattern()),

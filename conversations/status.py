@@ -10,6 +10,7 @@ from bot import callbacks as cb
 from bot.domain import calendar
 from bot.domain.workflow import Status
 from bot.runtime import Rq, handler
+from bot.services import drafts
 from bot.services import review as svc_review
 from storage import repo
 from storage.models import Application as App
@@ -22,15 +23,23 @@ async def cmd_my(rq: Rq) -> None:
     if not apps:
         rq.reply(t("my.none"))
         return
+    now, tz = rq.svc.clock.now(), rq.svc.settings.tz
     lines = [t("my.title")]
     rows = []
     for app in apps:
         lines.append(t("my.line", year=app.season_year, number=app.number or t("summary.no_number"),
                        status=t(f"status.{app.status}"), name=app.studio_name or ""))
-        if Status(app.status) is Status.DRAFT:
-            season = await repo.ensure_season(rq.session, app.season_year)
-            left = calendar.days_left(season.deadline, rq.svc.clock.now(), rq.svc.settings.tz)
+        season = await repo.ensure_season(rq.session, app.season_year)
+        if drafts.forfeited(app, season, now, tz):  # that year only (R-D1): a record, read-only
+            lines.append(t("my_season.forfeited", date=season.deadline.isoformat(), year=app.season_year))
+        elif Status(app.status) is Status.DRAFT:
+            left = calendar.days_left(season.deadline, now, tz)
             lines.append(t("my.days_left", date=season.deadline.isoformat(), days=max(left, 0)))
+    st = await drafts.standing(rq.session, apps, now, tz)
+    if st.current is None:
+        lines.append("")
+        lines.append(t("my_season.new", year=st.season.year, opens=st.season.opens_on.isoformat(),
+                       deadline=st.season.deadline.isoformat()))
         rows.append([Btn(t.plain("my.button.status", number=app.number or str(app.season_year)),
                          callback_data=cb.Status(app.id).encode())])
     rq.reply("\n".join(lines), InlineKeyboardMarkup(rows))

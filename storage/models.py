@@ -263,14 +263,21 @@ class Studio(Base):
     __tablename__ = "studios"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    # None for a studio named before the bot existed, brought in from the federation's roster
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: no Telegram account known yet
     union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
     named_on: Mapped[date] = mapped_column(Date)
     plaque_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | delisted
     ip_statement: Mapped[str | None] = mapped_column(Text)  # R-O3, as stated by the studio
+    # as the roster names them (imported studios; a studio named through the bot has its application)
+    leader_name: Mapped[str | None] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(200))  # 依托单位
+    basic_union: Mapped[str | None] = mapped_column(String(200))  # 基层工会
+    named_year: Mapped[int | None] = mapped_column(Integer)
+    imported_at: Mapped[datetime | None] = mapped_column(Stamp)
 
 
 class YearReport(Base):

@@ -351,6 +351,7 @@ async def test_made_up_prefixes_and_garbage_are_refused(world, data):
 FORGED = [
     (NOBODY, "yr:go:1:"), (OWNER, "yr:go:999:"), (NOBODY, "mute:deadline"),
     (NOBODY, "mute:zz"), (CITY, "insp:new:999:"), (CITY, "insp:zz:1:"), (CITY, "xz:999999"), (ADMIN, "adm:drop:"),
+    (NOBODY, "ns:2026:1:copy"), (DRAFTER, "ns:2026:1:fresh"), (OWNER, "ns:2027:999:copy"), (NOBODY, "ns:x:y:z"),
 ]
 
 
@@ -446,7 +447,7 @@ def test_every_registered_prefix_is_covered():
     buttons must be added here)."""
     from conversations.exports import ExportZip
 
-    covered = {"rv", "rx", "rs", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute"}
+    covered = {"rv", "rx", "rs", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns"}
     assert set(cb.Codec.registry) <= covered, set(cb.Codec.registry) - covered
     assert ExportZip.prefix in covered
     assert all(f.key for f in form.STEPS)

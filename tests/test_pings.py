@@ -132,7 +132,11 @@ async def test_a_whole_season_of_pings_goes_to_the_right_people_once(h_any: Harn
     studio_new = await add_studio(h, LEADER2, date(2026, 3, 1), "李明劳模创新工作室", union_id=u2)
     await add_studio(h, LEADER_GONE, date(2025, 12, 15), "赵强劳模创新工作室", status="delisted")
 
-    assert await tick(h, at(7, 1, 12)) == {}, "nothing at opening"
+    # opening day: last season's applicants and the named studios' unions hear that it is open
+    got = await tick(h, at(7, 1, 12))
+    assert set(got) == {LEADER, LEADER2, LEADER_GONE, DISTRICT}, "not the contact, not today's drafters"
+    assert "2026年度劳模创新工作室申报已经开始" in one(got, LEADER) and "/apply" in one(got, LEADER)
+    assert "迟发" not in one(got, LEADER)
     assert await tick(h, at(7, 16, 19, 55)) == {}
     assert await tick(h, at(7, 17, 0, 30)) == {}, "due at midnight, but quiet hours"
     assert await tick(h, at(7, 17, 8, 59)) == {}
@@ -266,6 +270,7 @@ async def test_a_late_run_sends_the_current_ping_not_the_superseded_ones(h: Harn
     await grant(h, CONTACT, "contact")
     got = await tick(h, at(7, 29, 15, 0))
     assert set(got) == {CONTACT} and "还有 2 天截止" in one(got, CONTACT)
+    assert "迟发的提醒：本应于 2026-07-28 发出" in one(got, CONTACT), "it says it is late"
     async with h.db.session() as s:
         keys = (await s.scalars(select(Ping.key))).all()
     assert keys == [f"contact:deadline-3:2026:{CONTACT}"]
@@ -450,3 +455,50 @@ def test_review_keys_change_when_the_status_changes() -> None:
 def test_day_start_is_the_local_midnight_in_utc() -> None:
     start = P.day_start(date(2026, 7, 31), SH)
     assert start == at(7, 31, 0) and start.utcoffset() == timedelta(0)
+
+
+async def test_two_seasons_with_a_restart_opening_and_late_pings(h: Harness) -> None:
+    """R-D1, R-W4 across 2026 and 2027: a forfeited 2026 draft gets no 2027 draft reminders, its
+    applicant and a refused one hear that 2027 opens (7 days before, and on the day); a ping that fell
+    due while the bot was down (a restart in between) is sent once, saying it is late, with today's
+    figures; nothing is sent twice."""
+    await grant(h, CONTACT, "contact")
+    await add_app(h, DRAFTER, Status.DRAFT, None, since=at(7, 1, 10))
+    await add_app(h, STALLED, Status.REJECTED, None, since=at(7, 5, 10), number="2026-0001")
+    got = await tick(h, at(7, 24, 9))
+    assert set(got) == {CONTACT, DRAFTER}
+
+    got = await tick(h, at(6, 24, 9, year=2027))
+    assert set(got) == {DRAFTER, STALLED}, "no 2026 draft reminder, no 2027 countdown yet"
+    assert "2027年度劳模创新工作室申报将于 2027-07-01 开始" in one(got, DRAFTER)
+
+    # down from 30 June to 4 July 2027: a fresh bot on the same data
+    await h.app.stop()
+    await h.app.shutdown()
+    h2 = await make_harness(h.settings.data_dir, now=at(7, 4, 10, year=2027), admin_ids="900",
+                            database_url=h.settings.database_url)
+    try:
+        jobs.unschedule(h2.app)
+        got = await tick(h2, at(7, 4, 10, year=2027))
+        assert set(got) == {DRAFTER, STALLED}
+        text = one(got, DRAFTER)
+        assert "迟发的提醒：本应于 2027-07-01 发出" in text and "申报已经开始" in text and "还有 27 天截止" in text
+
+        # the drafter starts 2027 afresh; the 2027 draft is reminded, the 2026 one is not
+        mark = await h2.text(h2.user(DRAFTER), "/apply")
+        assert "2027 年度申报" in h2.request.texts(DRAFTER, since=mark)[-1]
+        await h2.tap(h2.user(DRAFTER), "重新填写")
+        got = await tick(h2, at(7, 20, 10, year=2027))  # down on the 17th: the 14-day countdown is late
+        assert set(got) == {CONTACT}
+        assert "迟发的提醒：本应于 2027-07-17 发出" in one(got, CONTACT) and "还有 11 天截止" in one(got, CONTACT)
+        assert "草稿 1" in one(got, CONTACT)
+        got = await tick(h2, at(7, 24, 9, year=2027))
+        assert set(got) == {CONTACT, DRAFTER} and "迟发" not in one(got, DRAFTER)
+        async with h2.db.session() as s:
+            keys = set((await s.scalars(select(Ping.key).where(Ping.recipient_id == DRAFTER))).all())
+        assert {k for k in keys if k.startswith("draft:")} == {
+            "draft:deadline-7:2026:1", "draft:deadline-7:2027:3"}
+    finally:
+        await close_harness(h2)
+        await h.app.initialize()
+        await h.app.start()

@@ -353,3 +353,62 @@ async def test_city_reviewer_reads_a_filed_report_from_the_history(h: Harness) -
     text = h.request.texts(CITY, since=mark)[-1]
     assert "攻关5项" in text and "工法一项" in text and "归单位所有" in text
     assert buttons(h.request.last(CITY)) == []
+
+
+async def test_public_notice_reaches_everyone_concerned_and_is_exported(h: Harness) -> None:
+    """R-O2: a public notice or a delisting reaches the leader, the basic union, the district/industry
+    union's reviewers, the contact person and the admins, each once and in their language; an
+    inspection without outcome only the leader and the basic union. /notice gives the year's notified
+    and delisted studios as a document for publication."""
+    import io
+
+    from docx import Document
+
+    from bot.exports import notice
+    from bot.i18n import I18n
+    from bot.services import studios as svc_studios
+
+    basic, district, admin = 70, 20, 900
+    sid = await add_studio(h, LEADER)
+    other = await add_studio(h, OTHER, "李明劳模创新工作室")
+    async with h.db.session() as s:
+        st = await s.get(Studio, sid)
+        assert st is not None
+        app = await s.get(Application, st.application_id)
+        await repo.upsert_user(s, basic, "基层工会", None, None, "zh-hans", DEC_5)
+        app.applicant_id = basic  # type: ignore[union-attr]  # the basic union applied, the leader leads
+        await s.commit()
+        union_id = st.union_id
+    await grant(h, CITY, "city_reviewer")
+    await grant(h, CONTACT, "contact")
+    await grant(h, district, "district_reviewer", union_id, lang="en")
+    await grant(h, district + 1, "district_reviewer", union_id + 1)  # type: ignore[operator]  # another union
+
+    mark = await inspect(h, "王建国", "mutual", "2026-12-01", "活动偏少。", "notice")
+    got = {chat: h.request.texts(chat, since=mark) for chat in (LEADER, basic, district, district + 1, CONTACT,
+                                                                 admin, CITY)}
+    for chat in (LEADER, basic, CONTACT, admin):
+        assert len(got[chat]) == 1 and "<b>通报</b>" in got[chat][0] and "同时告知" in got[chat][0], chat
+    assert len(got[district]) == 1 and "<b>public notice</b>" in got[district][0]
+    assert got[district + 1] == [] and len(got[CITY]) == 1, "the recorder sees the screen only"
+
+    mark = await inspect(h, "李明", "regular", "2026-12-02", "一般。", "none")
+    heard = {chat for chat in (OTHER, CONTACT, admin, district) if h.request.texts(chat, since=mark)}
+    assert heard == {OTHER}
+    await inspect(h, "李明", "adhoc", "2026-12-04", "全年未开展活动。", "delisting")
+    _ = other
+
+    mark = await h.text(h.user(CONTACT), "/notice 2026")
+    docs = [p for name, p in h.request.sent(CONTACT, since=mark) if name == "sendDocument"]
+    assert len(docs) == 1 and "通报 1 个，摘牌 1 个" in docs[0]["caption"]
+    async with h.db.session() as s:
+        rows = await svc_studios.notice_list(s, 2026)
+    assert [(st.name, x.outcome) for st, x in rows] == [("王建国劳模创新工作室", "notice"),
+                                                         ("李明劳模创新工作室", "delisting")]
+    doc = Document(io.BytesIO(notice.build(I18n().get("zh"), 2026, rows, {}, date(2026, 12, 5))))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "关于2026年度劳模创新工作室检查情况的通报" in text and "通报 1 个，摘牌 1 个" in text
+    cells = [c.text for c in doc.tables[0].rows[2].cells]
+    assert cells[1] == "李明劳模创新工作室" and cells[-1] == "摘牌"
+    mark = await h.text(h.user(LEADER), "/notice")
+    assert "只有" in h.request.texts(LEADER, since=mark)[-1]

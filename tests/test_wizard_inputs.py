@@ -253,10 +253,9 @@ async def test_late_submission_refused_with_rule(bot):
     u = bot.user(62)
     await fill_until_summary(bot, u)
     bot.clock.set(datetime(2026, 8, 1, 0, 0, 1, tzinfo=SH))
-    await tap_op(bot, u, WizardOp.SUBMIT)
-    mark = await tap_op(bot, u, WizardOp.CONFIRM)
+    mark = await tap_op(bot, u, WizardOp.SUBMIT)
     text = bot.request.texts(62, since=mark)[-1]
-    assert "2026-07-31" in text and "放弃" in text
+    assert "2026-07-31" in text and "放弃" in text and "/apply" in text and "2027" in text
     assert (await app_of(bot, 62)).status == "draft"
 
 

@@ -1,4 +1,15 @@
-"""Season dates and deadlines (R-D1…R-D5), in the federation's local time."""
+"""Season dates and deadlines (R-D1…R-D5), in the federation's local time.
+
+The first-year flag of a season (R-D1, R-D4; 附件2 一 and 五):
+- its deadline is 31 August instead of 31 July (`deadline_for`); setting or clearing the flag moves
+  the deadline with it, and the countdown, the late refusal and the season screen read that date;
+- there is no inspection or mutual inspection (检查和互检) of named studios that year (R-O1 checks,
+  refused by `bot.services.studios.check_date`).
+The review of that year's applications is not an inspection in that sense: 附件2 三 has the city
+department assess every application "by review and on-site visit" (评审和实地考察) from mid-September,
+in the first year too. So the reviewer's card keeps "安排实地考察" in a first year; only the optional
+step from forwarded straight to the preliminary opinion is added for it (`workflow`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 FIRST_YEAR = 2011  # the first season's deadline was 31 August (R-D1)
+REGULAR_DEADLINE = (7, 31)  # every later year (R-D1)
+FIRST_YEAR_DEADLINE = (8, 31)  # the first year (R-D1)
 
 
 @dataclass(frozen=True)
@@ -22,8 +35,14 @@ class SeasonDates:
 def default_dates(year: int, *, first_year: bool = False) -> SeasonDates:
     """The rule's dates: apply in July, deadline 31 July (31 August in the first year), review from
     mid-September, naming before late December."""
-    deadline = date(year, 8, 31) if first_year else date(year, 7, 31)
+    deadline = deadline_for(year, first_year)
     return SeasonDates(year, date(year, 7, 1), deadline, date(year, 9, 15), date(year, 12, 20), first_year)
+
+
+def deadline_for(year: int, first_year: bool) -> date:
+    """The rule's deadline of `year`: 31 August in the first year, 31 July otherwise (R-D1)."""
+    month, day = FIRST_YEAR_DEADLINE if first_year else REGULAR_DEADLINE
+    return date(year, month, day)
 
 
 def closes_at(deadline: date, tz: ZoneInfo) -> datetime:
@@ -42,3 +61,7 @@ def is_open(opens_on: date, deadline: date, now: datetime, tz: ZoneInfo) -> bool
 def days_left(deadline: date, now: datetime, tz: ZoneInfo) -> int:
     """Whole days until the deadline day (0 on the day itself, negative after)."""
     return (deadline - now.astimezone(tz).date()).days
+
+
+def opens_at(opens_on: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(opens_on, time(0, 0), tzinfo=tz)

@@ -35,6 +35,7 @@ class Kind(StrEnum):
     DRAFT = "draft"  # applicant: an unsubmitted draft before the deadline (R-D1)
     REVIEW = "review"  # reviewer: an application waiting at their level
     REPORT = "report"  # studio leader: file the year's report (R-D5)
+    OPENING = "opening"  # last season's applicants and named studios' unions: the season opens soon / now
 
 
 # What the contact person may mute in /reminders.
@@ -60,6 +61,8 @@ class Rules:
     review_start_days: int = 7
     report_from: tuple[int, int] = (12, 1)  # the leaders are asked from this month and day (R-D5)
     year_end_days: int = 7  # the 31 December list stays worth sending into January
+    opening_days: int = 7  # "opens soon" this many days before the opening day
+    open_days: int = 14  # "open now" stays worth sending this long (not past the deadline)
 
 
 SeasonInfo = SeasonDates  # the season's dates, as the calendar declares them
@@ -80,7 +83,7 @@ class AppInfo:
 @dataclass(frozen=True)
 class StudioInfo:
     id: int
-    leader_id: int
+    leader_id: int | None  # None: an imported studio whose leader has no account yet
     named_on: date
     active: bool = True
     filed_years: frozenset[int] = frozenset()
@@ -100,6 +103,10 @@ class Snapshot:
     apps: tuple[AppInfo, ...] = ()
     studios: tuple[StudioInfo, ...] = ()
     people: People = field(default_factory=People)
+    # season year → who is told the season opens: last season's applicants (drafts, returned, refused,
+    # approved alike) and the named studios' basic and district/industry unions, less those who already
+    # have an application of that season
+    invited: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,13 @@ class Ping:
 
     def sendable(self, now: datetime) -> bool:
         return self.send_at <= now and (self.expires_at is None or now < self.expires_at)
+
+    def late(self, now: datetime, tz: ZoneInfo) -> bool:
+        """Sent on a later day than it was meant to go out (the bot was not running then): the text
+        says so. Reminders of a stalled review are not late, they state how long it has waited."""
+        if self.kind in (Kind.REVIEW, Kind.ESCALATION):
+            return False
+        return now.astimezone(tz).date() > self.send_at.astimezone(tz).date()
 
 
 # --------------------------------------------------------------------------- time
@@ -209,6 +223,13 @@ def _season_pings(s: SeasonInfo, snap: Snapshot, rules: Rules) -> list[Ping]:
         due = day_start(s.naming_by - timedelta(days=rules.naming_days), tz)
         out.append(_ping(rules, f"contact:naming-{rules.naming_days}:{y}:{c}", Kind.NAMING, c, due,
                          closes_at(s.naming_by, tz).astimezone(UTC), year=y, days=rules.naming_days))
+    opens = day_start(s.opens_on, tz)
+    soon = day_start(s.opens_on - timedelta(days=rules.opening_days), tz)
+    open_until = min(opens + timedelta(days=rules.open_days), closes_at(s.deadline, tz).astimezone(UTC))
+    for u in snap.invited.get(y, ()):
+        out.append(_ping(rules, f"season:opening-soon:{y}:{u}", Kind.OPENING, u, soon, opens, year=y,
+                         days=rules.opening_days))
+        out.append(_ping(rules, f"season:open:{y}:{u}", Kind.OPENING, u, opens, open_until, year=y, days=0))
     series = _series(rules.draft_days, s.deadline, tz)
     for app in snap.apps:
         if app.season_year != y or app.status not in UNSUBMITTED:
@@ -251,7 +272,7 @@ def _year_end_pings(year: int, snap: Snapshot, rules: Rules) -> list[Ping]:
     asked = day_start(date(year, month, day), tz)
     last_day = date(year, 12, 31)
     for st in snap.studios:
-        if must_report(st, year, rules) and year not in st.filed_years:
+        if st.leader_id is not None and must_report(st, year, rules) and year not in st.filed_years:
             out.append(_ping(rules, f"studio:report:{year}:{st.id}", Kind.REPORT, st.leader_id, asked,
                              closes_at(last_day, tz).astimezone(UTC), year=year, studio_id=st.id))
     if any(must_report(st, year, rules) for st in snap.studios):

@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from bot.exports import data, service
 from bot.exports.service import OutFile
 from bot.sender import Failed
+from storage import repo
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -87,4 +88,29 @@ def renderers(svc: Any) -> dict[str, Any]:
         await send_document(bot, chat_id, blob, t("materials.returned", number=b.app.number or "",
                                                   date=p["remove_on"]))
 
-    return {"form": form, "roster": roster, "archive": archive, "chart": chart, "returned": returned}
+    async def notice(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """R-O2: the year's notified and delisted studios, for publication."""
+        from bot.exports import notice as public
+        from bot.services import studios
+
+        t = svc.i18n.get(p["lang"])
+        year = int(p["year"])
+        async with svc.db.session() as s:
+            rows = await studios.notice_list(s, year)
+            unions = {u.id: u.name(t.lang) for u in await repo.all_unions(s)}
+        today = svc.clock.now().astimezone(svc.settings.tz).date()
+        blob = OutFile(public.file_name(year, t.lang), public.build(t, year, rows, unions, today))
+        notified = sum(1 for _, x in rows if x.outcome == "notice")
+        await send_document(bot, chat_id, blob, t("oversight.notice_caption", year=year, notified=notified,
+                                                  delisted=len(rows) - notified))
+
+    async def import_template(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """The roster template for importing studios named before the bot."""
+        from bot.services import imports
+
+        t = svc.i18n.get(p["lang"])
+        blob = OutFile(t.plain("import.template.sheet") + ".xlsx", imports.template(t))
+        await send_document(bot, chat_id, blob, t("import.template_caption"))
+
+    return {"form": form, "roster": roster, "archive": archive, "chart": chart, "returned": returned,
+            "notice": notice, "import_template": import_template}

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import calendar
 from bot.domain.workflow import Role
 from storage import repo
 from storage.models import Invitation, RoleGrant, Season, Union, User
@@ -288,7 +289,12 @@ async def set_season_date(s: AsyncSession, now: datetime, actor_id: int, year: i
 async def toggle_first_year(s: AsyncSession, now: datetime, actor_id: int, year: int) -> Season:
     """The first-year flag: deadline 31 August and no inspection that year (R-D1, R-D4)."""
     season = await repo.ensure_season(s, year)
-    season.first_year = not season.first_year
+    first_year = not season.first_year
+    deadline = calendar.deadline_for(year, first_year)  # the flag moves the deadline with it (R-D1)
+    check_order(season.opens_on, deadline, season.review_starts, season.naming_by)
+    before = season.deadline
+    season.first_year, season.deadline = first_year, deadline
     repo.audit(s, now, "season_changed", actor_id=actor_id,
-               details={"year": year, "field": "first_year", "after": season.first_year})
+               details={"year": year, "field": "first_year", "after": first_year,
+                        "deadline": {"before": before.isoformat(), "after": deadline.isoformat()}})
     return season

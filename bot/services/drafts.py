@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +52,96 @@ async def find_or_create(s: AsyncSession, user_id: int, now: datetime, tz: Any) 
     await s.flush()
     repo.audit(s, now, "draft_created", application_id=app.id, actor_id=user_id, to_status=Status.DRAFT.value)
     return app, True
+
+
+# --------------------------------------------------------------------------- seasons (R-D1, R-W4)
+
+UNSUBMITTED = frozenset({Status.DRAFT, Status.RETURNED_L1})  # bound by the deadline (R-D1)
+
+
+def closed(app: Application, season: Season, now: datetime, tz: Any) -> bool:
+    """The application is a record of its season, no longer in progress: decided (R-W4); not
+    submitted (or returned at level 1) by the deadline, which forfeits only that year's application
+    (超过期限视为放弃当年申报, R-D1); or anything else left open once the season's naming has passed."""
+    status = Status(app.status)
+    if status in workflow.FINAL:
+        return True
+    if status in UNSUBMITTED:
+        return calendar.is_late(season.deadline, now, tz)
+    return calendar.is_late(season.naming_by, now, tz)
+
+
+def forfeited(app: Application, season: Season, now: datetime, tz: Any) -> bool:
+    """Not submitted by the season's deadline: that year's application is given up (R-D1)."""
+    return Status(app.status) in UNSUBMITTED and calendar.is_late(season.deadline, now, tz)
+
+
+@dataclass
+class Standing:
+    """Where a user stands with the seasons: the application in progress (None when there is none),
+    the newest closed record to start a new season's draft from, and the season of `current` (with
+    none in progress: the season drafts belong to now)."""
+
+    current: Application | None
+    previous: Application | None
+    season: Season
+
+
+async def standing(s: AsyncSession, apps: Sequence[Application], now: datetime, tz: Any) -> Standing:
+    """`apps` newest first (as `repo.applications_of`). In progress: the newest not closed, else this
+    season's own (e.g. decided this season). Otherwise the newest record of an earlier season is the
+    one a new draft may start from (R-W4: not approved, or late, a unit may apply again).
+    The wizard asks this at every update: a user's applications are few and their seasons are read
+    by primary key (once per session)."""
+    for app in apps:
+        own = await s.get(Season, app.season_year)
+        if own is not None and not closed(app, own, now, tz):
+            return Standing(app, None, own)
+    season = await season_for(s, now, tz)
+    for app in apps:
+        if app.season_year == season.year:
+            return Standing(app, None, season)
+    earlier = [a for a in apps if a.season_year < season.year]
+    return Standing(None, earlier[0] if earlier else None, season)
+
+
+async def start_season(s: AsyncSession, user_id: int, source: Application | None, now: datetime, tz: Any,
+                       data_dir: Path) -> tuple[Application, list[str], int]:
+    """The user's draft of the current season: empty, or starting from `source` (an earlier season's
+    record, which is left as it was): its answers and a copy of each of its files. Returns the draft,
+    the files written (relative paths, to remove should the transaction fail) and how many of the
+    source's files were no longer on disk."""
+    app, created = await find_or_create(s, user_id, now, tz)
+    if not created or source is None:
+        return app, [], 0
+    answers = copy.deepcopy(dict(source.answers or {}))
+    app.answers = answers
+    app.union_id = source.union_id
+    written: list[str] = []
+    lost = 0
+    for att in await repo.attachments(s, source.id):
+        src = data_dir / att.stored_path
+        rel = (PurePosixPath("materials") / str(app.id) / f"{uuid.uuid4().hex}{PurePosixPath(att.stored_path).suffix}")
+        try:
+            await asyncio.to_thread(_copy, src, data_dir / rel)
+        except FileNotFoundError:
+            lost += 1
+            continue
+        written.append(rel.as_posix())
+        add_attachment(s, app, att.field, StoredFile(
+            kind=att.kind, telegram_file_id=att.telegram_file_id, file_unique_id=att.file_unique_id,
+            original_name=att.original_name, mime_type=att.mime_type, size=att.size, sha256=att.sha256,
+            stored_path=rel.as_posix()), now)
+    repo.audit(s, now, "draft_copied", application_id=app.id, actor_id=user_id,
+               details={"from": source.id, "from_year": source.season_year, "files": len(written), "lost": lost})
+    return app, written, lost
+
+
+def _copy(src: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".part")
+    shutil.copyfile(src, tmp)
+    tmp.replace(target)
 
 
 def editable(app: Application) -> bool:

@@ -59,9 +59,13 @@ async def snapshot(s: AsyncSession, now: datetime, settings: Settings) -> Snapsh
     for u, r, union in grants:
         if r == Role.DISTRICT.value and union is not None and u not in district.get(union, ()):
             district[union] = (*district.get(union, ()), u)
+    infos = {x.year: rules_.SeasonInfo(x.year, x.opens_on, x.deadline, x.review_starts, x.naming_by, x.first_year)
+             for x in seasons}
+    infos.setdefault(year, calendar.default_dates(year))  # this year's season runs even before anyone opens it
+    invited = await _invited(s, year, studios, district)
     return Snapshot(
-        seasons=tuple(rules_.SeasonInfo(x.year, x.opens_on, x.deadline, x.review_starts, x.naming_by, x.first_year)
-                      for x in seasons),
+        seasons=tuple(infos[y] for y in sorted(infos)),
+        invited=invited,
         apps=tuple(rules_.AppInfo(a.id, a.season_year, a.applicant_id, a.union_id, Status(a.status), a.status_since,
                                   a.created_at, a.inspection_on) for a in apps),
         studios=tuple(rules_.StudioInfo(x.id, x.leader_id, x.named_on, x.status == "active",
@@ -69,6 +73,23 @@ async def snapshot(s: AsyncSession, now: datetime, settings: Settings) -> Snapsh
         people=rules_.People(contacts=contacts, admins=tuple(sorted(settings.admin_ids)), city=city,
                              district=district),
     )
+
+
+async def _invited(s: AsyncSession, year: int, studios: Any, district: dict[int, tuple[int, ...]]
+                   ) -> dict[int, tuple[int, ...]]:
+    """Who is told that this year's season opens: last season's applicants, the basic unions (the
+    applicants) of the named studios and their district/industry unions' reviewers; not those who
+    already have an application of this season."""
+    rows = (await s.execute(select(Application.applicant_id, Application.season_year)
+                            .where(Application.season_year.in_((year - 1, year))))).all()
+    have = {u for u, y in rows if y == year}
+    people = [u for u, y in rows if y == year - 1]
+    app_ids = [x.application_id for x in studios if x.application_id is not None]
+    if app_ids:
+        people += (await s.scalars(select(Application.applicant_id).where(Application.id.in_(app_ids)))).all()
+    for x in studios:
+        people += district.get(x.union_id or -1, ())
+    return {year: tuple(u for u in dict.fromkeys(sorted(people)) if u not in have)}
 
 
 async def muted(s: AsyncSession, user_ids: set[int] | None = None) -> set[tuple[int, str]]:
@@ -214,13 +235,33 @@ def _date(d: Any) -> str:
     return d.isoformat()
 
 
+async def _season(s: AsyncSession, year: int) -> Season | calendar.SeasonDates:
+    """The season's dates as stored, or the rule's dates while nobody has opened that season yet."""
+    return await repo.season(s, year) or calendar.default_dates(year)
+
+
 async def compose(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
-    """The text of `ping` as of `now`, or None when its subject is gone."""
+    """The text of `ping` as of `now`, or None when its subject is gone; a ping sent on a later day
+    than it was meant for says so first (the bot was not running then)."""
+    composed = await _compose(s, t, ping, settings, now)
+    if composed is not None and ping.late(now, settings.tz):
+        when = ping.send_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+        composed.text = t("ping.delayed.note", date=when) + "\n\n" + composed.text
+    return composed
+
+
+async def _compose(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
     tz = settings.tz
+    if ping.kind is Kind.OPENING:
+        season = await _season(s, ping.year or 0)
+        if await repo.application_of(s, ping.recipient, season.year) is not None:
+            return None  # started meanwhile: the draft reminders take over
+        left = max(calendar.days_left(season.deadline, now, tz), 0)
+        key = "ping.opening.soon" if ping.days else "ping.opening.open"
+        return Composed(t(key, year=season.year, opens=_date(season.opens_on), deadline=_date(season.deadline),
+                          days=left))
     if ping.kind in (Kind.COUNTDOWN, Kind.FINAL, Kind.REVIEW_START, Kind.NAMING):
-        season = await repo.season(s, ping.year or 0)
-        if season is None:
-            return None
+        season = await _season(s, ping.year or 0)
         counts = await season_counts(s, season.year)
         figures = Markup(_figures(counts, await _unions(s), t))
         total: Counter[str] = Counter()
@@ -244,8 +285,8 @@ async def compose(s: AsyncSession, t: Translator, ping: Ping, settings: Settings
                           open=total["l1"] + total["l2"] - total["preliminary"] + total["returned"]))
     if ping.kind is Kind.DRAFT:
         app = await s.get(Application, ping.app_id)
-        season = await repo.season(s, ping.year or 0)
-        if app is None or season is None or Status(app.status) not in rules_.UNSUBMITTED:
+        season = await _season(s, ping.year or 0)
+        if app is None or Status(app.status) not in rules_.UNSUBMITTED:
             return None
         left = max(calendar.days_left(season.deadline, now, tz), 0)
         key = "ping.draft.returned" if app.status == Status.RETURNED_L1.value else "ping.draft.open"

@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import pings as rules_
 from bot.domain.pings import Rules
+from bot.domain.workflow import Role
 from bot.services import StoredFile, patched
 from storage import repo
-from storage.models import Attachment, Inspection, Studio, YearReport
+from storage.models import Application, Attachment, Inspection, Studio, YearReport
 
 ACTIVE, DELISTED = "active", "delisted"
 KINDS = ("regular", "adhoc", "mutual")  # R-O1
 OUTCOMES = ("commendation", "notice", "delisting", "none")  # R-O2; "none" is stored as NULL
+PUBLIC = ("commendation", "notice", "delisting")  # outcomes everyone concerned hears of (R-O2)
 REPORT_STEPS = ("work", "results", "files", "ip")
 WORK_MAX = 4000
 RESULT_MAX = 300
@@ -285,3 +287,35 @@ async def record_inspection(s: AsyncSession, studio: Studio, inspector_id: int, 
                details={"studio": studio.id, "kind": kind, "on": on.isoformat(), "outcome": outcome})
     await s.flush()
     return row
+
+
+async def basic_union_of(s: AsyncSession, studio: Studio) -> int | None:
+    """The basic union's account: the applicant of the application that named the studio (R-C3)."""
+    if studio.application_id is None:
+        return None
+    return await s.scalar(select(Application.applicant_id).where(Application.id == studio.application_id))
+
+
+async def outcome_recipients(s: AsyncSession, studio: Studio, outcome: str | None, admin_ids: frozenset[int],
+                             actor_id: int | None = None) -> list[int]:
+    """Who hears of an inspection's outcome (R-O2): the studio's leader and its basic union always; for
+    a commendation, a public notice (public by nature) or a delisting also the district/industry
+    union's reviewers, the contact persons and the administrators. Not the person who recorded it
+    (they see it on their screen); each once, in this order."""
+    people: list[int | None] = [studio.leader_id, await basic_union_of(s, studio)]
+    if (outcome or "none") in PUBLIC:
+        if studio.union_id is not None:
+            people += [u.id for u in await repo.users_with_role(s, Role.DISTRICT, studio.union_id)]
+        people += [u.id for u in await repo.users_with_role(s, Role.CONTACT)]
+        people += sorted(admin_ids)
+    return [u for u in dict.fromkeys(people) if u is not None and u != actor_id]
+
+
+async def notice_list(s: AsyncSession, year: int) -> list[tuple[Studio, Inspection]]:
+    """The year's public notices and delistings (R-O2), by date: what is published."""
+    rows = (await s.execute(
+        select(Studio, Inspection).join(Inspection, Inspection.studio_id == Studio.id)
+        .where(Inspection.outcome.in_(("notice", "delisting")), Inspection.on >= date(year, 1, 1),
+               Inspection.on <= date(year, 12, 31))
+        .order_by(Inspection.on, Inspection.id))).all()
+    return [(st, row) for st, row in rows]

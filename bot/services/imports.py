@@ -1,0 +1,293 @@
+"""Studios named before the bot existed (R-D5, R-O): the federation's roster read from XLSX, every row
+checked, applied all or nothing (or with the bad rows left out when asked), and idempotent: a studio
+already in the registry (same name and year named) is not added again, and the same file imported
+twice changes nothing. Imported studios then file year reports and are inspected like the others.
+No Telegram here."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.calendar import FIRST_YEAR
+from bot.i18n import Markup, Translator
+from storage import repo
+from storage.models import Studio, User
+
+MAX_ROWS = 2000
+MAX_BYTES = 5 * 1024 * 1024
+ACTIVE, DELISTED = "active", "delisted"
+# column key → header names accepted (Chinese or English, case and spaces ignored); the template's
+# headers are the first of each
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("工作室名称", "studio name", "name"),
+    "leader": ("领军劳模", "leader"),
+    "unit": ("依托单位", "host unit", "unit"),
+    "basic_union": ("基层工会", "basic union"),
+    "union": ("区市县/产业工会", "district or industry union", "union"),
+    "year": ("命名年度", "year named", "year"),
+    "plaque_on": ("挂牌日期", "plaque date"),
+    "status": ("状态", "status"),
+    "leader_tg": ("负责人 Telegram ID", "leader's telegram id", "leader telegram id"),
+}
+REQUIRED = ("name", "leader", "unit", "union", "year")
+STATUS_WORDS = {"": ACTIVE, "在牌": ACTIVE, "正常": ACTIVE, "active": ACTIVE,
+                "摘牌": DELISTED, "已摘牌": DELISTED, "delisted": DELISTED}
+LIMITS = {"name": 200, "leader": 100, "unit": 200, "basic_union": 200}
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int  # the spreadsheet's row number (the header is row 1); 0: the file as a whole
+    key: str  # locale key under import.error.
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    row: int
+    name: str
+    leader: str
+    unit: str
+    basic_union: str | None
+    union_id: int
+    year: int
+    plaque_on: date | None
+    status: str
+    leader_tg: int | None
+
+    @property
+    def named_on(self) -> date:
+        """The plaque date when known, else the end of the year named (a studio named in a year
+        files its reports from the next year, R-D5)."""
+        return self.plaque_on or date(self.year, 12, 31)
+
+
+@dataclass
+class Outcome:
+    problems: list[Problem]
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped_rows: int = 0
+    applied: bool = False  # False: refused as a whole, nothing changed
+
+
+def _norm(text: Any) -> str:
+    return "".join(str(text or "").split()).lower()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    return str(value).strip()
+
+
+def read_rows(data: bytes) -> tuple[dict[str, int], list[tuple[int, list[Any]]], list[Problem]]:
+    """The header's columns and the data rows (row number, values) of the first sheet."""
+    from openpyxl import load_workbook
+
+    if len(data) > MAX_BYTES:
+        return {}, [], [Problem(0, "too_big", {"mb": MAX_BYTES // (1024 * 1024)})]
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable file is refused the same way
+        return {}, [], [Problem(0, "not_xlsx")]
+    ws = wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = next(rows, None) or ()
+    aliases = {_norm(a): key for key, names in COLUMNS.items() for a in names}
+    cols: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = aliases.get(_norm(h))
+        if key is not None and key not in cols:
+            cols[key] = i
+    missing = [k for k in REQUIRED if k not in cols]
+    if missing:
+        return cols, [], [Problem(0, "columns", {"columns": missing})]
+    out: list[tuple[int, list[Any]]] = []
+    for n, values in enumerate(rows, start=2):
+        if values is None or all(_cell(v) == "" for v in values):
+            continue
+        out.append((n, list(values)))
+        if len(out) > MAX_ROWS:
+            return cols, [], [Problem(0, "too_many", {"max": MAX_ROWS})]
+    wb.close()
+    if not out:
+        return cols, [], [Problem(0, "empty")]
+    return cols, out, []
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    from bot.services.studios import parse_date
+
+    return parse_date(_cell(value))
+
+
+async def check(s: AsyncSession, data: bytes, today: date) -> tuple[list[Entry], list[Problem]]:
+    """Every row read and checked; the entries of the good rows and the problems of the bad ones."""
+    cols, rows, problems = read_rows(data)
+    if problems:
+        return [], problems
+    unions: dict[str, int] = {}
+    for u in await repo.all_unions(s):
+        for alias in (u.name_zh, u.name_en, u.code):
+            unions[_norm(alias)] = u.id
+    entries: list[Entry] = []
+    seen: dict[tuple[str, int], int] = {}
+    for n, values in rows:
+        def get(key: str, values: list[Any] = values) -> Any:
+            i = cols.get(key)
+            return values[i] if i is not None and i < len(values) else None
+
+        bad: list[Problem] = []
+        text = {k: _cell(get(k)) for k in ("name", "leader", "unit", "basic_union", "union", "status", "leader_tg")}
+        for k in REQUIRED:
+            if k != "year" and not text[k]:
+                bad.append(Problem(n, "required", {"column": k}))
+        for k, limit in LIMITS.items():
+            if len(text[k]) > limit:
+                bad.append(Problem(n, "too_long", {"column": k, "max": limit}))
+        union_id = unions.get(_norm(text["union"])) if text["union"] else None
+        if text["union"] and union_id is None:
+            bad.append(Problem(n, "union", {"value": text["union"]}))
+        raw_year = _cell(get("year"))
+        year = int(raw_year) if raw_year.isdigit() else 0
+        if not FIRST_YEAR <= year <= today.year:
+            bad.append(Problem(n, "year", {"value": raw_year, "min": FIRST_YEAR, "max": today.year}))
+        plaque = get("plaque_on")
+        plaque_on = _date(plaque) if _cell(plaque) else None
+        if _cell(plaque) and plaque_on is None:
+            bad.append(Problem(n, "date", {"value": _cell(plaque)}))
+        elif plaque_on is not None and year and not (year <= plaque_on.year <= year + 1 and plaque_on <= today):
+            bad.append(Problem(n, "plaque_year", {"value": plaque_on.isoformat(), "year": year}))
+        status = STATUS_WORDS.get(_norm(text["status"]))
+        if status is None:
+            bad.append(Problem(n, "status", {"value": text["status"]}))
+        tg = text["leader_tg"]
+        if tg and not (tg.isdigit() and 0 < int(tg) < 10**15):
+            bad.append(Problem(n, "telegram", {"value": tg}))
+        key = (_norm(text["name"]), year)
+        if text["name"] and year and key in seen:
+            bad.append(Problem(n, "duplicate", {"other": seen[key]}))
+        seen.setdefault(key, n)
+        if bad:
+            problems += bad
+            continue
+        assert union_id is not None and status is not None
+        entries.append(Entry(n, text["name"], text["leader"], text["unit"], text["basic_union"] or None, union_id,
+                             year, plaque_on, status, int(tg) if tg else None))
+    return entries, problems
+
+
+def _values(e: Entry) -> dict[str, Any]:
+    return {"name": e.name, "leader_name": e.leader, "unit": e.unit, "basic_union": e.basic_union,
+            "union_id": e.union_id, "named_year": e.year, "named_on": e.named_on, "plaque_on": e.plaque_on,
+            "status": e.status, **({"leader_id": e.leader_tg} if e.leader_tg else {})}
+
+
+async def run(s: AsyncSession, data: bytes, actor_id: int | None, now: datetime, today: date, *,
+              skip_bad: bool = False) -> Outcome:
+    """Check the roster and, when every row is good (or `skip_bad`), bring its studios in. The
+    caller commits."""
+    entries, problems = await check(s, data, today)
+    out = Outcome(problems)
+    if any(p.row == 0 for p in problems) or (problems and not skip_bad):
+        return out
+    out.skipped_rows = len({p.row for p in problems})
+    studios = (await s.scalars(select(Studio))).all()
+    by_key = {(_norm(x.name), x.named_year or x.named_on.year): x for x in studios}
+    for e in entries:
+        if e.leader_tg and await s.get(User, e.leader_tg) is None:
+            s.add(User(id=e.leader_tg, first_name=e.leader, created_at=now))
+            await s.flush()
+        found = by_key.get((_norm(e.name), e.year))
+        if found is None:
+            st = Studio(application_id=None, imported_at=now, **_values(e))
+            s.add(st)
+            by_key[(_norm(e.name), e.year)] = st
+            out.added.append(e.name)
+            continue
+        if found.application_id is not None:  # named through the bot: its own record stands
+            out.unchanged.append(e.name)
+            continue
+        changes = {k: v for k, v in _values(e).items() if getattr(found, k) != v}
+        if not changes:
+            out.unchanged.append(e.name)
+            continue
+        for k, v in changes.items():
+            setattr(found, k, v)
+        out.updated.append(e.name)
+    await s.flush()
+    repo.audit(s, now, "studios_imported", actor_id=actor_id,
+               details={"added": len(out.added), "updated": len(out.updated), "unchanged": len(out.unchanged),
+                        "skipped_rows": out.skipped_rows})
+    out.applied = True
+    return out
+
+
+def report(t: Translator, out: Outcome, *, shown: int = 30, plain: bool = False) -> str:
+    """The per-row report: HTML for chat (values escaped), or plain text for the terminal."""
+    say = t.plain if plain else t
+    lines: list[str] = []
+    if out.applied:
+        lines.append(say("import.done", added=len(out.added), updated=len(out.updated),
+                         unchanged=len(out.unchanged), skipped=out.skipped_rows))
+    elif out.problems:
+        whole = any(p.row == 0 for p in out.problems)
+        lines.append(say("import.refused_file" if whole else "import.refused", n=len({p.row for p in out.problems})))
+    for p in out.problems[:shown]:
+        params = dict(p.params)
+        if "column" in params:
+            params["column"] = t.plain(f"import.column.{params['column']}")
+        if "columns" in params:
+            params["columns"] = t.join([t.plain(f"import.column.{k}") for k in params["columns"]])
+        text = say(f"import.error.{p.key}", **params)
+        lines.append(say("import.line", row=p.row, text=text if plain else Markup(text)) if p.row else text)
+    if len(out.problems) > shown:
+        lines.append(say("import.more", n=len(out.problems) - shown))
+    return "\n".join(lines)
+
+
+def template(t: Translator) -> bytes:
+    """The roster template: the headers, one example row, and a sheet of instructions."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = t.plain("import.template.sheet")
+    ws.append([t.plain(f"import.column.{k}") for k in COLUMNS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    if t.lang == "zh":
+        ws.append(["王建国劳模创新工作室", "王建国", "大连港集团有限公司", "大连港集团工会", "中山区总工会", 2011,
+                   date(2011, 12, 26), "在牌", None])
+    else:
+        ws.append(["Wang Jianguo Model Worker Innovation Studio", "Wang Jianguo", "Dalian Port Group",
+                   "Dalian Port Group trade union", "Zhongshan District Union", 2011, date(2011, 12, 26), "active",
+                   None])
+    for col, width in zip("ABCDEFGHI", (28, 12, 26, 22, 20, 10, 14, 8, 20), strict=True):
+        ws.column_dimensions[col].width = width
+    ws["G2"].number_format = "yyyy-mm-dd"
+    notes = wb.create_sheet(t.plain("import.template.notes_sheet"))
+    for line in t.plain("import.template.notes", first=FIRST_YEAR).split("\n"):
+        notes.append([line])
+    notes.column_dimensions["A"].width = 100
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

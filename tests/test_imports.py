@@ -124,11 +124,11 @@ async def test_admin_uploads_the_roster_and_imported_studios_are_asked_and_inspe
 
     await grant(h, CONTACT, "contact")
     h.clock.set(datetime(2026, 12, 1, 9, tzinfo=SH))
-    sent = await jobs.send_due_pings(h.app)
+    sent = await h.pings()
     assert any(k.startswith("studio:report:2026:") for k in sent)
     assert "赵丽劳模创新工作室" in h.request.texts(LEADER_TG)[-1]
     h.clock.set(datetime(2026, 12, 31, 9, tzinfo=SH))
-    await jobs.send_due_pings(h.app)
+    await h.pings()
     listing = h.request.texts(CONTACT)[-1]
     assert "王建国劳模创新工作室" in listing and "赵丽劳模创新工作室" in listing and "李明" not in listing
 

@@ -52,8 +52,8 @@ async def test_start_language_and_kill_keep_state(fake_api, bot_process_factory)
     assert "2 of" in fake_api.last_message(u).text or "Step" in fake_api.last_message(u).text
 
 
-async def fill_application(api, u, kill_at: set[str], bot) -> None:
-    """The whole form over HTTP; SIGKILL and restart at the named points."""
+async def fill_application(api, u, kill_at: set[str], bot, *, confirm: bool = True) -> None:
+    """The whole form over HTTP; SIGKILL and restart at the named points; the final confirm unless told."""
 
     async def maybe_kill(point: str) -> None:
         if point in kill_at:
@@ -110,7 +110,8 @@ async def fill_application(api, u, kill_at: set[str], bot) -> None:
     await say(api, u, "同意申报")
     await say(api, u, "同意推荐")
     await tap(api, u, WizardOp.SUBMIT)
-    await tap(api, u, WizardOp.CONFIRM)
+    if confirm:
+        await tap(api, u, WizardOp.CONFIRM)
 
 
 async def test_whole_application_with_sigkills_matches_a_clean_run(fake_api, bot_process_factory, tmp_path):

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     quiet_start_hour: int = Field(default=20, ge=0, le=23)
     quiet_end_hour: int = Field(default=9, ge=0, le=23)
     album_wait_seconds: float = Field(default=1.2, gt=0)
+    pdf_forms: bool = True  # a PDF beside each DOCX form, when LibreOffice is installed
     log_file: Path | None = None  # unset: stderr (the journal under systemd)
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
     log_backups: int = Field(default=5, ge=1, le=100)

@@ -2,7 +2,8 @@
 
 Rows come in two ways: pushed right after the commit that wrote them (the usual way, no read), and
 read from the database at start-up and by a periodic sweep (what a crash or a long outage left
-unsent). Each chat's rows go out one at a time in the order they were written; chats are served
+unsent). Each chat's rows go out one at a time in the order they were written (documents that are made after
+the commit in a lane of their own, so that they never hold up the next answer); chats are served
 concurrently. Flood waits (429) wait `retry_after`; time-outs, dropped connections and 5xx are
 retried with a bounded back-off, then parked for the sweep; one row that fails never holds up
 another chat. A row is marked sent as soon as Telegram accepted it.
@@ -50,6 +51,7 @@ KEEP_SENT = timedelta(days=2)
 KEEP_UNSENT = timedelta(days=7)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
+Lane = tuple[int, bool]  # (chat, documents made after the commit)
 Renderer = Callable[[Bot, int, dict[str, Any]], Awaitable[None]]
 
 
@@ -65,6 +67,12 @@ class Item:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int = 0
+
+    @property
+    def lane(self) -> Lane:
+        """Messages of a chat go out in order; documents made after the commit go out in order too, in a
+        lane of their own, so that a form taking seconds to make never holds up the person's next answer."""
+        return (self.chat_id, self.kind == "render")
 
     @classmethod
     def of(cls, row: Effect) -> Item:
@@ -91,8 +99,8 @@ class Sender:
         self.on_commands: Callable[[Bot, int], Awaitable[None]] | None = None
         self.on_failed: Callable[[Item, str], Awaitable[None]] | None = None  # a render that failed for good
         self.on_blocked: Callable[[Item], Awaitable[None]] | None = None  # a card's reviewer blocked the bot
-        self.queues: dict[int, deque[Item]] = {}
-        self.workers: dict[int, asyncio.Task[None]] = {}
+        self.queues: dict[Lane, deque[Item]] = {}
+        self.workers: dict[Lane, asyncio.Task[None]] = {}
         self.known: set[int] = set()
         self.limit = asyncio.Semaphore(CHATS_AT_ONCE)
         self.marks: list[Mark] = []
@@ -115,10 +123,11 @@ class Sender:
             if item.id in self.known:
                 continue
             self.known.add(item.id)
-            self.queues.setdefault(item.chat_id, deque()).append(item)
+            lane = item.lane
+            self.queues.setdefault(lane, deque()).append(item)
             self._idle.clear()
-            if item.chat_id not in self.workers:
-                self.workers[item.chat_id] = asyncio.get_running_loop().create_task(self._serve(item.chat_id))
+            if lane not in self.workers:
+                self.workers[lane] = asyncio.get_running_loop().create_task(self._serve(lane))
 
     async def start(self, bot: Bot, *, sweep: float | None = SWEEP_SECONDS) -> int:
         """Drop old rows, send what the last run left unsent (stale screens folded), start the sweep; how
@@ -167,8 +176,8 @@ class Sender:
 
     # ------------------------------------------------------------------ delivery
 
-    async def _serve(self, chat_id: int) -> None:
-        queue = self.queues[chat_id]
+    async def _serve(self, lane: Lane) -> None:
+        queue = self.queues[lane]
         try:
             async with self.limit:
                 while queue and not self.stopping:
@@ -182,11 +191,11 @@ class Sender:
                         while queue:
                             self._mark(Mark(queue.popleft(), mark.result, blocked=True))
         finally:
-            self.workers.pop(chat_id, None)
+            self.workers.pop(lane, None)
             if not queue:
-                self.queues.pop(chat_id, None)
+                self.queues.pop(lane, None)
             elif not self.stopping:  # pushed while finishing
-                self.workers[chat_id] = asyncio.get_running_loop().create_task(self._serve(chat_id))
+                self.workers[lane] = asyncio.get_running_loop().create_task(self._serve(lane))
             self._check_idle()
 
     async def _attempt(self, item: Item) -> Mark | None:
@@ -279,8 +288,13 @@ class Sender:
             await bot.send_media_group(chat, media)
             return None
         if kind == "file":
-            send = {"video": bot.send_video, "photo": bot.send_photo}.get(p["type"], bot.send_document)
-            await send(chat, p["file_id"], caption=p.get("caption") or None)
+            caption = p.get("caption") or None
+            if p["type"] == "video":
+                await bot.send_video(chat, p["file_id"], caption=caption)
+            elif p["type"] == "photo":
+                await bot.send_photo(chat, p["file_id"], caption=caption)
+            else:
+                await bot.send_document(chat, p["file_id"], caption=caption)
             return None
         if kind == "render":
             renderer = self.renderers.get(p["what"])
@@ -377,6 +391,12 @@ class Sender:
                 self._marker is None or self._marker.done()):
             self._idle.set()
 
+    async def chat_idle(self, chat_id: int) -> None:
+        """Wait until the messages pushed for this chat are delivered (or parked); documents being made
+        for it are not waited for."""
+        while (task := self.workers.get((chat_id, False))) is not None:
+            await asyncio.wait([task])
+
     def busy(self) -> bool:
         return bool(self.queues or self.workers or self.marks or (self._marker and not self._marker.done()))
 
@@ -428,7 +448,8 @@ def fold_stale(rows: list[Effect], now: datetime) -> tuple[list[Effect], list[Ef
     for r in rows:
         if r.stale_ok and r.kind != "answer":
             newest[r.chat_id] = r.origin
-    keep, dropped = [], []
+    keep: list[Effect] = []
+    dropped: list[Effect] = []
     for r in rows:
         if r.kind == "answer":
             (keep if now - r.created_at <= ANSWER_TTL else dropped).append(r)

@@ -1,4 +1,4 @@
-"""The benchmark (tests/benchmark.py) runs end to end with tiny numbers. Not timed: no figure is judged here."""
+"""The benchmark (benchmarks/benchmark.py) runs end to end with tiny numbers. Not timed: no figure is judged here."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from benchmarks import benchmark
 from storage.db import Database
 from storage.models import Application, Attachment, OpinionRecord
-from tests import benchmark
 
 
 async def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):

@@ -120,3 +120,14 @@ def test_long_messages_are_split_at_paragraphs():
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
     assert "\n\n".join(parts) == "\n\n".join(paras)
     assert all(p.count("<b>") == p.count("</b>") for p in parts)
+
+
+def test_the_diagrams_in_docs_are_those_of_the_declarations():
+    """The wizard and workflow pictures (docs/diagrams.md) are generated from bot/domain/form.py and
+    bot/domain/workflow.py; regenerate with `python -m bot.diagrams > docs/diagrams.md`."""
+    from pathlib import Path
+
+    from bot import diagrams
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "diagrams.md"
+    assert path.read_text(encoding="utf-8") == diagrams.document(), "run: python -m bot.diagrams > docs/diagrams.md"

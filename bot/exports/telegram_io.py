@@ -39,7 +39,7 @@ def renderers(svc: Any) -> dict[str, Any]:
             reader = await s.get(User, chat_id)
         if b is None:
             raise Failed(f"application {p['app']} is gone")
-        files = await service.form_files(b, svc.i18n, svc.settings.tz)
+        files = await service.form_files(b, svc.i18n, svc.settings.tz, want_pdf=svc.settings.pdf_forms)
         caption = service.form_caption(b, svc.translator(reader))
         await send_document(bot, chat_id, files[0], caption)
         for f in files[1:]:

@@ -1,0 +1,1 @@
+"""Benchmarks: the bot measured against a bare python-telegram-bot echo bot (`python -m benchmarks`)."""

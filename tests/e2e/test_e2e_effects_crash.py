@@ -98,7 +98,8 @@ async def test_sigkill_after_confirm_and_after_a_decisive_press_loses_nothing(fa
         city_first = Review(Action.SCHEDULE, app_id).encode().rsplit(":", 1)[0]
 
         def news(since: int = since, uid: int = uid) -> int:
-            return sum(1 for c in accepted(api, since, "sendMessage", uid) if "已通过区市县" in c.params.get("text", ""))
+            sent = accepted(api, since, "sendMessage", uid)
+            return sum(1 for c in sent if "已通过区市县" in c.params.get("text", ""))
 
         def closed(chat: int, since: int = since) -> int:
             return sum(1 for c in accepted(api, since, "editMessageText", chat) if "已由" in c.params.get("text", ""))

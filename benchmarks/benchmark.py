@@ -460,7 +460,7 @@ STATUS_MIX = (("draft", 10), ("submitted", 25), ("returned_l1", 5), ("forwarded"
               ("inspection_scheduled", 8), ("inspected", 6), ("preliminary", 5), ("returned_l2", 2),
               ("approved", 12), ("rejected", 7))
 # The audit trail leading to each status (after draft_created and submit).
-TRAIL = {
+TRAIL: dict[str, list[tuple[str, str | None]]] = {
     "submitted": [], "returned_l1": [("l1_return", "district")], "forwarded": [("l1_approve", "district")],
     "inspection_scheduled": [("l1_approve", "district"), ("schedule", None)],
     "inspected": [("l1_approve", "district"), ("schedule", None), ("inspect", None)],
@@ -804,7 +804,7 @@ async def _run(args: argparse.Namespace, report: Report, work: Path, errors: Err
     load_updates = len(load_times)
     report.updates_per_applicant = load_updates / max(n - len(failed), 1)
     report.problems = failed + await check_stored(h.db, report.applicant_ids)
-    sent = dict(h.request.counts)
+    sent = dict(h.request.counts) if isinstance(h.request, LeanRequest) else {}
     sender = h.app.bot_data["services"].sender
     t_drain = time.perf_counter()
     await h.app.bot_data["services"].drain()
@@ -919,7 +919,7 @@ async def _exports(report: Report, app: Application, db: Database, args: argpars
         before = req.counts["sendPhoto"]
         cold, _ = await timed(lambda: h.text(admin, "/stats"))
         warm = (await timed(lambda: h.text(admin, "/stats")))[0] if cold < 3 else None
-        texts = " / ".join(f"{dt * 1000:.0f}" for _, dt in h.times)
+        texts = " / ".join(f"{dt * 1000:.0f}" for _, dt in h.times or [])
         how = f"the /stats command through process_update until the chart is sent (the text reply: {texts} ms)"
         if req.counts["sendPhoto"] - before != (1 if warm is None else 2):
             how += f" (WARNING: {req.counts['sendPhoto'] - before} charts sent)"

@@ -163,11 +163,40 @@ class ReviewAux(Codec):
     app: int
 
 
+class AdminOp(StrEnum):
+    MENU = "menu"
+    UNIONS = "unions"  # the list of unions (n: page)
+    UNION = "u"  # one union (n: its id)
+    KEEP = "keep"  # keep the current value while typing
+    UADD = "uadd"  # add a union (key: its kind)
+    UREN = "uren"
+    UOFF = "uoff"
+    UON = "uon"
+    INV = "inv"  # invite: choose the role
+    INVR = "invr"  # (key: the role)
+    INVU = "invu"  # (n: the union)
+    INVP = "invp"  # (n: page of unions)
+    PPL = "ppl"  # people by role
+    PPLR = "pplr"  # (key: the role, n: page)
+    RVK = "rvk"  # revoke a grant (n: its id), then confirm
+    RVKY = "rvky"
+    SEASON = "season"  # (n: year)
+    SDATE = "sd"  # set a date of the season (n: year, key: the field)
+    SFY = "sfy"  # first-year flag (n: year)
+    IMP = "imp"  # import earlier studios
+    IMPT = "impt"  # its template
+    IMPS = "imps"  # import skipping the bad rows
+
+
 @dataclass(frozen=True)
 class Admin(Codec):
+    """An administrator's button: what to do, and on what (`n`: an id, a page or a year; `key`: a role,
+    a kind of union or a season's date)."""
+
     prefix: ClassVar[str] = "adm"
-    op: str
-    arg: str | None = None
+    op: AdminOp
+    n: int | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)

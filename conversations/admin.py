@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
@@ -49,24 +48,22 @@ PAGE = 30  # list entries (and their buttons) per screen; Telegram allows 100 bu
 PRE_GROUP = -40  # runs before group 0 to end a pending input when the user does something else
 END = ConversationHandler.END
 
-# button operations (cb.Admin.op)
-MENU, UNIONS, UNION, KEEP = "menu", "unions", "u", "keep"
-UADD, UREN, UOFF, UON = "uadd", "uren", "uoff", "uon"
-INV, INVR, INVU, INVP = "inv", "invr", "invu", "invp"
-PPL, PPLR, RVK, RVKY = "ppl", "pplr", "rvk", "rvky"
-SEASON, SDATE, SFY = "season", "sd", "sfy"
-IMP, IMPT, IMPS = "imp", "impt", "imps"  # import earlier studios: prompt, template, import skipping bad rows
+Op = cb.AdminOp
+MENU, UNIONS, UNION, KEEP = Op.MENU, Op.UNIONS, Op.UNION, Op.KEEP
+UADD, UREN, UOFF, UON = Op.UADD, Op.UREN, Op.UOFF, Op.UON
+INV, INVR, INVU, INVP = Op.INV, Op.INVR, Op.INVU, Op.INVP
+PPL, PPLR, RVK, RVKY = Op.PPL, Op.PPLR, Op.RVK, Op.RVKY
+SEASON, SDATE, SFY = Op.SEASON, Op.SDATE, Op.SFY
+IMP, IMPT, IMPS = Op.IMP, Op.IMPT, Op.IMPS  # import earlier studios: prompt, template, import skipping bad rows
 
 LISTED_ROLES: tuple[Role, ...] = (Role.DISTRICT, Role.CITY, Role.CONTACT, Role.ADMIN)
-_PPL_ARG = re.compile(r"^([a-z_]+)-(\d{1,4})$")
-_SDATE_ARG = re.compile(r"^(\d{4})-([a-z_]+)$")
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def btn(label: str, op: str, arg: str | int | None = None) -> Btn:
-    return Btn(label, callback_data=cb.Admin(op, None if arg is None else str(arg)).encode())
+def btn(label: str, op: cb.AdminOp, n: int | None = None, key: str | None = None) -> Btn:
+    return Btn(label, callback_data=cb.Admin(op, n, key).encode())
 
 
 def kb(rows: Sequence[Sequence[Btn]]) -> InlineKeyboardMarkup:
@@ -77,8 +74,6 @@ def pairs(buttons: list[Btn], n: int = 2) -> list[list[Btn]]:
     return [buttons[i : i + n] for i in range(0, len(buttons), n)]
 
 
-def _int(arg: str | None) -> int | None:
-    return int(arg) if arg is not None and arg.isdigit() and len(arg) <= 12 else None
 
 
 def _now(rq: Rq) -> Any:
@@ -164,12 +159,12 @@ def _pages(n: int) -> int:
     return max(1, (n + PAGE - 1) // PAGE)
 
 
-def _pager(t: Translator, op: str, page: int, pages: int, arg: Callable[[int], str | int]) -> list[Btn]:
+def _pager(t: Translator, op: cb.AdminOp, page: int, pages: int, key: str | None = None) -> list[Btn]:
     row = []
     if page > 0:
-        row.append(btn(t("admin.button.prev_page"), op, arg(page - 1)))
+        row.append(btn(t("admin.button.prev_page"), op, page - 1, key))
     if page + 1 < pages:
-        row.append(btn(t("admin.button.next_page"), op, arg(page + 1)))
+        row.append(btn(t("admin.button.next_page"), op, page + 1, key))
     return row
 
 
@@ -196,9 +191,9 @@ async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Scree
         for u in shown
     ]
     rows = pairs(buttons)
-    rows.append([btn(t("admin.button.add_district"), UADD, "district")])
-    rows.append([btn(t("admin.button.add_industry"), UADD, "industry")])
-    rows.append(_pager(t, UNIONS, page, pages, lambda p: p))
+    rows.append([btn(t("admin.button.add_district"), UADD, key="district")])
+    rows.append([btn(t("admin.button.add_industry"), UADD, key="industry")])
+    rows.append(_pager(t, UNIONS, page, pages))
     rows.append([btn(t("admin.button.menu"), MENU)])
     return _with_note(note, "\n\n".join(parts)), kb(rows)
 
@@ -218,7 +213,7 @@ async def union_screen(rq: Rq, union: Union, note: str | None = None) -> Screen:
 
 def invite_role_screen(rq: Rq, note: str | None = None) -> Screen:
     t = rq.t
-    rows = [[btn(_role_label(t, role), INVR, role.value)] for role in svc.INVITABLE]
+    rows = [[btn(_role_label(t, role), INVR, key=role.value)] for role in svc.INVITABLE]
     rows.append([btn(t("admin.button.menu"), MENU)])
     return _with_note(note, t("admin.invite.choose_role")), kb(rows)
 
@@ -229,7 +224,7 @@ async def invite_union_screen(rq: Rq, page: int = 0) -> Screen:
     pages = _pages(len(unions))
     page = min(max(page, 0), pages - 1)
     rows = pairs([btn(u.name(t.lang), INVU, u.id) for u in unions[page * PAGE : (page + 1) * PAGE]])
-    rows.append(_pager(t, INVP, page, pages, lambda p: p))
+    rows.append(_pager(t, INVP, page, pages))
     rows.append([btn(t("admin.button.back"), INV), btn(t("admin.button.menu"), MENU)])
     if not unions:
         return t("admin.invite.no_unions"), kb(rows)
@@ -238,7 +233,7 @@ async def invite_union_screen(rq: Rq, page: int = 0) -> Screen:
 
 def people_role_screen(rq: Rq, note: str | None = None) -> Screen:
     t = rq.t
-    rows = [[btn(_role_label(t, role), PPLR, f"{role.value}-0")] for role in LISTED_ROLES]
+    rows = [[btn(_role_label(t, role), PPLR, 0, role.value)] for role in LISTED_ROLES]
     rows.append([btn(t("admin.button.menu"), MENU)])
     return _with_note(note, t("admin.people.choose_role")), kb(rows)
 
@@ -274,7 +269,7 @@ async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = No
         label = t("admin.button.revoke", n=i, name=Markup(p.user.display_name[:30]))
         buttons.append(btn(label, RVK, p.grant.id))
     rows = pairs(buttons)
-    rows.append(_pager(t, PPLR, page, pages, lambda n: f"{role.value}-{n}"))
+    rows.append(_pager(t, PPLR, page, pages, role.value))
     rows.append(back)
     return _with_note(note, "\n".join(lines)), kb(rows)
 
@@ -295,7 +290,7 @@ async def season_screen(rq: Rq, year: int, note: str | None = None) -> Screen:
     if season.first_year:
         parts.append(t("admin.season.first_year_note"))
     parts.append(t("admin.season.rule"))
-    dates = [btn(t("admin.button.set_date", field=t(f"admin.season.field.{f}")), SDATE, f"{year}-{f}")
+    dates = [btn(t("admin.button.set_date", field=t(f"admin.season.field.{f}")), SDATE, year, f)
              for f in svc.SEASON_FIELDS]
     rows = pairs(dates)
     rows.append([btn(t("admin.button.first_year_off" if season.first_year else "admin.button.first_year_on"),
@@ -310,7 +305,7 @@ async def prompt_screen(rq: Rq, pending: dict[str, Any]) -> Screen:
     """What to type now, for the pending input."""
     t = rq.t
     op, step = pending.get("op"), pending.get("step")
-    cancel_to: tuple[str, str | int | None] = (UNIONS, 0)
+    cancel_to: tuple[cb.AdminOp, int | None] = (UNIONS, 0)
     rows: list[list[Btn]] = []
     if op == UADD:
         kind = t(f"admin.kind.{pending['kind']}")
@@ -382,10 +377,9 @@ async def on_button(rq: Rq) -> str | int:
 
 async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> str | int:  # noqa: C901
     t = rq.t
-    op, arg = data.op, data.arg
+    op, number, key = data.op, data.n, data.key
     now = _now(rq)
     actor = rq.user.id
-    number = _int(arg)
 
     if op == MENU:
         rq.edit(*menu_screen(rq))
@@ -407,9 +401,9 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         rq.edit(*await union_screen(rq, union, t(key, name=union.name(t.lang))))
         return END
     if op == UADD:
-        if arg not in svc.UNION_KINDS:
+        if key not in svc.UNION_KINDS:
             raise svc.Refused("admin.error.bad_kind")
-        return await _ask(rq, {"op": UADD, "kind": arg, "step": "zh"})
+        return await _ask(rq, {"op": UADD, "kind": key, "step": "zh"})
     if op == KEEP:
         if not pending or pending.get("op") != UREN:
             raise svc.Refused("admin.error.input_gone")
@@ -422,9 +416,9 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         rq.edit(*invite_role_screen(rq))
         return END
     if op == INVR:
-        if arg not in {r.value for r in svc.INVITABLE}:
+        if key not in {r.value for r in svc.INVITABLE}:
             raise svc.Refused("admin.error.bad_role")
-        role = Role(arg)
+        role = Role(key)
         if role is Role.DISTRICT:
             rq.edit(*await invite_union_screen(rq))
             return END
@@ -442,10 +436,9 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         rq.edit(*people_role_screen(rq))
         return END
     if op == PPLR:
-        m = _PPL_ARG.match(arg or "")
-        if m is None or m.group(1) not in {r.value for r in LISTED_ROLES}:
+        if key not in {r.value for r in LISTED_ROLES} or number is None or not 0 <= number < 10_000:
             raise svc.Refused("admin.error.bad_role")
-        rq.edit(*await people_screen(rq, Role(m.group(1)), int(m.group(2))))
+        rq.edit(*await people_screen(rq, Role(key), number))
         return END
     if op in (RVK, RVKY):
         if number is None:
@@ -475,10 +468,9 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
             raise svc.Refused("admin.error.input_gone")
         return await _import(rq, str(pending["file"]), skip_bad=True)
     if op == SDATE:
-        m = _SDATE_ARG.match(arg or "")
-        if m is None or m.group(2) not in svc.SEASON_FIELDS or int(m.group(1)) not in _years(rq):
+        if key not in svc.SEASON_FIELDS or number not in _years(rq):
             raise svc.Refused("admin.error.bad_field")
-        return await _ask(rq, {"op": SDATE, "year": int(m.group(1)), "field": m.group(2)})
+        return await _ask(rq, {"op": SDATE, "year": number, "field": key})
     rq.refuse(_plain(t("admin.bad_button")), "bad_button")
     return END
 
@@ -510,7 +502,7 @@ async def _confirm_revoke(rq: Rq, grant_id: int) -> None:
     text = t("admin.revoke.confirm", name=p.user.display_name, role=_role_label(t, p.grant.role),
              union=_union_part(t, p.union))
     rows = [[btn(t("admin.button.revoke_confirm"), RVKY, grant_id)],
-            [btn(t("admin.button.back"), PPLR, f"{p.grant.role}-0")]]
+            [btn(t("admin.button.back"), PPLR, 0, p.grant.role)]]
     rq.edit(text, kb(rows))
 
 

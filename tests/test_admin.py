@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.callbacks import Admin
+from bot.callbacks import Admin, AdminOp
 from bot.domain.workflow import Role
 from storage import repo
 from storage.models import AuditEvent, Invitation, RoleGrant, Union
@@ -200,7 +200,7 @@ async def test_people_by_role_and_revoke(bot):
     assert await _audit(bot, "role_revoked")
     # the stale confirm button does nothing more
     grant_id = (await _grants(bot, 31))[0].id
-    mark = await bot.press(a, Admin("rvky", str(grant_id)).encode())
+    mark = await bot.press(a, Admin(AdminOp.RVKY, grant_id).encode())
     assert bot.request.alerts(since=mark)[-1]["show_alert"]
     assert len(await _audit(bot, "role_revoked")) == 1
 
@@ -241,8 +241,8 @@ async def test_forged_admin_callbacks_change_nothing(bot):
     async with bot.db.session() as s:
         union = (await repo.active_unions(s))[0]
     u = bot.user(40)
-    for data in (Admin("uoff", str(union.id)).encode(), Admin("invr", "city_reviewer").encode(),
-                 Admin("sfy", "2026").encode()):
+    for data in (Admin(AdminOp.UOFF, union.id).encode(), Admin(AdminOp.INVR, key="city_reviewer").encode(),
+                 Admin(AdminOp.SFY, 2026).encode()):
         mark = await bot.press(u, data)
         alert = bot.request.alerts(since=mark)[-1]
         assert alert["show_alert"] and "没有管理员权限" in alert["text"]

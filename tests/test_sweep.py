@@ -58,7 +58,7 @@ LANGS = ("zh-hans", "en", "zh-TW", "ar", "fr", None)
 # --------------------------------------------------------------------------- what users send
 
 PIECES = st.one_of(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    st.characters(codec="utf-8", exclude_categories=["Cs"]),
     st.sampled_from("王建国劳模创新工作室工会大连港，。、；：“”《》（）"),  # CJK and CJK punctuation
     st.sampled_from("مرحبا بالعالم שלום עולם"),  # Arabic, Hebrew
     st.sampled_from("Привет мир Ελληνικά हिन्दी ไทย 한국어 日本語"),
@@ -363,7 +363,7 @@ async def _check_one(h: Harness, m: Msg, lang: str | None, before: Draft, f: For
         new = [x for x in after.files if x not in before.files]
         assert after.answers == before.answers and len(new) == 1, (m, new)
         _, fld, sha, rel = new[0]
-        assert fld == f.key and sha == hashlib.sha256(m.data).hexdigest()
+        assert f is not None and fld == f.key and sha == hashlib.sha256(m.data).hexdigest()
         assert re.fullmatch(r"materials/\d+/[0-9a-f]{32}\.[a-z0-9]{2,5}", rel), rel  # a generated name
         path = (h.settings.data_dir / rel).resolve()
         assert path.is_relative_to(h.settings.data_dir.resolve()) and path.read_bytes() == m.data

@@ -65,7 +65,7 @@ REVIEW = [
 
 
 async def outcome(data_dir: Path, applicant: int) -> dict[str, Any]:
-    db = Database(Settings(bot_token="1:x", data_dir=data_dir).database_url)  # type: ignore[call-arg]
+    db = Database(Settings(bot_token="1:x", data_dir=data_dir).database_url)  # type: ignore[call-arg,arg-type]
     try:
         async with db.session() as s:
             app = (await s.scalars(select(Application).where(Application.applicant_id == applicant))).one()

@@ -21,7 +21,6 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
@@ -35,7 +34,7 @@ from bot.domain.workflow import Role
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import admin as svc
-from conversations.inputs import AwaitingInput
+from conversations.inputs import AwaitingInput, stale_input_dropper
 from storage import repo
 from storage.models import Union
 
@@ -674,31 +673,6 @@ def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # n
     return AwaitingInput(app, (WAIT,), "admin_awaiting")
 
 
-async def drop_stale_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Another command (not /cancel) or another bot's button ends the typed-input step, so the
-    next text goes where the user now expects it (e.g. the application wizard)."""
-    user = update.effective_user
-    if user is None:
-        return
-    data = context.application.user_data.get(user.id)
-    if not data or WAIT not in data:
-        return
-    query = update.callback_query
-    if query is not None:
-        if (query.data or "").startswith(cb.Admin.prefix + ":"):
-            return
-    else:
-        msg = update.effective_message
-        text = (msg.text or "") if msg is not None else ""
-        if not (msg is not None and filters.COMMAND.check_update(update)):
-            return
-        command = text.split()[0][1:].split("@")[0].lower() if text else ""
-        if command == "cancel":
-            return
-    if context.user_data is not None:
-        context.user_data.pop(WAIT, None)
-
-
 def register(app: Application) -> None:  # type: ignore[type-arg]
     warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
     awaiting = _Awaiting(app)
@@ -718,11 +692,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         per_user=True,
         allow_reentry=True,
     )
+    # registered before the wizard and the review (`conversations.common.register`): while an admin is
+    # asked to type something, the answer is theirs even when another conversation is open too;
+    # `awaiting` makes sure it only takes text in that moment
     app.add_handler(conv)
-    # First in group 0: while an admin is asked to type something, the answer is theirs even when
-    # another conversation (the wizard, a review opinion) is also open. `awaiting` makes sure it
-    # only takes text in that moment.
-    group = app.handlers[0]
-    group.remove(conv)
-    group.insert(0, conv)
-    app.add_handler(TypeHandler(Update, drop_stale_input), group=PRE_GROUP)
+    app.add_handler(TypeHandler(Update, stale_input_dropper((WAIT,), (cb.Admin.prefix + ":",))), group=PRE_GROUP)

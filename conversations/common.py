@@ -125,12 +125,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register(app: Application) -> None:  # type: ignore[type-arg]
     from conversations import admin, apply, exports, report, review, status
 
+    # in this order: the flows that wait for typed text only while flagged (reports, admin edits) come
+    # first, so the text they wait for is theirs even when the wizard or a review is open too
+    report.register(app)
+    admin.register(app)
     review.register(app)
     apply.register(app)
-    admin.register(app)
     status.register(app)
     exports.register(app)
-    report.register(app)
     app.add_handler(CommandHandler("start", cmd_start))
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("language", cmd_language))

@@ -28,7 +28,6 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
@@ -44,7 +43,7 @@ from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import pings as svc_pings
 from bot.services import studios as svc
-from conversations.inputs import AwaitingInput
+from conversations.inputs import AwaitingInput, stale_input_dropper
 from storage import repo
 from storage.models import Application as App
 from storage.models import Inspection, Studio, Union, YearReport
@@ -784,32 +783,7 @@ def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # n
     return AwaitingInput(app, WAITS, "studio_awaiting")
 
 
-_REGISTERED = "report_handlers_registered"
 _OWN_PREFIXES = (cb.ReportBtn.prefix + ":", cb.InspectBtn.prefix + ":")
-
-
-async def drop_stale_input(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Another command (except /cancel) or another module's button ends the typed-input step; the
-    report draft stays in the database and /report continues it."""
-    user = update.effective_user
-    if user is None:
-        return
-    data = context.application.user_data.get(user.id)
-    if not data or not any(k in data for k in WAITS):
-        return
-    query = update.callback_query
-    if query is not None:
-        if (query.data or "").startswith(_OWN_PREFIXES):
-            return
-    else:
-        msg = update.effective_message
-        if msg is None or not filters.COMMAND.check_update(update):
-            return
-        command = (msg.text or "").split()[0][1:].split("@")[0].lower() if msg.text else ""
-        if command == "cancel":
-            return
-    for k in WAITS:
-        data.pop(k, None)
 
 
 def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ignore[type-arg]
@@ -828,17 +802,10 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ign
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    """Self-contained: the handlers go first in group 0 (they only match their own commands and
-    buttons, and typed input only while the user is in these flows), and a pre-group handler ends
-    a pending input when the user turns to something else."""
-    if app.bot_data.get(_REGISTERED):
-        return
-    app.bot_data[_REGISTERED] = True
-    mine = handlers(app)
-    for h in mine:
+    """The handlers only match their own commands and buttons, and typed input only while the person is
+    in these flows; registered before the other dialogs (`conversations.common.register`), so that
+    text awaited here is taken here. A pre-group handler ends a pending input when the person turns to
+    something else."""
+    for h in handlers(app):
         app.add_handler(h)
-    group = app.handlers[0]
-    for h in mine:
-        group.remove(h)
-    group[0:0] = mine
-    app.add_handler(TypeHandler(Update, drop_stale_input), group=PRE_GROUP)
+    app.add_handler(TypeHandler(Update, stale_input_dropper(WAITS, _OWN_PREFIXES)), group=PRE_GROUP)

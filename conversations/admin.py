@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
 from bot import effects
@@ -34,7 +32,7 @@ from bot.domain.workflow import Role
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import admin as svc
-from conversations.inputs import AwaitingInput, stale_input_dropper
+from conversations.inputs import AwaitingInput, conversation, stale_input_dropper
 from storage import repo
 from storage.models import Union
 
@@ -674,10 +672,9 @@ def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # n
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
     awaiting = _Awaiting(app)
     buttons: Any = CallbackQueryHandler(on_button, pattern=cb.Admin.pattern())
-    conv = ConversationHandler(
+    conv = conversation(
         entry_points=[CommandHandler("admin", cmd_admin), buttons],
         states={
             INPUT: [
@@ -696,4 +693,5 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     # asked to type something, the answer is theirs even when another conversation is open too;
     # `awaiting` makes sure it only takes text in that moment
     app.add_handler(conv)
-    app.add_handler(TypeHandler(Update, stale_input_dropper((WAIT,), (cb.Admin.prefix + ":",))), group=PRE_GROUP)
+    dropper = stale_input_dropper((WAIT,), (cb.Admin.prefix + ":",))
+    app.add_handler(TypeHandler(Update, dropper), group=PRE_GROUP)

@@ -4,11 +4,13 @@ the wait when the person turns to something else (another command, another modul
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Message, Update
-from telegram.ext import Application, ContextTypes, filters
+from telegram.ext import Application, ContextTypes, ConversationHandler, filters
+from telegram.warnings import PTBUserWarning
 
 
 class AwaitingInput(filters.MessageFilter):
@@ -55,3 +57,12 @@ def stale_input_dropper(keys: tuple[str, ...], own_prefixes: tuple[str, ...]
             data.pop(k, None)
 
     return drop
+
+
+def conversation(**kwargs: Any) -> ConversationHandler[Any]:
+    """A ConversationHandler whose buttons are tracked per chat on purpose (the flow's position lives in
+    the database or in `user_data`, not per message): PTB's hint about `per_message` is silenced for
+    this construction only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
+        return ConversationHandler(**kwargs)

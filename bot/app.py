@@ -34,12 +34,6 @@ from storage.seed import seed_unions
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (
-    "start", "apply", "my", "status", "report", "reminders", "pending", "inspect", "export", "stats", "admin",
-    "language", "help", "cancel",
-)
-
-
 async def prepare_database(db: Database, clock: Clock, settings: Settings) -> None:
     """Apply migrations and initial data; make sure this year's season exists."""
     await db.migrate()
@@ -146,7 +140,7 @@ async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
     """The localized command menus (everyone's, then the role holders' own)."""
     from bot import commands
 
-    await commands.set_default(app.bot, app.bot_data["services"].i18n, COMMANDS)
+    await commands.set_default(app.bot, app.bot_data["services"].i18n, commands.COMMANDS)
     await commands.refresh(app)
 
 

@@ -162,7 +162,7 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
     async with app:
         await app.start()
         await set_commands(app)  # post_init only runs under run_polling(); we start by hand
-        from bot import jobs
+        from bot import digest, jobs
         from conversations.apply import recover_albums
 
         services = app.bot_data["services"]
@@ -170,6 +170,7 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
         await services.sender.start(app.bot)  # what a crash left unsent, before any new update
         await recover_albums(app)
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
+        digest.schedule(app)  # a reviewer's waiting work in one message each working-day morning
         returns.schedule(app)  # R-W4: returned materials sent back, then removed after their period
         if settings.webhook_url:
             app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import effects
 from bot.domain import workflow
 from bot.domain.workflow import Role, Status
+from bot.i18n import Markup
 from bot.views import review as views
 from storage import repo
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, ReviewMessage, User
@@ -105,8 +106,11 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
             rq.owe(effects.album(person.id, photos, t("review.photos_caption", number=app.number)))
         for a in atts:
             if a.kind == "document" or a.field != "photos":
+                label = t(f"field.{a.field}.label")
+                caption = t("review.file_caption", label=Markup(label), name=a.original_name) if a.original_name \
+                    else label
                 rq.owe(effects.file(person.id, "video" if a.kind == "video" else "document", a.telegram_file_id,
-                                    t(f"field.{a.field}.label")))
+                                    caption))
         text, markup = views.card(t, with_union(data, union, t.lang), role)
         rq.owe(effects.card(person.id, row.id, text, markup))
     return len(people)

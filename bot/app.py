@@ -34,12 +34,6 @@ from storage.seed import seed_unions
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (
-    "start", "apply", "my", "status", "report", "reminders", "pending", "inspect", "export", "stats", "admin",
-    "language", "help", "cancel",
-)
-
-
 async def prepare_database(db: Database, clock: Clock, settings: Settings) -> None:
     """Apply migrations and initial data; make sure this year's season exists."""
     await db.migrate()
@@ -146,7 +140,7 @@ async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
     """The localized command menus (everyone's, then the role holders' own)."""
     from bot import commands
 
-    await commands.set_default(app.bot, app.bot_data["services"].i18n, COMMANDS)
+    await commands.set_default(app.bot, app.bot_data["services"].i18n, commands.COMMANDS)
     await commands.refresh(app)
 
 
@@ -168,7 +162,7 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
     async with app:
         await app.start()
         await set_commands(app)  # post_init only runs under run_polling(); we start by hand
-        from bot import jobs
+        from bot import digest, jobs
         from conversations.apply import recover_albums
 
         services = app.bot_data["services"]
@@ -176,6 +170,7 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
         await services.sender.start(app.bot)  # what a crash left unsent, before any new update
         await recover_albums(app)
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
+        digest.schedule(app)  # a reviewer's waiting work in one message each working-day morning
         returns.schedule(app)  # R-W4: returned materials sent back, then removed after their period
         if settings.webhook_url:
             app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit

@@ -145,6 +145,7 @@ class ReviewOp(StrEnum):
     FULL = "full"
     DEFAULT = "dflt"  # one-tap default opinion
     CANCEL = "cancel"
+    CONFIRM = "ok"  # record the decision shown on the confirmation screen
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,32 @@ class ReviewSection(Codec):
     prefix: ClassVar[str] = "rs"
     app: int
     section: str
+
+
+@dataclass(frozen=True)
+class ReviewStep(Codec):
+    """Change one part of a decision (`step`: opinion, name, date, reopen) on its confirmation screen."""
+
+    prefix: ClassVar[str] = "rt"
+    app: int
+    step: str
+
+
+@dataclass(frozen=True)
+class ReviewMore(Codec):
+    """Show a long answer of the reviewer's card in full (`key`: the form field)."""
+
+    prefix: ClassVar[str] = "rm"
+    app: int
+    key: str
+
+
+@dataclass(frozen=True)
+class PendingPage(Codec):
+    """A page of `/pending`."""
+
+    prefix: ClassVar[str] = "pp"
+    page: int
 
 
 # --------------------------------------------------------------------------- studios and reminders

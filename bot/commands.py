@@ -16,6 +16,10 @@ from storage.models import RoleGrant
 
 log = logging.getLogger(__name__)
 
+COMMANDS = (  # the menu's order
+    "start", "apply", "my", "status", "report", "reminders", "pending", "inspect", "export", "stats", "admin",
+    "language", "help", "cancel",
+)
 EVERYONE = ("start", "apply", "my", "status", "report", "reminders", "language", "help", "cancel")
 BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.DISTRICT: ("pending",),
@@ -56,12 +60,11 @@ async def set_for_user(bot: Any, i18n: I18n, order: tuple[str, ...], user_id: in
 
 
 async def refresh(app: Any, user_ids: set[int] | None = None) -> None:
-    """Menus for everyone holding a role (or only `user_ids`), read from the database."""
+    """Menus for everyone who holds or held a role (or only `user_ids`), read from the database: whoever's
+    role ended (a revoked grant) has the fuller menu removed."""
     svc = app.bot_data["services"]
-    from bot.app import COMMANDS
-
     async with svc.db.session() as s:
-        q = select(RoleGrant.user_id).where(RoleGrant.revoked_at.is_(None))
+        q = select(RoleGrant.user_id)
         ids = set((await s.scalars(q)).all()) | set(svc.settings.admin_ids)
         if user_ids is not None:
             ids = user_ids

@@ -9,15 +9,19 @@ round just decided are edited to say who decided, and lose their buttons.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import effects
 from bot.domain import workflow
 from bot.domain.workflow import Role, Status
+from bot.i18n import Markup
+from bot.views import review as views
 from storage import repo
-from storage.models import Application, AuditEvent, ReviewMessage, User
+from storage.models import Application, Attachment, AuditEvent, OpinionRecord, ReviewMessage, User
 
 if TYPE_CHECKING:
     from bot.runtime import Rq, Services
@@ -30,10 +34,25 @@ _LAST_EVENT = (select(AuditEvent).where(AuditEvent.application_id == bindparam("
                .order_by(AuditEvent.id.desc()).limit(1))
 
 
+async def card_data(s: AsyncSession, app: Application, opinions: Sequence[OpinionRecord] | None = None,
+                    attachments: Sequence[Attachment] | None = None) -> views.CardData:
+    """What the reviewer's card of `app` shows, loaded (`opinions`, `attachments`: when the caller has them)."""
+    union = await s.get(repo.Union, app.union_id) if app.union_id else None
+    season = await repo.ensure_season(s, app.season_year)
+    return views.CardData(
+        app=app, union=union.name("zh") if union else "", first_year=season.first_year,
+        opinions=opinions if opinions is not None else await repo.opinions(s, app.id),
+        trail=await repo.audit_trail(s, app.id),
+        attachments=attachments if attachments is not None else await repo.attachments(s, app.id))
+
+
+def with_union(d: views.CardData, union: repo.Union | None, lang: str) -> views.CardData:
+    d.union = union.name(lang) if union else ""
+    return d
+
+
 async def transitioned(rq: Rq, app: Application, action: str) -> None:
     """Owe everyone concerned what `action` (just recorded on `app`) means for them."""
-    from conversations import review as views
-
     s, svc = rq.session, rq.svc
     await s.flush()
     last = await s.scalar(_LAST_EVENT, {"app": app.id})
@@ -62,8 +81,6 @@ async def transitioned(rq: Rq, app: Application, action: str) -> None:
 async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
     """A card for this round to every reachable reviewer of the application's level; the admins are
     warned when there is none. How many cards."""
-    from conversations import review as views
-
     s, svc = rq.session, rq.svc
     status = Status(app.status)
     level = workflow.level_of(status)
@@ -75,9 +92,9 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
     if not people:
         await warn_admins(rq, app, level)
         return 0
-    season = await repo.ensure_season(s, app.season_year)
-    opinions = await repo.opinions(s, app.id)
     atts = await repo.attachments(s, app.id)
+    data = await card_data(s, app, attachments=atts)
+    union = await s.get(repo.Union, app.union_id) if app.union_id else None
     photos = [a.telegram_file_id for a in atts if a.kind == "photo" and a.field == "photos"]
     for person in people:
         t = svc.translator(person)
@@ -89,21 +106,31 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
             rq.owe(effects.album(person.id, photos, t("review.photos_caption", number=app.number)))
         for a in atts:
             if a.kind == "document" or a.field != "photos":
+                label = t(f"field.{a.field}.label")
+                caption = t("review.file_caption", label=Markup(label), name=a.original_name) if a.original_name \
+                    else label
                 rq.owe(effects.file(person.id, "video" if a.kind == "video" else "document", a.telegram_file_id,
-                                    t(f"field.{a.field}.label")))
-        text, markup = await views.card(s, t, app, role, season.first_year, opinions)
+                                    caption))
+        text, markup = views.card(t, with_union(data, union, t.lang), role)
         rq.owe(effects.card(person.id, row.id, text, markup))
     return len(people)
 
 
 async def warn_admins(rq: Rq, app: Application, level: int) -> None:
     """No reviewer can be reached at `level`: every admin is told, in their language."""
-    s, svc = rq.session, rq.svc
+    rq.owe(*await _warnings(rq.session, rq.svc, app, level))
+
+
+async def _warnings(s: AsyncSession, svc: Services, app: Application, level: int) -> list[effects.Owed]:
+    """The warning of each admin: the level, the union that lacks a reviewer (level 1) or the city
+    federation (level 2), and the button that makes the invitation to send."""
     union = await s.get(repo.Union, app.union_id) if app.union_id and level == 1 else None
+    out = []
     for admin_id in sorted(svc.settings.admin_ids):
         t = svc.translator(await s.get(User, admin_id))
-        rq.owe(effects.message(admin_id, t("review.no_reviewer", number=app.number or "", level=level,
-                                           union=union.name(t.lang) if union else t("review.city"))))
+        text, markup = views.no_reviewer(t, app, level, union.name(t.lang) if union else None)
+        out.append(effects.message(admin_id, text, markup))
+    return out
 
 
 async def reviewer_blocked(svc: Services, review_id: int) -> list[effects.Owed]:
@@ -120,10 +147,4 @@ async def reviewer_blocked(svc: Services, review_id: int) -> list[effects.Owed]:
                   if p.blocked_at is None]
         if people:
             return []
-        union = await s.get(repo.Union, app.union_id) if app.union_id and level == 1 else None
-        out = []
-        for admin_id in sorted(svc.settings.admin_ids):
-            t = svc.translator(await s.get(User, admin_id))
-            out.append(effects.message(admin_id, t("review.no_reviewer", number=app.number or "", level=level,
-                                                   union=union.name(t.lang) if union else t("review.city"))))
-        return out
+        return await _warnings(s, svc, app, level)

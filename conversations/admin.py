@@ -640,10 +640,17 @@ async def _import(rq: Rq, file_id: str, *, skip_bad: bool) -> str | int:
 
 
 async def accept_invitation(rq: Rq, code: str) -> bool:
-    """`/start <code>`: False when `code` is no invitation; otherwise answer (welcome or refusal), True."""
-    if not svc.looks_like_invitation(code):
-        return False
+    """`/start <code>`: False when `code` is no invitation; otherwise answer (welcome or refusal), True.
+    A link that looks cut short or mangled (the invitation prefix, the wrong length or characters) is
+    answered as a bad link, with the welcome after it."""
     t = rq.t
+    if not svc.looks_like_invitation(code):
+        if not _bad_invitation(code):
+            return False
+        repo.audit(rq.session, _now(rq), "invitation_refused", actor_id=rq.user.id,
+                   details={"code": code[:80], "why": "malformed"})
+        rq.reply(t("invite.bad_link"))
+        return False  # the welcome follows
     try:
         got = await svc.accept_invitation(rq.session, _now(rq), rq.user.id, code)
     except svc.Refused as exc:
@@ -662,6 +669,11 @@ async def accept_invitation(rq: Rq, code: str) -> bool:
                           role=_role_label(theirs, got.role), union=_union_part(theirs, got.union))
             _notify(rq, got.invited_by, text)
     return True
+
+
+def _bad_invitation(code: str) -> bool:
+    """A deep link meant as an invitation that cannot be one: cut short, run on, or mangled."""
+    return code.lower().startswith(svc.INVITE_PREFIX[:3])
 
 
 # --------------------------------------------------------------------------- wiring

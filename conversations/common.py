@@ -39,8 +39,10 @@ async def cmd_start(rq: Rq) -> None:
     if args:
         from conversations.admin import accept_invitation
 
-        if await accept_invitation(rq, args[0]):
+        if await accept_invitation(rq, args[0]):  # an invitation, or a link that says it is a bad one
             return
+    if rq.roles:  # a role held from the first /start on (ADMIN_IDS): its commands in the menu at once
+        rq.owe(effects.commands(rq.user.id))
     rq.reply(start_text(rq))
 
 

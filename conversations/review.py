@@ -2,22 +2,21 @@
 
 Review buttons are top-level entry points (not states of the applicant's flow); each press is
 re-checked against the database, the presser's role and union, and the workflow table.
+
+A decision is given step by step (`Transition.steps`: opinion, name, date, sections); approvals,
+returns, rejections and the naming are recorded only from the screen that shows all of it
+(`bot.views.review.decision_screen`), where every part can be changed. Cancelled, what was typed is
+kept as a draft of that decision and offered again at the next press of the same button.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import warnings
-from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton as Btn
-from telegram import InlineKeyboardMarkup
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -29,82 +28,24 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
-from bot import effects
+from bot import effects, notify
 from bot.domain import form, workflow
-from bot.domain.render import display, member_line
-from bot.domain.workflow import Action, NotAllowed, Opinion, Role, Status
-from bot.i18n import Translator
+from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
 from bot.services import review as svc_review
+from bot.views import review as views
 from storage import repo
 from storage.models import Application as App
-from storage.models import OpinionRecord
 
 log = logging.getLogger(__name__)
 
 OPINION = "opinion"
 NAME = "review"
-CARD_FIELDS = ("applying_unit", "leader_name", "leader_honour", "leader_title", "location", "area", "funds")
-DEFAULT_OPINION = {Action.L1_APPROVE: "review.default.l1_approve", Action.APPROVE: "review.default.approve"}
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-async def card(s: AsyncSession, t: Translator, app: App, role: Role, first_year: bool,
-               opinions: Sequence[OpinionRecord] | None = None) -> tuple[str, Any]:
-    """The reviewer's readable summary and the buttons the workflow allows now (`opinions`: the
-    application's, when the caller has them already)."""
-    union = await s.get(repo.Union, app.union_id) if app.union_id else None
-    a = app.answers or {}
-    lines = [t("review.card_title", number=app.number or "", union=union.name(t.lang) if union else "",
-               status=t(f"status.{app.status}"))]
-    for key in CARD_FIELDS:
-        f = form.BY_KEY[key]
-        lines.append(f"<b>{t(f.label_key)}</b>: {html.escape(display(f, a.get(key), t))}")
-    members = a.get("members") or []
-    lines.append(f"<b>{t('field.members.label')}</b> ({len(members)}):")
-    lines += [f"• {html.escape(member_line(r, t))}" for r in members[:8]]
-    plan = display(form.BY_KEY["plan"], a.get("plan"), t)
-    lines.append(f"<b>{t('field.plan.label')}</b>: {html.escape(_clip(plan, 400))}")
-    for op in opinions if opinions is not None else await repo.opinions(s, app.id):
-        if op.box != workflow.Box.UNIT.value:
-            lines.append(t("review.opinion_line", box=t(f"box.{op.box}"), text=_clip(op.text, 300)))
-    if app.inspection_on:
-        lines.append(t("review.inspection_on", date=app.inspection_on.isoformat()))
-    actions = workflow.actions_for(Status(app.status), role, first_year=first_year)
-    rows = [[Btn(t(f"action.{a_.value}"), callback_data=cb.Review(a_, app.id).encode())] for a_ in actions]
-    rows.append([Btn(t("review.button.full"), callback_data=cb.ReviewAux(cb.ReviewOp.FULL, app.id).encode())])
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
-
-
-def applicant_news(t: Translator, app: App, action: str, opinion: str | None) -> str:
-    parts = [t(f"news.{action}", number=app.number or "", name=app.studio_name or "",
-               date=app.plaque_on.isoformat() if app.plaque_on else "",
-               inspection=app.inspection_on.isoformat() if app.inspection_on else "")]
-    if opinion:
-        parts.append(t("news.opinion", text=opinion))
-    if app.status == Status.REJECTED.value:
-        parts.append(t("news.rejected_rule"))
-    if app.status in (Status.RETURNED_L1.value, Status.RETURNED_L2.value):
-        if app.reopened:
-            parts.append(t("news.reopened", sections=t.join([t(f"section.{x}") for x in app.reopened])))
-        parts.append(t("news.resubmit"))
-    return "\n\n".join(parts)
-
-
-def decided_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup:
-    """A decided card keeps one button: the full form, as it stands."""
-    return InlineKeyboardMarkup([[Btn(t("review.button.full"),
-                                      callback_data=cb.ReviewAux(cb.ReviewOp.FULL, app.id).encode())]])
-
-
-def applicant_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup | None:
-    if app.status in (Status.RETURNED_L1.value, Status.RETURNED_L2.value):
-        return InlineKeyboardMarkup([[Btn(t("news.button.edit"),
-                                          callback_data=cb.Wiz(app.id, cb.WizardOp.RESUME).encode())]])
-    return None
+CONFIRM = "confirm"  # the pending decision's step while its confirmation screen is shown
+PAGE_SIZE = 5  # cards per page of /pending
+DRAFTS = "review_drafts"  # user_data: cancelled decisions, by "<app>:<action>"
+FIELDS = ("opinion", "name", "on", "reopen")  # what a decision records (`pending` keys)
+STEP_KEY = {Step.OPINION: "opinion", Step.NAME: "name", Step.DATE: "on", Step.REOPEN: "reopen"}
 
 
 def _pending(rq: Rq) -> dict[str, Any]:
@@ -121,6 +62,46 @@ def _set_pending(rq: Rq, value: dict[str, Any] | None) -> None:
         ud["review"] = value
     # written with this update's conversation state, not at the next interval
     rq.context.application.mark_data_for_update_persistence(user_ids=[rq.user.id])
+
+
+def _draft_key(app_id: int, action: str) -> str:
+    return f"{app_id}:{action}"
+
+
+def _drafts(rq: Rq) -> dict[str, Any]:
+    ud = rq.context.user_data
+    return dict(ud.get(DRAFTS) or {}) if ud is not None else {}
+
+
+def _set_drafts(rq: Rq, drafts: dict[str, Any]) -> None:
+    ud = rq.context.user_data
+    if ud is None:
+        return
+    if drafts:
+        ud[DRAFTS] = drafts
+    else:
+        ud.pop(DRAFTS, None)
+    rq.context.application.mark_data_for_update_persistence(user_ids=[rq.user.id])
+
+
+def _keep_draft(rq: Rq, pending: dict[str, Any]) -> bool:
+    """Keep what was typed for a decision that is confirmed on one screen; whether anything was."""
+    action = Action(pending["action"])
+    kept = {k: pending[k] for k in FIELDS if pending.get(k)}
+    if not kept or not workflow.of_action(action).confirm:
+        return False
+    drafts = _drafts(rq)
+    drafts[_draft_key(int(pending["app"]), action.value)] = kept
+    _set_drafts(rq, drafts)
+    return True
+
+
+def _drop_draft(rq: Rq, app_id: int, action: str) -> dict[str, Any]:
+    drafts = _drafts(rq)
+    got = drafts.pop(_draft_key(app_id, action), None)
+    if got is not None:
+        _set_drafts(rq, drafts)
+    return dict(got or {})
 
 
 async def _refuse(rq: Rq, reason: str, data: str | None, app_id: int | None, **params: object) -> None:
@@ -174,69 +155,58 @@ async def on_review(rq: Rq) -> str | int:
             return ConversationHandler.END
         await _refuse(rq, exc.reason, raw, app.id, status=rq.t(f"status.{app.status}"))
         return ConversationHandler.END
-    pending = {"app": app.id, "action": data.action.value}
-    if t.opinion is not Opinion.NONE:
-        pending["step"] = "opinion"
-    elif t.needs_date:
-        pending["step"] = "date"
-    else:
+    current = _pending(rq)
+    if current.get("app") == app.id and current.get("action") == data.action.value:
+        rq.toast(rq.t.plain("review.in_progress"))  # a second tap: the prompt is already there
+        return OPINION
+    if current:
+        _keep_draft(rq, current)  # another decision was open: what was typed there is kept
+    pending: dict[str, Any] = {"app": app.id, "action": data.action.value}
+    draft = _drop_draft(rq, app.id, data.action.value)
+    pending.update(draft)
+    step = _first_missing(t, pending)
+    if step is None and not t.confirm:
         await _finish(rq, app, pending, first_year)
         return ConversationHandler.END
+    pending["step"] = step or CONFIRM
+    if draft:
+        pending["editing"] = True
+        rq.reply(rq.t("review.draft_restored"))
     _set_pending(rq, pending)
-    _prompt(rq, app, pending)
+    await _prompt(rq, app, pending)
     return OPINION
 
 
-def _prompt(rq: Rq, app: App, pending: dict[str, Any]) -> None:
-    t = rq.t
+def _first_missing(t: workflow.Transition, pending: dict[str, Any]) -> str | None:
+    """The first step not given yet (the sections of a return are their confirmation screen)."""
+    for step in t.steps:
+        if step is Step.REOPEN or not pending.get(STEP_KEY[step]):
+            return step.value
+    return None
+
+
+async def _prompt(rq: Rq, app: App, pending: dict[str, Any]) -> None:
     action = Action(pending["action"])
-    step = pending["step"]
-    rows: list[list[Btn]] = []
-    params = {"number": app.number or "", "action": t(f"action.{action.value}")}
-    if step == "opinion":
-        text = t("review.ask_opinion_required" if workflow_opinion(action) is Opinion.REQUIRED
-                 else "review.ask_opinion", **params)
-        if action in DEFAULT_OPINION:
-            default = t(DEFAULT_OPINION[action])
-            rows.append([Btn(t.plain("review.button.default", text=default),
-                             callback_data=cb.ReviewAux(cb.ReviewOp.DEFAULT, app.id).encode())])
-    elif step == "date":
-        text = t("review.ask_plaque_date" if action is Action.APPROVE else "review.ask_inspection_date", **params)
-    elif step == "name":
-        default = svc_review.default_studio_name(app)
-        text = t("review.ask_name", default=default, **params)
-        rows.append([Btn(t.plain("review.button.use_name", name=default),
-                         callback_data=cb.ReviewAux(cb.ReviewOp.DEFAULT, app.id).encode())])
-    else:  # reopen
-        chosen = pending.get("reopen") or []
-        text = t("review.ask_reopen", chosen=t.join([t(f"section.{x}") for x in chosen]) or t("review.whole_form"))
-        btns = [Btn(("✅ " if s_ in chosen else "") + t(f"section.{s_}"),
-                    callback_data=cb.ReviewSection(app.id, s_).encode()) for s_ in form.SECTIONS]
-        rows += [btns[i : i + 3] for i in range(0, len(btns), 3)]
-        rows.append([Btn(t("review.button.reopen_done"),
-                         callback_data=cb.ReviewAux(cb.ReviewOp.DEFAULT, app.id).encode())])
-    rows.append([Btn(t("review.button.cancel"), callback_data=cb.ReviewAux(cb.ReviewOp.CANCEL, app.id).encode())])
-    rq.reply(text, InlineKeyboardMarkup(rows))
-
-
-def workflow_opinion(action: Action) -> Opinion:
-    return next(t.opinion for t in workflow.TABLE if t.action is action)
-
-
-def _next_step(action: Action, step: str) -> str | None:
-    order = ["opinion"]
-    t = next(x for x in workflow.TABLE if x.action is action)
+    default_name = svc_review.default_studio_name(app)
+    if pending["step"] == CONFIRM:
+        rq.reply(*views.decision_screen(rq.t, app, action, pending, default_name=default_name))
+        return
+    naming_by = None
     if action is Action.APPROVE:
-        order += ["name", "date"]
-    elif t.needs_date:
-        order += ["date"]
-    if t.target in (Status.RETURNED_L1, Status.RETURNED_L2):
-        order += ["reopen"]
-    i = order.index(step)
-    return order[i + 1] if i + 1 < len(order) else None
+        naming_by = (await repo.ensure_season(rq.session, app.season_year)).naming_by
+    rq.reply(*views.step_prompt(rq.t, app, action, Step(pending["step"]), pending, default_name=default_name,
+                                naming_by=naming_by))
 
 
 _DATE = re.compile(r"^(\d{4})[-./年](\d{1,2})[-./月](\d{1,2})日?$")
+
+
+def parse_date(text: str) -> date | None:
+    m = _DATE.match(text)
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+    except ValueError:
+        return None
 
 
 @handler
@@ -250,24 +220,20 @@ async def on_text(rq: Rq) -> str | int:
         _set_pending(rq, None)
         return ConversationHandler.END
     text = (rq.message.text if rq.message else "") or ""
-    text = " ".join(text.split()) if pending["step"] != "opinion" else text.strip()
     step = pending["step"]
-    if step == "opinion":
+    text = " ".join(text.split()) if step != Step.OPINION.value else text.strip()
+    if step == Step.OPINION.value:
         if not text or len(text) > 1000:
             rq.reply(rq.t("review.opinion_length", max=1000))
             return OPINION
         pending["opinion"] = text
-    elif step == "date":
-        m = _DATE.match(text)
-        try:
-            on = date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-        except ValueError:
-            on = None
+    elif step == Step.DATE.value:
+        on = parse_date(text)
         if on is None:
             rq.reply(rq.t("review.bad_date"))
             return OPINION
         pending["on"] = on.isoformat()
-    elif step == "name":
+    elif step == Step.NAME.value:
         if not 2 <= len(text) <= 100:
             rq.reply(rq.t("review.bad_name", max=100))
             return OPINION
@@ -279,55 +245,96 @@ async def on_text(rq: Rq) -> str | int:
 
 
 async def _advance(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -> str | int:
-    nxt = _next_step(Action(pending["action"]), pending["step"])
+    """To the next step; after the last one (or a change made from it), the confirmation screen."""
+    t = workflow.of_action(Action(pending["action"]))
+    order = [s_.value for s_ in t.steps]
+    i = order.index(pending["step"]) if pending["step"] in order else len(order)
+    nxt = order[i + 1] if i + 1 < len(order) else None
+    if pending.get("editing") and nxt != Step.REOPEN.value:
+        nxt = _first_missing(t, pending)  # back to the screen with everything on it
     if nxt is None:
-        await _finish(rq, app, pending, first_year)
-        return ConversationHandler.END
+        if not t.confirm:
+            await _finish(rq, app, pending, first_year)
+            return ConversationHandler.END
+        nxt = Step.REOPEN.value if Step.REOPEN in t.steps else CONFIRM
     pending["step"] = nxt
+    pending["editing"] = pending.get("editing") or nxt in (CONFIRM, Step.REOPEN.value)
     _set_pending(rq, pending)
-    _prompt(rq, app, pending)
+    await _prompt(rq, app, pending)
     return OPINION
 
 
+def _stale(rq: Rq, app_id: int | None) -> None:
+    rq.refuse(rq.t.plain("review.stale_button"), "stale", app_id)
+
+
 @handler
-async def on_aux(rq: Rq) -> str | int:
+async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of a decision
     raw = rq.query.data if rq.query else None
     data = cb.decode(raw)
     if isinstance(data, cb.ReviewAux) and data.op is cb.ReviewOp.FULL:
         await _full(rq, data.app)
         return ConversationHandler.END if not _pending(rq) else OPINION
     pending = _pending(rq)
-    if not isinstance(data, cb.ReviewAux | cb.ReviewSection) or not pending or int(pending["app"]) != data.app:
-        rq.refuse(rq.t("error.stale_button"), "stale")
+    if not isinstance(data, cb.ReviewAux | cb.ReviewSection | cb.ReviewStep) or not pending \
+            or int(pending["app"]) != data.app:
+        _stale(rq, None)
         return OPINION if pending else ConversationHandler.END
     app, first_year = await _load(rq, data.app)
     if app is None:
         return ConversationHandler.END
+    action = Action(pending["action"])
+    t = workflow.of_action(action)
+    step = pending.get("step")
     if isinstance(data, cb.ReviewSection):
-        if pending.get("step") != "reopen" or data.section not in form.SECTIONS:
-            rq.refuse(rq.t("error.stale_button"), "stale")
+        if step != Step.REOPEN.value or data.section not in form.SECTIONS:
+            _stale(rq, app.id)
             return OPINION
         chosen = list(pending.get("reopen") or [])
         chosen = [x for x in chosen if x != data.section] if data.section in chosen else [*chosen, data.section]
         pending["reopen"] = chosen
         _set_pending(rq, pending)
-        _prompt(rq, app, pending)
+        await _prompt(rq, app, pending)
+        return OPINION
+    if isinstance(data, cb.ReviewStep):
+        if data.step not in {s_.value for s_ in t.steps} or step not in (CONFIRM, Step.REOPEN.value):
+            _stale(rq, app.id)
+            return OPINION
+        pending["step"] = data.step
+        pending["editing"] = True
+        _set_pending(rq, pending)
+        await _prompt(rq, app, pending)
         return OPINION
     if data.op is cb.ReviewOp.CANCEL:
         _set_pending(rq, None)
-        rq.edit(rq.t("review.cancelled"))
+        kept = _keep_draft(rq, pending)
+        rq.edit(rq.t("review.cancelled_draft" if kept else "review.cancelled",
+                     action=rq.t(f"action.{action.value}")))
         return ConversationHandler.END
-    step = pending.get("step")
-    action = Action(pending["action"])
-    if step == "opinion" and action in DEFAULT_OPINION:
-        pending["opinion"] = rq.t(DEFAULT_OPINION[action])
-    elif step == "name":
+    if data.op is cb.ReviewOp.CONFIRM:
+        if step != CONFIRM:
+            _stale(rq, app.id)
+            return OPINION
+        await _finish(rq, app, pending, first_year)
+        return ConversationHandler.END
+    if step == Step.OPINION.value and action in views.DEFAULT_OPINION:
+        pending["opinion"] = rq.t.plain(views.DEFAULT_OPINION[action])
+        if len(t.steps) == 1 and not pending.get("editing"):  # the prompt said all it records: the one tap
+            await _finish(rq, app, pending, first_year)
+            return ConversationHandler.END
+    elif step == Step.NAME.value:
         pending["name"] = svc_review.default_studio_name(app)
-    elif step == "date" and action is Action.APPROVE:
+    elif step == Step.DATE.value and action is Action.APPROVE:
         season = await repo.ensure_season(rq.session, app.season_year)
         pending["on"] = season.naming_by.isoformat()
-    elif step != "reopen":
-        rq.alert(rq.t("review.use_text"))
+    elif step == Step.REOPEN.value:  # "confirm" on the screen of a return
+        await _finish(rq, app, pending, first_year)
+        return ConversationHandler.END
+    elif step == CONFIRM:
+        _stale(rq, app.id)
+        return OPINION
+    else:
+        rq.alert(rq.t.plain("review.use_text"))
         return OPINION
     return await _advance(rq, app, pending, first_year)
 
@@ -338,6 +345,7 @@ async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -
                             on=date.fromisoformat(pending["on"]) if pending.get("on") else None,
                             reopen=pending.get("reopen"))
     _set_pending(rq, None)
+    _drop_draft(rq, app.id, action.value)
     try:
         await svc_review.decide(rq.session, app, rq.user.id, rq.roles, action, d, rq.svc.clock.now(),
                                 first_year=first_year, tz=rq.svc.settings.tz)
@@ -351,8 +359,6 @@ async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -
         return
     rq.reply(rq.t("review.done", number=app.number or "", action=rq.t(f"action.{action.value}"),
                   status=rq.t(f"status.{app.status}")))
-    from bot import notify
-
     await notify.transitioned(rq, app, action.value)
 
 
@@ -368,30 +374,56 @@ async def _full(rq: Rq, app_id: int) -> None:
 
 
 @handler
-async def cmd_pending(rq: Rq) -> None:
-    """What awaits me, oldest first, each with its buttons again."""
+async def on_more(rq: Rq) -> None:
+    """"展开": one long answer of the card in full."""
+    raw = rq.query.data if rq.query else None
+    data = cb.decode(raw)
+    app = await repo.get_application(rq.session, data.app) if isinstance(data, cb.ReviewMore) else None
+    if not isinstance(data, cb.ReviewMore) or app is None or data.key not in form.BY_KEY \
+            or not await svc_review.may_view(rq.session, app, rq.user.id, rq.roles):
+        await _refuse(rq, "forged", raw, app.id if app else None)
+        return
+    rq.reply(views.full_answer(rq.t, app, data.key))
+
+
+async def _pending_page(rq: Rq, page: int) -> None:
+    """One page of what awaits me, in the order of submission, each card with its buttons again."""
     t = rq.t
     if not rq.roles & {Role.DISTRICT, Role.CITY}:
         rq.reply(t("review.not_reviewer"))
         return
-    cards: list[tuple[str, Any]] = []
-    if Role.DISTRICT in rq.roles:
-        unions = await repo.reviewer_unions(rq.session, rq.user.id)
-        q = select(App).where(App.status.in_([s.value for s in workflow.LEVEL1_WAITING]), App.union_id.in_(unions))
-        for app in (await rq.session.scalars(q.order_by(App.status_since, App.id))).all():
-            season = await repo.ensure_season(rq.session, app.season_year)
-            cards.append(await card(rq.session, t, app, Role.DISTRICT, season.first_year))
-    if Role.CITY in rq.roles:
-        q = select(App).where(App.status.in_([s.value for s in workflow.LEVEL2_WAITING]))
-        for app in (await rq.session.scalars(q.order_by(App.status_since, App.id))).all():
-            season = await repo.ensure_season(rq.session, app.season_year)
-            cards.append(await card(rq.session, t, app, Role.CITY, season.first_year))
-    if not cards:
+    apps = await svc_review.waiting_for(rq.session, rq.user.id, rq.roles)
+    if not apps:
         rq.reply(t("review.pending_none"))
         return
-    rq.reply(t("review.pending_count", n=len(cards)))
-    for text, markup in cards[:30]:
-        rq.reply(text, markup)
+    order = {s_.value: i for i, s_ in enumerate(Status)}
+    counts: dict[str, int] = {}
+    for a in sorted(apps, key=lambda a: order[a.status]):
+        counts[a.status] = counts.get(a.status, 0) + 1
+    pages = (len(apps) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(max(page, 0), pages - 1)
+    rq.reply(*views.pending_head(t, counts, page, pages))
+    for app in apps[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]:
+        role = Role.DISTRICT if Status(app.status) in workflow.LEVEL1_WAITING else Role.CITY
+        data = await notify.card_data(rq.session, app)
+        union = await rq.session.get(repo.Union, app.union_id) if app.union_id else None
+        rq.reply(*views.card(t, notify.with_union(data, union, t.lang), role))
+    if pages > 1:
+        rq.reply(*views.pending_head(t, counts, page, pages))  # the pager again, below the cards
+
+
+@handler
+async def cmd_pending(rq: Rq) -> None:
+    await _pending_page(rq, 0)
+
+
+@handler
+async def on_page(rq: Rq) -> None:
+    data = cb.decode(rq.query.data if rq.query else None)
+    if not isinstance(data, cb.PendingPage):
+        _stale(rq, None)
+        return
+    await _pending_page(rq, data.page)
 
 
 @handler
@@ -402,13 +434,17 @@ async def on_other(rq: Rq) -> str:
 
 @handler
 async def cmd_cancel(rq: Rq) -> int:
+    pending = _pending(rq)
     _set_pending(rq, None)
-    rq.reply(rq.t("review.cancelled"))
+    kept = bool(pending) and _keep_draft(rq, pending)
+    rq.reply(rq.t("review.cancelled_draft" if kept else "review.cancelled",
+                  action=rq.t(f"action.{pending['action']}") if pending else ""))
     return ConversationHandler.END
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
+    aux = f"{cb.ReviewAux.pattern()}|{cb.ReviewSection.pattern()}|{cb.ReviewStep.pattern()}"
     conv = ConversationHandler(
         entry_points=[
             CallbackQueryHandler(on_review, pattern=cb.Review.pattern()),
@@ -417,7 +453,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         states={
             OPINION: [
                 CallbackQueryHandler(on_review, pattern=cb.Review.pattern()),
-                CallbackQueryHandler(on_aux, pattern=f"{cb.ReviewAux.pattern()}|{cb.ReviewSection.pattern()}"),
+                CallbackQueryHandler(on_aux, pattern=aux),
                 MessageHandler(filters.TEXT & ~filters.COMMAND, on_text),
                 MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, on_other),
             ],
@@ -429,3 +465,5 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     )
     app.add_handler(conv)
     app.add_handler(CommandHandler("pending", cmd_pending))
+    app.add_handler(CallbackQueryHandler(on_more, pattern=cb.ReviewMore.pattern()))
+    app.add_handler(CallbackQueryHandler(on_page, pattern=cb.PendingPage.pattern()))

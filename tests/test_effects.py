@@ -308,7 +308,8 @@ async def test_at_naming_the_applicant_gets_the_completed_form(bot):
     await press_action(bot, CITY, Action.APPROVE, app.id)
     await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
     await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    mark = await bot.text(city, "2026-12-18")
+    await bot.text(city, "2026-12-18")
+    mark = await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     assert (await load(bot)).status == "approved"
     docs = documents(bot, APPLICANT, mark)
     assert docs and "已审定命名为" in docs[0]["caption"] and "王建国劳模创新工作室" in docs[0]["caption"]
@@ -322,7 +323,8 @@ async def test_at_rejection_the_applicant_gets_the_form_with_the_r_w4_wording(bo
     applying unit, which may found an enterprise-level studio and apply again."""
     app = await submitted(bot)
     await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
-    mark = await bot.text(who(bot, DISTRICT), "成果不足。")
+    await bot.text(who(bot, DISTRICT), "成果不足。")
+    mark = await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     assert (await load(bot)).status == "rejected"
     docs = documents(bot, APPLICANT, mark)
     assert docs and "申报材料退由申报单位保存" in docs[0]["caption"]

@@ -275,7 +275,7 @@ def _function_strings(fn: str, *, returns_only: bool = False) -> list[str]:
 
 def generated_keys() -> dict[str, str]:
     """Keys the code builds from declarations (key → what needs it)."""
-    from bot.app import COMMANDS
+    from bot.commands import COMMANDS
     from bot.domain import form
     from bot.domain.workflow import Role, Status
 
@@ -295,7 +295,7 @@ def generated_keys() -> dict[str, str]:
         out[f"status.{status.value}"] = "workflow.Status"
     out["common.yes"] = out["common.no"] = "yes/no answers"
     for command in COMMANDS:
-        out[f"command.{command}"] = "bot.app.COMMANDS"
+        out[f"command.{command}"] = "bot.commands.COMMANDS"
     # conversations/apply.py: the kinds of message a user may send and what a step wants
     kinds = _function_strings("_message_kind") or [
         "text",

@@ -83,7 +83,12 @@ async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
     await press_action(bot, CITY, Action.APPROVE, app.id)
     await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # opinion: 同意命名
     await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # name: 王建国劳模创新工作室
-    await bot.text(city, "2026-12-18")
+    mark = await bot.text(city, "2026-12-18")
+    app = await load(bot)
+    assert app.status == "preliminary"  # not final before the reviewer confirms what will be recorded
+    screen = bot.request.texts(CITY, since=mark)[-1]
+    assert "同意命名" in screen and "王建国劳模创新工作室" in screen and "2026-12-18" in screen
+    await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     app = await load(bot)
     assert app.status == "approved"
     assert app.studio_name == "王建国劳模创新工作室"
@@ -131,6 +136,7 @@ async def test_rejection_returns_materials_and_explains_rule(bot):
     app = await submitted(bot)
     await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
     await bot.text(who(bot, DISTRICT), "成果不足。")
+    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     app = await load(bot)
     assert app.status == "rejected" and app.materials == "returned"
     assert any("企事业级" in t for t in bot.request.texts(APPLICANT)[-2:])
@@ -151,6 +157,7 @@ async def test_forged_replayed_and_foreign_presses_change_nothing(bot):
     # first action wins, the second reviewer's tap changes nothing
     await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
     await bot.text(who(bot, DISTRICT), "不符合条件")
+    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     mark = await press_action(bot, DISTRICT2, Action.L1_APPROVE, app.id)
     alert = bot.request.alerts(since=mark)[-1]
     assert alert.get("show_alert") and "已被处理" in alert["text"]
@@ -318,8 +325,10 @@ async def test_approved_studio_name_can_be_edited(bot):
     city = who(bot, CITY)
     await press_action(bot, CITY, Action.APPROVE, app.id)
     await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # opinion
-    await bot.text(city, "大连港王建国智能码头劳模创新工作室")
+    mark = await bot.text(city, "大连港王建国智能码头劳模创新工作室")
+    assert "大连港王建国智能码头劳模创新工作室" in bot.request.texts(CITY, since=mark)[-1]  # the typed name echoed
     await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # plaque date: the season's naming date
+    await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     app = await load(bot)
     assert app.status == "approved" and app.studio_name == "大连港王建国智能码头劳模创新工作室"
     assert app.plaque_on.isoformat() == "2026-12-20"

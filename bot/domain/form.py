@@ -75,6 +75,7 @@ class FormField:
     print_width: float = 0.0  # cm, its column where fields stand side by side (0: an even share)
     print_lines: int = 0  # lines of its fixed-height box (0: the shape decides); the rest goes to a 附页
     roster: bool = False  # a column of the season's roster (XLSX)
+    card: bool = True  # shown on the reviewer's card (files: by name, photos as an album)
 
     @property
     def label_key(self) -> str:
@@ -122,7 +123,7 @@ def _f(key: str, kind: Kind, section: str, spec: str, **kw: Any) -> FormField:
 
 
 ELIGIBILITY = tuple(
-    _f(f"elig_{n}", Kind.YESNO, "eligibility", f"R-E{n}", condition=f"R-E{n}") for n in range(1, 6)
+    _f(f"elig_{n}", Kind.YESNO, "eligibility", f"R-E{n}", condition=f"R-E{n}", card=False) for n in range(1, 6)
 )
 
 MEMBER_FIELDS: tuple[FormField, ...] = (
@@ -138,7 +139,7 @@ MEMBER_FIELDS: tuple[FormField, ...] = (
 )
 
 STEPS: tuple[FormField, ...] = (
-    _f("union", Kind.UNION, "union", "R-W1", roster=True),
+    _f("union", Kind.UNION, "union", "R-W1", roster=True, card=False),  # the card's title names it
     *ELIGIBILITY,
     _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100, roster=True),
     _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30, print_width=2.0, roster=True),

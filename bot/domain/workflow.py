@@ -59,6 +59,15 @@ class Opinion(StrEnum):
     REQUIRED = "required"
 
 
+class Step(StrEnum):
+    """What a reviewer gives for a decision, one prompt each."""
+
+    OPINION = "opinion"
+    NAME = "name"  # 审定的工作室名称 (R-F8, R-W3)
+    DATE = "date"  # the inspection date, or the plaque date (R-W3)
+    REOPEN = "reopen"  # the sections a return reopens for the applicant
+
+
 @dataclass(frozen=True)
 class Transition:
     action: Action
@@ -69,33 +78,44 @@ class Transition:
     box: Box | None = None  # where the opinion goes on the printed form
     needs_date: bool = False  # inspection date or plaque date
     first_year_only_skip: bool = False
+    # What the reviewer gives, in this order; `confirm`: everything is shown on one screen and recorded
+    # only when confirmed there (approvals, returns, rejections and the naming).
+    steps: tuple[Step, ...] = ()
+    confirm: bool = False
 
 
 S = Status
 _CITY_OPEN = frozenset({S.FORWARDED, S.INSPECTION_SCHEDULED, S.INSPECTED, S.PRELIMINARY})
+
+_O, _R = (Step.OPINION,), (Step.OPINION, Step.REOPEN)
 
 TABLE: tuple[Transition, ...] = (
     Transition(Action.SUBMIT, frozenset({S.DRAFT}), S.SUBMITTED, Role.APPLICANT, box=Box.UNIT),
     Transition(Action.RESUBMIT, frozenset({S.RETURNED_L1}), S.SUBMITTED, Role.APPLICANT),
     Transition(Action.RESUBMIT, frozenset({S.RETURNED_L2}), S.FORWARDED, Role.APPLICANT),
     Transition(Action.L1_APPROVE, frozenset({S.SUBMITTED}), S.FORWARDED, Role.DISTRICT, Opinion.OPTIONAL,
-               Box.DISTRICT),
+               Box.DISTRICT, steps=_O, confirm=True),
     Transition(Action.L1_RETURN, frozenset({S.SUBMITTED}), S.RETURNED_L1, Role.DISTRICT, Opinion.REQUIRED,
-               Box.DISTRICT),
+               Box.DISTRICT, steps=_R, confirm=True),
     Transition(Action.L1_REJECT, frozenset({S.SUBMITTED}), S.REJECTED, Role.DISTRICT, Opinion.REQUIRED,
-               Box.DISTRICT),
+               Box.DISTRICT, steps=_O, confirm=True),
     Transition(Action.SCHEDULE, frozenset({S.FORWARDED, S.INSPECTION_SCHEDULED}), S.INSPECTION_SCHEDULED,
-               Role.CITY, needs_date=True),
+               Role.CITY, needs_date=True, steps=(Step.DATE,)),
+    # R-W2: the findings of the on-site inspection and the preliminary opinion are the department's
+    # assessment; they are printed in the 市总工会审核意见 box (bot.exports.docx_form), not a box of their own.
     Transition(Action.INSPECT, frozenset({S.INSPECTION_SCHEDULED}), S.INSPECTED, Role.CITY,
-               Opinion.REQUIRED),
-    Transition(Action.PRELIMINARY, frozenset({S.INSPECTED}), S.PRELIMINARY, Role.CITY, Opinion.REQUIRED),
+               Opinion.REQUIRED, steps=_O),
+    Transition(Action.PRELIMINARY, frozenset({S.INSPECTED}), S.PRELIMINARY, Role.CITY, Opinion.REQUIRED,
+               steps=_O),
     # R-D4: in a first-year season there is no inspection, so the preliminary opinion follows forwarding.
     Transition(Action.PRELIMINARY, frozenset({S.FORWARDED}), S.PRELIMINARY, Role.CITY, Opinion.REQUIRED,
-               first_year_only_skip=True),
+               first_year_only_skip=True, steps=_O),
     Transition(Action.APPROVE, frozenset({S.PRELIMINARY}), S.APPROVED, Role.CITY, Opinion.OPTIONAL, Box.CITY,
-               needs_date=True),
-    Transition(Action.REJECT, _CITY_OPEN, S.REJECTED, Role.CITY, Opinion.REQUIRED, Box.CITY),
-    Transition(Action.RETURN, _CITY_OPEN, S.RETURNED_L2, Role.CITY, Opinion.REQUIRED, Box.CITY),
+               needs_date=True, steps=(Step.OPINION, Step.NAME, Step.DATE), confirm=True),
+    Transition(Action.REJECT, _CITY_OPEN, S.REJECTED, Role.CITY, Opinion.REQUIRED, Box.CITY, steps=_O,
+               confirm=True),
+    Transition(Action.RETURN, _CITY_OPEN, S.RETURNED_L2, Role.CITY, Opinion.REQUIRED, Box.CITY, steps=_R,
+               confirm=True),
 )
 
 LEVEL1_WAITING = frozenset({S.SUBMITTED})
@@ -136,6 +156,11 @@ def actions_for(status: Status, role: Role, *, first_year: bool = False) -> list
                 continue
             out.append(t.action)
     return out
+
+
+def of_action(action: Action) -> Transition:
+    """The first transition of `action` (its steps and confirmation are the same in every row)."""
+    return next(t for t in TABLE if t.action is action)
 
 
 def level_of(status: Status) -> int:

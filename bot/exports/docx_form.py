@@ -57,6 +57,13 @@ NO_NUMBER = "（草稿）"
 SHEET = "附页"
 CONTINUED = "（续）"
 SERIAL = "序号"
+# R-W2 in the 市总工会审核意见 box (R-F8): the department's review combines assessment and on-site
+# inspection (评审和实地考察相结合) into a preliminary opinion (初步考核意见), which the presidents' meeting
+# or standing committee decides on. That is the city federation's review, so its findings and its
+# preliminary opinion are printed in that box: the decision first, then what it rests on (the findings,
+# the preliminary opinion); 备注 stays the federation's own note.
+FINDINGS = "实地考察"
+PRELIMINARY = "初步考核意见"
 
 FONT_LATIN = "Times New Roman"
 FONT_BODY = "宋体"  # SimSun
@@ -860,11 +867,36 @@ class FormWriter:
             name = self.fit(name, width, signer_lines, title) if name else ""
             signer.append(para(name, "right"))
             free -= signer_lines
-        text = self.fit(op.text if op else "", width, free, title)
+        body, when = op.text if op else "", op.decided_at if op else None
+        if box is Box.CITY:
+            body, when = self._city_review(body, when)
+        text = self.fit(body, width, free, title)
         used = line_count(text, em) if text else 0
         text += "\n" * max(0, free - used)  # the seal and the date stay at the foot of the box
-        date_text = zh_date(op.decided_at.astimezone(self.tz).date() if op else None)
+        date_text = zh_date(when.astimezone(self.tz).date() if when else None)
         return Cell(width, (para(text, "left"), *signer, para(SEAL_BOX, "right"), para(date_text, "right")), "top")
+
+    def _city_review(self, decision: str, when: Any) -> tuple[str, Any]:
+        """The city box (R-W2): the decision, then the inspection's date and findings and the preliminary
+        opinion, from the trail of the last round of review (a return starts a new one)."""
+        on = findings = preliminary = None
+        at = None
+        for e in self.b.trail:
+            if e.action == "schedule":
+                on = (e.details or {}).get("date")
+            elif e.action == "inspect":
+                findings = e.opinion
+            elif e.action == "preliminary":
+                preliminary, at = e.opinion, e.at
+            elif e.action in ("l1_return", "return"):
+                on = findings = preliminary = at = None
+        parts = [decision] if decision else []
+        if findings:
+            day = zh_date(date.fromisoformat(on)) if on else ""
+            parts.append(f"{FINDINGS}（{day}）：{findings}" if day else f"{FINDINGS}：{findings}")
+        if preliminary:
+            parts.append(f"{PRELIMINARY}：{preliminary}")
+        return "\n".join(parts), when or at
 
     # --- continuation sheets (附页)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import workflow
@@ -74,7 +75,8 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
                      named_on=now.astimezone(tz).date(), plaque_on=d.on, status="active"))
     if t.target is Status.REJECTED:
         app.materials = "returned"  # R-W4: returned to the applying unit
-    if t.target in (Status.RETURNED_L1, Status.RETURNED_L2):
+    returned = t.target in (Status.RETURNED_L1, Status.RETURNED_L2)
+    if returned:
         app.reopened = list(d.reopen) if d.reopen else None
         app.wizard = {"step": "summary", "seen_summary": True}
     app.status = t.target.value
@@ -87,9 +89,28 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
         details["studio_name"] = app.studio_name
     if d.reopen:
         details["reopen"] = d.reopen
+    if returned:  # what the applicant is asked to change: the next round's card shows the difference
+        details["answers"] = dict(app.answers or {})
+        details["files"] = dict(app.files or {})
     repo.audit(s, now, action.value, application_id=app.id, actor_id=user_id, from_status=before.value,
                to_status=t.target.value, opinion=opinion, details=details)
     return t
+
+
+async def waiting_for(s: AsyncSession, user_id: int, roles: set[Role]) -> list[Application]:
+    """The applications waiting for `user_id`'s decision, in the order they were submitted."""
+    conds: list[Any] = []
+    if Role.DISTRICT in roles:
+        unions = await repo.reviewer_unions(s, user_id)
+        if unions:
+            conds.append(Application.status.in_([x.value for x in workflow.LEVEL1_WAITING])
+                         & Application.union_id.in_(unions))
+    if Role.CITY in roles:
+        conds.append(Application.status.in_([x.value for x in workflow.LEVEL2_WAITING]))
+    if not conds:
+        return []
+    q = select(Application).where(or_(*conds)).order_by(Application.submitted_at, Application.id)
+    return list((await s.scalars(q)).all())
 
 
 def default_studio_name(app: Application) -> str:

@@ -171,6 +171,7 @@ async def test_review_chain_with_three_accounts(fake_api, bot_process_factory, t
     await press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
     await press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
     await say(fake_api, city, "2026-12-18")
+    await press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())  # everything shown once, then recorded
     await fake_api.wait_for(lambda: any("王建国劳模创新工作室" in (m.text or "") for m in fake_api.chat(applicant)),
                             timeout=15)
     app, _ = await stored(data_dir, 700)
@@ -216,6 +217,7 @@ async def test_return_resubmit_and_rejection_over_http(fake_api, bot_process_fac
     assert app1.status == "submitted" and app1.answers["equipment"][-1] == "激光切割机"
     await press(district, Review(Action.L1_REJECT, app2.id).encode())
     await say(fake_api, district, "近年成果不足。")
+    await press(district, ReviewAux(ReviewOp.CONFIRM, app2.id).encode())
     await fake_api.wait_for(lambda: any("企事业级" in (m.text or "") for m in fake_api.chat(second)), timeout=15)
     app2, _ = await stored(data_dir, 810)
     assert app2.status == "rejected" and app2.materials == "returned"

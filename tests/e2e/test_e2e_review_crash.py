@@ -61,6 +61,7 @@ REVIEW = [
     Act(CITY, ReviewAux(ReviewOp.DEFAULT, 0).encode().replace(":0", ":{id}")),
     Act(CITY, ReviewAux(ReviewOp.DEFAULT, 0).encode().replace(":0", ":{id}")),
     Act(CITY, text="2026-12-18"),
+    Act(CITY, ReviewAux(ReviewOp.CONFIRM, 0).encode().replace(":0", ":{id}")),
 ]
 
 
@@ -106,8 +107,8 @@ async def review(api: FakeTelegramServer, bot: Any, data_dir: Path, base: int, c
 
 @pytest.mark.timeout(600)
 async def test_crash_at_every_review_step_matches_a_clean_review(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults, R-W1…R-W3: SIGKILL right after each of the twelve review steps (district approval and
-    opinion, city schedule, inspection, preliminary opinion, approval, name and plaque date) reaches the Bot
+    """Issue 7 / faults, R-W1…R-W3: SIGKILL right after each of the thirteen review steps (district approval and
+    opinion, city schedule, inspection, preliminary opinion, approval, name, plaque date, confirmation) reaches the Bot
     API; restart; the studio, opinions and audit trail equal those of a review without crashes."""
     results = []
     for run, crash in enumerate((False, True)):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 from bot import effects
 from bot.domain.workflow import Role, Status
@@ -38,20 +38,9 @@ WORKING_DAYS = range(0, 5)  # Monday to Friday
 def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
              first: float = FIRST_SECONDS) -> None:
     """Start the repeating digest job (replacing one already scheduled)."""
-    jq = app.job_queue
-    if jq is None:
-        log.warning("no JobQueue: reviewers' digests are not sent")
-        return
-    for job in jq.get_jobs_by_name(JOB_NAME):
-        job.schedule_removal()
-    jq.run_repeating(digest_job, interval=interval, first=first, name=JOB_NAME)
+    from bot.jobs import repeat
 
-
-async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        await send_digests(context.application)
-    except Exception:  # noqa: BLE001 - the next run tries again; never kill the repeating job
-        log.exception("digest run failed")
+    repeat(app, JOB_NAME, send_digests, interval=interval, first=first, what="reviewers' digests")
 
 
 def in_working_hours(local: datetime, start_hour: int, end_hour: int) -> bool:

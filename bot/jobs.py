@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -33,16 +34,30 @@ FIRST_SECONDS = 5  # first run a few seconds after start-up
 _LOCK = "pings_lock"
 
 
+def repeat(app: Application, name: str, run: Callable[[Application], Awaitable[Any]],  # type: ignore[type-arg]
+           *, interval: float, first: float, what: str) -> None:
+    """Run `run(app)` every `interval` seconds from `first` on, as the JobQueue job `name` (replacing one
+    already scheduled); a failed run is logged and the next one tries again."""
+    jq = app.job_queue
+    if jq is None:
+        log.warning("no JobQueue (install python-telegram-bot[job-queue]): %s not sent", what)
+        return
+    for job in jq.get_jobs_by_name(name):
+        job.schedule_removal()
+
+    async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await run(context.application)
+        except Exception:  # noqa: BLE001 - the next run tries again; never kill the repeating job
+            log.exception("%s run failed", what)
+
+    jq.run_repeating(tick, interval=interval, first=first, name=name)
+
+
 def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
              first: float = FIRST_SECONDS) -> None:
     """Start the repeating reminders job (replacing one already scheduled)."""
-    jq = app.job_queue
-    if jq is None:
-        log.warning("no JobQueue (install python-telegram-bot[job-queue]): reminders are not sent")
-        return
-    for job in jq.get_jobs_by_name(JOB_NAME):
-        job.schedule_removal()
-    jq.run_repeating(pings_job, interval=interval, first=first, name=JOB_NAME)
+    repeat(app, JOB_NAME, send_due_pings, interval=interval, first=first, what="reminders")
 
 
 def unschedule(app: Application) -> None:  # type: ignore[type-arg]
@@ -50,13 +65,6 @@ def unschedule(app: Application) -> None:  # type: ignore[type-arg]
     if jq is not None:
         for job in jq.get_jobs_by_name(JOB_NAME):
             job.schedule_removal()
-
-
-async def pings_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        await send_due_pings(context.application)
-    except Exception:  # noqa: BLE001 - the next run tries again; never kill the repeating job
-        log.exception("reminders run failed")
 
 
 def _keyboard(t: Any, composed: svc_pings.Composed) -> InlineKeyboardMarkup | None:

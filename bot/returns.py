@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
 from bot import effects
 from bot.runtime import services_of
@@ -28,20 +28,10 @@ _LOCK = "returns_lock"
 
 def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
              first: float = FIRST_SECONDS) -> None:
-    jq = app.job_queue
-    if jq is None:
-        log.warning("no JobQueue: returned materials are neither sent back nor removed")
-        return
-    for job in jq.get_jobs_by_name(JOB_NAME):
-        job.schedule_removal()
-    jq.run_repeating(_job, interval=interval, first=first, name=JOB_NAME)
+    """Start the repeating job that returns materials (R-W4), replacing one already scheduled."""
+    from bot.jobs import repeat
 
-
-async def _job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    try:
-        await run_returns(context.application)
-    except Exception:  # noqa: BLE001 - the next run tries again; never kill the repeating job
-        log.exception("returned-materials run failed")
+    repeat(app, JOB_NAME, run_returns, interval=interval, first=first, what="returned materials")
 
 
 async def run_returns(application: Application) -> tuple[int, int]:  # type: ignore[type-arg]

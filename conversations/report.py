@@ -38,6 +38,7 @@ from bot import effects
 from bot import files as fileio
 from bot.callbacks import InspectOp, ReportOp
 from bot.domain.pings import CONTACT_KINDS, Kind
+from bot.domain.values import parse_date_or_none
 from bot.domain.workflow import Role
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
@@ -651,7 +652,7 @@ async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
         rq.reply(*inspect_prompt(rq, studio, pending, "⚠️ " + t("studio.inspect.use_buttons")))
         return
     if step == "date":
-        on = svc.parse_date(text)
+        on = parse_date_or_none(text)
         if on is None:
             rq.reply(*inspect_prompt(rq, studio, pending, "⚠️ " + t("studio.inspect.bad_date")))
             return

@@ -12,7 +12,6 @@ kept as a draft of that decision and offered again at the next press of the same
 from __future__ import annotations
 
 import logging
-import re
 import warnings
 from datetime import date
 from typing import Any
@@ -30,6 +29,7 @@ from telegram.warnings import PTBUserWarning
 from bot import callbacks as cb
 from bot import effects, notify
 from bot.domain import form, workflow
+from bot.domain.values import parse_date_or_none
 from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
 from bot.services import review as svc_review
@@ -198,17 +198,6 @@ async def _prompt(rq: Rq, app: App, pending: dict[str, Any]) -> None:
                                 naming_by=naming_by))
 
 
-_DATE = re.compile(r"^(\d{4})[-./年](\d{1,2})[-./月](\d{1,2})日?$")
-
-
-def parse_date(text: str) -> date | None:
-    m = _DATE.match(text)
-    try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
-    except ValueError:
-        return None
-
-
 @handler
 async def on_text(rq: Rq) -> str | int:
     pending = _pending(rq)
@@ -228,7 +217,7 @@ async def on_text(rq: Rq) -> str | int:
             return OPINION
         pending["opinion"] = text
     elif step == Step.DATE.value:
-        on = parse_date(text)
+        on = parse_date_or_none(text)
         if on is None:
             rq.reply(rq.t("review.bad_date"))
             return OPINION

@@ -109,3 +109,19 @@ def test_declaration_covers_every_form_field():
 
 def test_completeness_check_names_missing_fields():
     assert "leader_name" in form.validate_complete({"applying_unit": "x"})
+
+
+def test_one_date_parser_takes_the_ways_people_type_a_day():
+    """R-W3, R-O2: plaque dates, inspection dates and season dates are read by one parser."""
+    from datetime import date
+
+    import pytest
+
+    from bot.domain.values import InvalidInput, parse_date
+
+    for raw in ("2026-09-20", "2026.9.20", "2026/09/20", "2026年9月20日", " 2026 - 9 - 20 ", "２０２６-０９-２０"):
+        assert parse_date(raw) == date(2026, 9, 20), raw
+    for raw, code in (("20 September", "date.format"), ("2026-02-30", "date.invalid"), ("", "date.format")):
+        with pytest.raises(InvalidInput) as exc:
+            parse_date(raw)
+        assert exc.value.code == code

@@ -18,6 +18,28 @@ class InvalidInput(ValueError):
         self.params = params
 
 
+_DATE = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?$")
+
+
+def parse_date(raw: str) -> date:
+    """A typed day: 2026-09-20, 2026.9.20, 2026/09/20 or 2026年9月20日 (full-width digits too); raises
+    `InvalidInput` with `date.format` (not a date) or `date.invalid` (no such day)."""
+    m = _DATE.match((raw or "").translate(_FULLWIDTH_DIGITS).strip())
+    if m is None:
+        raise InvalidInput("date.format")
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        raise InvalidInput("date.invalid") from None
+
+
+def parse_date_or_none(raw: str) -> date | None:
+    try:
+        return parse_date(raw)
+    except InvalidInput:
+        return None
+
+
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９．，", "0123456789.,")
 

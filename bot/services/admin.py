@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import calendar
+from bot.domain import calendar, values
 from bot.domain.workflow import Role
 from storage import repo
 from storage.models import Invitation, RoleGrant, Season, Union, User
@@ -26,7 +26,6 @@ UNION_KINDS: tuple[str, ...] = ("district", "industry")
 SEASON_FIELDS: tuple[str, ...] = ("opens_on", "deadline", "review_starts", "naming_by")
 
 _INVITE_SHAPE = re.compile(r"^inv-[A-Za-z0-9_\-]{16,60}$")
-_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 
 
 class Refused(Exception):
@@ -52,14 +51,11 @@ def clean_name(text: str) -> str:
 
 
 def parse_date(text: str) -> date:
-    """A typed `YYYY-MM-DD` date."""
-    m = _DATE.match(text or "")
-    if m is None:
-        raise Refused("admin.error.date_format")
+    """A typed date (`bot.domain.values.parse_date`), or the admin's refusal saying what is wrong."""
     try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        raise Refused("admin.error.date_invalid") from None
+        return values.parse_date(text)
+    except values.InvalidInput as exc:
+        raise Refused("admin.error.date_invalid" if exc.code == "date.invalid" else "admin.error.date_format") from None
 
 
 # --------------------------------------------------------------------------- unions

@@ -132,9 +132,9 @@ def _date(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    from bot.services.studios import parse_date
+    from bot.domain.values import parse_date_or_none
 
-    return parse_date(_cell(value))
+    return parse_date_or_none(_cell(value))
 
 
 async def check(s: AsyncSession, data: bytes, today: date) -> tuple[list[Entry], list[Problem]]:

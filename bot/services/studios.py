@@ -238,19 +238,6 @@ async def reports_of(s: AsyncSession, studio_id: int) -> Sequence[YearReport]:
 # --------------------------------------------------------------------------- inspections (R-O1, R-O2)
 
 
-_DATE = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?$")
-
-
-def parse_date(text: str) -> date | None:
-    m = _DATE.match(text.strip())
-    if not m:
-        return None
-    try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
-
-
 async def check_date(s: AsyncSession, studio: Studio, on: date, today: date) -> None:
     """An inspection that took place: not in the future, not before naming, not in a first year (R-D4)."""
     if on > today:

@@ -431,8 +431,9 @@ async def list_screen(rq: Rq, page: int = 0, note: str | None = None) -> tuple[s
     chunk = studios[page * PAGE:(page + 1) * PAGE]
     active = sum(1 for x in studios if x.status == svc.ACTIVE)
     lines = [t("studio.list.title", n=len(studios), active=active, delisted=len(studios) - active)]
+    unions = {u.id: u.name(rq.lang) for u in await repo.all_unions(rq.session)}  # one query for the page
     for i, x in enumerate(chunk, start=page * PAGE + 1):
-        lines.append(t("studio.list.line", n=i, name=x.name, union=await _union_name(rq, x.union_id),
+        lines.append(t("studio.list.line", n=i, name=x.name, union=unions.get(x.union_id or 0, ""),
                        status=_status(t, x), named=x.named_on.isoformat()))
     rows = [[ibtn(_clip(("🚫 " if x.status != svc.ACTIVE else "") + x.name, 60), InspectOp.STUDIO, x.id)]
             for x in chunk]

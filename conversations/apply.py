@@ -3,8 +3,8 @@ step or pasted as a table), photos, documents, summary with edit, declaration an
 
 Every screen is derived from `bot.domain.form` and drawn by `bot.views.wizard`; the cursor lives in the
 application row, so a restart, `kill -9` or another device continues exactly where the user was.
-A question answered with a button is replaced in place by the next one; a question answered by typing
-is closed (its buttons removed) when its message id is known (`wizard.q`).
+A question answered with a button is replaced in place by the next one, so its buttons are gone; a
+short answer (an error, a part received) carries the step's buttons without repeating the question.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
 from bot.domain import form, values
 from bot.domain.form import FormField, Kind
-from bot.domain.render import display
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, Status
 from bot.ordering import PerUserOrder
@@ -49,6 +48,7 @@ log = logging.getLogger(__name__)
 
 FORM = "form"
 NAME = "apply"
+PASTE_FIXABLE = 3  # a pasted row with more faulty cells than this is not taken for a member row
 
 
 @dataclass(frozen=True)
@@ -127,49 +127,36 @@ def labels(rq: Rq, f: FormField) -> dict[str, str]:
 # --------------------------------------------------------------------------- sending
 
 
-async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, new: bool = False,
-               closing: tuple[str, str] | None = None) -> None:
+async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, new: bool = False) -> None:
     """The screen of where the wizard stands. A press replaces the pressed message (so its buttons go);
-    typed input gets a new message and, with `closing` (label, answer), the question it answered is
-    closed when its message is known. `short`: only the note with the step's buttons."""
+    typed input gets a new message. `short`: only the note with the step's name and buttons."""
     d = await load(rq, app)
     text, markup = views.short_reply(d, note) if short and note else views.screen(d, note)
-    send(rq, app, text, markup, new=new, closing=closing)
+    send(rq, text, markup, new=new)
 
 
-def send(rq: Rq, app: App, text: str, markup: InlineKeyboardMarkup | None, *, new: bool = False,
-         closing: tuple[str, str] | None = None) -> None:
-    pressed = rq.query.message if rq.query is not None else None
-    if pressed is not None and not new:
+def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, new: bool = False) -> None:
+    if rq.query is not None and rq.query.message is not None and not new:
         rq.edit(text, markup)
-        drafts.set_wizard(app, q=pressed.message_id)
-        return
-    q = (app.wizard or {}).get("q")
-    if closing is not None and q:
-        rq.owe(effects.edit(rq.chat_id, int(q), views.answered_text(rq.t, *closing)),
-               effects.message(rq.chat_id, text, markup, stale_ok=True))
     else:
         rq.reply(text, markup)
-    drafts.set_wizard(app, q=None)
 
 
 # --------------------------------------------------------------------------- moving
 
 
-async def goto(rq: Rq, app: App, step: str, note: str | None = None, *,
-               closing: tuple[str, str] | None = None) -> None:
+async def goto(rq: Rq, app: App, step: str, note: str | None = None) -> None:
     changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None, "paste": None}
     if step == "summary":
         changes["mode"] = None
         changes["seen_summary"] = True
     drafts.set_wizard(app, **changes)
-    await show(rq, app, note, closing=closing)
+    await show(rq, app, note)
 
 
-async def advance(rq: Rq, app: App, key: str, note: str | None = None, *,
-                  closing: tuple[str, str] | None = None) -> None:
+async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
     files = files_of(app)
-    await goto(rq, app, drafts.next_step(app, files, key), note, closing=closing)
+    await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
 async def accept(rq: Rq, app: App, f: FormField, value: Any) -> None:
@@ -178,8 +165,7 @@ async def accept(rq: Rq, app: App, f: FormField, value: Any) -> None:
     note = rq.t("wizard.saved")
     if f.kind is Kind.YESNO and value is False:
         note = rq.t("elig.failed", condition=rq.t(f.label_key))
-    shown = display(f, value, rq.t)
-    await advance(rq, app, f.key, note, closing=(rq.t.plain(f.label_key), shown))
+    await advance(rq, app, f.key, note)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -199,6 +185,9 @@ async def cmd_apply(rq: Rq) -> str | int:
 @handler
 async def on_go(rq: Rq) -> str | int:
     """The /start or /my button: as /apply, in a new message."""
+    if not isinstance(cb.decode(rq.query.data if rq.query else None), Go):
+        rq.refuse(rq.t("error.bad_button"), "bad_button")
+        return None  # type: ignore[return-value]
     st = await standing(rq)
     if st.current is None and st.previous is not None:
         rq.reply(*season_entry.offer(rq.t, st))
@@ -360,24 +349,30 @@ async def _on_text(rq: Rq, app: App, f: FormField, text: str) -> None:
     await accept(rq, app, f, value)
 
 
+def _merged(f: FormField, items: list[str], buf: list[str], today: Any) -> tuple[list[str], int, int]:
+    """The list with the buffered lines added (an item already listed is not added twice): the list,
+    how many were added and how many were already there."""
+    new = f.parse("\n".join(buf), today=today) if buf else []
+    added = [x for x in dict.fromkeys(new) if x not in items]
+    return items + added, len(added), len(new) - len(added)
+
+
 async def _on_items(rq: Rq, app: App, f: FormField, text: str) -> None:
-    """A message adds its lines to the list (an item already listed is not added twice)."""
+    """A message's lines are collected (each item checked on its own); "Done" adds them to the list."""
     items = list((app.answers or {}).get(f.key) or [])
+    buf = list((app.wizard or {}).get("buf") or [])
+    text = clean_text(text)
     try:
-        new = f.parse(text, today=rq.svc.today())
+        f.parse(text, today=rq.svc.today())
+        merged, added, _ = _merged(f, items, [*buf, text], rq.svc.today())
     except InvalidInput as exc:
         await show(rq, app, _error(rq, exc, f), short=True)
         return
-    added = [x for x in dict.fromkeys(new) if x not in items]
-    if len(items) + len(added) > f.max_items:
+    if len(merged) > f.max_items:
         await show(rq, app, "⚠️ " + rq.t("error.too_many_lines", max=f.max_items), short=True)
         return
-    items += added
-    drafts.set_answer(app, f.key, items, rq.svc.clock.now())
-    note = rq.t("wizard.items_added", n=len(added), total=len(items))
-    if len(added) < len(new):
-        note += "\n" + rq.t("wizard.items_known", n=len(new) - len(added))
-    await show(rq, app, note)
+    drafts.set_wizard(app, buf=[*buf, text])
+    await show(rq, app, rq.t("wizard.items_added", n=added, total=len(merged)), short=True)
 
 
 async def _on_member_text(rq: Rq, app: App, text: str) -> None:
@@ -395,12 +390,11 @@ async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, valu
     now = rq.svc.clock.now()
     short = mf.key.removeprefix("member_")
     members = [dict(r) for r in (app.answers or {}).get("members") or []]
-    closing = (rq.t.plain(mf.label_key), display(mf, value, rq.t))
     if m.get("i") is not None:  # editing one field of an existing member
         members[int(m["i"])][short] = value
         drafts.set_answer(app, "members", members, now)
         drafts.set_wizard(app, m=None, other=None)
-        await show(rq, app, rq.t("members.updated"), closing=closing)
+        await show(rq, app, rq.t("members.updated"))
         return
     row = dict(m.get("row") or {})
     row[short] = value
@@ -408,7 +402,7 @@ async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, valu
     idx = ask.index(mf.key) if mf.key in ask else len(ask) - 1
     if idx + 1 < len(ask):
         drafts.set_wizard(app, m={**m, "f": ask[idx + 1], "row": row}, other=None)
-        await show(rq, app, rq.t("wizard.saved"), closing=closing)
+        await show(rq, app, rq.t("wizard.saved"))
         return
     members.append(row)
     drafts.set_answer(app, "members", members, now)
@@ -416,7 +410,7 @@ async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, valu
     if m.get("paste") is not None and int(m["paste"]) < len(paste):
         paste.pop(int(m["paste"]))
     drafts.set_wizard(app, m=None, other=None, paste=paste or None)
-    await show(rq, app, rq.t("members.added", name=row.get("name", ""), n=len(members)), closing=closing)
+    await show(rq, app, rq.t("members.added", name=row.get("name", ""), n=len(members)))
 
 
 async def _on_paste(rq: Rq, app: App, text: str) -> None:
@@ -435,6 +429,13 @@ async def _on_paste(rq: Rq, app: App, text: str) -> None:
     for cells in rows:
         row, errors = form.parse_member_cells(cells, today=today, labels=by_field)
         preview.append({"row": row, "err": {k: [e.code, dict(e.params)] for k, e in errors.items()}})
+    if not any(len(r["err"]) <= PASTE_FIXABLE for r in preview):  # nothing like a member row: say how
+        d = await load(rq, app)
+        drafts.set_wizard(app, paste=preview)
+        text, _ = views.paste_screen(d)
+        drafts.set_wizard(app, paste=None)
+        await show(rq, app, "⚠️ " + rq.t("paste.unreadable") + "\n\n" + text, short=True)
+        return
     drafts.set_wizard(app, paste=preview, m=None)
     await show(rq, app)
 
@@ -604,7 +605,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
             return
         d = await load(rq, app)
         if d.obstacles:  # submission cannot succeed: say why, before any pledge
-            send(rq, app, *views.summary_screen(d, "⛔ " + t("summary.blocked")))
+            send(rq, *views.summary_screen(d, "⛔ " + t("summary.blocked")))
             return
         await goto(rq, app, "confirm")
         return
@@ -733,6 +734,17 @@ async def _done(rq: Rq, app: App, f: FormField, files: dict[str, int]) -> None:
             rq.alert(t("photos.too_few", n=n, min=form.MIN_PHOTOS))
             return
         await advance(rq, app, f.key)
+        return
+    if buf and f.kind is Kind.LINES:
+        try:
+            value, _, known = _merged(f, list((app.answers or {}).get(f.key) or []), buf, rq.svc.today())
+        except InvalidInput as exc:
+            rq.alert(t(f"error.{exc.code}", **exc.params))
+            return
+        drafts.set_wizard(app, buf=None)
+        drafts.set_answer(app, f.key, value, rq.svc.clock.now())
+        note = t("wizard.saved") + ("\n" + t("wizard.items_known", n=known) if known else "")
+        await advance(rq, app, f.key, note)
         return
     if buf:
         try:

@@ -79,6 +79,9 @@ async def cmd_my(rq: Rq) -> None:
 
 @handler
 async def on_my_button(rq: Rq) -> None:
+    if not isinstance(cb.decode(rq.query.data if rq.query else None), MyApps):
+        rq.refuse(rq.t("error.bad_button"), "bad_button")
+        return
     rq.reply(*await my_screen(rq))
 
 

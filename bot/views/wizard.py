@@ -274,8 +274,9 @@ def nav_row(d: Draft, f: FormField, answered: bool) -> list[Btn]:
     row: list[Btn] = []
     if w.get("mode") != "edit" and previous_step(f.key):
         row.append(button(t, app, Op.BACK))
-    if not f.required and not answered:
-        row.append(button(t, app, Op.SKIP))
+    if not f.required:  # once something is given, the same button moves on with it
+        given = f.kind in (Kind.VIDEO, Kind.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
+        row.append(button(t, app, Op.SKIP, key="wizard.button.next" if given else None))
     keep = f.kind in (Kind.UNION, Kind.YESNO, Kind.TEXT, Kind.CHOICE, Kind.YEARMONTH, Kind.AREA, Kind.MONEY) or (
         f.kind is Kind.LONGTEXT and not w.get("buf"))
     if answered and keep:
@@ -312,8 +313,10 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
         items = list(d.answers.get(f.key) or [])
         rows += pairs([button(t, app, Op.ITEM_DEL, str(i), label=t.plain(
             "wizard.button.item_del", n=i + 1, item=cut(item, LABEL_CUT))) for i, item in enumerate(items)])
-        if items:
+        if items or buf:
             rows.append([button(t, app, Op.DONE)])
+        if buf:
+            rows.append([button(t, app, Op.CLEAR)])
     elif f.kind is Kind.LONGTEXT:
         if buf:
             rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
@@ -323,12 +326,11 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
             for a, name in zip(d.atts.get(f.key, ()), file_names(t, d.atts.get(f.key, ())), strict=True)]
         if buf:
             rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
-        elif answered:
+        elif answered and f.required:
             rows.append([button(t, app, Op.DONE, key="wizard.button.next")])
     elif f.kind is Kind.VIDEO and d.atts.get(f.key):
         rows.append([button(t, app, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video")
                      for a in d.atts[f.key]])
-        rows.append([button(t, app, Op.DONE, key="wizard.button.next")])
     rows.append(nav_row(d, f, answered))
     return kb(rows)
 
@@ -381,12 +383,7 @@ def short_reply(d: Draft, note: str) -> Screen:
         return screen(d, note)
     if (d.wizard.get("m") or {}).get("f"):
         return screen(d, note)
-    return note, step_keyboard(d, f)
-
-
-def answered_text(t: Translator, label: str, value: str) -> str:
-    """An answered question as it stays in the chat: its name and the answer, without buttons."""
-    return t("wizard.answered", field=label, value=cut(value, 200))
+    return f"{note}\n\n{progress(d.t, key)}\n<b>{d.t(f.label_key)}</b>", step_keyboard(d, f)
 
 
 # --------------------------------------------------------------------------- members
@@ -468,7 +465,8 @@ def paste_screen(d: Draft, note: str | None = None) -> Screen:
     t, app = d.t, d.app
     rows_in = list(d.wizard.get("paste") or [])
     good = [r for r in rows_in if not r.get("err")]
-    parts = ([note] if note else []) + [t("paste.title", n=len(rows_in), ok=len(good))]
+    parts = ([note] if note else []) + [f"<b>{t('field.members.label')}</b>",
+                                        t("paste.title", n=len(rows_in), ok=len(good))]
     lines = []
     for i, r in enumerate(rows_in, start=1):
         data = dict(r.get("row") or {})

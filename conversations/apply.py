@@ -3,8 +3,9 @@ step or pasted as a table), photos, documents, summary with edit, declaration an
 
 Every screen is derived from `bot.domain.form` and drawn by `bot.views.wizard`; the cursor lives in the
 application row, so a restart, `kill -9` or another device continues exactly where the user was.
-A question answered with a button is replaced in place by the next one, so its buttons are gone; a
-short answer (an error, a part received) carries the step's buttons without repeating the question.
+A question answered with a button keeps its text and the answer but loses its buttons, and the next
+question follows; moving about (back, summary, edit) replaces the pressed screen. A short answer (an
+error, a part received) carries the step's buttons without repeating the question.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
 from bot.domain import form, values
 from bot.domain.form import FormField, Kind
+from bot.domain.render import display
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, Status
 from bot.ordering import PerUserOrder
@@ -127,35 +129,46 @@ def labels(rq: Rq, f: FormField) -> dict[str, str]:
 # --------------------------------------------------------------------------- sending
 
 
-async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, new: bool = False) -> None:
-    """The screen of where the wizard stands. A press replaces the pressed message (so its buttons go);
-    typed input gets a new message. `short`: only the note with the step's name and buttons."""
+async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, edit: bool = False) -> None:
+    """The screen of where the wizard stands, in a new message, or replacing the pressed one (`edit`).
+    `short`: only the note with the step's name and buttons."""
     d = await load(rq, app)
     text, markup = views.short_reply(d, note) if short and note else views.screen(d, note)
-    send(rq, text, markup, new=new)
+    send(rq, text, markup, edit=edit)
 
 
-def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, new: bool = False) -> None:
-    if rq.query is not None and rq.query.message is not None and not new:
+def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool = False) -> None:
+    if edit:
         rq.edit(text, markup)
     else:
         rq.reply(text, markup)
 
 
+def close_pressed(rq: Rq, label: str, value: str) -> None:
+    """The pressed question keeps its name and the answer given, without its buttons."""
+    if rq.query is not None and rq.query.message is not None:
+        rq.edit(views.answered_text(rq.t, label, value or rq.t.plain("summary.skipped")))
+
+
 # --------------------------------------------------------------------------- moving
 
 
-async def goto(rq: Rq, app: App, step: str, note: str | None = None) -> None:
+async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bool = False) -> None:
     changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None, "paste": None}
     if step == "summary":
         changes["mode"] = None
         changes["seen_summary"] = True
     drafts.set_wizard(app, **changes)
-    await show(rq, app, note)
+    await show(rq, app, note, edit=edit)
 
 
 async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
+    """On to the next open step; a pressed question is closed with its answer."""
     files = files_of(app)
+    f = form.BY_KEY[key]
+    if rq.query is not None:
+        d = await load(rq, app)
+        close_pressed(rq, rq.t.plain(f.label_key), views.shown_value(d, f))
     await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
@@ -233,7 +246,7 @@ async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = Fals
         if step_of(app) != "summary":
             window = views.window_line(d)
             note += "\n" + window if window else ""
-    await show(rq, app, note, new=True)
+    await show(rq, app, note)
     return FORM
 
 
@@ -390,6 +403,8 @@ async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, valu
     now = rq.svc.clock.now()
     short = mf.key.removeprefix("member_")
     members = [dict(r) for r in (app.answers or {}).get("members") or []]
+    if rq.query is not None:
+        close_pressed(rq, rq.t.plain(mf.label_key), display(mf, value, rq.t))
     if m.get("i") is not None:  # editing one field of an existing member
         members[int(m["i"])][short] = value
         drafts.set_answer(app, "members", members, now)
@@ -576,7 +591,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         await show(rq, app)
         return
     if op is Op.SUMMARY:
-        await goto(rq, app, "summary")
+        await goto(rq, app, "summary", edit=True)
         return
     if op is Op.FULL:
         f = form.BY_KEY.get(v or "")
@@ -597,7 +612,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
             rq.alert(t("apply.locked"))
             return
         drafts.set_wizard(app, mode="edit")
-        await goto(rq, app, fields[0].key)
+        await goto(rq, app, fields[0].key, edit=True)
         return
     if op is Op.SUBMIT:
         if key != "summary":  # the declaration is reached from the summary only
@@ -605,9 +620,9 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
             return
         d = await load(rq, app)
         if d.obstacles:  # submission cannot succeed: say why, before any pledge
-            send(rq, *views.summary_screen(d, "⛔ " + t("summary.blocked")))
+            send(rq, *views.summary_screen(d, "⛔ " + t("summary.blocked")), edit=True)
             return
-        await goto(rq, app, "confirm")
+        await goto(rq, app, "confirm", edit=True)
         return
     if op is Op.CONFIRM:
         if key != "confirm":  # submission only from the screen that showed the pledge
@@ -629,13 +644,13 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
     if op is Op.BACK:
         if w.get("other"):  # from the typed "other" answer back to the buttons
             drafts.set_wizard(app, other=None)
-            await show(rq, app)
+            await show(rq, app, edit=True)
             return
         prev = drafts.previous_step(app, key)
         if prev is None:
             rq.toast(t("wizard.first_step"))
             return
-        await goto(rq, app, prev)
+        await goto(rq, app, prev, edit=True)
         return
     if op is Op.SKIP:
         if f.required:
@@ -669,11 +684,11 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
     if op is Op.OTHER and f.allow_other:
         drafts.set_wizard(app, other=True)
-        await show(rq, app)
+        await show(rq, app, edit=True)
         return
     if op is Op.CLEAR:
         drafts.set_wizard(app, buf=None)
-        await show(rq, app, t("wizard.cleared"))
+        await show(rq, app, t("wizard.cleared"), edit=True)
         return
     if op is Op.DONE:
         await _done(rq, app, f, files)
@@ -685,7 +700,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
             return
         gone = items.pop(int(v))
         drafts.set_answer(app, f.key, items, now)
-        await show(rq, app, t("wizard.item_removed", item=gone))
+        await show(rq, app, t("wizard.item_removed", item=gone), edit=True)
         return
     if op is Op.FILE_DEL and f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):
         atts = {str(a.id): a for a in await repo.attachments(rq.session, app.id, f.key)}
@@ -705,7 +720,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         repo.audit(rq.session, now, "file_removed", application_id=app.id, actor_id=rq.user.id,
                    details={"field": f.key, "sha256": att.sha256})
         name = att.original_name if f.kind is not Kind.PHOTOS else None
-        await show(rq, app, t("file.removed", name=name) if name else t("photos.removed"))
+        await show(rq, app, t("file.removed", name=name) if name else t("photos.removed"), edit=True)
         return
     rq.alert(t("error.stale_button"))
 
@@ -771,14 +786,14 @@ async def _members_button(rq: Rq, app: App, op: Op, v: str | None, m: dict[str, 
         mf = form.BY_KEY[m["f"]]
         if op is Op.BACK and w.get("other"):
             drafts.set_wizard(app, other=None)
-            await show(rq, app)
+            await show(rq, app, edit=True)
             return
         if op is Op.CHOICE and mf.kind is Kind.CHOICE and v in mf.options():
             await _member_value(rq, app, m, mf, v)
             return
         if op is Op.OTHER and mf.allow_other:
             drafts.set_wizard(app, other=True)
-            await show(rq, app)
+            await show(rq, app, edit=True)
             return
         if op is Op.BACK:
             ask = list(m.get("ask") or keys)
@@ -787,7 +802,7 @@ async def _members_button(rq: Rq, app: App, op: Op, v: str | None, m: dict[str, 
                 drafts.set_wizard(app, m={**m, "f": ask[idx - 1]})
             else:
                 drafts.set_wizard(app, m=None)
-            await show(rq, app)
+            await show(rq, app, edit=True)
             return
         rq.alert(t("error.stale_button"))
         return
@@ -798,47 +813,47 @@ async def _members_button(rq: Rq, app: App, op: Op, v: str | None, m: dict[str, 
         members += good
         drafts.set_answer(app, "members", members, now)
         drafts.set_wizard(app, paste=rest or None)
-        await show(rq, app, t("paste.added", n=len(good), total=len(members)))
+        await show(rq, app, t("paste.added", n=len(good), total=len(members)), edit=True)
         return
     if op is Op.PASTE_FIX and paste and v is not None and v.isdigit() and int(v) < len(paste) \
             and paste[int(v)].get("err"):
         r = paste[int(v)]
         ask = [k for k in keys if k in r["err"]]
         drafts.set_wizard(app, m={"f": ask[0], "row": dict(r["row"]), "ask": ask, "paste": int(v)})
-        await show(rq, app)
+        await show(rq, app, edit=True)
         return
     if op is Op.PASTE_DROP and paste:
         drafts.set_wizard(app, paste=None)
-        await show(rq, app, t("paste.dropped"))
+        await show(rq, app, t("paste.dropped"), edit=True)
         return
     if op is Op.MEMBER_ADD:
         if len(members) >= form.MAX_MEMBERS:
             rq.alert(t("paste.too_many", max=form.MAX_MEMBERS, n=1))
             return
         drafts.set_wizard(app, m={"f": keys[0], "row": {}})
-        await show(rq, app)
+        await show(rq, app, edit=True)
         return
     if op in (Op.MEMBER_EDIT, Op.MEMBER_DEL) and v is not None and v.isdigit() and int(v) < len(members):
         i = int(v)
         if op is Op.MEMBER_DEL:
             removed = members.pop(i)
             drafts.set_answer(app, "members", members, now)
-            await show(rq, app, t("members.removed", name=removed.get("name", "")))
+            await show(rq, app, t("members.removed", name=removed.get("name", "")), edit=True)
         else:
             drafts.set_wizard(app, m={"pick": i})
-            await show(rq, app)
+            await show(rq, app, edit=True)
         return
     if op is Op.MEMBER_FIELD and m and m.get("pick") is not None and f"member_{v}" in keys:
         drafts.set_wizard(app, m={"f": f"member_{v}", "i": int(m["pick"])})
-        await show(rq, app)
+        await show(rq, app, edit=True)
         return
     if op is Op.BACK:
         if m:
             drafts.set_wizard(app, m=None)
-            await show(rq, app)
+            await show(rq, app, edit=True)
             return
         prev = drafts.previous_step(app, "members")
-        await goto(rq, app, prev or "members")
+        await goto(rq, app, prev or "members", edit=True)
         return
     if op is Op.DONE:
         if not members:
@@ -861,7 +876,7 @@ async def _submit(rq: Rq, app: App) -> None:
         if "conditions" in params:
             params["conditions"] = "\n".join(t(f"field.elig_{c[-1]}.label") for c in params["conditions"])
         drafts.set_wizard(app, step="summary")
-        await show(rq, app, "⛔ " + t(exc.key, **params))
+        await show(rq, app, "⛔ " + t(exc.key, **params), edit=True)
         return
     record_pledge(rq, app)
     rq.edit(t("submit.receipt", number=app.number, date=app.application_date.isoformat() if app.application_date

@@ -3,9 +3,10 @@ step or pasted as a table), photos, documents, summary with edit, declaration an
 
 Every screen is derived from `bot.domain.form` and drawn by `bot.views.wizard`; the cursor lives in the
 application row, so a restart, `kill -9` or another device continues exactly where the user was.
-A question answered with a button keeps its text and the answer but loses its buttons, and the next
-question follows; moving about (back, summary, edit) replaces the pressed screen. A short answer (an
-error, a part received) carries the step's buttons without repeating the question.
+An answer brings the next question in a new message; moving about (back, summary, edit) replaces the
+pressed screen. Every button carries the position it was shown at, so one pressed on an older question
+is refused. A short answer (an error, a part received) carries the step's buttons without repeating
+the question.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
 from bot.domain import form, values
 from bot.domain.form import FormField, Kind
-from bot.domain.render import display
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, Status
 from bot.ordering import PerUserOrder
@@ -144,11 +144,6 @@ def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool =
         rq.reply(text, markup)
 
 
-def close_pressed(rq: Rq, label: str, value: str) -> None:
-    """The pressed question keeps its name and the answer given, without its buttons."""
-    if rq.query is not None and rq.query.message is not None:
-        rq.edit(views.answered_text(rq.t, label, value or rq.t.plain("summary.skipped")))
-
 
 # --------------------------------------------------------------------------- moving
 
@@ -163,12 +158,7 @@ async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bo
 
 
 async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
-    """On to the next open step; a pressed question is closed with its answer."""
     files = files_of(app)
-    f = form.BY_KEY[key]
-    if rq.query is not None:
-        d = await load(rq, app)
-        close_pressed(rq, rq.t.plain(f.label_key), views.shown_value(d, f))
     await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
@@ -403,8 +393,6 @@ async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, valu
     now = rq.svc.clock.now()
     short = mf.key.removeprefix("member_")
     members = [dict(r) for r in (app.answers or {}).get("members") or []]
-    if rq.query is not None:
-        close_pressed(rq, rq.t.plain(mf.label_key), display(mf, value, rq.t))
     if m.get("i") is not None:  # editing one field of an existing member
         members[int(m["i"])][short] = value
         drafts.set_answer(app, "members", members, now)

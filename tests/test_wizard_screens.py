@@ -119,15 +119,19 @@ async def test_long_answer_is_readable_whole_and_photos_on_request(bot):
     assert long_text in "".join(bot.request.texts(84, since=mark)).replace("\n", "")
 
 
-async def test_pressed_question_is_replaced_so_its_buttons_go(bot):
-    """R-F2: a question answered with a button keeps the answer and loses its buttons; the next follows."""
+async def test_older_question_buttons_are_refused_and_other_has_back(bot):
+    """R-F2: a button of an earlier question changes nothing; "Other" asks for the text with a way back."""
+    from bot.callbacks import Wiz
+
     u = bot.user(85)
-    await goto_step(bot, u, "leader_gender")
-    mark = await tap_op(bot, u, WizardOp.CHOICE, "male")
-    sent = bot.request.sent(85, since=mark)
-    assert [n for n, _ in sent] == ["editMessageText", "sendMessage"]
-    assert "男" in sent[0][1]["text"] and not sent[0][1].get("reply_markup")
-    assert "出生年月" in sent[1][1]["text"]
+    await goto_step(bot, u, "leader_education")
+    app = await app_of(bot, 85)
+    mark = await bot.press(u, Wiz(app.id, WizardOp.CHOICE, "female", "leader_gender").encode())
+    assert bot.request.alerts(since=mark) and (await app_of(bot, 85)).answers["leader_gender"] == "male"
+    await tap_op(bot, u, WizardOp.OTHER)
+    assert ops(bot, 85) == ["b"]
+    await tap_op(bot, u, WizardOp.BACK)
+    assert "c" in ops(bot, 85) and (await app_of(bot, 85)).wizard["step"] == "leader_education"
 
 
 async def test_english_wizard_reads_without_chinese(bot):

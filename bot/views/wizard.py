@@ -374,11 +374,6 @@ def other_screen(d: Draft, f: FormField, note: str | None = None) -> Screen:
     return "\n\n".join(parts), kb([[button(t, d.app, Op.BACK)]])
 
 
-def answered_text(t: Translator, label: str, value: str) -> str:
-    """An answered question as it stays in the chat: its name and the answer given, without buttons."""
-    return t("wizard.answered", field=label, value=cut(value, 200))
-
-
 def short_reply(d: Draft, note: str) -> Screen:
     """A short answer on the current step (an error, a part received): the note with the step's
     buttons, without sending the whole question again."""

@@ -1,8 +1,12 @@
-"""The applicant's wizard (`/apply`): union, eligibility, every field of the form, members,
-photos, documents, summary with edit, declaration and submission.
+"""The applicant's wizard (`/apply`): union, eligibility, every field of the form, members (step by
+step or pasted as a table), photos, documents, summary with edit, declaration and submission.
 
-Every screen is derived from `bot.domain.form`; the cursor lives in the application row, so a
-restart, `kill -9` or another device continues exactly where the user was.
+Every screen is derived from `bot.domain.form` and drawn by `bot.views.wizard`; the cursor lives in the
+application row, so a restart, `kill -9` or another device continues exactly where the user was.
+An answer brings the next question in a new message; moving about (back, summary, edit) replaces the
+pressed screen. Every button carries the position it was shown at, so one pressed on an older question
+is refused. A short answer (an error, a part received) carries the step's buttons without repeating
+the question.
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup, Message
 from telegram.ext import (
     Application,
@@ -27,16 +31,17 @@ from telegram.warnings import PTBUserWarning
 from bot import callbacks as cb
 from bot import effects
 from bot import files as fileio
+from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
-from bot.domain import calendar, form
+from bot.domain import form, values
 from bot.domain.form import FormField, Kind
-from bot.domain.render import display, member_line
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.workflow import EDITABLE, Status
-from bot.i18n import Markup, Translator
 from bot.ordering import PerUserOrder
 from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
+from bot.views import wizard as views
+from bot.views.wizard import Draft, position, step_of
 from conversations import season_entry
 from storage import repo
 from storage.models import Application as App
@@ -45,7 +50,14 @@ log = logging.getLogger(__name__)
 
 FORM = "form"
 NAME = "apply"
-BAR = 10
+PASTE_FIXABLE = 3  # a pasted row with more faulty cells than this is not taken for a member row
+
+
+@dataclass(frozen=True)
+class Go(Codec):
+    """Fill in or continue the application (the /start and /my button)."""
+
+    prefix: ClassVar[str] = "go"
 
 
 # --------------------------------------------------------------------------- loading
@@ -73,10 +85,6 @@ def files_of(app: App) -> dict[str, int]:
     return app.files or {}
 
 
-def step_of(app: App) -> str:
-    return str((app.wizard or {}).get("step") or "summary")
-
-
 def _first_open_step(app: App, files: dict[str, int]) -> str:
     for f in form.STEPS:
         if not form.is_answered(f, app.answers or {}, files) and drafts.may_edit(app, f.key):
@@ -84,283 +92,64 @@ def _first_open_step(app: App, files: dict[str, int]) -> str:
     return "summary"
 
 
-# --------------------------------------------------------------------------- rendering
-
-
-def kb(rows: list[list[Btn]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([r for r in rows if r])
-
-
-def position(app: App) -> str:
-    """Where the wizard stands, down to a member's question; carried by every wizard button."""
-    w = app.wizard or {}
-    m = w.get("m") or {}
-    pos = step_of(app)
-    if m.get("f"):
-        pos += "-" + str(m["f"]).removeprefix("member_")
-    elif m.get("pick") is not None:
-        pos += "-pick"
-    return pos
-
-
-def button(t: Translator, app: App, op: Op, v: str | None = None, *, label: str | None = None,
-           key: str | None = None) -> Btn:
-    return Btn(label if label is not None else t(key or f"wizard.button.{op.name.lower()}"),
-               callback_data=cb.Wiz(app.id, op, v, position(app)).encode())
-
-
-def progress(t: Translator, key: str) -> str:
-    n, total = form.step_index(key), len(form.STEPS)
-    filled = round(BAR * n / total)
-    return t("wizard.progress", n=n, total=total, bar=Markup("▰" * filled + "▱" * (BAR - filled)))
-
-
-def union_names(unions: Any, lang: str) -> dict[int, str]:
-    return {u.id: u.name(lang) for u in unions}
-
-
-async def current_value(rq: Rq, app: App, f: FormField) -> str:
-    value = (app.answers or {}).get(f.key)
-    if f.kind is Kind.UNION and value is not None:
-        return display(f, value, rq.t, unions=union_names(await repo.unions_for_display(rq.session), rq.lang))
-    return display(f, value, rq.t)
-
-
-def nav_row(rq: Rq, app: App, f: FormField, answered: bool) -> list[Btn]:
-    t = rq.t
-    row: list[Btn] = []
-    if (app.wizard or {}).get("mode") != "edit" and drafts.previous_step(app, f.key):
-        row.append(button(t, app, Op.BACK))
-    if not f.required:
-        row.append(button(t, app, Op.SKIP))
-    if answered and f.kind not in (Kind.PHOTOS, Kind.MEMBERS):
-        row.append(button(t, app, Op.KEEP))
-    if (app.wizard or {}).get("mode") == "edit" or app.wizard.get("seen_summary"):
-        row.append(button(t, app, Op.SUMMARY))
-    return row
-
-
-async def render_step(rq: Rq, app: App, note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    key = step_of(app)
-    if key == "summary":
-        return await render_summary(rq, app, note)
-    if key == "confirm":
-        return render_confirm(rq, app, note)
-    f = form.BY_KEY[key]
-    if f.kind is Kind.MEMBERS:
-        return render_members(rq, app, note)
-    if f.kind is Kind.PHOTOS:
-        return await render_photos(rq, app, note)
-    t = rq.t
-    files = files_of(app)
-    answered = form.is_answered(f, app.answers or {}, files)
-    parts = [note] if note else []
-    parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
-    if t.has(f.example_key):
-        parts.append(t("wizard.example", example=t(f.example_key)))
-    buf = (app.wizard or {}).get("buf") or []
-    if buf:
-        parts.append(t("wizard.buffer", chars=sum(len(b) for b in buf), max=f.max_len))
-    elif answered:
-        shown = await current_value(rq, app, f)
-        if f.kind is Kind.DOCUMENT:
-            shown = document_state(rq, app, f, files)
-        if shown:
-            parts.append(t("wizard.current", value=_clip(shown)))
-    rows: list[list[Btn]] = []
-    if f.kind is Kind.UNION:
-        unions = [u for u in await repo.unions_for_display(rq.session) if u.active]
-        btns = [button(t, app, Op.UNION, str(u.id), label=u.name(rq.lang)) for u in unions]
-        rows += [btns[i : i + 2] for i in range(0, len(btns), 2)]
-    elif f.kind is Kind.YESNO:
-        rows.append([button(t, app, Op.YES, key="common.yes"), button(t, app, Op.NO, key="common.no")])
-    elif f.kind is Kind.CHOICE:
-        btns = [button(t, app, Op.CHOICE, o, label=t(f"choice.{f.choices}.{o}")) for o in f.options()]
-        rows += [btns[i : i + 2] for i in range(0, len(btns), 2)]
-        if f.allow_other:
-            rows.append([button(t, app, Op.OTHER)])
-    elif f.kind in (Kind.LONGTEXT, Kind.LINES, Kind.DOCUMENT):
-        rows.append([button(t, app, Op.DONE)])
-        if buf:
-            rows.append([button(t, app, Op.CLEAR)])
-    elif f.kind is Kind.VIDEO and files.get(f.key):
-        atts = await repo.attachments(rq.session, app.id, f.key)
-        rows.append([button(t, app, Op.FILE_DEL, str(a.id), label=t("wizard.button.remove_video")) for a in atts])
-        rows.append([button(t, app, Op.DONE)])
-    rows.append(nav_row(rq, app, f, answered))
-    return "\n\n".join(parts), kb(rows)
-
-
-def document_state(rq: Rq, app: App, f: FormField, files: dict[str, int]) -> str:
-    bits = []
-    if files.get(f.key):
-        bits.append(rq.t("wizard.files_count", n=files[f.key]))
-    text = (app.answers or {}).get(f.key)
-    if text:
-        bits.append(str(text))
-    return "\n".join(bits)
-
-
-def _clip(text: str, n: int = 600) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def render_members(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
-    t = rq.t
-    w = app.wizard or {}
-    m = w.get("m")
-    if m and m.get("f"):
-        return render_member_field(rq, app, m, note)
-    members = (app.answers or {}).get("members") or []
-    if m and m.get("pick") is not None:
-        i = int(m["pick"])
-        row = members[i]
-        lines = [note] if note else []
-        lines += [t("members.edit_which", n=i + 1, name=row.get("name", ""))]
-        btns = [
-            button(t, app, Op.MEMBER_FIELD, mf.key.removeprefix("member_"), label=t(mf.label_key))
-            for mf in form.MEMBER_FIELDS
-        ]
-        pick_rows = [btns[j : j + 2] for j in range(0, len(btns), 2)]
-        pick_rows.append([button(t, app, Op.BACK)])
-        return "\n\n".join(lines), kb(pick_rows)
-    parts = [note] if note else []
-    parts += [progress(t, "members"), f"<b>{t('field.members.label')}</b>", t("field.members.prompt")]
-    if members:
-        listing = "\n".join(f"{i}. {_escape(member_line(r, t))}" for i, r in enumerate(members, start=1))
-        parts.append(t("members.list", n=len(members), rows=form.PRINTED_MEMBER_ROWS) + "\n" + listing)
-    else:
-        parts.append(t("members.none"))
-    rows: list[list[Btn]] = []
-    for i, r in enumerate(members):
-        edit_label = t.plain("members.button.edit", n=i + 1, name=r.get("name", ""))
-        rows.append([
-            button(t, app, Op.MEMBER_EDIT, str(i), label=edit_label),
-            button(t, app, Op.MEMBER_DEL, str(i), label=t("members.button.remove", n=i + 1)),
-        ])
-    rows.append([button(t, app, Op.MEMBER_ADD, key="members.button.add" if not members else "members.button.more")])
-    if members:
-        rows.append([button(t, app, Op.DONE)])
-    rows.append(nav_row(rq, app, form.BY_KEY["members"], False))
-    return "\n\n".join(parts), kb(rows)
-
-
-def render_member_field(rq: Rq, app: App, m: dict[str, Any], note: str | None) -> tuple[str, InlineKeyboardMarkup]:
-    t = rq.t
-    mf = form.BY_KEY[m["f"]]
-    idx = [f.key for f in form.MEMBER_FIELDS].index(mf.key) + 1
-    number = (m["i"] + 1) if m.get("i") is not None else len((app.answers or {}).get("members") or []) + 1
-    parts = [note] if note else []
-    parts += [t("members.progress", n=number, k=idx, total=len(form.MEMBER_FIELDS)),
-              f"<b>{t(mf.label_key)}</b>", t(mf.prompt_key)]
-    if t.has(mf.example_key):
-        parts.append(t("wizard.example", example=t(mf.example_key)))
-    rows: list[list[Btn]] = []
-    if mf.kind is Kind.CHOICE:
-        btns = [button(t, app, Op.CHOICE, o, label=t(f"choice.{mf.choices}.{o}")) for o in mf.options()]
-        rows += [btns[i : i + 2] for i in range(0, len(btns), 2)]
-        if mf.allow_other:
-            rows.append([button(t, app, Op.OTHER)])
-    rows.append([button(t, app, Op.BACK)])
-    return "\n\n".join(parts), kb(rows)
-
-
-PHOTOS = "photos"  # Rq.cache "photos:<app id>": the photos this update listed and added to
-
-
-async def render_photos(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
-    t = rq.t
-    atts = rq.cache.pop(f"{PHOTOS}:{app.id}", None) or await repo.attachments(rq.session, app.id, "photos")
-    n = len(atts)
-    parts = [note] if note else []
-    parts += [progress(t, "photos"), f"<b>{t('field.photos.label')}</b>", t("field.photos.prompt"),
-              t("photos.counter", n=n, max=form.MAX_PHOTOS, min=form.MIN_PHOTOS)]
-    rows: list[list[Btn]] = []
-    btns = [button(t, app, Op.FILE_DEL, str(a.id), label=t("photos.button.remove", n=i))
-            for i, a in enumerate(atts, start=1)]
-    rows += [btns[i : i + 3] for i in range(0, len(btns), 3)]
-    if n >= form.MIN_PHOTOS:
-        rows.append([button(t, app, Op.DONE)])
-    rows.append(nav_row(rq, app, form.BY_KEY["photos"], n >= form.MIN_PHOTOS))
-    return "\n\n".join(parts), kb(rows)
+async def load(rq: Rq, app: App) -> Draft:
+    """Everything the wizard's screens show for `app`."""
+    unions = rq.cache.get("unions")
+    if unions is None:
+        unions = rq.cache["unions"] = await repo.unions_for_display(rq.session)
+    by_field: dict[str, list[Any]] = {}
+    if app.files:
+        await rq.session.flush()
+        for att in await repo.attachments(rq.session, app.id):
+            by_field.setdefault(att.field, []).append(att)
+    season = await repo.season(rq.session, app.season_year)
+    now, tz = rq.svc.clock.now(), rq.svc.settings.tz
+    found = drafts.obstacles(app, season, now, tz)
+    return Draft(t=rq.t, app=app, unions={u.id: u.name(rq.lang) for u in unions},
+                 offered=[(u.id, u.name(rq.lang)) for u in unions if u.active], atts=by_field, season=season,
+                 now=now, tz=tz, obstacles=[(r.key, r.params) for r in found],
+                 editable=frozenset(f.key for f in form.STEPS if drafts.may_edit(app, f.key)))
 
 
 async def summary_text(rq: Rq, app: App) -> str:
-    """The whole application, section by section (used by the applicant's summary)."""
-    t = rq.t
-    files = files_of(app)
-    unions = union_names(await repo.unions_for_display(rq.session), rq.lang)
-    out = [t("summary.title", number=app.number or t("summary.no_number"))]
-    answers = app.answers or {}
-    for section in form.SECTIONS:
-        lines = []
-        for f in form.section_fields(section):
-            if f.kind is Kind.PHOTOS:
-                value = t("photos.counter", n=files.get(f.key, 0), max=form.MAX_PHOTOS, min=form.MIN_PHOTOS)
-            elif f.kind in (Kind.VIDEO, Kind.DOCUMENT):
-                value = document_state(rq, app, f, files) if form.is_answered(f, answers, files) else ""
-                value = value or (t("summary.skipped") if f.key in answers else "")
-            else:
-                value = display(f, answers.get(f.key), t, unions=unions)
-            shown = _clip(value, 300) if value else t("summary.missing" if f.required else "summary.skipped")
-            sep = "\n" if "\n" in shown or len(shown) > 40 else " "
-            lines.append(f"<b>{t(f.label_key)}</b>:{sep}{_escape(shown)}")
-        out.append(f"<u>{t(f'section.{section}')}</u>\n" + "\n".join(lines))
-    return "\n\n".join(out)
+    """The whole application, section by section (the applicant's summary; the reviewer's full view)."""
+    return views.summary_text(await load(rq, app))
 
 
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=False)
-
-
-async def render_summary(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
-    t = rq.t
-    files = files_of(app)
-    text = await summary_text(rq, app)
-    gaps = drafts.missing(app, files)
-    tail = []
-    if gaps:
-        labels = t.join([t(form.BY_KEY[k].label_key) for k in gaps[:6]])
-        tail.append(t("summary.gaps", fields=labels))
-    failed = form.failed_conditions(app.answers or {})
-    if failed:
-        tail.append(t("summary.ineligible"))
-    season = await repo.season(rq.session, app.season_year)
-    if season is not None and Status(app.status) is Status.DRAFT:
-        left = calendar.days_left(season.deadline, rq.svc.clock.now(), rq.svc.settings.tz)
-        tail.append(t("summary.deadline", date=season.deadline.isoformat(), days=max(left, 0)))
-    body = "\n\n".join(([note] if note else []) + [text] + tail)
-    rows: list[list[Btn]] = []
-    btns = [button(t, app, Op.EDIT, s, label=t("summary.button.edit", section=t(f"section.{s}")))
-            for s in form.SECTIONS if any(drafts.may_edit(app, f.key) for f in form.section_fields(s))]
-    rows += [btns[i : i + 2] for i in range(0, len(btns), 2)]
-    rows.append([button(t, app, Op.SUBMIT, key="summary.button.submit")])
-    return body, kb(rows)
+def labels(rq: Rq, f: FormField) -> dict[str, str]:
+    """A choice's option labels in every language (normalised label → option): "男" and "Male" alike."""
+    out: dict[str, str] = {}
+    for lang in rq.svc.i18n.catalogs:
+        t = rq.svc.i18n.get(lang)
+        for option in f.options():
+            out[values.normal_label(t.plain(f"choice.{f.choices}.{option}"))] = option
+    return out
 
 
-def render_confirm(rq: Rq, app: App, note: str | None) -> tuple[str, InlineKeyboardMarkup]:
-    t = rq.t
-    parts = ([note] if note else []) + [t("submit.declaration")]
-    rows = [[button(t, app, Op.CONFIRM, key="submit.button.confirm")],
-            [button(t, app, Op.SUMMARY)]]
-    return "\n\n".join(parts), kb(rows)
+# --------------------------------------------------------------------------- sending
 
 
-async def show(rq: Rq, app: App, note: str | None = None, *, edit: bool = False) -> None:
-    text, markup = await render_step(rq, app, note)
+async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, edit: bool = False) -> None:
+    """The screen of where the wizard stands, in a new message, or replacing the pressed one (`edit`).
+    `short`: only the note with the step's name and buttons."""
+    d = await load(rq, app)
+    text, markup = views.short_reply(d, note) if short and note else views.screen(d, note)
+    send(rq, text, markup, edit=edit)
+
+
+def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool = False) -> None:
     if edit:
         rq.edit(text, markup)
     else:
         rq.reply(text, markup)
 
 
+
 # --------------------------------------------------------------------------- moving
 
 
 async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bool = False) -> None:
-    changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None}
+    changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None, "paste": None}
     if step == "summary":
         changes["mode"] = None
         changes["seen_summary"] = True
@@ -397,6 +186,21 @@ async def cmd_apply(rq: Rq) -> str | int:
 
 
 @handler
+async def on_go(rq: Rq) -> str | int:
+    """The /start or /my button: as /apply, in a new message."""
+    if not isinstance(cb.decode(rq.query.data if rq.query else None), Go):
+        rq.refuse(rq.t("error.bad_button"), "bad_button")
+        return None  # type: ignore[return-value]
+    st = await standing(rq)
+    if st.current is None and st.previous is not None:
+        rq.reply(*season_entry.offer(rq.t, st))
+        return FORM
+    app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
+                                                     rq.svc.settings.tz))[0]
+    return await _open(rq, app)
+
+
+@handler
 async def on_new_season(rq: Rq) -> str | int:
     data = cb.decode(rq.query.data if rq.query else None)
     st = await standing(rq)
@@ -409,24 +213,29 @@ async def on_new_season(rq: Rq) -> str | int:
                                                    rq.svc.settings.tz, rq.svc.settings.data_dir)
     rq.undo += [functools.partial((rq.svc.settings.data_dir / rel).unlink, missing_ok=True) for rel in written]
     note = rq.t("season_entry.copied", year=app.season_year, last=st.previous.season_year, files=len(written)) \
-        if source is not None else rq.t("apply.intro")
+        if source is not None else None
     if lost:
-        note += "\n" + rq.t("season_entry.files_lost", n=lost)
-    return await _open(rq, app, note)
+        note = (note or "") + "\n" + rq.t("season_entry.files_lost", n=lost)
+    return await _open(rq, app, note, intro=source is None)
 
 
-async def _open(rq: Rq, app: App, note: str | None = None) -> str | int:
+async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = False) -> str | int:
     if not drafts.editable(app):
-        rq.reply(rq.t("apply.not_editable", number=app.number or "", status=rq.t(f"status.{app.status}")))
+        rq.reply(rq.t("apply.one_per_season", year=app.season_year, number=app.number or "",
+                      status=rq.t(f"status.{app.status}")))
         return ConversationHandler.END
     files = files_of(app)
     if not (app.wizard or {}).get("step"):
         drafts.set_wizard(app, step=_first_open_step(app, files))
-    if note is None and not app.answers:
-        note = rq.t("apply.intro")
+    d = await load(rq, app)
+    if intro or (note is None and not app.answers):
+        note = views.intro(d) if note is None else note + "\n\n" + views.intro(d)
     elif note is None:
         note = rq.t("apply.returned", number=app.number or "") if Status(app.status) is not Status.DRAFT \
             else rq.t("apply.resume")
+        if step_of(app) != "summary":
+            window = views.window_line(d)
+            note += "\n" + window if window else ""
     await show(rq, app, note)
     return FORM
 
@@ -466,7 +275,7 @@ def _wanted(f: FormField, m: dict[str, Any] | None) -> str:
 
 async def _hint(rq: Rq, app: App, got: str, want: str) -> None:
     note = "⚠️ " + rq.t("wrong.hint", got=rq.t(f"msgkind.{got}"), want=rq.t(f"wrong.want.{want}"))
-    await show(rq, app, note)
+    await show(rq, app, note, short=True)
 
 
 @handler
@@ -491,77 +300,89 @@ async def on_message(rq: Rq) -> str | int:
         hinted[rq.user.id] = msg.media_group_id
     if f is None:
         await show(rq, app, rq.t("wizard.use_buttons_summary"))
-    elif got == "text" and want in ("text", "document") or (got == "text" and w.get("other")):
-        await _on_text(rq, app, f, msg.text or "")
-    elif got == "text" and want == "buttons" and m and m.get("f"):
+    elif got == "text" and m and m.get("f"):
         await _on_member_text(rq, app, msg.text or "")
+    elif got == "text" and f.kind is Kind.MEMBERS:
+        await _on_paste(rq, app, msg.text or "")
+    elif got == "text" and (want in ("text", "document") or w.get("other") or f.kind is Kind.CHOICE):
+        await _on_text(rq, app, f, msg.text or "")
     elif takes_file:
         await _on_file(rq, app, f, msg)
     else:
         await _hint(rq, app, got, want)
     return FORM
-    f = form.BY_KEY[key]
-    w = app.wizard or {}
-    m = w.get("m")
-    want = _wanted(f, m)
-    if got == "text" and want in ("text", "document") or (got == "text" and w.get("other")):
-        await _on_text(rq, app, f, msg.text or "")
-    elif got == "text" and want == "buttons" and m and m.get("f"):
-        await _on_member_text(rq, app, msg.text or "")
-    elif want in ("photo", "video", "document") and got in ("photo", "video", "video_note", "document"):
-        await _on_file(rq, app, f, msg)
-    else:
-        group = msg.media_group_id
-        hinted = rq.svc.extra.setdefault("album_hints", {})  # memory only: not the draft
-        if group and hinted.get(rq.user.id) == group:
-            return FORM  # one answer for a whole album
-        if group:
-            hinted[rq.user.id] = group
-        await _hint(rq, app, got, want)
-    return FORM
+
+
+def _error(rq: Rq, exc: InvalidInput, f: FormField) -> str:
+    """What is wrong, with the field's example once."""
+    msg = rq.t(f"error.{exc.code}", **exc.params)
+    if rq.t.has(f.example_key) and exc.code not in ("too_long", "too_many_lines", "empty"):
+        msg += "\n" + rq.t("wizard.example", example=rq.t(f.example_key))
+    return "⚠️ " + msg
 
 
 async def _on_text(rq: Rq, app: App, f: FormField, text: str) -> None:
     w = app.wizard or {}
-    if w.get("m") and w["m"].get("f"):
-        await _on_member_text(rq, app, text)
+    today = rq.svc.today()
+    if f.kind is Kind.LINES:
+        await _on_items(rq, app, f, text)
         return
-    if f.kind in (Kind.LONGTEXT, Kind.LINES, Kind.DOCUMENT):
+    if f.kind in (Kind.LONGTEXT, Kind.DOCUMENT):
         buf = list(w.get("buf") or [])
         text = clean_text(text)  # counted as the parser counts it
         total = sum(len(b) for b in buf) + len(text)
         if total > f.max_len:
-            await show(rq, app, rq.t("error.too_long", max=f.max_len, length=total))
+            await show(rq, app, "⚠️ " + rq.t("error.too_long_parts", max=f.max_len, length=total,
+                                             now=sum(len(b) for b in buf)), short=True)
             return
         try:
-            f.parse(text, today=rq.svc.today())
+            f.parse(text, today=today)
         except InvalidInput as exc:
-            await show(rq, app, _error(rq, exc, f))
+            await show(rq, app, _error(rq, exc, f), short=True)
             return
         buf.append(text)
         drafts.set_wizard(app, buf=buf)
-        await show(rq, app, rq.t("wizard.buffer_saved"))
+        await show(rq, app, rq.t("wizard.buffer_saved", part=len(buf), chars=total, max=f.max_len), short=True)
         return
     try:
-        value = f.parse(text, today=rq.svc.today())
+        value = f.parse(text, today=today, labels=labels(rq, f) if f.choices else None)
     except InvalidInput as exc:
-        await show(rq, app, _error(rq, exc, f))
+        await show(rq, app, _error(rq, exc, f), short=True)
         return
     await accept(rq, app, f, value)
 
 
-def _error(rq: Rq, exc: InvalidInput, f: FormField) -> str:
-    msg = rq.t(f"error.{exc.code}", **exc.params)
-    if rq.t.has(f.example_key):
-        msg += "\n" + rq.t("wizard.example", example=rq.t(f.example_key))
-    return "⚠️ " + msg
+def _merged(f: FormField, items: list[str], buf: list[str], today: Any) -> tuple[list[str], int, int]:
+    """The list with the buffered lines added (an item already listed is not added twice): the list,
+    how many were added and how many were already there."""
+    new = f.parse("\n".join(buf), today=today) if buf else []
+    added = [x for x in dict.fromkeys(new) if x not in items]
+    return items + added, len(added), len(new) - len(added)
+
+
+async def _on_items(rq: Rq, app: App, f: FormField, text: str) -> None:
+    """A message's lines are collected (each item checked on its own); "Done" adds them to the list."""
+    items = list((app.answers or {}).get(f.key) or [])
+    buf = list((app.wizard or {}).get("buf") or [])
+    text = clean_text(text)
+    try:
+        f.parse(text, today=rq.svc.today())
+        merged, added, _ = _merged(f, items, [*buf, text], rq.svc.today())
+    except InvalidInput as exc:
+        await show(rq, app, _error(rq, exc, f), short=True)
+        return
+    if len(merged) > f.max_items:
+        await show(rq, app, "⚠️ " + rq.t("error.too_many_lines", max=f.max_items), short=True)
+        return
+    drafts.set_wizard(app, buf=[*buf, text])
+    await show(rq, app, rq.t("wizard.items_added", n=added, total=len(merged)), short=True)
 
 
 async def _on_member_text(rq: Rq, app: App, text: str) -> None:
     m = dict((app.wizard or {}).get("m") or {})
     mf = form.BY_KEY[m["f"]]
     try:
-        value = mf.parse(text, today=rq.svc.today())
+        value = mf.parse(text, today=rq.svc.today(), labels=labels(rq, mf) if mf.choices else None)
     except InvalidInput as exc:
         await show(rq, app, _error(rq, exc, mf))
         return
@@ -580,16 +401,46 @@ async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, valu
         return
     row = dict(m.get("row") or {})
     row[short] = value
-    keys = [f.key for f in form.MEMBER_FIELDS]
-    idx = keys.index(mf.key)
-    if idx + 1 < len(keys):
-        drafts.set_wizard(app, m={"f": keys[idx + 1], "row": row}, other=None)
+    ask = list(m.get("ask") or [f.key for f in form.MEMBER_FIELDS])
+    idx = ask.index(mf.key) if mf.key in ask else len(ask) - 1
+    if idx + 1 < len(ask):
+        drafts.set_wizard(app, m={**m, "f": ask[idx + 1], "row": row}, other=None)
         await show(rq, app, rq.t("wizard.saved"))
         return
     members.append(row)
     drafts.set_answer(app, "members", members, now)
-    drafts.set_wizard(app, m=None, other=None)
+    paste = list((app.wizard or {}).get("paste") or [])
+    if m.get("paste") is not None and int(m["paste"]) < len(paste):
+        paste.pop(int(m["paste"]))
+    drafts.set_wizard(app, m=None, other=None, paste=paste or None)
     await show(rq, app, rq.t("members.added", name=row.get("name", ""), n=len(members)))
+
+
+async def _on_paste(rq: Rq, app: App, text: str) -> None:
+    """Members pasted as a table (one per line, cells split by tabs, commas or 、): a preview to confirm."""
+    today = rq.svc.today()
+    by_field = {mf.key: labels(rq, mf) for mf in form.MEMBER_FIELDS if mf.choices}
+    rows = values.table_rows(text)
+    members = (app.answers or {}).get("members") or []
+    if not rows:
+        await show(rq, app, "⚠️ " + rq.t("error.empty"))
+        return
+    if len(rows) + len(members) > form.MAX_MEMBERS:
+        await show(rq, app, "⚠️ " + rq.t("paste.too_many", max=form.MAX_MEMBERS, n=len(rows)))
+        return
+    preview = []
+    for cells in rows:
+        row, errors = form.parse_member_cells(cells, today=today, labels=by_field)
+        preview.append({"row": row, "err": {k: [e.code, dict(e.params)] for k, e in errors.items()}})
+    if not any(len(r["err"]) <= PASTE_FIXABLE for r in preview):  # nothing like a member row: say how
+        d = await load(rq, app)
+        drafts.set_wizard(app, paste=preview)
+        text, _ = views.paste_screen(d)
+        drafts.set_wizard(app, paste=None)
+        await show(rq, app, "⚠️ " + rq.t("paste.unreadable") + "\n\n" + text, short=True)
+        return
+    drafts.set_wizard(app, paste=preview, m=None)
+    await show(rq, app)
 
 
 async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
@@ -614,13 +465,12 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
             raise fileio.FileRefused("file.duplicate")
     except fileio.FileRefused as exc:
         if album:
-            _album_note(rq, app, album, refused=t(exc.key, **exc.params))
+            _album_note(rq, app, album, refused=t.plain(exc.key, **exc.params))
             return
-        await show(rq, app, "⚠️ " + t(exc.key, **exc.params))
+        await show(rq, app, "⚠️ " + t(exc.key, **exc.params), short=f.kind is not Kind.PHOTOS)
         return
-    att = drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
+    drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
     await rq.session.flush()
-    rq.cache[f"{PHOTOS}:{app.id}"] = [*existing, att] if f.kind is Kind.PHOTOS else None
     if album:
         _album_note(rq, app, album, added=True)
         return
@@ -628,7 +478,7 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         await advance(rq, app, f.key, t("file.video_saved"))
         return
     if f.kind is Kind.DOCUMENT:
-        await show(rq, app, t("file.doc_saved", name=item.original_name or t("file.unnamed")))
+        await show(rq, app, t("file.doc_saved", name=item.original_name or t.plain("file.unnamed")))
         return
     await show(rq, app, t("photos.saved"))
 
@@ -638,11 +488,12 @@ def _album_note(rq: Rq, app: App, group: str, *, added: bool = False, refused: s
     w = app.wizard or {}
     album = dict(w.get("album") or {})
     if album.get("g") != group:
-        album = {"g": group, "ok": 0, "bad": []}
+        album = {"g": group, "ok": 0, "n": 0, "bad": []}
+    album["n"] = album.get("n", 0) + 1
     if added:
         album["ok"] += 1
     if refused:
-        album["bad"] = [*album["bad"], refused]
+        album["bad"] = [*album["bad"], [album["n"], refused]]
     drafts.set_wizard(app, album=album)
     jq = rq.context.job_queue
     name = f"album:{rq.user.id}"
@@ -675,11 +526,18 @@ async def answer_album(rq: Rq, app: App) -> None:
     album = (app.wizard or {}).get("album")
     if not album:
         return
+    t = rq.t
     parts = []
     if album.get("ok"):
-        parts.append(rq.t("photos.album_added", n=album["ok"]))
-    for reason in dict.fromkeys(album.get("bad") or []):
-        parts.append("⚠️ " + reason)
+        parts.append(t("photos.album_added", n=album["ok"], total=album.get("n", album["ok"])))
+    by_reason: dict[str, list[str]] = {}
+    for entry in album.get("bad") or []:
+        n, reason = entry if isinstance(entry, list) else (0, entry)
+        by_reason.setdefault(reason, []).append(str(n))
+    for reason, numbers in by_reason.items():
+        which = t.join(numbers) if numbers and numbers[0] != "0" else ""
+        parts.append("⚠️ " + (t("photos.album_refused", which=which, why=reason) if which else t("photos.why",
+                                                                                                why=reason)))
     drafts.set_wizard(app, album=None)
     await show(rq, app, "\n".join(parts) or None)
 
@@ -723,6 +581,16 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
     if op is Op.SUMMARY:
         await goto(rq, app, "summary", edit=True)
         return
+    if op is Op.FULL:
+        f = form.BY_KEY.get(v or "")
+        if f is None or f not in form.STEPS:
+            rq.alert(t("error.bad_button"))
+            return
+        rq.reply(views.full_text(await load(rq, app), f))  # a new message: the summary stays
+        return
+    if op is Op.ALBUM:
+        await _send_photos(rq, app)
+        return
     if op is Op.EDIT:
         if v not in form.SECTIONS:
             rq.alert(t("error.bad_button"))
@@ -737,6 +605,10 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
     if op is Op.SUBMIT:
         if key != "summary":  # the declaration is reached from the summary only
             rq.refuse(t("error.stale_button"), "submit_not_from_summary", app.id)
+            return
+        d = await load(rq, app)
+        if d.obstacles:  # submission cannot succeed: say why, before any pledge
+            send(rq, *views.summary_screen(d, "⛔ " + t("summary.blocked")), edit=True)
             return
         await goto(rq, app, "confirm", edit=True)
         return
@@ -753,12 +625,15 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
     f = form.BY_KEY[key]
     files = files_of(app)
 
-    # member sub-flow
     if f.kind is Kind.MEMBERS:
         await _members_button(rq, app, op, v, m)
         return
 
     if op is Op.BACK:
+        if w.get("other"):  # from the typed "other" answer back to the buttons
+            drafts.set_wizard(app, other=None)
+            await show(rq, app, edit=True)
+            return
         prev = drafts.previous_step(app, key)
         if prev is None:
             rq.toast(t("wizard.first_step"))
@@ -797,7 +672,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
     if op is Op.OTHER and f.allow_other:
         drafts.set_wizard(app, other=True)
-        rq.reply(t("wizard.type_other", field=t(f.label_key)))
+        await show(rq, app, edit=True)
         return
     if op is Op.CLEAR:
         drafts.set_wizard(app, buf=None)
@@ -805,6 +680,15 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
     if op is Op.DONE:
         await _done(rq, app, f, files)
+        return
+    if op is Op.ITEM_DEL and f.kind is Kind.LINES:
+        items = list((app.answers or {}).get(f.key) or [])
+        if v is None or not v.isdigit() or int(v) >= len(items):
+            rq.alert(t("error.stale_button"))
+            return
+        gone = items.pop(int(v))
+        drafts.set_answer(app, f.key, items, now)
+        await show(rq, app, t("wizard.item_removed", item=gone), edit=True)
         return
     if op is Op.FILE_DEL and f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):
         atts = {str(a.id): a for a in await repo.attachments(rq.session, app.id, f.key)}
@@ -823,9 +707,25 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         rq.later(unlink)
         repo.audit(rq.session, now, "file_removed", application_id=app.id, actor_id=rq.user.id,
                    details={"field": f.key, "sha256": att.sha256})
-        await show(rq, app, t("photos.removed"), edit=True)
+        name = att.original_name if f.kind is not Kind.PHOTOS else None
+        await show(rq, app, t("file.removed", name=name) if name else t("photos.removed"), edit=True)
         return
     rq.alert(t("error.stale_button"))
+
+
+async def _send_photos(rq: Rq, app: App) -> None:
+    """The uploaded photos, as an album (an image sent as a file goes as that file)."""
+    atts = list(await repo.attachments(rq.session, app.id, "photos"))
+    if not atts:
+        rq.alert(rq.t("photos.none"))
+        return
+    photos = [a.telegram_file_id for a in atts if a.kind == "photo"]
+    if photos:
+        rq.owe(effects.album(rq.chat_id, photos, rq.t.plain("photos.album_caption", n=len(atts))))
+    for a in atts:
+        if a.kind != "photo":
+            rq.owe(effects.file(rq.chat_id, "document", a.telegram_file_id, a.original_name or ""))
+    rq.toast(rq.t("photos.sending", n=len(atts)))
 
 
 async def _done(rq: Rq, app: App, f: FormField, files: dict[str, int]) -> None:
@@ -837,6 +737,17 @@ async def _done(rq: Rq, app: App, f: FormField, files: dict[str, int]) -> None:
             rq.alert(t("photos.too_few", n=n, min=form.MIN_PHOTOS))
             return
         await advance(rq, app, f.key)
+        return
+    if buf and f.kind is Kind.LINES:
+        try:
+            value, _, known = _merged(f, list((app.answers or {}).get(f.key) or []), buf, rq.svc.today())
+        except InvalidInput as exc:
+            rq.alert(t(f"error.{exc.code}", **exc.params))
+            return
+        drafts.set_wizard(app, buf=None)
+        drafts.set_answer(app, f.key, value, rq.svc.clock.now())
+        note = t("wizard.saved") + ("\n" + t("wizard.items_known", n=known) if known else "")
+        await advance(rq, app, f.key, note)
         return
     if buf:
         try:
@@ -856,28 +767,57 @@ async def _done(rq: Rq, app: App, f: FormField, files: dict[str, int]) -> None:
 async def _members_button(rq: Rq, app: App, op: Op, v: str | None, m: dict[str, Any] | None) -> None:
     t = rq.t
     now = rq.svc.clock.now()
+    w = app.wizard or {}
     members = [dict(r) for r in (app.answers or {}).get("members") or []]
     keys = [f.key for f in form.MEMBER_FIELDS]
     if m and m.get("f"):  # inside a member's question
         mf = form.BY_KEY[m["f"]]
+        if op is Op.BACK and w.get("other"):
+            drafts.set_wizard(app, other=None)
+            await show(rq, app, edit=True)
+            return
         if op is Op.CHOICE and mf.kind is Kind.CHOICE and v in mf.options():
             await _member_value(rq, app, m, mf, v)
             return
         if op is Op.OTHER and mf.allow_other:
             drafts.set_wizard(app, other=True)
-            rq.reply(t("wizard.type_other", field=t(mf.label_key)))
+            await show(rq, app, edit=True)
             return
         if op is Op.BACK:
-            idx = keys.index(mf.key)
+            ask = list(m.get("ask") or keys)
+            idx = ask.index(mf.key) if mf.key in ask else 0
             if m.get("i") is None and idx > 0:
-                drafts.set_wizard(app, m={**m, "f": keys[idx - 1]})
+                drafts.set_wizard(app, m={**m, "f": ask[idx - 1]})
             else:
                 drafts.set_wizard(app, m=None)
             await show(rq, app, edit=True)
             return
         rq.alert(t("error.stale_button"))
         return
+    paste = list(w.get("paste") or [])
+    if op is Op.PASTE_OK and paste:
+        good = [dict(r["row"]) for r in paste if not r.get("err")]
+        rest = [r for r in paste if r.get("err")]
+        members += good
+        drafts.set_answer(app, "members", members, now)
+        drafts.set_wizard(app, paste=rest or None)
+        await show(rq, app, t("paste.added", n=len(good), total=len(members)), edit=True)
+        return
+    if op is Op.PASTE_FIX and paste and v is not None and v.isdigit() and int(v) < len(paste) \
+            and paste[int(v)].get("err"):
+        r = paste[int(v)]
+        ask = [k for k in keys if k in r["err"]]
+        drafts.set_wizard(app, m={"f": ask[0], "row": dict(r["row"]), "ask": ask, "paste": int(v)})
+        await show(rq, app, edit=True)
+        return
+    if op is Op.PASTE_DROP and paste:
+        drafts.set_wizard(app, paste=None)
+        await show(rq, app, t("paste.dropped"), edit=True)
+        return
     if op is Op.MEMBER_ADD:
+        if len(members) >= form.MAX_MEMBERS:
+            rq.alert(t("paste.too_many", max=form.MAX_MEMBERS, n=1))
+            return
         drafts.set_wizard(app, m={"f": keys[0], "row": {}})
         await show(rq, app, edit=True)
         return
@@ -908,9 +848,6 @@ async def _members_button(rq: Rq, app: App, op: Op, v: str | None, m: dict[str, 
             rq.alert(t("members.at_least_one"))
             return
         await advance(rq, app, "members")
-        return
-    if op is Op.SUMMARY:
-        await goto(rq, app, "summary", edit=True)
         return
     rq.alert(t("error.stale_button"))
 
@@ -955,12 +892,14 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     conv = ConversationHandler(
         entry_points=[
             CommandHandler("apply", cmd_apply),
+            CallbackQueryHandler(on_go, pattern=Go.pattern()),
             CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
             CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
         ],
         states={
             FORM: [
                 CommandHandler("apply", cmd_apply),
+                CallbackQueryHandler(on_go, pattern=Go.pattern()),
                 CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
                 CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
                 MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, on_message),
@@ -982,11 +921,11 @@ async def recover_albums(application: Application) -> int:  # type: ignore[type-
 
     svc = services_of(application)
     async with svc.db.session() as s:
-        rows = (await s.execute(select(App.id, App.applicant_id).where(
+        rows = (await s.scalars(select(App.applicant_id).where(
             App.status.in_([x.value for x in EDITABLE]),
             cast(App.wizard, String).like('%"album"%')))).all()
     context = BotContext(application)
-    for _, user_id in rows:
+    for user_id in rows:
 
         async def body(rq: Rq) -> None:
             app = await active_application(rq, create=False)

@@ -17,7 +17,11 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot import effects
 from bot.domain.workflow import Role
-from bot.runtime import Rq, handler, owe, services
+from bot.runtime import APPLICATIONS, Rq, handler, owe, services
+from bot.services import drafts
+from bot.views.wizard import season_line
+from conversations.apply import Go
+from conversations.status import MyApps
 from storage import repo
 
 log = logging.getLogger(__name__)
@@ -25,12 +29,34 @@ log = logging.getLogger(__name__)
 ROLE_ORDER = (Role.ADMIN, Role.CITY, Role.DISTRICT, Role.CONTACT)
 
 
+WINDOW = "start_window"  # Rq.cache: the season's window, shown in the welcome
+
+
 def start_text(rq: Rq) -> str:
     t = rq.t
     parts = [t("start.welcome", name=rq.user.display_name), t("start.applicant")]
+    if rq.cache.get(WINDOW):
+        parts.append(rq.cache[WINDOW])
     parts += [t(f"start.role.{role.value}") for role in ROLE_ORDER if role in rq.roles]
     parts.append(t("start.more"))
     return "\n\n".join(parts)
+
+
+async def start_screen(rq: Rq) -> tuple[str, InlineKeyboardMarkup]:
+    """The welcome, the season's window, and buttons for the two things an applicant does."""
+    t = rq.t
+    apps = rq.cache.get(APPLICATIONS)
+    if apps is None:
+        apps = await repo.applications_of(rq.session, rq.user.id)
+    now, tz = rq.svc.clock.now(), rq.svc.settings.tz
+    st = await drafts.standing(rq.session, apps, now, tz)
+    rq.cache[WINDOW] = season_line(t, st.season, now, tz)
+    going = st.current is not None and drafts.editable(st.current)
+    rows = [[InlineKeyboardButton(t.plain("start.button.continue" if going else "start.button.apply"),
+                                  callback_data=Go().encode())]]
+    if apps:
+        rows.append([InlineKeyboardButton(t.plain("start.button.my"), callback_data=MyApps().encode())])
+    return start_text(rq), InlineKeyboardMarkup(rows)
 
 
 @handler
@@ -43,7 +69,7 @@ async def cmd_start(rq: Rq) -> None:
             return
     if rq.roles:  # a role held from the first /start on (ADMIN_IDS): its commands in the menu at once
         rq.owe(effects.commands(rq.user.id))
-    rq.reply(start_text(rq))
+    rq.reply(*await start_screen(rq))
 
 
 @handler

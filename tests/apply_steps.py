@@ -8,6 +8,7 @@ import zlib
 from typing import Any
 
 from bot.callbacks import Wiz, WizardOp, decode
+from bot.domain import form
 from tests.offline import Harness
 
 
@@ -39,65 +40,62 @@ async def tap_op(h: Harness, user: dict[str, Any], op: WizardOp, v: str | None =
     return await h.press(user, op_button(h, user, op, v))
 
 
-LEADER = {
-    "applying_unit": "大连港集团有限公司",
-    "leader_name": "王建国",
-    "leader_birth": "1975年3月",
-    "leader_employer": "大连港集团有限公司",
-    "achievements": "主持完成集装箱装卸工艺改造12项，获国家专利5项。",
-    "location": "大连港集装箱码头3号楼",
-    "area": "120平方米",
-    "funds": "50万元",
-    "equipment": "数控机床\n三维扫描仪\n- 检测平台",
-    "plan": "三年内完成智能码头关键技术攻关，培养技师20名。",
-}
+def sample(key: str) -> str:
+    """The declaration's sample answer of a field (what a test types or taps)."""
+    return form.BY_KEY[key].sample
 
-MEMBER = ["李明", None, "1985-06", None, "高级工程师", "大连港集团", "工艺设计"]
+
+LEADER = {f.key: f.sample for f in form.STEPS if f.kind in form.TEXT_KINDS and f.kind is not form.Kind.CHOICE}
+MEMBER = [None if f.kind is form.Kind.CHOICE and f.sample in f.options() else f.sample for f in form.MEMBER_FIELDS]
+
+
+async def answer(h: Harness, u: dict[str, Any], f: form.FormField, *, photos: int | None = None,
+                 seed: int = 0) -> None:
+    """Answer step `f` with its sample (or the value a test put in `LEADER`), the way a person would for
+    its kind."""
+    value = LEADER.get(f.key, f.sample)
+    match f.kind:
+        case form.Kind.UNION:
+            await tap_op(h, u, WizardOp.UNION)  # the first one offered
+        case form.Kind.YESNO:
+            await tap_op(h, u, WizardOp.YES if value != "no" else WizardOp.NO)
+        case form.Kind.CHOICE:
+            if value in f.options():
+                await tap_op(h, u, WizardOp.CHOICE, value)
+            else:
+                await tap_op(h, u, WizardOp.OTHER)
+                await h.text(u, value)
+        case form.Kind.LONGTEXT:  # sent in two parts, as long texts are
+            await h.text(u, value[:10])
+            await h.text(u, value[10:])
+            await tap_op(h, u, WizardOp.DONE)
+        case form.Kind.LINES:
+            await h.text(u, value)
+            await tap_op(h, u, WizardOp.DONE)
+        case form.Kind.MEMBERS:
+            await tap_op(h, u, WizardOp.MEMBER_ADD)
+            for mf in form.MEMBER_FIELDS:
+                await answer(h, u, mf)
+            await tap_op(h, u, WizardOp.DONE)
+        case form.Kind.PHOTOS:
+            for i in range(photos if photos is not None else int(value or form.MIN_PHOTOS)):
+                await h.photo(u, png(seed + i))
+            await tap_op(h, u, WizardOp.DONE)
+        case form.Kind.VIDEO | form.Kind.DOCUMENT if not value:
+            await tap_op(h, u, WizardOp.SKIP)
+        case form.Kind.DOCUMENT if value.startswith("file:"):
+            await h.document(u, b"%PDF-1.4 " + value.encode(), value.removeprefix("file:"), "application/pdf")
+            await tap_op(h, u, WizardOp.DONE)
+        case form.Kind.DOCUMENT:
+            await h.text(u, value)
+            await tap_op(h, u, WizardOp.DONE)
+        case _:
+            await h.text(u, value)
 
 
 async def fill_until_summary(h: Harness, u: dict[str, Any], *, photos: int = 3) -> None:
-    """From /apply to the summary with valid answers everywhere."""
+    """From /apply to the summary with valid answers everywhere: each step of the declaration answered
+    with its sample, so a field added to the form is answered too."""
     await h.text(u, "/apply")
-    # union: the first one offered
-    await tap_op(h, u, WizardOp.UNION)
-    for _ in range(5):
-        await tap_op(h, u, WizardOp.YES)
-    await h.text(u, LEADER["applying_unit"])
-    await h.text(u, LEADER["leader_name"])
-    await tap_op(h, u, WizardOp.CHOICE, "male")
-    await h.text(u, LEADER["leader_birth"])
-    await tap_op(h, u, WizardOp.CHOICE, "bachelor")
-    await tap_op(h, u, WizardOp.CHOICE, "senior_technician")
-    await tap_op(h, u, WizardOp.CHOICE, "national_model")
-    await h.text(u, LEADER["leader_employer"])
-    await h.text(u, LEADER["achievements"][:10])
-    await h.text(u, LEADER["achievements"][10:])
-    await tap_op(h, u, WizardOp.DONE)
-    await h.text(u, LEADER["location"])
-    await h.text(u, LEADER["area"])
-    await h.text(u, LEADER["funds"])
-    await h.text(u, LEADER["equipment"])
-    await tap_op(h, u, WizardOp.DONE)
-    # members
-    await tap_op(h, u, WizardOp.MEMBER_ADD)
-    await h.text(u, MEMBER[0])
-    await tap_op(h, u, WizardOp.CHOICE, "female")
-    await h.text(u, MEMBER[2])
-    await tap_op(h, u, WizardOp.CHOICE, "master")
-    await h.text(u, MEMBER[4])
-    await h.text(u, MEMBER[5])
-    await h.text(u, MEMBER[6])
-    await tap_op(h, u, WizardOp.DONE)
-    await h.text(u, LEADER["plan"])
-    await tap_op(h, u, WizardOp.DONE)
-    for i in range(photos):
-        await h.photo(u, png(i))
-    await tap_op(h, u, WizardOp.DONE)
-    await tap_op(h, u, WizardOp.SKIP)  # video
-    await h.document(u, b"%PDF-1.4 recommendation", "推荐材料.pdf", "application/pdf")
-    await tap_op(h, u, WizardOp.DONE)
-    await h.text(u, "工作室实行周例会制度，设负责人一名、技术骨干四名。")
-    await tap_op(h, u, WizardOp.DONE)
-    await tap_op(h, u, WizardOp.SKIP)  # other materials
-    await h.text(u, "同意申报")
-    await h.text(u, "同意推荐")
+    for f in form.STEPS:
+        await answer(h, u, f, photos=photos)

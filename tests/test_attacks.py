@@ -447,7 +447,8 @@ def test_every_registered_prefix_is_covered():
     buttons must be added here)."""
     from conversations.exports import ExportZip
 
-    covered = {"rv", "rx", "rs", "rt", "rm", "pp", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns"}
+    covered = {"rv", "rx", "rs", "rt", "rm", "pp", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns", "go",
+               "mine"}
     assert set(cb.Codec.registry) <= covered, set(cb.Codec.registry) - covered
     assert ExportZip.prefix in covered
     assert all(f.key for f in form.STEPS)

@@ -30,6 +30,7 @@ SOURCES: tuple[str, ...] = (
     "bot/*.py",
     "bot/services/*.py",
     "bot/domain/*.py",
+    "bot/views/*.py",
 )
 
 # Callables whose first argument is a locale key.

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.domain import form
+from bot.domain import form, values
 from bot.domain.values import (
     InvalidInput,
     clean_text,
@@ -27,7 +27,7 @@ def test_birth_year_month_forms(raw):
     assert parse_year_month(raw, on=ON) == "1975-03"
 
 
-@pytest.mark.parametrize("raw,code", [("1975-13", "year_month_format"), ("March 1975", "year_month_format"),
+@pytest.mark.parametrize("raw,code", [("1975-13", "year_month_format"), ("Smarch 1975", "year_month_format"),
                                       ("2015-01", "age_range"), ("1940-01", "age_range"), ("", "year_month_format")])
 def test_birth_refused(raw, code):
     """An adult of working age at the application date."""
@@ -49,7 +49,7 @@ def test_area(raw, value):
     assert parse_area(raw) == value
 
 
-@pytest.mark.parametrize("raw,code", [("0", "area_positive"), ("-5", "area_format"), ("一百二十", "area_format"),
+@pytest.mark.parametrize("raw,code", [("0", "area_positive"), ("-5", "area_positive"), ("一百二十", "area_format"),
                                       ("120亩", "area_format")])
 def test_area_refused(raw, code):
     with pytest.raises(InvalidInput) as exc:
@@ -125,3 +125,18 @@ def test_one_date_parser_takes_the_ways_people_type_a_day():
         with pytest.raises(InvalidInput) as exc:
             parse_date(raw)
         assert exc.value.code == code
+
+
+@pytest.mark.parametrize("raw", ["March 1975", "mar 1975", "1975 March", "3/1975", "Mar. 1975"])
+def test_birth_in_english_words(raw):
+    """R-F2: an English month name or month/year is a year and month too."""
+    assert values.parse_year_month(raw, on=date(2026, 7, 10)) == "1975-03"
+
+
+def test_money_in_yuan_and_negative():
+    """R-F4: "500000 yuan" and "¥500,000" are yuan; a negative amount is refused as negative."""
+    assert values.parse_money("500000 yuan") == values.parse_money("¥500,000") == 500000
+    with pytest.raises(values.InvalidInput) as err:
+        values.parse_money("-3")
+    assert err.value.code == "money_negative"
+    assert values.format_money(500000, "en") == "500,000 yuan"

@@ -127,9 +127,12 @@ async def test_too_long_name_and_text_where_buttons_are_wanted(bot):
     mark = await bot.text(u, "王" * 31)
     assert "30" in bot.request.texts(52, since=mark)[-1]
     await bot.text(u, "王建国")
-    mark = await bot.text(u, "男")  # gender is a button choice
+    mark = await bot.text(u, "未知")  # gender is a button choice: a word that is none of them is refused
     assert (await app_of(bot, 52)).wizard["step"] == "leader_gender"
     assert "⚠️" in bot.request.texts(52, since=mark)[-1]
+    await bot.text(u, "Male")  # a button's label typed counts as the button, in either language
+    app = await app_of(bot, 52)
+    assert app.answers["leader_gender"] == "male" and app.wizard["step"] == "leader_birth"
 
 
 async def test_other_honour_is_typed(bot):
@@ -384,11 +387,17 @@ async def test_complete_but_ineligible_application_is_refused(bot):
     await tap_op(bot, u, WizardOp.YES)
     await tap_op(bot, u, WizardOp.NO)  # R-E2: no site and equipment
     for _ in range(3):
-        await tap_op(bot, u, WizardOp.KEEP)
-    await tap_op(bot, u, WizardOp.SUBMIT)
-    mark = await tap_op(bot, u, WizardOp.CONFIRM)
+        mark = await tap_op(bot, u, WizardOp.KEEP)
+    # the summary says why at once, and offers neither the submit button nor the pledge
     text = bot.request.texts(70, since=mark)[-1]
     assert "⛔" in text and "企事业级" in text
+    assert not [d for _, d in bot.last_buttons(70) if d.startswith("f:") and d.split(":")[2] in ("sub", "ok")]
+    app = await app_of(bot, 70)
+    from bot.callbacks import Wiz
+
+    mark = await bot.press(u, Wiz(app.id, WizardOp.SUBMIT, None, "summary").encode())  # forged
+    assert "企事业级" in bot.request.texts(70, since=mark)[-1]
+    assert (await app_of(bot, 70)).wizard["step"] == "summary"
     assert (await app_of(bot, 70)).status == "draft"
 
 
@@ -400,9 +409,10 @@ async def test_incomplete_application_is_refused_with_missing_fields(bot):
     assert app.status == "draft"
     from bot.callbacks import Wiz
 
-    await bot.press(u, Wiz(app.id, WizardOp.SUMMARY).encode())
-    await tap_op(bot, u, WizardOp.SUBMIT)  # the confirm screen with the pledge
-    mark = await tap_op(bot, u, WizardOp.CONFIRM)
+    mark = await bot.press(u, Wiz(app.id, WizardOp.SUMMARY).encode())
     text = bot.request.texts(71, since=mark)[-1]
-    assert "⛔" in text and "主要工作成绩" in text
+    assert "❗" in text and "主要工作成绩" in text  # what is missing, from the summary on
+    assert not [d for _, d in bot.last_buttons(71) if d.startswith("f:") and d.split(":")[2] == "sub"]
+    mark = await bot.press(u, Wiz(app.id, WizardOp.CONFIRM, None, "summary").encode())  # forged
+    assert bot.request.alerts(since=mark)
     assert (await app_of(bot, 71)).status == "draft"

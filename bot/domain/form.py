@@ -55,7 +55,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 MIN_PHOTOS, MAX_PHOTOS = 3, 5
 PRINTED_MEMBER_ROWS = 6
 LONG_TEXT_MAX = 2000
-MAX_ITEMS = 100  # lines of a LINES answer
+MAX_ITEMS = 60  # items of a LINES answer (each at most the field's `max_len` characters)
+MAX_MEMBERS = 40  # rows of the members table (the printed form has PRINTED_MEMBER_ROWS, the rest on a 附页)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class FormField:
     print_lines: int = 0  # lines of its fixed-height box (0: the shape decides); the rest goes to a 附页
     roster: bool = False  # a column of the season's roster (XLSX)
     card: bool = True  # shown on the reviewer's card (files: by name, photos as an album)
+    max_items: int = MAX_ITEMS  # LINES: how many items
+    # A valid answer as a person would give it, for tests that walk the declaration: the typed text;
+    # for CHOICE an option (or typed text when allow_other), YESNO "yes", PHOTOS the number of photos,
+    # DOCUMENT "file:<name>" or typed text, "" for an optional step that is skipped.
+    sample: str = ""
 
     @property
     def label_key(self) -> str:
@@ -92,14 +98,18 @@ class FormField:
     def options(self) -> tuple[str, ...]:
         return CHOICES[self.choices] if self.choices else ()
 
-    def parse(self, raw: str, *, today: date) -> Any:
-        """Turn typed text into the stored value, or raise `InvalidInput`."""
+    def parse(self, raw: str, *, today: date, labels: Mapping[str, str] | None = None) -> Any:
+        """Turn typed text into the stored value, or raise `InvalidInput`. `labels` (normalised label →
+        option, in every language) lets a typed option label ("男", "Male") count as the button."""
         match self.kind:
             case Kind.TEXT:
                 return values.parse_short_text(raw, max_len=self.max_len)
             case Kind.LONGTEXT | Kind.DOCUMENT:
                 return values.parse_long_text(raw, max_len=self.max_len)
             case Kind.CHOICE:
+                option = values.match_choice(raw, dict(labels or {}))
+                if option in self.options():
+                    return option
                 text = values.parse_short_text(raw, max_len=self.max_len)
                 if not self.allow_other:
                     raise InvalidInput("use_buttons")
@@ -111,7 +121,7 @@ class FormField:
             case Kind.MONEY:
                 return values.parse_money(raw)
             case Kind.LINES:
-                return values.parse_lines(raw, max_items=MAX_ITEMS, max_len=self.max_len)
+                return values.parse_lines(raw, max_items=self.max_items, max_len=self.max_len)
         raise InvalidInput("use_buttons")
 
     def accepts_text(self) -> bool:
@@ -123,50 +133,56 @@ def _f(key: str, kind: Kind, section: str, spec: str, **kw: Any) -> FormField:
 
 
 ELIGIBILITY = tuple(
-    _f(f"elig_{n}", Kind.YESNO, "eligibility", f"R-E{n}", condition=f"R-E{n}", card=False) for n in range(1, 6)
+    _f(f"elig_{n}", Kind.YESNO, "eligibility", f"R-E{n}", condition=f"R-E{n}", card=False,
+       sample="yes") for n in range(1, 6)
 )
 
 MEMBER_FIELDS: tuple[FormField, ...] = (
-    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30, print_width=2.0),
-    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender", print_width=1.1),
-    _f("member_birth", Kind.YEARMONTH, "members", "R-F6", print_width=1.9),
+    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30, print_width=2.0, sample="李明"),
+    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender", print_width=1.1, sample="female"),
+    _f("member_birth", Kind.YEARMONTH, "members", "R-F6", print_width=1.9, sample="1985-06"),
     _f("member_education", Kind.CHOICE, "members", "R-F6", choices="education", allow_other=True,
-       print_width=2.1),
+       print_width=2.1, sample="master"),
     _f("member_title", Kind.CHOICE, "members", "R-F6", choices="title", allow_other=True, max_len=50,
-       print_width=2.7),
-    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.8),
-    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.4),
+       print_width=2.7, sample="高级工程师"),
+    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.8, sample="大连港集团"),
+    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.4, sample="工艺设计"),
 )
 
 STEPS: tuple[FormField, ...] = (
-    _f("union", Kind.UNION, "union", "R-W1", roster=True, card=False),  # the card's title names it
+    _f("union", Kind.UNION, "union", "R-W1", roster=True, card=False, sample="first"),  # the card's title names it
     *ELIGIBILITY,
-    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100, roster=True),
-    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30, print_width=2.0, roster=True),
-    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender", print_width=1.1),
-    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2", print_width=1.9),
+    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100, roster=True, sample="大连港集团有限公司"),
+    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30, print_width=2.0, roster=True, sample="王建国"),
+    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender", print_width=1.1, sample="male"),
+    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2", print_width=1.9, sample="1975年3月"),
     _f("leader_education", Kind.CHOICE, "leader", "R-F2", choices="education", allow_other=True,
-       print_width=2.2),
+       print_width=2.2, sample="bachelor"),
     _f("leader_title", Kind.CHOICE, "leader", "R-F2", choices="title", allow_other=True, max_len=50,
-       print_width=2.7),
+       print_width=2.7, sample="senior_technician"),
     _f("leader_honour", Kind.CHOICE, "leader", "R-F2", choices="honour", allow_other=True, max_len=60,
-       print_width=3.0, roster=True),
-    _f("leader_employer", Kind.TEXT, "leader", "R-F2", max_len=100, print_width=4.1, roster=True),
-    _f("achievements", Kind.LONGTEXT, "achievements", "R-F3", max_len=LONG_TEXT_MAX),
-    _f("location", Kind.TEXT, "site", "R-F4", max_len=100, print_lines=2, roster=True),
-    _f("area", Kind.AREA, "site", "R-F4", roster=True),
-    _f("funds", Kind.MONEY, "site", "R-F4", roster=True),
-    _f("equipment", Kind.LINES, "equipment", "R-F5", max_len=100, print_lines=9),
+       print_width=3.0, roster=True, sample="national_model"),
+    _f("leader_employer", Kind.TEXT, "leader", "R-F2", max_len=100, print_width=4.1, roster=True,
+       sample="大连港集团有限公司"),
+    _f("achievements", Kind.LONGTEXT, "achievements", "R-F3", max_len=LONG_TEXT_MAX,
+       sample="主持完成集装箱装卸工艺改造12项，获国家专利5项。"),
+    _f("location", Kind.TEXT, "site", "R-F4", max_len=100, print_lines=2, roster=True, sample="大连港集装箱码头3号楼"),
+    _f("area", Kind.AREA, "site", "R-F4", roster=True, sample="120平方米"),
+    _f("funds", Kind.MONEY, "site", "R-F4", roster=True, sample="50万元"),
+    _f("equipment", Kind.LINES, "equipment", "R-F5", max_len=100, print_lines=9,
+       sample="数控机床\n三维扫描仪\n- 检测平台"),
     _f("members", Kind.MEMBERS, "members", "R-F6", roster=True),
-    _f("plan", Kind.LONGTEXT, "plan", "R-F7", max_len=LONG_TEXT_MAX),
-    _f("photos", Kind.PHOTOS, "photos", "R-M4"),
+    _f("plan", Kind.LONGTEXT, "plan", "R-F7", max_len=LONG_TEXT_MAX,
+       sample="三年内完成智能码头关键技术攻关，培养技师20名。"),
+    _f("photos", Kind.PHOTOS, "photos", "R-M4", sample="3"),
     _f("video", Kind.VIDEO, "photos", "R-M4", required=False),
-    _f("recommendation", Kind.DOCUMENT, "documents", "R-M2", max_len=LONG_TEXT_MAX),
-    _f("rules", Kind.DOCUMENT, "documents", "R-M3", max_len=LONG_TEXT_MAX),
+    _f("recommendation", Kind.DOCUMENT, "documents", "R-M2", max_len=LONG_TEXT_MAX, sample="file:推荐材料.pdf"),
+    _f("rules", Kind.DOCUMENT, "documents", "R-M3", max_len=LONG_TEXT_MAX,
+       sample="工作室实行周例会制度，设负责人一名、技术骨干四名。"),
     _f("other_materials", Kind.DOCUMENT, "documents", "R-M5", required=False, max_len=LONG_TEXT_MAX),
     # R-F8: the applying side's two opinion boxes, written by the unit and its basic-level union
-    _f("unit_opinion", Kind.TEXT, "opinions", "R-F8", max_len=200),
-    _f("union_opinion", Kind.TEXT, "opinions", "R-F8", max_len=200),
+    _f("unit_opinion", Kind.TEXT, "opinions", "R-F8", max_len=200, sample="同意申报"),
+    _f("union_opinion", Kind.TEXT, "opinions", "R-F8", max_len=200, sample="同意推荐"),
 )
 
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(f.section for f in STEPS))
@@ -266,6 +282,28 @@ def validate_complete(answers: Mapping[str, Any]) -> list[str]:
     except ValidationError as exc:
         return sorted({str(err["loc"][0]) for err in exc.errors()})
     return []
+
+
+def parse_member_cells(cells: list[str], *, today: date, labels: Mapping[str, Mapping[str, str]]
+                       ) -> tuple[dict[str, Any], dict[str, InvalidInput]]:
+    """One pasted row of the members table (cells in MEMBER_FIELDS order; more cells than columns are
+    kept in the last, free-text one): the stored row (short keys, as the step-by-step way stores them)
+    and the errors by field key. `labels`: per field key, normalised option label → option."""
+    n = len(MEMBER_FIELDS)
+    if len(cells) > n:
+        cells = [*cells[: n - 1], "、".join(c for c in cells[n - 1 :] if c)]
+    row: dict[str, Any] = {}
+    errors: dict[str, InvalidInput] = {}
+    for i, f in enumerate(MEMBER_FIELDS):
+        raw = cells[i] if i < len(cells) else ""
+        if not raw.strip():
+            errors[f.key] = InvalidInput("empty")
+            continue
+        try:
+            row[f.key.removeprefix("member_")] = f.parse(raw, today=today, labels=labels.get(f.key))
+        except InvalidInput as exc:
+            errors[f.key] = InvalidInput("choice_unknown") if exc.code == "use_buttons" else exc
+    return row, errors
 
 
 def member_row(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -73,18 +73,42 @@ _YM_PATTERNS = (
     re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?$"),
     re.compile(r"^(\d{4})(\d{2})$"),
 )
+_MONTH_YEAR = re.compile(r"^(\d{1,2})\s*[-./]\s*(\d{4})$")  # 3/1975, 03.1975
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+_NAMED = re.compile(r"^(?:([a-z]+)\.?,?\s*(\d{4})|(\d{4})\s*,?\s*([a-z]+)\.?)$")  # March 1975, 1975 Mar
+
+
+def _named_month(word: str) -> int | None:
+    """`mar`, `March`, `sept` → 3, 3, 9 (at least three letters of an English month name)."""
+    word = word.lower()
+    if len(word) < 3:
+        return None
+    return next((i for i, name in enumerate(MONTHS, start=1) if name.startswith(word)), None)
+
+
+def _year_month(text: str) -> tuple[int, int]:
+    compact = text.replace(" ", "")
+    for pattern in _YM_PATTERNS:
+        m = pattern.match(compact)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    m = _MONTH_YEAR.match(compact)
+    if m:
+        return int(m.group(2)), int(m.group(1))
+    m = _NAMED.match(" ".join(text.lower().split()))
+    if m:
+        word, year = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        month = _named_month(word)
+        if month is not None:
+            return int(year), month
+    raise InvalidInput("year_month_format")
 
 
 def parse_year_month(raw: str, *, on: date, min_age: int = 18, max_age: int = 70) -> str:
-    """`1975-03`, `1975.3`, `1975年3月`, `197503` → `1975-03`, for an adult of working age on `on`."""
-    text = clean_text(raw).translate(_FULLWIDTH_DIGITS).replace(" ", "")
-    for pattern in _YM_PATTERNS:
-        m = pattern.match(text)
-        if m:
-            year, month = int(m.group(1)), int(m.group(2))
-            break
-    else:
-        raise InvalidInput("year_month_format")
+    """`1975-03`, `1975.3`, `1975年3月`, `197503`, `3/1975`, `March 1975` → `1975-03`, for an adult of
+    working age on `on`."""
+    year, month = _year_month(clean_text(raw).translate(_FULLWIDTH_DIGITS))
     if not 1 <= month <= 12:
         raise InvalidInput("year_month_format")
     age = on.year - year - (1 if on.month < month else 0)
@@ -106,11 +130,11 @@ def _number(text: str) -> Decimal:
 def parse_area(raw: str) -> float:
     """`120`, `120平方米`, `120 m²`, `120㎡` → square metres (> 0)."""
     text = clean_text(raw).translate(_FULLWIDTH_DIGITS).replace(",", "").replace(" ", "").lower()
-    m = re.fullmatch(_NUMBER + r"(平方米|平米|平方|㎡|m²|m2|sqm)?", text)
+    m = re.fullmatch(r"([-−]?)" + _NUMBER + r"(平方米|平米|平方|㎡|m²|m2|sqm|squaremetres|squaremeters)?", text)
     if not m:
         raise InvalidInput("area_format")
-    value = _number(m.group(1))
-    if value <= 0:
+    value = _number(m.group(2))
+    if m.group(1) or value <= 0:
         raise InvalidInput("area_positive")
     if value > 1_000_000:
         raise InvalidInput("area_too_big")
@@ -118,29 +142,36 @@ def parse_area(raw: str) -> float:
 
 
 def parse_money(raw: str) -> int:
-    """`50` (万元), `50万元`, `50万`, `500000元` → yuan (≥ 0)."""
+    """`50` (万元, i.e. 10,000 yuan), `50万元`, `50万`, `500000元`, `500000 yuan`, `¥500,000` → yuan (≥ 0).
+    A bare number is in 万元, the unit of the printed form; a yuan sign or unit means yuan."""
     text = clean_text(raw).translate(_FULLWIDTH_DIGITS).replace(",", "").replace(" ", "").lower()
+    sign = text[:1] in ("-", "−")
+    text = text.lstrip("-−")
+    marked = text[:1] in ("¥", "￥") or text.startswith("rmb")
     text = text.removeprefix("¥").removeprefix("￥").removeprefix("rmb")
-    m = re.fullmatch(_NUMBER + r"(万元|万|w|元|yuan|cny)?", text)
+    m = re.fullmatch(_NUMBER + r"(万元|万|w|wan|元|yuan|cny|rmb)?", text)
     if not m:
         raise InvalidInput("money_format")
+    if sign:
+        raise InvalidInput("money_negative")
     value = _number(m.group(1))
-    unit = m.group(2) or "万元"
-    yuan = value * 10_000 if unit in ("万元", "万", "w") else value
+    unit = m.group(2) or ("元" if marked else "万元")
+    yuan = value * 10_000 if unit in ("万元", "万", "w", "wan") else value
     if yuan > Decimal(10) ** 11:
         raise InvalidInput("money_too_big")
     return int(yuan.quantize(Decimal(1)))
 
 
 def parse_lines(raw: str, *, max_items: int, max_len: int) -> list[str]:
-    """One item per line; bullets and numbering are stripped."""
+    """One item per line; bullets and numbering are stripped. Each item has at most `max_len`
+    characters; at most `max_items` items (a list is limited per item and by count, not in total)."""
     items = []
     for line in clean_text(raw).splitlines():
         item = re.sub(r"^\s*(?:[-*•·、]|\d+[.)、．])\s*", "", line).strip()
         if not item:
             continue
         if len(item) > max_len:
-            raise InvalidInput("line_too_long", max=max_len)
+            raise InvalidInput("line_too_long", max=max_len, item=item[:20], length=len(item))
         items.append(item)
     if not items:
         raise InvalidInput("empty")
@@ -150,11 +181,51 @@ def parse_lines(raw: str, *, max_items: int, max_len: int) -> list[str]:
 
 
 def format_money(yuan: int, lang: str) -> str:
+    """`50万元` in Chinese (the printed form's unit); `500,000 yuan` in English."""
     wan = Decimal(yuan) / 10_000
     text = f"{wan.normalize():f}"
-    return f"{text}万元" if lang == "zh" else f"{text} × 10,000 yuan (¥{yuan:,})"
+    return f"{text}万元" if lang == "zh" else f"{yuan:,} yuan"
 
 
 def format_area(m2: float) -> str:
     text = f"{Decimal(str(m2)).normalize():f}"
     return f"{text} m²"
+
+
+def normal_label(text: str) -> str:
+    """A label compared loosely: case, spaces and punctuation do not count."""
+    return "".join(ch for ch in clean_text(text).casefold() if ch.isalnum())
+
+
+def match_choice(raw: str, labels: dict[str, str]) -> str | None:
+    """The option whose label (`labels`: normalised label → option) the text names, or None."""
+    return labels.get(normal_label(raw)) if normal_label(raw) else None
+
+
+_CELL_SPLIT = re.compile(r"\t|[，,、；;|｜]")
+
+
+def split_cells(line: str) -> list[str]:
+    """A row pasted from WPS, Excel or Word: cells separated by tabs, commas (，,), 、 or semicolons;
+    runs of two or more spaces also separate cells when nothing else does."""
+    line = clean_text(line)
+    if not _CELL_SPLIT.search(line) and re.search(r"\s{2,}", line):
+        parts = re.split(r"\s{2,}", line)
+    else:
+        parts = _CELL_SPLIT.split(line)
+    return [p.strip() for p in parts]
+
+
+def table_rows(raw: str) -> list[list[str]]:
+    """The non-empty lines of a pasted table, each split into cells; a leading row number is dropped."""
+    rows = []
+    for line in raw.splitlines():
+        if not clean_text(line):
+            continue
+        cells = split_cells(line)
+        if len(cells) > 1 and re.fullmatch(r"\d{1,3}[.)、．]?", cells[0]):
+            cells = cells[1:]
+        else:
+            cells[0] = re.sub(r"^\d{1,3}[.)、．]\s*", "", cells[0])
+        rows.append(cells)
+    return rows

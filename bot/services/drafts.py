@@ -205,28 +205,42 @@ def missing(app: Application, files: dict[str, int]) -> list[str]:
     return gaps + invalid
 
 
-async def submit(
-    s: AsyncSession, app: Application, actor_id: int, season: Season, now: datetime, tz: Any
-) -> workflow.Transition:
-    """Check and submit (or resubmit) the application; raises `Refused` with the reason."""
+def obstacles(app: Application, season: Season | None, now: datetime, tz: Any) -> list[Refused]:
+    """Everything that stands in the way of submitting now, in the order the applicant can act on it
+    (empty: submission will succeed). The summary shows these instead of the submit button."""
     status = Status(app.status)
     action = Action.SUBMIT if status is Status.DRAFT else Action.RESUBMIT
     try:
         transition = workflow.find(action, status, Role.APPLICANT)
     except workflow.NotAllowed:
-        raise Refused("submit.not_editable") from None
+        return [Refused("submit.not_editable")]
+    out: list[Refused] = []
     gaps = missing(app, app.files or {})
     if gaps:
-        raise Refused("submit.incomplete", fields=gaps)
-    failed = form.failed_conditions(app.answers)
+        out.append(Refused("submit.incomplete", fields=gaps))
+    failed = form.failed_conditions(app.answers or {})
     if failed:
-        raise Refused("submit.ineligible", conditions=failed)
+        out.append(Refused("submit.ineligible", conditions=failed))
     # The deadline binds everything not yet past level 1 (R-D1).
-    if transition.target is Status.SUBMITTED:
+    if transition.target is Status.SUBMITTED and season is not None:
         if calendar.is_late(season.deadline, now, tz):
-            raise Refused("submit.late", deadline=season.deadline)
-        if not calendar.is_open(season.opens_on, season.deadline, now, tz):
-            raise Refused("submit.not_open", opens=season.opens_on, deadline=season.deadline)
+            out.append(Refused("submit.late", deadline=season.deadline))
+        elif not calendar.is_open(season.opens_on, season.deadline, now, tz):
+            out.append(Refused("submit.not_open", opens=season.opens_on, deadline=season.deadline,
+                               year=season.year))
+    return out
+
+
+async def submit(
+    s: AsyncSession, app: Application, actor_id: int, season: Season, now: datetime, tz: Any
+) -> workflow.Transition:
+    """Check and submit (or resubmit) the application; raises `Refused` with the first reason."""
+    status = Status(app.status)
+    action = Action.SUBMIT if status is Status.DRAFT else Action.RESUBMIT
+    found = obstacles(app, season, now, tz)
+    if found:
+        raise found[0]
+    transition = workflow.find(action, status, Role.APPLICANT)
     if app.number is None:
         app.number = await repo.next_number(s, season.year)
     if action is Action.SUBMIT:

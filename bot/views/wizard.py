@@ -1,0 +1,523 @@
+"""The applicant's wizard as pure screens: every step, the members table and its pasted preview, the
+photos, the summary and the pledge. The handler (`conversations/apply.py`) loads a `Draft` and replies
+with what these functions return; nothing here reads the database or talks to Telegram."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from telegram import InlineKeyboardButton as Btn
+from telegram import InlineKeyboardMarkup
+
+from bot import callbacks as cb
+from bot.callbacks import WizardOp as Op
+from bot.domain import calendar, form
+from bot.domain.form import FormField, Kind
+from bot.domain.render import display, member_line
+from bot.domain.workflow import Status
+from bot.i18n import Markup, Translator
+from storage.models import Application as App
+from storage.models import Attachment, Season
+
+BAR = 10
+CLIP = 300  # characters of an answer the summary shows; "show all" sends the rest
+CURRENT_CLIP = 600  # characters of the current answer shown on a step
+LABEL_CUT = 24  # characters of a list item or file name on a button
+UNSUBMITTED = (Status.DRAFT, Status.RETURNED_L1)  # bound by the season's window (R-D1)
+
+Screen = tuple[str, InlineKeyboardMarkup]
+
+
+@dataclass
+class Draft:
+    """What the wizard's screens show, loaded once per update by the handler."""
+
+    t: Translator
+    app: App
+    unions: Mapping[int, str] = field(default_factory=dict)  # every union, names in the reader's language
+    offered: Sequence[tuple[int, str]] = ()  # the active unions, for the union step
+    atts: Mapping[str, Sequence[Attachment]] = field(default_factory=dict)  # files by field
+    season: Season | None = None
+    now: datetime | None = None
+    tz: Any = None
+    obstacles: Sequence[tuple[str, Mapping[str, Any]]] = ()  # what stands in the way of submitting
+    editable: frozenset[str] = frozenset()  # keys of the fields that may change
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return dict(self.app.answers or {})
+
+    @property
+    def wizard(self) -> dict[str, Any]:
+        return dict(self.app.wizard or {})
+
+    @property
+    def files(self) -> dict[str, int]:
+        return dict(self.app.files or {})
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def cut(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def kb(rows: list[list[Btn]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([r for r in rows if r])
+
+
+def pairs(btns: list[Btn], n: int = 2) -> list[list[Btn]]:
+    return [btns[i : i + n] for i in range(0, len(btns), n)]
+
+
+def step_of(app: App) -> str:
+    return str((app.wizard or {}).get("step") or "summary")
+
+
+def position(app: App) -> str:
+    """Where the wizard stands, down to a member's question; carried by every wizard button, so a
+    press on an older message is recognised and refused."""
+    w = app.wizard or {}
+    m = w.get("m") or {}
+    pos = step_of(app)
+    if m.get("f"):
+        pos += "-" + str(m["f"]).removeprefix("member_")
+    elif m.get("pick") is not None:
+        pos += "-pick"
+    elif w.get("paste"):
+        pos += "-paste"
+    if w.get("other"):
+        pos += "-o"
+    return pos[:40]
+
+
+def button(t: Translator, app: App, op: Op, v: str | None = None, *, label: str | None = None,
+           key: str | None = None) -> Btn:
+    return Btn(label if label is not None else t.plain(key or f"wizard.button.{op.name.lower()}"),
+               callback_data=cb.Wiz(app.id, op, v, position(app)).encode())
+
+
+def progress(t: Translator, key: str) -> str:
+    n, total = form.step_index(key), len(form.STEPS)
+    filled = round(BAR * n / total)
+    return t("wizard.progress", n=n, total=total, bar=Markup("▰" * filled + "▱" * (BAR - filled)))
+
+
+def previous_step(key: str) -> str | None:
+    keys = [f.key for f in form.STEPS]
+    if key == "summary":
+        return keys[-1]
+    idx = keys.index(key)
+    return keys[idx - 1] if idx > 0 else None
+
+
+# --------------------------------------------------------------------------- the season's window
+
+
+def _until(opens: date, deadline: date) -> str:
+    return deadline.strftime("%m-%d") if deadline.year == opens.year else deadline.isoformat()
+
+
+def season_line(t: Translator, season: Season | None, now: datetime | None, tz: Any) -> str:
+    """The season's window in its own words, with how long is left ('' without a season)."""
+    if season is None or now is None:
+        return ""
+    opens, deadline = season.opens_on, season.deadline
+    params = {"year": season.year, "opens": opens.isoformat(), "until": _until(opens, deadline),
+              "deadline": deadline.isoformat()}
+    if calendar.is_late(deadline, now, tz):
+        return t("summary.closed", **params)
+    if now < calendar.opens_at(opens, tz):
+        days = (opens - now.astimezone(tz).date()).days
+        return t("summary.not_open", days=days, **params)
+    return t("summary.deadline", days=max(calendar.days_left(deadline, now, tz), 0), **params)
+
+
+def window_line(d: Draft) -> str:
+    """The window, for an application the deadline still binds (a draft, or returned at level 1)."""
+    if Status(d.app.status) not in UNSUBMITTED:
+        return ""
+    return season_line(d.t, d.season, d.now, d.tz)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def file_names(t: Translator, atts: Sequence[Attachment]) -> list[str]:
+    return [a.original_name or t.plain("file.unnamed") for a in atts]
+
+
+def shown_value(d: Draft, f: FormField) -> str:
+    """A field's answer as plain text for the summary and the step ('' when unanswered)."""
+    t, answers = d.t, d.answers
+    if f.kind is Kind.PHOTOS:
+        n = d.files.get(f.key, 0)
+        return t.plain("photos.counter", n=n, max=form.MAX_PHOTOS, min=form.MIN_PHOTOS) if n else ""
+    if f.kind in (Kind.VIDEO, Kind.DOCUMENT):
+        bits = [f"📎 {name}" for name in file_names(t, d.atts.get(f.key, ()))]
+        if not bits and d.files.get(f.key):
+            bits.append(t.plain("wizard.files_count", n=d.files[f.key]))
+        text = answers.get(f.key)
+        if text:
+            bits.append(str(text))
+        return "\n".join(bits)
+    return display(f, answers.get(f.key), t, unions=d.unions)
+
+
+def label_sep(t: Translator, label: str, value: str) -> str:
+    """`<b>label</b>：value` (the language's own colon), the value below when it is long."""
+    sep = t.plain("summary.sep")
+    gap = "\n" if "\n" in value or len(value) > 40 else ""
+    return f"<b>{esc(label)}</b>{sep.rstrip() if gap else sep}{gap}{esc(value)}"
+
+
+def summary_text(d: Draft, *, clip: int = CLIP) -> str:
+    """The whole application, section by section; answers longer than `clip` are cut (the applicant's
+    summary offers them whole with a button)."""
+    t = d.t
+    out = [t("summary.title", number=d.app.number or t("summary.no_number"))]
+    answers = d.answers
+    for section in form.SECTIONS:
+        lines = []
+        for f in form.section_fields(section):
+            value = shown_value(d, f)
+            if not value and f.key in answers and not f.required:
+                value = t.plain("summary.skipped")
+            if not value:
+                value = t.plain("summary.missing" if f.required else "summary.skipped")
+            elif len(value) > clip:
+                value = cut(value, clip) + t.plain("summary.cut", n=len(value))
+            lines.append(label_sep(t, t.plain(f.label_key), value))
+        out.append(f"<u>{t(f'section.{section}')}</u>\n" + "\n".join(lines))
+    return "\n\n".join(out)
+
+
+def long_fields(d: Draft, clip: int = CLIP) -> list[FormField]:
+    """The fields whose answer the summary cuts."""
+    return [f for f in form.STEPS if len(shown_value(d, f)) > clip]
+
+
+def obstacle_lines(t: Translator, obstacles: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """What stands in the way of submitting, as the summary says it."""
+    out = []
+    for key, params in obstacles:
+        if key == "submit.incomplete":
+            names = [t.plain(form.BY_KEY[k].label_key) for k in params["fields"]]
+            shown = t.join(names[:8]) + (t.plain("summary.and_more", n=len(names) - 8) if len(names) > 8 else "")
+            out.append(t("summary.gaps", fields=shown, n=len(names)))
+        elif key == "submit.ineligible":
+            out.append(t("summary.ineligible"))
+        elif key == "submit.not_open":
+            out.append(t("summary.wait_open", opens=params["opens"].isoformat(),
+                         deadline=params["deadline"].isoformat()))
+        elif key == "submit.late":
+            out.append(t("summary.too_late", deadline=params["deadline"].isoformat()))
+        else:
+            out.append(t(key))
+    return out
+
+
+def summary_screen(d: Draft, note: str | None = None) -> Screen:
+    t, app = d.t, d.app
+    parts = ([note] if note else []) + [summary_text(d)]
+    window = window_line(d)
+    if window:
+        parts.append(window)
+    blocked = obstacle_lines(t, d.obstacles)
+    parts += blocked or [t("summary.ready")]
+    rows: list[list[Btn]] = []
+    extra = [button(t, app, Op.FULL, f.key, label=t.plain("summary.button.full", field=cut(t.plain(f.label_key), 20)))
+             for f in long_fields(d)]
+    if d.files.get("photos"):
+        extra.append(button(t, app, Op.ALBUM, key="summary.button.album"))
+    rows += pairs(extra)
+    btns = [button(t, app, Op.EDIT, s, label=t.plain("summary.button.edit", section=t.plain(f"section.{s}")))
+            for s in form.SECTIONS if any(f.key in d.editable for f in form.section_fields(s))]
+    rows += pairs(btns)
+    if not d.obstacles:
+        rows.append([button(t, app, Op.SUBMIT, key="summary.button.submit")])
+    return "\n\n".join(parts), kb(rows)
+
+
+def confirm_screen(d: Draft, note: str | None = None) -> Screen:
+    t, app = d.t, d.app
+    parts = ([note] if note else []) + [t("submit.declaration")]
+    rows = [[button(t, app, Op.CONFIRM, key="submit.button.confirm")], [button(t, app, Op.SUMMARY)]]
+    return "\n\n".join(parts), kb(rows)
+
+
+def full_text(d: Draft, f: FormField) -> str:
+    """One answer whole, for the summary's "show all" button (long texts are split when sent)."""
+    return f"<b>{esc(d.t.plain(f.label_key))}</b>\n\n{esc(shown_value(d, f))}"
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def intro(d: Draft) -> str:
+    """The first screen's head: what the wizard asks and the season's window."""
+    parts = [d.t("apply.intro")]
+    window = window_line(d)
+    if window:
+        parts.append(window)
+    return "\n\n".join(parts)
+
+
+def nav_row(d: Draft, f: FormField, answered: bool) -> list[Btn]:
+    t, app, w = d.t, d.app, d.wizard
+    row: list[Btn] = []
+    if w.get("mode") != "edit" and previous_step(f.key):
+        row.append(button(t, app, Op.BACK))
+    if not f.required:  # once something is given, the same button moves on with it
+        given = f.kind in (Kind.VIDEO, Kind.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
+        row.append(button(t, app, Op.SKIP, key="wizard.button.next" if given else None))
+    keep = f.kind in (Kind.UNION, Kind.YESNO, Kind.TEXT, Kind.CHOICE, Kind.YEARMONTH, Kind.AREA, Kind.MONEY) or (
+        f.kind is Kind.LONGTEXT and not w.get("buf"))
+    if answered and keep:
+        row.append(button(t, app, Op.KEEP))
+    if w.get("mode") == "edit" or w.get("seen_summary"):
+        row.append(button(t, app, Op.SUMMARY))
+    return row
+
+
+def choice_buttons(d: Draft, f: FormField) -> list[list[Btn]]:
+    t = d.t
+    btns = [button(t, d.app, Op.CHOICE, o, label=t.plain(f"choice.{f.choices}.{o}")) for o in f.options()]
+    rows = pairs(btns)
+    if f.allow_other:
+        rows.append([button(t, d.app, Op.OTHER)])
+    return rows
+
+
+def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
+    """The buttons of step `f` as it stands (also carried by a short error or acknowledgement)."""
+    t, app, w = d.t, d.app, d.wizard
+    answered = form.is_answered(f, d.answers, d.files)
+    if w.get("other"):
+        return kb([[button(t, app, Op.BACK)]])
+    rows: list[list[Btn]] = []
+    buf = w.get("buf") or []
+    if f.kind is Kind.UNION:
+        rows += pairs([button(t, app, Op.UNION, str(uid), label=name) for uid, name in d.offered])
+    elif f.kind is Kind.YESNO:
+        rows.append([button(t, app, Op.YES, key="common.yes"), button(t, app, Op.NO, key="common.no")])
+    elif f.kind is Kind.CHOICE:
+        rows += choice_buttons(d, f)
+    elif f.kind is Kind.LINES:
+        items = list(d.answers.get(f.key) or [])
+        rows += pairs([button(t, app, Op.ITEM_DEL, str(i), label=t.plain(
+            "wizard.button.item_del", n=i + 1, item=cut(item, LABEL_CUT))) for i, item in enumerate(items)])
+        if items or buf:
+            rows.append([button(t, app, Op.DONE)])
+        if buf:
+            rows.append([button(t, app, Op.CLEAR)])
+    elif f.kind is Kind.LONGTEXT:
+        if buf:
+            rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
+    elif f.kind is Kind.DOCUMENT:
+        rows += [[button(t, app, Op.FILE_DEL, str(a.id), label=t.plain(
+            "wizard.button.file_del", name=cut(name, LABEL_CUT)))]
+            for a, name in zip(d.atts.get(f.key, ()), file_names(t, d.atts.get(f.key, ())), strict=True)]
+        if buf:
+            rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
+        elif answered and f.required:
+            rows.append([button(t, app, Op.DONE, key="wizard.button.next")])
+    elif f.kind is Kind.VIDEO and d.atts.get(f.key):
+        rows.append([button(t, app, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video")
+                     for a in d.atts[f.key]])
+    rows.append(nav_row(d, f, answered))
+    return kb(rows)
+
+
+def step_screen(d: Draft, note: str | None = None) -> Screen:
+    """A question of the form (union, eligibility, a field, the video or a document)."""
+    key = step_of(d.app)
+    f = form.BY_KEY[key]
+    if f.kind is Kind.MEMBERS:
+        return members_screen(d, note)
+    if f.kind is Kind.PHOTOS:
+        return photos_screen(d, note)
+    t, w = d.t, d.wizard
+    if w.get("other"):
+        return other_screen(d, f, note)
+    parts = [note] if note else []
+    parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
+    if t.has(f.example_key):
+        parts.append(t("wizard.example", example=t(f.example_key)))
+    buf = w.get("buf") or []
+    if buf:
+        parts.append(t("wizard.buffer", chars=sum(len(b) for b in buf), max=f.max_len, parts=len(buf)))
+    elif f.kind is Kind.LINES and d.answers.get(f.key):
+        items = d.answers[f.key]
+        parts.append(t("wizard.items", n=len(items), max=f.max_items, each=f.max_len) + "\n"
+                     + esc(display(f, items, t)))
+    elif form.is_answered(f, d.answers, d.files):
+        shown = shown_value(d, f)
+        if shown:
+            parts.append(t("wizard.current", value=cut(shown, CURRENT_CLIP)))
+    return "\n\n".join(parts), step_keyboard(d, f)
+
+
+def other_screen(d: Draft, f: FormField, note: str | None = None) -> Screen:
+    """The free-text answer of a choice ("Other"), with the way back to the buttons."""
+    t = d.t
+    parts = ([note] if note else []) + [t("wizard.type_other", field=t(f.label_key))]
+    current = d.answers.get(f.key)
+    if current and current not in f.options():
+        parts.append(t("wizard.current", value=str(current)))
+    return "\n\n".join(parts), kb([[button(t, d.app, Op.BACK)]])
+
+
+def short_reply(d: Draft, note: str) -> Screen:
+    """A short answer on the current step (an error, a part received): the note with the step's
+    buttons, without sending the whole question again."""
+    key = step_of(d.app)
+    f = form.BY_KEY.get(key)
+    if f is None or f.kind in (Kind.MEMBERS, Kind.PHOTOS):
+        return screen(d, note)
+    if (d.wizard.get("m") or {}).get("f"):
+        return screen(d, note)
+    return f"{note}\n\n{progress(d.t, key)}\n<b>{d.t(f.label_key)}</b>", step_keyboard(d, f)
+
+
+# --------------------------------------------------------------------------- members
+
+
+def members_screen(d: Draft, note: str | None = None) -> Screen:
+    t, app, w = d.t, d.app, d.wizard
+    m = w.get("m")
+    if m and m.get("f"):
+        return member_field_screen(d, m, note)
+    members = list(d.answers.get("members") or [])
+    if m and m.get("pick") is not None:
+        i = int(m["pick"])
+        row = members[i]
+        lines = ([note] if note else []) + [t("members.edit_which", n=i + 1, name=row.get("name", ""))]
+        btns = [button(t, app, Op.MEMBER_FIELD, mf.key.removeprefix("member_"), label=t.plain(mf.label_key))
+                for mf in form.MEMBER_FIELDS]
+        return "\n\n".join(lines), kb([*pairs(btns), [button(t, app, Op.BACK)]])
+    if w.get("paste"):
+        return paste_screen(d, note)
+    parts = [note] if note else []
+    parts += [progress(t, "members"), f"<b>{t('field.members.label')}</b>", t("field.members.prompt"),
+              t("members.paste_hint")]
+    if members:
+        listing = "\n".join(f"{i}. {esc(member_line(r, t))}" for i, r in enumerate(members, start=1))
+        parts.append(t("members.list", n=len(members), rows=form.PRINTED_MEMBER_ROWS) + "\n" + listing)
+    else:
+        parts.append(t("members.none"))
+    rows: list[list[Btn]] = []
+    for i, r in enumerate(members):
+        rows.append([
+            button(t, app, Op.MEMBER_EDIT, str(i), label=t.plain("members.button.edit", n=i + 1,
+                                                                 name=cut(str(r.get("name", "")), 12))),
+            button(t, app, Op.MEMBER_DEL, str(i), label=t.plain("members.button.remove", n=i + 1)),
+        ])
+    if len(members) < form.MAX_MEMBERS:
+        rows.append([button(t, app, Op.MEMBER_ADD, key="members.button.add" if not members else "members.button.more")])
+    if members:
+        rows.append([button(t, app, Op.DONE)])
+    rows.append(nav_row(d, form.BY_KEY["members"], False))
+    return "\n\n".join(parts), kb(rows)
+
+
+def member_field_screen(d: Draft, m: Mapping[str, Any], note: str | None = None) -> Screen:
+    t, app = d.t, d.app
+    mf = form.BY_KEY[m["f"]]
+    if d.wizard.get("other"):
+        return other_screen_member(d, mf, note)
+    members = list(d.answers.get("members") or [])
+    ask = list(m.get("ask") or [f.key for f in form.MEMBER_FIELDS])
+    k = ask.index(mf.key) + 1 if mf.key in ask else 1
+    number = (int(m["i"]) + 1) if m.get("i") is not None else len(members) + 1
+    parts = [note] if note else []
+    parts += [t("members.progress", n=number, k=k, total=len(ask)), f"<b>{t(mf.label_key)}</b>", t(mf.prompt_key)]
+    if t.has(mf.example_key):
+        parts.append(t("wizard.example", example=t(mf.example_key)))
+    row = dict(m.get("row") or {})
+    if m.get("i") is not None and int(m["i"]) < len(members):
+        row = dict(members[int(m["i"])])
+    current = row.get(mf.key.removeprefix("member_"))
+    if current not in (None, ""):
+        parts.append(t("wizard.current", value=display(mf, current, t)))
+    rows: list[list[Btn]] = []
+    if mf.kind is Kind.CHOICE:
+        rows += choice_buttons(d, mf)
+    rows.append([button(t, app, Op.BACK)])
+    return "\n\n".join(parts), kb(rows)
+
+
+def other_screen_member(d: Draft, mf: FormField, note: str | None = None) -> Screen:
+    t = d.t
+    parts = ([note] if note else []) + [t("wizard.type_other", field=t(mf.label_key))]
+    return "\n\n".join(parts), kb([[button(t, d.app, Op.BACK)]])
+
+
+def paste_screen(d: Draft, note: str | None = None) -> Screen:
+    """The preview of a pasted members table: each row read, its errors marked; add the valid rows,
+    complete a faulty one step by step, or drop them."""
+    t, app = d.t, d.app
+    rows_in = list(d.wizard.get("paste") or [])
+    good = [r for r in rows_in if not r.get("err")]
+    parts = ([note] if note else []) + [f"<b>{t('field.members.label')}</b>",
+                                        t("paste.title", n=len(rows_in), ok=len(good))]
+    lines = []
+    for i, r in enumerate(rows_in, start=1):
+        data = dict(r.get("row") or {})
+        if not r.get("err"):
+            lines.append(f"{i}. ✅ {esc(member_line(data, t))}")
+            continue
+        errs = "；".join if t.lang == "zh" else "; ".join
+        bits = errs([t.plain("paste.error", field=t.plain(form.BY_KEY[k].label_key),
+                             why=t.plain(f"error.{code}", **params)) for k, (code, params) in r["err"].items()])
+        name = data.get("name") or t.plain("paste.no_name")
+        lines.append(f"{i}. ⚠️ {esc(str(name))}：{esc(bits)}" if t.lang == "zh" else
+                     f"{i}. ⚠️ {esc(str(name))}: {esc(bits)}")
+    parts.append("\n".join(lines))
+    if good:
+        parts.append(t("paste.confirm_hint", ok=len(good)))
+    rows: list[list[Btn]] = []
+    if good:
+        rows.append([button(t, app, Op.PASTE_OK, label=t.plain("paste.button.add", n=len(good)))])
+    rows += pairs([button(t, app, Op.PASTE_FIX, str(i), label=t.plain("paste.button.fix", n=i + 1))
+                   for i, r in enumerate(rows_in) if r.get("err")], 3)
+    rows.append([button(t, app, Op.PASTE_DROP, key="paste.button.drop")])
+    return "\n\n".join(parts), kb(rows)
+
+
+# --------------------------------------------------------------------------- photos
+
+
+def photos_screen(d: Draft, note: str | None = None) -> Screen:
+    t, app = d.t, d.app
+    atts = list(d.atts.get("photos", ()))
+    n = len(atts)
+    parts = [note] if note else []
+    parts += [progress(t, "photos"), f"<b>{t('field.photos.label')}</b>", t("field.photos.prompt"),
+              t("photos.counter", n=n, max=form.MAX_PHOTOS, min=form.MIN_PHOTOS)]
+    rows: list[list[Btn]] = []
+    btns = [button(t, app, Op.FILE_DEL, str(a.id), label=t.plain("photos.button.remove", n=i))
+            for i, a in enumerate(atts, start=1)]
+    rows += pairs(btns, 3)
+    if n:
+        rows.append([button(t, app, Op.ALBUM, key="summary.button.album")])
+    if n >= form.MIN_PHOTOS:
+        rows.append([button(t, app, Op.DONE)])
+    rows.append(nav_row(d, form.BY_KEY["photos"], n >= form.MIN_PHOTOS))
+    return "\n\n".join(parts), kb(rows)
+
+
+def screen(d: Draft, note: str | None = None) -> Screen:
+    """The screen of wherever the wizard stands."""
+    key = step_of(d.app)
+    if key == "summary":
+        return summary_screen(d, note)
+    if key == "confirm":
+        return confirm_screen(d, note)
+    return step_screen(d, note)

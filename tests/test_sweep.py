@@ -235,9 +235,36 @@ def field_at(d: Draft) -> FormField | None:
     return form.BY_KEY.get(step) if step else None
 
 
+def _member_labels() -> dict[str, dict[str, str]]:
+    from bot.domain.values import normal_label
+    from bot.i18n import I18n
+
+    i18n = I18n("zh")
+    out: dict[str, dict[str, str]] = {}
+    for mf in form.MEMBER_FIELDS:
+        if mf.choices:
+            out[mf.key] = {normal_label(i18n.get(lang).plain(f"choice.{mf.choices}.{o}")): o
+                           for lang in i18n.catalogs for o in mf.options()}
+    return out
+
+
+def pasted_members(text: str) -> bool:
+    """Whether the text at the members list is taken for pasted member rows (a preview to confirm):
+    within the limit, and some row with few enough faulty cells (as `conversations.apply._on_paste`)."""
+    from bot.domain.values import table_rows
+    from conversations.apply import PASTE_FIXABLE
+
+    rows = table_rows(text)
+    if not rows or len(rows) > form.MAX_MEMBERS:
+        return False
+    labels = _member_labels()
+    return any(len(form.parse_member_cells(cells, today=JULY_10.date(), labels=labels)[1]) <= PASTE_FIXABLE
+               for cells in rows)
+
+
 def text_is_valid(f: FormField, text: str, at_members_list: bool) -> bool:
     if at_members_list:
-        return False
+        return pasted_members(text)
     try:
         f.parse(text, today=JULY_10.date())
     except InvalidInput:

@@ -23,14 +23,14 @@ _DATE = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*�
 
 def parse_date(raw: str) -> date:
     """A typed day: 2026-09-20, 2026.9.20, 2026/09/20 or 2026年9月20日 (full-width digits too); raises
-    `InvalidInput` with `date.format` (not a date) or `date.invalid` (no such day)."""
+    `InvalidInput` with `date_format` (not a date) or `date_invalid` (no such day)."""
     m = _DATE.match((raw or "").translate(_FULLWIDTH_DIGITS).strip())
     if m is None:
-        raise InvalidInput("date.format")
+        raise InvalidInput("date_format")
     try:
         return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
-        raise InvalidInput("date.invalid") from None
+        raise InvalidInput("date_invalid") from None
 
 
 def parse_date_or_none(raw: str) -> date | None:

@@ -55,7 +55,7 @@ def parse_date(text: str) -> date:
     try:
         return values.parse_date(text)
     except values.InvalidInput as exc:
-        raise Refused("admin.error.date_invalid" if exc.code == "date.invalid" else "admin.error.date_format") from None
+        raise Refused("admin.error.date_invalid" if exc.code == "date_invalid" else "admin.error.date_format") from None
 
 
 # --------------------------------------------------------------------------- unions

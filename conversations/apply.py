@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,7 +25,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
 from bot import effects
@@ -43,6 +41,7 @@ from bot.services import drafts
 from bot.views import wizard as views
 from bot.views.wizard import Draft, position, step_of
 from conversations import season_entry
+from conversations.inputs import conversation
 from storage import repo
 from storage.models import Application as App
 
@@ -888,8 +887,7 @@ def record_pledge(rq: Rq, app: App) -> None:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     # Buttons are tracked per chat on purpose: the cursor lives in the database, not per message.
-    warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
-    conv = ConversationHandler(
+    conv = conversation(
         entry_points=[
             CommandHandler("apply", cmd_apply),
             CallbackQueryHandler(on_go, pattern=Go.pattern()),

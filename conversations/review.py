@@ -12,7 +12,6 @@ kept as a draft of that decision and offered again at the next press of the same
 from __future__ import annotations
 
 import logging
-import warnings
 from datetime import date
 from typing import Any
 
@@ -24,7 +23,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import callbacks as cb
 from bot import effects, notify
@@ -34,6 +32,7 @@ from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
 from bot.services import review as svc_review
 from bot.views import review as views
+from conversations.inputs import conversation
 from storage import repo
 from storage.models import Application as App
 
@@ -432,9 +431,8 @@ async def cmd_cancel(rq: Rq) -> int:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
     aux = f"{cb.ReviewAux.pattern()}|{cb.ReviewSection.pattern()}|{cb.ReviewStep.pattern()}"
-    conv = ConversationHandler(
+    conv = conversation(
         entry_points=[
             CallbackQueryHandler(on_review, pattern=cb.Review.pattern()),
             CallbackQueryHandler(on_aux, pattern=cb.ReviewAux.pattern()),

@@ -10,6 +10,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
+from bot import effects
 from bot.callbacks import Codec
 from bot.domain import calendar
 from bot.domain.workflow import Status
@@ -26,6 +27,14 @@ class MyApps(Codec):
     """Show /my (the /start button)."""
 
     prefix: ClassVar[str] = "mine"
+
+
+@dataclass(frozen=True)
+class MyForm(Codec):
+    """The printable form of one of my applications, as it stands now (R-F9)."""
+
+    prefix: ClassVar[str] = "mf"
+    app: int
 
 
 def _gaps(app: App) -> int:
@@ -63,8 +72,8 @@ async def my_screen(rq: Rq) -> tuple[str, InlineKeyboardMarkup | None]:
             left = calendar.days_left(season.deadline, now, tz)
             lines.append(t("my.days_left", date=season.deadline.isoformat(), days=max(left, 0)))
         if app.number is not None:
-            rows.append([Btn(t.plain("my.button.status", number=app.number),
-                             callback_data=cb.Status(app.id).encode())])
+            rows.append([Btn(t.plain("my.button.status", number=app.number), callback_data=cb.Status(app.id).encode()),
+                         Btn(t.plain("my.button.form"), callback_data=MyForm(app.id).encode())])
     if st.current is None:
         lines.append("")
         lines.append(t("my_season.new", year=st.season.year, opens=st.season.opens_on.isoformat(),
@@ -111,6 +120,9 @@ async def timeline(rq: Rq, app: App) -> str:
         lines.append(t("timeline.line", when=rq.svc.local(ev.at).strftime("%Y-%m-%d %H:%M"),
                        action=t(f"action.{ev.action}") if t.has(f"action.{ev.action}") else ev.action,
                        who=who, status=t(f"status.{ev.to_status}")))
+        on = (ev.details or {}).get("date") if ev.action == "schedule" else None
+        if on:
+            lines.append(t("timeline.inspection", date=on))
         if ev.opinion:
             lines.append(t("timeline.opinion", text=ev.opinion))
     if app.studio_name:
@@ -140,8 +152,21 @@ async def on_status_button(rq: Rq) -> None:
     rq.reply(await timeline(rq, app))
 
 
+@handler
+async def on_form_button(rq: Rq) -> None:
+    """/my's form button: the form of an application the presser may see, made now and sent."""
+    data = cb.decode(rq.query.data if rq.query else None)
+    app = await repo.get_application(rq.session, data.app) if isinstance(data, MyForm) else None
+    if app is None or not await svc_review.may_view(rq.session, app, rq.user.id, rq.roles):
+        rq.refuse(rq.t("workflow.denied.forged"), "forged")
+        return
+    rq.toast(rq.t.plain("my.form_coming"))
+    rq.owe(effects.render(rq.chat_id, "form", app=app.id, version=app.version))
+
+
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("my", cmd_my))
     app.add_handler(CommandHandler("status", cmd_status))
     app.add_handler(CallbackQueryHandler(on_status_button, pattern=cb.Status.pattern()))
     app.add_handler(CallbackQueryHandler(on_my_button, pattern=MyApps.pattern()))
+    app.add_handler(CallbackQueryHandler(on_form_button, pattern=MyForm.pattern()))

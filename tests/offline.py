@@ -49,6 +49,8 @@ class RecordingRequest(BaseRequest):
             return (200, data) if data is not None else (404, b"")
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
+        if request_data is not None and request_data.multipart_data:  # uploads: keep their file names
+            params["_files"] = [v[0] for v in request_data.multipart_data.values()]
         self.record(name, params)
         return 200, json.dumps({"ok": True, "result": self._result(name, params)}).encode()
 

@@ -448,7 +448,7 @@ def test_every_registered_prefix_is_covered():
     from conversations.exports import ExportZip
 
     covered = {"rv", "rx", "rs", "rt", "rm", "pp", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns", "go",
-               "mine"}
+               "mine", "mf"}
     assert set(cb.Codec.registry) <= covered, set(cb.Codec.registry) - covered
     assert ExportZip.prefix in covered
     assert all(f.key for f in form.STEPS)

@@ -328,3 +328,39 @@ async def test_at_rejection_the_applicant_gets_the_form_with_the_r_w4_wording(bo
     assert (await load(bot)).status == "rejected"
     docs = documents(bot, APPLICANT, mark)
     assert docs and "申报材料退由申报单位保存" in docs[0]["caption"]
+
+
+async def test_my_offers_the_current_form_and_the_timeline_names_the_inspection_day(bot):
+    """R-F9, R-W2: /my has a form button for a submitted application that sends the form as it stands;
+    another person's press is refused; /status shows the day the inspection was set for."""
+    from conversations.status import MyForm
+
+    app = await city_ready(bot)
+    u = bot.user(APPLICANT)
+    mark = await bot.text(u, "/my")
+    assert MyForm(app.id).encode() in [d for _, d in bot.last_buttons(APPLICANT)]
+    mark = await bot.press(u, MyForm(app.id).encode())
+    assert len(documents(bot, APPLICANT, mark)) >= 1
+    mark = await bot.press(bot.user(77), MyForm(app.id).encode())
+    assert bot.request.alerts(since=mark)[-1]["show_alert"] is True and documents(bot, 77, mark) == []
+    mark = await bot.text(u, "/status")
+    assert "实地考察日期：2026-09-20" in bot.request.texts(APPLICANT, since=mark)[-1]
+
+
+async def test_an_english_reader_gets_the_form_under_an_english_file_name(tmp_path):
+    """R-F9 (English complete): the receipt's file name is in the applicant's language; the form itself
+    stays the official Chinese one."""
+    from tests.apply_steps import fill_until_summary
+
+    h = await make_harness(tmp_path, now=JULY_10, admin_ids="900")
+    try:
+        u = h.user(APPLICANT, lang="en")
+        await fill_until_summary(h, u)
+        await tap_op(h, u, WizardOp.SUBMIT)
+        mark = await tap_op(h, u, WizardOp.CONFIRM)
+        docs = documents(h, APPLICANT, mark)
+        assert docs, h.request.sent(APPLICANT, since=mark)
+        names = [n for d in docs for n in d.get("_files", [])]
+        assert names and all(n.startswith("ApplicationForm_") for n in names), names
+    finally:
+        await close_harness(h)

@@ -42,8 +42,13 @@ class DocumentError(RuntimeError):
         self.app_id = app_id
 
 
-def form_name(b: data.Bundle, ext: str) -> str:
-    return file_name("申报表", b.app.number, b.leader, ext, fallback=f"draft{b.app.id}")
+FORM_STEM = {"zh": "申报表", "en": "ApplicationForm"}
+
+
+def form_name(b: data.Bundle, ext: str, lang: str = FORM_LANG) -> str:
+    """The form's file name in the reader's language (the form itself is the official Chinese one)."""
+    return file_name(FORM_STEM.get(lang, FORM_STEM[FORM_LANG]), b.app.number, b.leader, ext,
+                     fallback=f"draft{b.app.id}")
 
 
 def archive_name(b: data.Bundle) -> str:

@@ -40,9 +40,11 @@ def renderers(svc: Any) -> dict[str, Any]:
         if b is None:
             raise Failed(f"application {p['app']} is gone")
         files = await service.form_files(b, svc.i18n, svc.settings.tz, want_pdf=svc.settings.pdf_forms)
-        caption = service.form_caption(b, svc.translator(reader))
-        await send_document(bot, chat_id, files[0], caption)
-        for f in files[1:]:
+        t = svc.translator(reader)
+        caption = service.form_caption(b, t)
+        named = [OutFile(service.form_name(b, f.name.rsplit(".", 1)[-1], t.lang), f.data) for f in files]
+        await send_document(bot, chat_id, named[0], caption)
+        for f in named[1:]:
             await send_document(bot, chat_id, f)
 
     async def roster(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:

@@ -240,8 +240,16 @@ class Rq:
         await self.session.commit()
 
     def flush(self) -> None:
-        """Hand the committed effects to the sender; start the local work after the commit."""
-        self.svc.sender.push(self.rows)
+        """Hand the committed effects to the sender, the actor's own answers first (what the update owes
+        other people follows once those are out); start the local work after the commit."""
+        mine = [r for r in self.rows if r.chat_id == self.chat_id and r.kind != "render"] if self.user else []
+        others = [r for r in self.rows if r not in mine]
+        self.svc.sender.push(mine)
+        if others:
+            if mine:
+                self.svc.sender.push_after(self.chat_id, others)
+            else:
+                self.svc.sender.push(others)
         for fn in self.after_commit:
             self.svc.spawn(fn())
 

@@ -109,6 +109,7 @@ class Sender:
         self._idle = asyncio.Event()
         self._idle.set()
         self.delivered = 0
+        self.waiting = 0  # batches held back until an actor's own answer is out (`push_after`)
         self.stopping = False
 
     # ------------------------------------------------------------------ intake
@@ -128,6 +129,24 @@ class Sender:
             self._idle.clear()
             if lane not in self.workers:
                 self.workers[lane] = asyncio.get_running_loop().create_task(self._serve(lane))
+
+    def push_after(self, chat_id: int, rows: list[Effect]) -> None:
+        """Deliver `rows` once the messages queued for `chat_id` are out (an update's effects for other
+        people follow the actor's own answer, as they would be seen: a kill in between then repeats
+        nothing that was already delivered to them)."""
+        worker = self.workers.get((chat_id, False))
+        if worker is None or worker.done():
+            self.push(rows)
+            return
+        self._idle.clear()
+        self.waiting += 1
+
+        def later(_: asyncio.Task[None]) -> None:
+            self.waiting -= 1
+            self.push(rows)
+            self._check_idle()
+
+        worker.add_done_callback(later)
 
     async def start(self, bot: Bot, *, sweep: float | None = SWEEP_SECONDS) -> int:
         """Drop old rows, send what the last run left unsent (stale screens folded), start the sweep; how
@@ -387,7 +406,7 @@ class Sender:
     # ------------------------------------------------------------------ waiting
 
     def _check_idle(self) -> None:
-        if not self.queues and not self.workers and not self.marks and (
+        if not self.queues and not self.workers and not self.marks and not self.waiting and (
                 self._marker is None or self._marker.done()):
             self._idle.set()
 
@@ -398,7 +417,8 @@ class Sender:
             await asyncio.wait([task])
 
     def busy(self) -> bool:
-        return bool(self.queues or self.workers or self.marks or (self._marker and not self._marker.done()))
+        return bool(self.queues or self.workers or self.marks or self.waiting
+                    or (self._marker and not self._marker.done()))
 
     async def idle(self) -> None:
         """Wait until everything pushed so far is delivered (or parked) and recorded."""

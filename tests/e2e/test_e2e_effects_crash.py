@@ -21,7 +21,7 @@ from .test_e2e_bot import fill_application, stored
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
 DISTRICTS, CITY, BASE = (901, 902), 903, 910
-KILL_AFTER = (0.0, 0.02, 0.05, 0.1, 0.2)  # seconds after the update was fetched
+KILL_AFTER = (0.0, 0.03, 0.1, 0.2)  # seconds after the update was fetched
 
 
 def accepted(api: FakeTelegramServer, since: int, method: str, chat: int) -> list[Any]:

@@ -4,7 +4,7 @@ With polling, Telegram forgets an update when the next getUpdates call moves the
 python-telegram-bot makes that call as soon as the update is queued. Here the next getUpdates waits
 until every update fetched so far has been handled (its changes and its replies committed), so a bot
 killed mid-update gets the update again after the restart. With a webhook, the HTTP answer waits the same
-way. Updates handled before the crash are recognised by their outbox row (see `bot.outbox`).
+way. Updates handled before the crash are recognised by their `handled_updates` row (see `bot.runtime`).
 """
 
 from __future__ import annotations

@@ -173,8 +173,8 @@ async def accept(rq: Rq, app: App, f: FormField, value: Any) -> None:
 # --------------------------------------------------------------------------- handlers
 
 
-@handler
-async def cmd_apply(rq: Rq) -> str | int:
+async def _enter(rq: Rq) -> str | int:
+    """Into the wizard: the season's draft, or in a new season the choice of last year's answers."""
     st = await standing(rq)
     if st.current is None and st.previous is not None:  # a new season: last year's answers or a fresh form
         rq.reply(*season_entry.offer(rq.t, st))
@@ -185,18 +185,17 @@ async def cmd_apply(rq: Rq) -> str | int:
 
 
 @handler
+async def cmd_apply(rq: Rq) -> str | int:
+    return await _enter(rq)
+
+
+@handler
 async def on_go(rq: Rq) -> str | int:
     """The /start or /my button: as /apply, in a new message."""
     if not isinstance(cb.decode(rq.query.data if rq.query else None), Go):
         rq.refuse(rq.t("error.bad_button"), "bad_button")
         return None  # type: ignore[return-value]
-    st = await standing(rq)
-    if st.current is None and st.previous is not None:
-        rq.reply(*season_entry.offer(rq.t, st))
-        return FORM
-    app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
-                                                     rq.svc.settings.tz))[0]
-    return await _open(rq, app)
+    return await _enter(rq)
 
 
 @handler

@@ -87,8 +87,7 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
     if not level:
         return 0
     role = Role.DISTRICT if level == 1 else Role.CITY
-    people = [p for p in await repo.users_with_role(s, role, app.union_id if level == 1 else None)
-              if p.blocked_at is None]
+    people = await reachable_reviewers(s, app, level)
     if not people:
         await warn_admins(rq, app, level)
         return 0
@@ -114,6 +113,13 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
         text, markup = views.card(t, with_union(data, union, t.lang), role)
         rq.owe(effects.card(person.id, row.id, text, markup))
     return len(people)
+
+
+async def reachable_reviewers(s: AsyncSession, app: Application, level: int) -> list[User]:
+    """The reviewers of `level` for this application (its union's at level 1) who have not blocked the bot."""
+    role = Role.DISTRICT if level == 1 else Role.CITY
+    return [p for p in await repo.users_with_role(s, role, app.union_id if level == 1 else None)
+            if p.blocked_at is None]
 
 
 async def warn_admins(rq: Rq, app: Application, level: int) -> None:
@@ -142,9 +148,6 @@ async def reviewer_blocked(svc: Services, review_id: int) -> list[effects.Owed]:
         if rm is None or app is None or app.status != rm.status:
             return []
         level = workflow.level_of(Status(app.status))
-        role = Role.DISTRICT if level == 1 else Role.CITY
-        people = [p for p in await repo.users_with_role(s, role, app.union_id if level == 1 else None)
-                  if p.blocked_at is None]
-        if people:
+        if await reachable_reviewers(s, app, level):
             return []
         return await _warnings(s, svc, app, level)

@@ -42,13 +42,10 @@ class DocumentError(RuntimeError):
         self.app_id = app_id
 
 
-FORM_STEM = {"zh": "申报表", "en": "ApplicationForm"}
-
-
-def form_name(b: data.Bundle, ext: str, lang: str = FORM_LANG) -> str:
-    """The form's file name in the reader's language (the form itself is the official Chinese one)."""
-    return file_name(FORM_STEM.get(lang, FORM_STEM[FORM_LANG]), b.app.number, b.leader, ext,
-                     fallback=f"draft{b.app.id}")
+def form_name(b: data.Bundle, ext: str, stem: str = "申报表") -> str:
+    """The form's file name: `stem` in the reader's language (`export.form_file`; the office's exports
+    keep the Chinese one), the number and the leader. The form itself is the official Chinese one."""
+    return file_name(stem, b.app.number, b.leader, ext, fallback=f"draft{b.app.id}")
 
 
 def archive_name(b: data.Bundle) -> str:

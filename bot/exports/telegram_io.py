@@ -32,17 +32,22 @@ async def send_document(bot: Bot, chat_id: int, f: OutFile, caption: str | None 
 def renderers(svc: Any) -> dict[str, Any]:
     """The `render` effects this module makes, for `Sender.renderers`."""
 
-    async def form(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
-        """The printable form of application `app` (DOCX, and PDF when LibreOffice is installed)."""
+    async def bundle(p: dict[str, Any], chat_id: int) -> tuple[data.Bundle, Any]:
+        """The application of the effect, everything its documents show, and the reader's language."""
         async with svc.db.session() as s:
             b = await data.load_bundle(s, int(p["app"]))
             reader = await s.get(User, chat_id)
         if b is None:
             raise Failed(f"application {p['app']} is gone")
+        return b, svc.translator(reader)
+
+    async def form(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """The printable form of application `app` (DOCX, and PDF when LibreOffice is installed)."""
+        b, t = await bundle(p, chat_id)
         files = await service.form_files(b, svc.i18n, svc.settings.tz, want_pdf=svc.settings.pdf_forms)
-        t = svc.translator(reader)
         caption = service.form_caption(b, t)
-        named = [OutFile(service.form_name(b, f.name.rsplit(".", 1)[-1], t.lang), f.data) for f in files]
+        stem = t.plain("export.form_file")
+        named = [OutFile(service.form_name(b, f.name.rsplit(".", 1)[-1], stem), f.data) for f in files]
         await send_document(bot, chat_id, named[0], caption)
         for f in named[1:]:
             await send_document(bot, chat_id, f)
@@ -56,11 +61,8 @@ def renderers(svc: Any) -> dict[str, Any]:
 
     async def archive(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
         """One application's archive (ZIP: form, materials, opinions, audit trail)."""
+        b, _ = await bundle(p, chat_id)
         t = svc.i18n.get(p["lang"])
-        async with svc.db.session() as s:
-            b = await data.load_bundle(s, int(p["app"]))
-        if b is None:
-            raise Failed(f"application {p['app']} is gone")
         blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
         number = b.app.number or t.plain("export.no_number")
         if len(blob.data) > MAX_UPLOAD:
@@ -80,13 +82,8 @@ def renderers(svc: Any) -> dict[str, Any]:
 
     async def returned(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
         """R-W4: the materials of an application that was not approved, returned to the applicant."""
-        async with svc.db.session() as s:
-            b = await data.load_bundle(s, int(p["app"]))
-            reader = await s.get(User, chat_id)
-        if b is None:
-            raise Failed(f"application {p['app']} is gone")
+        b, t = await bundle(p, chat_id)
         blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
-        t = svc.translator(reader)
         await send_document(bot, chat_id, blob, t("materials.returned", number=b.app.number or "",
                                                   date=p["remove_on"]))
 

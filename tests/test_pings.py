@@ -502,3 +502,27 @@ async def test_two_seasons_with_a_restart_opening_and_late_pings(h: Harness) -> 
         await close_harness(h2)
         await h.app.initialize()
         await h.app.start()
+
+
+async def test_a_ping_owed_when_the_bot_dies_is_sent_once_after_the_restart(tmp_path) -> None:
+    """R-D1: the bot dies after a countdown ping was recorded but before it went out: the next start
+    sends it, once, and the reminders job does not owe it again."""
+    h = await make_harness(tmp_path, now=at(7, 17, 9), admin_ids=str(ADMIN))
+    jobs.unschedule(h.app)
+    await grant(h, CONTACT, "contact")
+    h.app.bot_data["services"].sender.bot = None  # the process dies before the sender takes anything up
+    assert await h.pings() == [f"contact:deadline-14:2026:{CONTACT}"]
+    assert h.request.sent(CONTACT) == []
+    await close_harness(h)
+    h = await make_harness(tmp_path, now=at(7, 17, 9, 5), admin_ids=str(ADMIN))
+    try:
+        jobs.unschedule(h.app)
+        svc = h.app.bot_data["services"]
+        await svc.sender.start(h.app.bot, sweep=None)
+        await svc.drain()
+        got = [p["text"] for name, p in h.request.sent(CONTACT) if name == "sendMessage"]
+        assert len(got) == 1 and "还有 14 天截止" in got[0]
+        mark = len(h.request.calls)
+        assert await h.pings() == [] and h.request.sent(CONTACT, since=mark) == []
+    finally:
+        await close_harness(h)

@@ -5,8 +5,13 @@ update (or job) whose change causes it, so it is committed together with that ch
 `bot.sender` delivers the committed rows. Kinds and their payloads:
 
 - `answer`   the answer to a button press: `id`, `text`, `alert`
-- `message`  an HTML message: `text`, `keyboard` (the Bot API's dict, or none)
-- `edit`     the pressed message replaced: `message_id`, `text`, `keyboard`; sent anew if it cannot be edited
+- `message`  an HTML message: `text`, `keyboard` (the Bot API's dict, or none), `screen`
+- `edit`     the pressed message replaced: `message_id`, `text`, `keyboard`, `screen`; sent anew if it
+             cannot be edited
+
+A `screen` names a flow whose questions are answered one after another (the wizard): only its newest
+message keeps buttons, the one before loses them when the next is delivered, so nothing stale is left
+to press.
 - `album`    photos by Telegram file id: `photos`, `caption`
 - `file`     one document, video or photo by file id: `type`, `file_id`, `caption`
 - `card`     a reviewer's card (`review` = its `review_messages` row, which gets the message id)
@@ -46,12 +51,20 @@ def keyboard_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
     return markup.to_dict() if markup is not None else None
 
 
-def message(chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, stale_ok: bool = False) -> Owed:
-    return Owed(chat_id, "message", {"text": text, "keyboard": keyboard_json(markup)}, stale_ok)
+def message(chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, stale_ok: bool = False,
+            screen: str | None = None) -> Owed:
+    payload: dict[str, Any] = {"text": text, "keyboard": keyboard_json(markup)}
+    if screen:
+        payload["screen"] = screen
+    return Owed(chat_id, "message", payload, stale_ok)
 
 
-def edit(chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Owed:
-    return Owed(chat_id, "edit", {"message_id": message_id, "text": text, "keyboard": keyboard_json(markup)}, True)
+def edit(chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
+         screen: str | None = None) -> Owed:
+    payload: dict[str, Any] = {"message_id": message_id, "text": text, "keyboard": keyboard_json(markup)}
+    if screen:
+        payload["screen"] = screen
+    return Owed(chat_id, "edit", payload, True)
 
 
 def answer(chat_id: int, query_id: str, text: str = "", alert: bool = False) -> Owed:

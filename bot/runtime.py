@@ -120,6 +120,7 @@ class Outgoing:
     keyboard: InlineKeyboardMarkup | None = None
     edit: bool = False
     chat_id: int | None = None
+    screen: str | None = None
 
 
 class Rq:
@@ -183,12 +184,13 @@ class Rq:
     def lang(self) -> str:
         return self.t.lang
 
-    def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-        self.out.append(Outgoing(text, keyboard))
+    def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None, *, screen: str | None = None) -> None:
+        """A new message; `screen`: the flow it belongs to (see `bot.effects`)."""
+        self.out.append(Outgoing(text, keyboard, screen=screen))
 
-    def edit(self, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+    def edit(self, text: str, keyboard: InlineKeyboardMarkup | None = None, *, screen: str | None = None) -> None:
         """Replace the pressed message; falls back to a new message for text input."""
-        self.out.append(Outgoing(text, keyboard, edit=self.query is not None))
+        self.out.append(Outgoing(text, keyboard, edit=self.query is not None, screen=screen))
 
     def alert(self, text: str) -> None:
         self.answer = (text, True)
@@ -227,9 +229,10 @@ class Rq:
             out.append(effects.answer(self.chat_id, q.id, text, alert))
         for o in self.out:
             if o.edit and pressed is not None:
-                out.append(effects.edit(pressed.chat.id, pressed.message_id, o.text, o.keyboard))
+                out.append(effects.edit(pressed.chat.id, pressed.message_id, o.text, o.keyboard, screen=o.screen))
             else:
-                out.append(effects.message(o.chat_id or self.chat_id, o.text, o.keyboard, stale_ok=True))
+                out.append(effects.message(o.chat_id or self.chat_id, o.text, o.keyboard, stale_ok=True,
+                                           screen=o.screen))
         return out
 
     async def commit(self, key: str) -> None:

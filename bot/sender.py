@@ -8,6 +8,9 @@ concurrently. Flood waits (429) wait `retry_after`; time-outs, dropped connectio
 retried with a bounded back-off, then parked for the sweep; one row that fails never holds up
 another chat. A row is marked sent as soon as Telegram accepted it.
 
+Of a flow's screens (`screen` in the payload) only the newest message keeps its buttons: once the next
+one is delivered, the previous one's are removed (best effort, once; a stale press is refused anyway).
+
 After a restart the person's own screens that went stale meanwhile are not replayed one by one:
 per chat only the newest is sent (it says where they are), and old callback answers are dropped.
 """
@@ -37,7 +40,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.clock import Clock
 from bot.effects import split_message
 from storage.db import Database
-from storage.models import Effect, HandledUpdate, ReviewMessage, User
+from storage.models import Effect, HandledUpdate, ReviewMessage, Screen, User
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ class Sender:
         self._idle = asyncio.Event()
         self._idle.set()
         self.delivered = 0
+        self.screens: dict[tuple[int, str], int | None] = {}  # a flow's newest message per chat
         self.waiting = 0  # batches held back until an actor's own answer is out (`push_after`)
         self.stopping = False
 
@@ -276,25 +280,21 @@ class Sender:
             except BadRequest as exc:  # too old, or answered already: the message that follows informs
                 log.info("callback answer not taken: %s", exc)
             return None
-        if kind in ("message", "card"):
-            return await self._send_text(bot, chat, p["text"], p.get("keyboard"))
-        if kind == "edit":
-            try:
-                sent = await bot.edit_message_text(p["text"], chat_id=chat, message_id=p["message_id"],
-                                                   parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
-                                                   reply_markup=_markup(bot, p.get("keyboard")))
-                return sent.message_id if not isinstance(sent, bool) else None
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    return None
-                log.info("edit failed, sending instead: %s", exc)
-            return await self._send_text(bot, chat, p["text"], p.get("keyboard"))
+        if kind in ("message", "edit") and p.get("screen"):
+            before = await self._screen(chat, p["screen"])
+            shown = await self._send_or_edit(bot, item)
+            self.screens[(chat, p["screen"])] = shown
+            if before is not None and before != shown:
+                await self._strip(bot, chat, before)
+            return shown
+        if kind in ("message", "edit", "card"):
+            return await self._send_or_edit(bot, item)
         if kind == "close":
-            message_id = await self._card_message(p["review"])
-            if message_id is None:
+            card = await self._card_message(p["review"])
+            if card is None:
                 return None  # the card never went out
             try:
-                await bot.edit_message_text(p["text"], chat_id=chat, message_id=message_id,
+                await bot.edit_message_text(p["text"], chat_id=chat, message_id=card,
                                             parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
                                             reply_markup=_markup(bot, p.get("keyboard")))
             except BadRequest as exc:  # deleted by the reviewer, or too old to edit
@@ -326,6 +326,38 @@ class Sender:
                 await self.on_commands(bot, chat)
             return None
         raise Failed(f"unknown kind {kind}")
+
+    async def _send_or_edit(self, bot: Bot, item: Item) -> int:
+        """The message's id: the pressed one edited, or a new one (also when it cannot be edited)."""
+        p, chat = item.payload, item.chat_id
+        if item.kind == "edit":
+            try:
+                await bot.edit_message_text(p["text"], chat_id=chat, message_id=p["message_id"],
+                                            parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+                                            reply_markup=_markup(bot, p.get("keyboard")))
+                return int(p["message_id"])
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return int(p["message_id"])
+                log.info("edit failed, sending instead: %s", exc)
+        return await self._send_text(bot, chat, p["text"], p.get("keyboard"))
+
+    async def _screen(self, chat: int, name: str) -> int | None:
+        """The flow's newest message in the chat, as last recorded."""
+        key = (chat, name)
+        if key not in self.screens:
+            async with self.db.session() as s:
+                found = await s.scalar(select(Screen.message_id).where(Screen.chat_id == chat, Screen.name == name))
+            self.screens[key] = found
+        return self.screens[key]
+
+    @staticmethod
+    async def _strip(bot: Bot, chat: int, message_id: int) -> None:
+        """The buttons of a flow's previous message removed, once the next one is there."""
+        try:
+            await bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=None)
+        except TelegramError as exc:  # deleted, too old, no buttons left: nothing to press there anyway
+            log.debug("buttons of message %s in %s not removed: %s", message_id, chat, exc)
 
     @staticmethod
     async def _send_text(bot: Bot, chat: int, text: str, keyboard: dict[str, Any] | None) -> int:
@@ -397,6 +429,8 @@ class Sender:
                     if m.park_until is None:
                         await s.execute(update(ReviewMessage).where(ReviewMessage.id == m.item.payload["review"])
                                         .values(**values))
+                if m.result == "ok" and m.message_id and (name := m.item.payload.get("screen")):
+                    await s.merge(Screen(chat_id=m.item.chat_id, name=name, message_id=m.message_id))
                 if m.blocked:
                     await s.execute(update(User).where(User.id == m.item.chat_id, User.blocked_at.is_(None))
                                     .values(blocked_at=now))

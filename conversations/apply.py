@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 FORM = "form"
 NAME = "apply"
+SCREEN = "wizard"  # only the newest question keeps its buttons (`bot.effects`)
 PASTE_FIXABLE = 3  # a pasted row with more faulty cells than this is not taken for a member row
 
 
@@ -138,9 +139,9 @@ async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False
 
 def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool = False) -> None:
     if edit:
-        rq.edit(text, markup)
+        rq.edit(text, markup, screen=SCREEN)
     else:
-        rq.reply(text, markup)
+        rq.reply(text, markup, screen=SCREEN)
 
 
 
@@ -177,7 +178,7 @@ async def _enter(rq: Rq) -> str | int:
     """Into the wizard: the season's draft, or in a new season the choice of last year's answers."""
     st = await standing(rq)
     if st.current is None and st.previous is not None:  # a new season: last year's answers or a fresh form
-        rq.reply(*season_entry.offer(rq.t, st))
+        rq.reply(*season_entry.offer(rq.t, st), screen=SCREEN)
         return FORM
     app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
                                                      rq.svc.settings.tz))[0]
@@ -220,7 +221,7 @@ async def on_new_season(rq: Rq) -> str | int:
 async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = False) -> str | int:
     if not drafts.editable(app):
         rq.reply(rq.t("apply.one_per_season", year=app.season_year, number=app.number or "",
-                      status=rq.t(f"status.{app.status}")))
+                      status=rq.t(f"status.{app.status}")), screen=SCREEN)
         return ConversationHandler.END
     files = files_of(app)
     if not (app.wizard or {}).get("step"):
@@ -550,7 +551,8 @@ async def on_button(rq: Rq) -> str | int:
     if app is None or app.id != data.app:
         record = await repo.get_application(rq.session, data.app)
         if record is not None and record.applicant_id == rq.user.id:  # an earlier season's, read-only now
-            rq.edit(await season_entry.record_note(rq.session, rq.t, record, rq.svc.clock.now(), rq.svc.settings.tz))
+            rq.edit(await season_entry.record_note(rq.session, rq.t, record, rq.svc.clock.now(), rq.svc.settings.tz),
+                    screen=SCREEN)
             return ConversationHandler.END
         rq.refuse(rq.t("error.stale_button"), "not_own", app.id if app else None)
         return None  # type: ignore[return-value]
@@ -866,7 +868,7 @@ async def _submit(rq: Rq, app: App) -> None:
         return
     record_pledge(rq, app)
     rq.edit(t("submit.receipt", number=app.number, date=app.application_date.isoformat() if app.application_date
-              else "", status=t(f"status.{app.status}")))
+              else "", status=t(f"status.{app.status}")), screen=SCREEN)
     from bot import notify
 
     await notify.transitioned(rq, app, transition.action.value)

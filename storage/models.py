@@ -350,6 +350,16 @@ class Effect(Base):
     result: Mapped[str | None] = mapped_column(String(200))  # "ok", "superseded", or why it failed for good
 
 
+class Screen(Base):
+    """The newest message of a flow's screen in a chat (`bot.effects`): the one whose buttons are live."""
+
+    __tablename__ = "screens"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:

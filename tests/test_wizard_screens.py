@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.callbacks import WizardOp
 from bot.i18n import load_catalog
 from storage.models import Application
-from tests.apply_steps import fill_until_summary, tap_op
+from tests.apply_steps import fill_until_summary, op_button, tap_op
 from tests.test_wizard_inputs import goto_step
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -171,3 +171,28 @@ async def test_second_application_refusal_speaks_of_one_per_season(bot):
     await tap_op(bot, u, WizardOp.CONFIRM)
     mark = await bot.text(u, "/apply")
     assert "每个年度只能申报一次" in bot.request.texts(88, since=mark)[-1]
+
+
+async def test_an_answered_question_loses_its_buttons(bot):
+    """R-F: only the newest question has live buttons. One answered by typing loses them once the next
+    question is there; one answered by its own button is replaced in place (no extra call); after a
+    restart the sender finds the question to clear in the database."""
+    u = bot.user(86)
+    await goto_step(bot, u, "applying_unit")
+    q1 = bot.request.last(86)["_message_id"]
+    mark = await bot.text(u, "大连港集团有限公司")
+    calls = [(n, p) for n, p in bot.request.calls[mark:] if int(p.get("chat_id", 0) or 0) == 86]
+    names = [n for n, _ in calls]
+    assert names == ["sendMessage", "editMessageReplyMarkup"], names
+    assert calls[1][1]["message_id"] == q1 and not calls[1][1].get("reply_markup")
+    q2 = calls[0][1]["_message_id"]
+
+    mark = await bot.press(u, op_button(bot, u, WizardOp.BACK), message_id=q2)
+    names = [n for n, p in bot.request.calls[mark:] if int(p.get("chat_id", 0) or 0) == 86]
+    assert names == ["editMessageText"], names
+
+    bot.app.bot_data["services"].sender.screens.clear()  # what a restart forgets
+    mark = await bot.text(u, "大连港集团有限公司")
+    stripped = [p["message_id"] for n, p in bot.request.calls[mark:] if n == "editMessageReplyMarkup"]
+    assert stripped == [q2]
+

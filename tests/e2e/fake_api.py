@@ -1065,6 +1065,11 @@ class FakeTelegramServer:
             return [e for e in self._events
                     if e.call_index >= since and (cid is None or e.chat_id == cid)]  # fmt: skip
 
+    def reactions(self, chat: ChatRef, since: int = 0) -> list[ChatMessage]:
+        """The events a person reads as the bot's reaction: all but an earlier message losing or
+        changing only its buttons (``editMessageReplyMarkup``)."""
+        return [e for e in self.events(chat, since) if self.calls[e.call_index].method != "editMessageReplyMarkup"]
+
     def transcript(self, chat: ChatRef) -> str:
         """Readable dump of the chat (for assertion messages)."""
         return "\n".join(str(m) for m in self.history(chat))
@@ -1163,7 +1168,7 @@ class FakeTelegramServer:
         count: int = 1,
         timeout: float = 10.0,  # noqa: ASYNC109
     ) -> list[ChatMessage]:
-        """Wait for >= ``count`` bot sends/edits/deletes in ``chat`` after ``since``.
+        """Wait for >= ``count`` bot sends/edits/deletes in ``chat`` after ``since`` (`reactions`).
 
         ``since`` defaults to the user's last action in that chat.  Returns all
         such events (snapshots with ``action``) present at that moment.
@@ -1171,7 +1176,7 @@ class FakeTelegramServer:
         start = self._since(chat, since)
 
         def check() -> list[ChatMessage] | None:
-            evs = self.events(chat, start)
+            evs = self.reactions(chat, start)
             return evs if len(evs) >= count else None
 
         return await self.wait_for(check, timeout, f"{count} bot message(s) in chat {_chat_id(chat)}", chat)
@@ -1191,7 +1196,7 @@ class FakeTelegramServer:
         while loop.time() < deadline:
             n = len(events)
             await asyncio.sleep(settle)
-            events = self.events(chat, start)
+            events = self.reactions(chat, start)
             if len(events) == n:
                 break
         return events

@@ -97,8 +97,9 @@ def to(user: FakeUser) -> Callable[[dict[str, Any]], bool]:
 
 
 def answers(api: FakeTelegramServer, u: FakeUser, since: int) -> list[ChatMessage]:
-    """Messages the bot sent or edited in the user's chat since `since`."""
-    return [e for e in api.events(u, since) if e.action in ("sent", "edited")]
+    """Messages the bot sent or rewrote in the user's chat since `since` (an earlier question losing
+    its buttons is not an answer)."""
+    return [e for e in api.reactions(u, since) if e.action in ("sent", "edited")]
 
 
 async def one_answer(api: FakeTelegramServer, u: FakeUser, send: Callable[[], Any], *,

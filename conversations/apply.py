@@ -383,7 +383,7 @@ async def _on_member_text(rq: Rq, app: App, text: str) -> None:
     try:
         value = mf.parse(text, today=rq.svc.today(), labels=labels(rq, mf) if mf.choices else None)
     except InvalidInput as exc:
-        await show(rq, app, _error(rq, exc, mf))
+        await show(rq, app, _error(rq, exc, mf), short=True)
         return
     await _member_value(rq, app, m, mf, value)
 

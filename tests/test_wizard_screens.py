@@ -196,3 +196,19 @@ async def test_an_answered_question_loses_its_buttons(bot):
     stripped = [p["message_id"] for n, p in bot.request.calls[mark:] if n == "editMessageReplyMarkup"]
     assert stripped == [q2]
 
+
+async def test_a_wrong_member_answer_is_told_without_the_whole_question(bot):
+    """R-F6: a member's answer that cannot be taken gets what is wrong and the example once, with the
+    member's progress and the question's buttons, not the whole question again; nothing entered is lost."""
+    u = bot.user(87)
+    await goto_step(bot, u, "members")
+    await tap_op(bot, u, WizardOp.MEMBER_ADD)
+    await bot.text(u, "李明")
+    await tap_op(bot, u, WizardOp.CHOICE)
+    mark = await bot.text(u, "去年春天")
+    reply = bot.request.texts(87, since=mark)
+    assert len(reply) == 1 and reply[0].count("1988-07") == 1, reply
+    assert "第 1 位成员" in reply[0] and "出生年月" in reply[0] and "格式为“年-月”" not in reply[0], reply[0]
+    assert any(WizardOp.BACK.value in d for _, d in bot.last_buttons(87))
+    app = await app_of(bot, 87)
+    assert app.wizard["m"]["f"] == "member_birth" and app.wizard["m"]["row"]["name"] == "李明"

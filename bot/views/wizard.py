@@ -379,9 +379,11 @@ def short_reply(d: Draft, note: str) -> Screen:
     buttons, without sending the whole question again."""
     key = step_of(d.app)
     f = form.BY_KEY.get(key)
-    if f is None or f.kind in (Kind.MEMBERS, Kind.PHOTOS):
-        return screen(d, note)
-    if (d.wizard.get("m") or {}).get("f"):
+    m = d.wizard.get("m") or {}
+    if f is not None and f.kind is Kind.MEMBERS and m.get("f") and not d.wizard.get("other"):
+        mf = form.BY_KEY[m["f"]]
+        return f"{note}\n\n{member_progress(d, m)}\n<b>{d.t(mf.label_key)}</b>", member_field_keyboard(d, mf)
+    if f is None or f.kind in (Kind.MEMBERS, Kind.PHOTOS) or m.get("f"):
         return screen(d, note)
     return f"{note}\n\n{progress(d.t, key)}\n<b>{d.t(f.label_key)}</b>", step_keyboard(d, f)
 
@@ -428,17 +430,26 @@ def members_screen(d: Draft, note: str | None = None) -> Screen:
 
 
 def member_field_screen(d: Draft, m: Mapping[str, Any], note: str | None = None) -> Screen:
-    t, app = d.t, d.app
+    t = d.t
     mf = form.BY_KEY[m["f"]]
     if d.wizard.get("other"):
         return other_screen_member(d, mf, note)
     members = list(d.answers.get("members") or [])
-    ask = list(m.get("ask") or [f.key for f in form.MEMBER_FIELDS])
-    k = ask.index(mf.key) + 1 if mf.key in ask else 1
-    number = (int(m["i"]) + 1) if m.get("i") is not None else len(members) + 1
     parts = [note] if note else []
-    parts += [t("members.progress", n=number, k=k, total=len(ask)), f"<b>{t(mf.label_key)}</b>", t(mf.prompt_key)]
+    parts += [member_progress(d, m), f"<b>{t(mf.label_key)}</b>", t(mf.prompt_key)]
     if t.has(mf.example_key):
+    return "\n\n".join(parts), member_field_keyboard(d, mf)
+
+
+def member_progress(d: Draft, m: Mapping[str, Any]) -> str:
+    """"Member N, question k of K"."""
+    ask = list(m.get("ask") or [f.key for f in form.MEMBER_FIELDS])
+    k = ask.index(m["f"]) + 1 if m["f"] in ask else 1
+    number = (int(m["i"]) + 1) if m.get("i") is not None else len(d.answers.get("members") or []) + 1
+    return d.t("members.progress", n=number, k=k, total=len(ask))
+
+
+def member_field_keyboard(d: Draft, mf: FormField) -> InlineKeyboardMarkup:
         parts.append(t("wizard.example", example=t(mf.example_key)))
     row = dict(m.get("row") or {})
     if m.get("i") is not None and int(m["i"]) < len(members):
@@ -449,8 +460,8 @@ def member_field_screen(d: Draft, m: Mapping[str, Any], note: str | None = None)
     rows: list[list[Btn]] = []
     if mf.kind is Kind.CHOICE:
         rows += choice_buttons(d, mf)
-    rows.append([button(t, app, Op.BACK)])
-    return "\n\n".join(parts), kb(rows)
+    rows.append([button(d.t, d.app, Op.BACK)])
+    return kb(rows)
 
 
 def other_screen_member(d: Draft, mf: FormField, note: str | None = None) -> Screen:

@@ -914,7 +914,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
 
 async def recover_albums(application: Application) -> int:  # type: ignore[type-arg]
     """After a restart, answer albums whose single reply was still pending (the job is gone)."""
-    from sqlalchemy import String, cast, select
+    from sqlalchemy import select
 
     from bot.runtime import BotContext, services_of
 
@@ -922,7 +922,7 @@ async def recover_albums(application: Application) -> int:  # type: ignore[type-
     async with svc.db.session() as s:
         rows = (await s.scalars(select(App.applicant_id).where(
             App.status.in_([x.value for x in EDITABLE]),
-            cast(App.wizard, String).like('%"album"%')))).all()
+            App.wizard[("album", "g")].as_string().is_not(None)))).all()
     context = BotContext(application)
     for user_id in rows:
 

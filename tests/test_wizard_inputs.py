@@ -345,8 +345,10 @@ async def test_another_device_continues_the_same_draft(bot):
     _ = timedelta
 
 
-async def test_album_answer_pending_at_a_crash_is_sent_after_restart(bot):
-    """An album whose single answer was still pending when the bot died is answered at start-up."""
+async def test_album_answer_pending_at_a_crash_is_sent_after_restart(any_bot):
+    """R-M4: an album whose single answer was still pending when the bot died is answered at start-up
+    (the draft holding it is found by its JSON path, on SQLite and PostgreSQL)."""
+    bot = any_bot
     from conversations.apply import recover_albums
 
     u = bot.user(68)

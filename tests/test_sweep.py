@@ -241,7 +241,7 @@ def _member_labels() -> dict[str, dict[str, str]]:
 
     i18n = I18n("zh")
     out: dict[str, dict[str, str]] = {}
-    for mf in form.MEMBER_FIELDS:
+    for mf in form.BY_KEY.values():
         if mf.choices:
             out[mf.key] = {normal_label(i18n.get(lang).plain(f"choice.{mf.choices}.{o}")): o
                            for lang in i18n.catalogs for o in mf.options()}
@@ -265,8 +265,8 @@ def pasted_members(text: str) -> bool:
 def text_is_valid(f: FormField, text: str, at_members_list: bool) -> bool:
     if at_members_list:
         return pasted_members(text)
-    try:
-        f.parse(text, today=JULY_10.date())
+    try:  # a choice's label typed in either language is taken, as the button would be
+        f.parse(text, today=JULY_10.date(), labels=_member_labels().get(f.key) if f.choices else None)
     except InvalidInput:
         return False
     return True
@@ -376,7 +376,10 @@ async def _check_one(h: Harness, m: Msg, lang: str | None, before: Draft, f: For
         return
     if m.kind == "text":
         assert f is not None
-        value = f.parse(m.text or "", today=JULY_10.date())
+        if before.wizard.get("step") == "members" and not before.wizard.get("m"):  # a pasted table: a preview
+            assert after.answers == before.answers and after.wizard.get("paste"), after.wizard
+            return
+        value = f.parse(m.text or "", today=JULY_10.date(), labels=_member_labels().get(f.key) if f.choices else None)
         sub = (before.wizard.get("m") or {}).get("f")
         if sub:
             short = sub.removeprefix("member_")

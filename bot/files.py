@@ -15,8 +15,10 @@ import os
 import re
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from telegram import Bot, Message
 from telegram.error import BadRequest
@@ -140,6 +142,31 @@ async def download(bot: Bot, item: Incoming, data_dir: Path, folder: str,
     target = data_dir / rel  # generated name: the user's file name never reaches the path
     await asyncio.to_thread(_write, target, data)
     return rel.as_posix(), len(data), hashlib.sha256(data).hexdigest()
+
+
+class Held(Protocol):
+    """A file already attached (an application's material, a report's file)."""
+
+    @property
+    def file_unique_id(self) -> str | None: ...
+
+    @property
+    def sha256(self) -> str | None: ...
+
+
+async def take(bot: Bot, item: Incoming, existing: Sequence[Held], data_dir: Path, folder: str, *,
+               room: tuple[int, FileRefused] | None = None) -> tuple[str, int, str]:
+    """The rules of every upload, then the download: room left (`room`: at most so many files, else that
+    refusal), and never the same file twice (by Telegram's id before the download, by content after)."""
+    if room is not None and len(existing) >= room[0]:
+        raise room[1]
+    if any(x.file_unique_id == item.file_unique_id for x in existing):
+        raise FileRefused("file.duplicate")
+    rel, size, sha = await download(bot, item, data_dir, folder)
+    if any(x.sha256 == sha for x in existing):
+        (data_dir / rel).unlink(missing_ok=True)
+        raise FileRefused("file.duplicate")
+    return rel, size, sha
 
 
 def _write(target: Path, data: bytes) -> None:

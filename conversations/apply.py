@@ -451,17 +451,11 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         if item is None:
             raise fileio.FileRefused(f"file.want_{want}")
         existing = await repo.attachments(rq.session, app.id, f.key)
-        if f.kind is Kind.PHOTOS and len(existing) >= form.MAX_PHOTOS:
-            raise fileio.FileRefused("photos.too_many", max=form.MAX_PHOTOS)
-        if f.kind is Kind.VIDEO and existing:
-            raise fileio.FileRefused("file.one_video")
-        if any(a.file_unique_id == item.file_unique_id for a in existing):
-            raise fileio.FileRefused("file.duplicate")
-        rel, size, sha = await fileio.download(rq.context.bot, item, rq.svc.settings.data_dir, str(app.id))
+        room = {Kind.PHOTOS: (form.MAX_PHOTOS, fileio.FileRefused("photos.too_many", max=form.MAX_PHOTOS)),
+                Kind.VIDEO: (1, fileio.FileRefused("file.one_video"))}.get(f.kind)
+        rel, size, sha = await fileio.take(rq.context.bot, item, existing, rq.svc.settings.data_dir, str(app.id),
+                                           room=room)
         rq.undo.append(lambda: (rq.svc.settings.data_dir / rel).unlink(missing_ok=True))
-        if any(a.sha256 == sha for a in existing):
-            (rq.svc.settings.data_dir / rel).unlink(missing_ok=True)
-            raise fileio.FileRefused("file.duplicate")
     except fileio.FileRefused as exc:
         if album:
             _album_note(rq, app, album, refused=t.plain(exc.key, **exc.params))

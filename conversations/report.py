@@ -390,15 +390,11 @@ async def _report_file(rq: Rq, report: YearReport, studio: Studio, msg: Message)
         if item is None:
             raise fileio.FileRefused("report.want_files")
         existing = await svc.report_files(rq.session, report.id)
-        if len(existing) >= svc.FILES_MAX:
-            raise fileio.FileRefused("report.files_too_many", max=svc.FILES_MAX)
-        if any(x.file_unique_id == item.file_unique_id for x in existing):
-            raise fileio.FileRefused("file.duplicate")
-        rel, size, sha = await fileio.download(rq.context.bot, item, rq.svc.settings.data_dir,
-                                               f"report-{report.id}")
-        if any(x.sha256 == sha for x in existing):
-            (rq.svc.settings.data_dir / rel).unlink(missing_ok=True)
-            raise fileio.FileRefused("file.duplicate")
+        rel, size, sha = await fileio.take(rq.context.bot, item, existing, rq.svc.settings.data_dir,
+                                           f"report-{report.id}",
+                                           room=(svc.FILES_MAX, fileio.FileRefused("report.files_too_many",
+                                                                                   max=svc.FILES_MAX)))
+        rq.undo.append(lambda: (rq.svc.settings.data_dir / rel).unlink(missing_ok=True))
     except fileio.FileRefused as exc:
         await show_report(rq, report, studio, "⚠️ " + t(exc.key, **exc.params))
         return

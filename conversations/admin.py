@@ -34,7 +34,7 @@ from bot.runtime import Rq, handler
 from bot.services import admin as svc
 from conversations.inputs import AwaitingInput, conversation, stale_input_dropper
 from storage import repo
-from storage.models import Union
+from storage.models import Union, User
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,7 @@ def people_role_screen(rq: Rq, note: str | None = None) -> Screen:
     t = rq.t
     rows = [[btn(_role_label(t, role), PPLR, 0, role.value)] for role in LISTED_ROLES]
     rows.append([btn(t("admin.button.menu"), MENU)])
+        known = await repo.by_ids(rq.session, User, rq.svc.settings.admin_ids)
     return _with_note(note, t("admin.people.choose_role")), kb(rows)
 
 
@@ -249,7 +250,7 @@ async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = No
     if role is Role.ADMIN:
         lines = []
         for i, uid in enumerate(sorted(rq.svc.settings.admin_ids), start=1):
-            user = await repo.get_user(rq.session, uid)
+            user = known.get(uid)
             name = user.display_name if user else t("admin.people.never_seen")
             lines.append(_person_line(t, i, name, user.username if user else None, uid, None))
         head = t("admin.people.title", role=label, n=len(lines), page=1, pages=1)

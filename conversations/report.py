@@ -695,11 +695,10 @@ async def reminders_screen(rq: Rq, note: str | None = None) -> tuple[str, Inline
     now = _now(rq)
     upcoming = await svc_pings.upcoming_for(rq.session, now, rq.svc.settings, rq.user.id)
     off = await svc_pings.mutes_of(rq.session, rq.user.id)
-    apps = {p.app_id for p in upcoming if p.app_id}
-    numbers = {a.id: a.number or str(a.season_year) for a in
-               [await rq.session.get(App, i) for i in apps] if a is not None}
-    studios = {p.studio_id for p in upcoming if p.studio_id}
-    names = {x.id: x.name for x in [await rq.session.get(Studio, i) for i in studios] if x is not None}
+    apps = await repo.by_ids(rq.session, App, (p.app_id for p in upcoming if p.app_id))
+    numbers = {i: a.number or str(a.season_year) for i, a in apps.items()}
+    studios = await repo.by_ids(rq.session, Studio, (p.studio_id for p in upcoming if p.studio_id))
+    names = {i: x.name for i, x in studios.items()}
     parts = [note] if note else []
     if upcoming:
         lines = [t("reminders.title")]

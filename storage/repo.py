@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,8 @@ _USER_ROLES_APPLICATIONS = (
 )
 _APPLICATIONS_OF = (select(Application).where(Application.applicant_id == bindparam("uid"))
                     .order_by(Application.id.desc()))
+
+T = TypeVar("T")
 
 
 _ATTACHMENTS = select(Attachment).where(Attachment.application_id == bindparam("app")).order_by(Attachment.id)
@@ -174,6 +176,15 @@ async def applications_of(s: AsyncSession, applicant_id: int) -> Sequence[Applic
 
 async def get_application(s: AsyncSession, app_id: int) -> Application | None:
     return await s.get(Application, app_id)
+
+
+async def by_ids(s: AsyncSession, model: type[T], ids: Iterable[int]) -> dict[int, T]:
+    """Rows of `model` by primary key, in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = (await s.scalars(select(model).where(model.id.in_(wanted)))).all()  # type: ignore[attr-defined]
+    return {r.id: r for r in rows}  # type: ignore[attr-defined]
 
 
 async def attachments(s: AsyncSession, app_id: int, field: str | None = None) -> Sequence[Attachment]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
@@ -32,6 +31,7 @@ from bot.domain.workflow import Role
 from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import admin as svc
+from bot.views.common import Page, kb, page_of, pager, pairs
 from conversations.inputs import AwaitingInput, conversation, stale_input_dropper
 from storage import repo
 from storage.models import Union, User
@@ -63,12 +63,6 @@ def btn(label: str, op: cb.AdminOp, n: int | None = None, key: str | None = None
     return Btn(label, callback_data=cb.Admin(op, n, key).encode())
 
 
-def kb(rows: Sequence[Sequence[Btn]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([list(r) for r in rows if r])
-
-
-def pairs(buttons: list[Btn], n: int = 2) -> list[list[Btn]]:
-    return [buttons[i : i + n] for i in range(0, len(buttons), n)]
 
 
 
@@ -152,27 +146,18 @@ def menu_screen(rq: Rq, note: str | None = None) -> Screen:
     return _with_note(note, t("admin.menu.title")), kb(rows)
 
 
-def _pages(n: int) -> int:
-    return max(1, (n + PAGE - 1) // PAGE)
-
-
-def _pager(t: Translator, op: cb.AdminOp, page: int, pages: int, key: str | None = None) -> list[Btn]:
-    row = []
-    if page > 0:
-        row.append(btn(t("admin.button.prev_page"), op, page - 1, key))
-    if page + 1 < pages:
-        row.append(btn(t("admin.button.next_page"), op, page + 1, key))
-    return row
+def _pager(t: Translator, op: cb.AdminOp, page: Page[Any], key: str | None = None) -> list[Btn]:
+    return pager(t, page, lambda n: cb.Admin(op, n, key).encode())
 
 
 async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Screen:
     t = rq.t
     unions = list(await repo.all_unions(rq.session))
-    pages = _pages(len(unions))
-    page = min(max(page, 0), pages - 1)
-    shown = unions[page * PAGE : (page + 1) * PAGE]
+    pg = page_of(unions, page, PAGE)
+    shown = pg.items
     active = sum(1 for u in unions if u.active)
-    parts = [t("admin.unions.title", active=active, retired=len(unions) - active, page=page + 1, pages=pages)]
+    parts = [t("admin.unions.title", active=active, retired=len(unions) - active, page=pg.number + 1,
+               pages=pg.count)]
     for kind in svc.UNION_KINDS:
         lines = []
         for i, u in enumerate(unions, start=1):
@@ -190,7 +175,7 @@ async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Scree
     rows = pairs(buttons)
     rows.append([btn(t("admin.button.add_district"), UADD, key="district")])
     rows.append([btn(t("admin.button.add_industry"), UADD, key="industry")])
-    rows.append(_pager(t, UNIONS, page, pages))
+    rows.append(_pager(t, UNIONS, pg))
     rows.append([btn(t("admin.button.menu"), MENU)])
     return _with_note(note, "\n\n".join(parts)), kb(rows)
 
@@ -218,10 +203,9 @@ def invite_role_screen(rq: Rq, note: str | None = None) -> Screen:
 async def invite_union_screen(rq: Rq, page: int = 0) -> Screen:
     t = rq.t
     unions = list(await repo.active_unions(rq.session))
-    pages = _pages(len(unions))
-    page = min(max(page, 0), pages - 1)
-    rows = pairs([btn(u.name(t.lang), INVU, u.id) for u in unions[page * PAGE : (page + 1) * PAGE]])
-    rows.append(_pager(t, INVP, page, pages))
+    pg = page_of(unions, page, PAGE)
+    rows = pairs([btn(u.name(t.lang), INVU, u.id) for u in pg.items])
+    rows.append(_pager(t, INVP, pg))
     rows.append([btn(t("admin.button.back"), INV), btn(t("admin.button.menu"), MENU)])
     if not unions:
         return t("admin.invite.no_unions"), kb(rows)
@@ -232,7 +216,6 @@ def people_role_screen(rq: Rq, note: str | None = None) -> Screen:
     t = rq.t
     rows = [[btn(_role_label(t, role), PPLR, 0, role.value)] for role in LISTED_ROLES]
     rows.append([btn(t("admin.button.menu"), MENU)])
-        known = await repo.by_ids(rq.session, User, rq.svc.settings.admin_ids)
     return _with_note(note, t("admin.people.choose_role")), kb(rows)
 
 
@@ -249,6 +232,7 @@ async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = No
     back = [btn(t("admin.button.back"), PPL), btn(t("admin.button.menu"), MENU)]
     if role is Role.ADMIN:
         lines = []
+        known = await repo.by_ids(rq.session, User, rq.svc.settings.admin_ids)
         for i, uid in enumerate(sorted(rq.svc.settings.admin_ids), start=1):
             user = known.get(uid)
             name = user.display_name if user else t("admin.people.never_seen")
@@ -258,16 +242,15 @@ async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = No
     everyone = await svc.people(rq.session, role)
     if not everyone:
         return _with_note(note, t("admin.people.none", role=label)), kb([back])
-    pages = _pages(len(everyone))
-    page = min(max(page, 0), pages - 1)
-    lines = [t("admin.people.title", role=label, n=len(everyone), page=page + 1, pages=pages)]
+    pg = page_of(everyone, page, PAGE)
+    lines = [t("admin.people.title", role=label, n=len(everyone), page=pg.number + 1, pages=pg.count)]
     buttons = []
-    for i, p in enumerate(everyone[page * PAGE : (page + 1) * PAGE], start=page * PAGE + 1):
+    for i, p in enumerate(pg.items, start=pg.first):
         lines.append(_person_line(t, i, p.user.display_name, p.user.username, p.user.id, p.union))
         label = t("admin.button.revoke", n=i, name=Markup(p.user.display_name[:30]))
         buttons.append(btn(label, RVK, p.grant.id))
     rows = pairs(buttons)
-    rows.append(_pager(t, PPLR, page, pages, role.value))
+    rows.append(_pager(t, PPLR, pg, role.value))
     rows.append(back)
     return _with_note(note, "\n".join(lines)), kb(rows)
 

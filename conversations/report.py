@@ -44,6 +44,7 @@ from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import pings as svc_pings
 from bot.services import studios as svc
+from bot.views.common import kb, page_of, pager
 from conversations.inputs import AwaitingInput, stale_input_dropper
 from storage import repo
 from storage.models import Application as App
@@ -60,10 +61,6 @@ UPCOMING_SHOWN = 10
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def kb(rows: list[list[Btn]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([r for r in rows if r])
 
 
 def _clip(text: str, n: int) -> str:
@@ -422,23 +419,16 @@ async def list_screen(rq: Rq, page: int = 0, note: str | None = None) -> tuple[s
     studios = list(await svc.all_studios(rq.session))
     if not studios:
         return "\n\n".join(([note] if note else []) + [t("studio.list.empty")]), kb([])
-    pages = max(1, -(-len(studios) // PAGE))
-    page = min(max(page, 0), pages - 1)
-    chunk = studios[page * PAGE:(page + 1) * PAGE]
+    pg = page_of(studios, page, PAGE)
     active = sum(1 for x in studios if x.status == svc.ACTIVE)
     lines = [t("studio.list.title", n=len(studios), active=active, delisted=len(studios) - active)]
     unions = {u.id: u.name(rq.lang) for u in await repo.all_unions(rq.session)}  # one query for the page
-    for i, x in enumerate(chunk, start=page * PAGE + 1):
+    for i, x in enumerate(pg.items, start=pg.first):
         lines.append(t("studio.list.line", n=i, name=x.name, union=unions.get(x.union_id or 0, ""),
                        status=_status(t, x), named=x.named_on.isoformat()))
     rows = [[ibtn(_clip(("🚫 " if x.status != svc.ACTIVE else "") + x.name, 60), InspectOp.STUDIO, x.id)]
-            for x in chunk]
-    nav = []
-    if page > 0:
-        nav.append(ibtn(t.plain("studio.button.prev"), InspectOp.LIST, 0, str(page - 1)))
-    if page + 1 < pages:
-        nav.append(ibtn(t.plain("studio.button.next"), InspectOp.LIST, 0, str(page + 1)))
-    rows.append(nav)
+            for x in pg.items]
+    rows.append(pager(t, pg, lambda n: cb.InspectBtn(InspectOp.LIST, 0, str(n)).encode()))
     return "\n".join(([note, ""] if note else []) + lines), kb(rows)
 
 

@@ -29,6 +29,7 @@ from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.workflow import Action, Opinion, Role, Status, Step
 from bot.i18n import Markup, Translator
+from bot.views.common import Page, pager
 from storage.models import Application as App
 from storage.models import Attachment, AuditEvent, OpinionRecord
 
@@ -302,11 +303,7 @@ def pending_head(t: Translator, counts: Mapping[str, int], page: int, pages: int
     parts.append(t.join([t("review.pending_status", status=t(f"status.{s}"), n=n) for s, n in counts.items()]))
     if pages > 1:
         parts.append(t("review.pending_page", page=page + 1, pages=pages))
-    row = []
-    if page > 0:
-        row.append(Btn(t.plain("review.button.prev"), callback_data=cb.PendingPage(page - 1).encode()))
-    if page + 1 < pages:
-        row.append(Btn(t.plain("review.button.next"), callback_data=cb.PendingPage(page + 1).encode()))
+    row = pager(t, Page([], page, pages, 0), lambda n: cb.PendingPage(n).encode())
     return "\n".join(parts), InlineKeyboardMarkup([row]) if row else None
 
 

@@ -20,6 +20,7 @@ from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.workflow import Status
 from bot.i18n import Markup, Translator
+from bot.views.common import kb, pairs
 from storage.models import Application as App
 from storage.models import Attachment, Season
 
@@ -66,14 +67,6 @@ def esc(text: str) -> str:
 
 def cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def kb(rows: list[list[Btn]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([r for r in rows if r])
-
-
-def pairs(btns: list[Btn], n: int = 2) -> list[list[Btn]]:
-    return [btns[i : i + n] for i in range(0, len(btns), n)]
 
 
 def step_of(app: App) -> str:
@@ -438,6 +431,13 @@ def member_field_screen(d: Draft, m: Mapping[str, Any], note: str | None = None)
     parts = [note] if note else []
     parts += [member_progress(d, m), f"<b>{t(mf.label_key)}</b>", t(mf.prompt_key)]
     if t.has(mf.example_key):
+        parts.append(t("wizard.example", example=t(mf.example_key)))
+    row = dict(m.get("row") or {})
+    if m.get("i") is not None and int(m["i"]) < len(members):
+        row = dict(members[int(m["i"])])
+    current = row.get(mf.key.removeprefix("member_"))
+    if current not in (None, ""):
+        parts.append(t("wizard.current", value=display(mf, current, t)))
     return "\n\n".join(parts), member_field_keyboard(d, mf)
 
 
@@ -450,13 +450,6 @@ def member_progress(d: Draft, m: Mapping[str, Any]) -> str:
 
 
 def member_field_keyboard(d: Draft, mf: FormField) -> InlineKeyboardMarkup:
-        parts.append(t("wizard.example", example=t(mf.example_key)))
-    row = dict(m.get("row") or {})
-    if m.get("i") is not None and int(m["i"]) < len(members):
-        row = dict(members[int(m["i"])])
-    current = row.get(mf.key.removeprefix("member_"))
-    if current not in (None, ""):
-        parts.append(t("wizard.current", value=display(mf, current, t)))
     rows: list[list[Btn]] = []
     if mf.kind is Kind.CHOICE:
         rows += choice_buttons(d, mf)

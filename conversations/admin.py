@@ -2,8 +2,8 @@
 invitation deep links (`/start inv-…`) that bind an account to a role.
 
 Every button press re-checks that the presser is still an admin (roles are read from the database
-and `ADMIN_IDS` on every update). Typed input (union names, dates) is a persistent conversation;
-what is being typed is kept in `user_data[WAIT]`, and any other command or button ends it.
+and `ADMIN_IDS` on every update). Typed input (union names, dates) waits as `conversations.inputs`
+describes; any other command or another module's button ends it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -21,7 +21,6 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
@@ -32,7 +31,7 @@ from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import admin as svc
 from bot.views.common import Page, kb, page_of, pager, pairs
-from conversations.inputs import AwaitingInput, conversation, stale_input_dropper
+from conversations import inputs
 from storage import repo
 from storage.models import Union, User
 
@@ -40,9 +39,7 @@ log = logging.getLogger(__name__)
 
 NAME = "admin"
 INPUT = "input"
-WAIT = "admin_input"  # user_data: what is being typed, e.g. {"op": "uadd", "kind": "district", "step": "zh"}
 PAGE = 30  # list entries (and their buttons) per screen; Telegram allows 100 buttons
-PRE_GROUP = -40  # runs before group 0 to end a pending input when the user does something else
 END = ConversationHandler.END
 
 Op = cb.AdminOp
@@ -84,28 +81,20 @@ def _plain(text: str) -> str:
     return html.unescape(text)
 
 
-def _stored(rq: Rq) -> dict[str, Any] | None:
-    """The user's `user_data`, read without creating an entry for people who have none."""
-    user_id = rq.user.id if rq.user is not None else None
-    data = rq.context.application.user_data.get(user_id) if user_id is not None else None
-    return data if isinstance(data, dict) else None
+# what an admin is asked to type (a union's names, a season's dates, an import's file), e.g. {"op": "uadd",
+# "kind": "district", "step": "zh"}; any other command or another module's button ends it
+ADMIN = inputs.Flow.of(NAME, cb.Admin)
 
 
 def _pending(rq: Rq) -> dict[str, Any] | None:
-    value = (_stored(rq) or {}).get(WAIT)
-    return dict(value) if isinstance(value, dict) else None
+    return inputs.state(rq, ADMIN) if rq.user is not None else None
 
 
 def _set_pending(rq: Rq, value: dict[str, Any] | None) -> None:
-    if value is None and WAIT not in (_stored(rq) or {}):
-        return
-    ud = rq.context.user_data  # marks the entry for persistence
-    if ud is None:
-        return
     if value is None:
-        ud.pop(WAIT, None)
+        inputs.done(rq, ADMIN)
     else:
-        ud[WAIT] = value
+        inputs.wait(rq, ADMIN, value)
 
 
 def _role_label(t: Translator, role: Role | str) -> str:
@@ -663,31 +652,19 @@ def _bad_invitation(code: str) -> bool:
 # --------------------------------------------------------------------------- wiring
 
 
-def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # noqa: N802
-    return AwaitingInput(app, (WAIT,), "admin_awaiting")
-
-
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    awaiting = _Awaiting(app)
+    mine = inputs.Awaiting(app, ADMIN)
     buttons: Any = CallbackQueryHandler(on_button, pattern=cb.Admin.pattern())
-    conv = conversation(
+    app.add_handler(inputs.conversation(
+        ADMIN,
         entry_points=[CommandHandler("admin", cmd_admin), buttons],
         states={
             INPUT: [
-                MessageHandler(awaiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
+                MessageHandler(mine & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
                 CommandHandler("admin", cmd_admin),
                 buttons,
             ],
         },
-        fallbacks=[CommandHandler("cancel", cmd_cancel, filters=awaiting)],
-        name=NAME,
-        persistent=True,
+        fallbacks=[CommandHandler("cancel", cmd_cancel, filters=mine)],
         per_user=True,
-        allow_reentry=True,
-    )
-    # registered before the wizard and the review (`conversations.common.register`): while an admin is
-    # asked to type something, the answer is theirs even when another conversation is open too;
-    # `awaiting` makes sure it only takes text in that moment
-    app.add_handler(conv)
-    dropper = stale_input_dropper((WAIT,), (cb.Admin.prefix + ":",))
-    app.add_handler(TypeHandler(Update, dropper), group=PRE_GROUP)
+    ))

@@ -40,8 +40,7 @@ from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
 from bot.views import wizard as views
 from bot.views.wizard import Draft, position, step_of
-from conversations import season_entry
-from conversations.inputs import conversation
+from conversations import inputs, season_entry
 from storage import repo
 from storage.models import Application as App
 
@@ -58,6 +57,11 @@ class Go(Codec):
     """Fill in or continue the application (the /start and /my button)."""
 
     prefix: ClassVar[str] = "go"
+
+
+# the wizard waits for answers until it is cancelled or the application is submitted; the person may
+# look at /my or /help meanwhile and go on typing answers
+WIZARD = inputs.Flow.of(NAME, cb.Wiz, Go, season_entry.NewSeason, sticky=True)
 
 
 # --------------------------------------------------------------------------- loading
@@ -881,29 +885,19 @@ def record_pledge(rq: Rq, app: App) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    # Buttons are tracked per chat on purpose: the cursor lives in the database, not per message.
-    conv = conversation(
-        entry_points=[
-            CommandHandler("apply", cmd_apply),
-            CallbackQueryHandler(on_go, pattern=Go.pattern()),
-            CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
-            CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
-        ],
-        states={
-            FORM: [
-                CommandHandler("apply", cmd_apply),
-                CallbackQueryHandler(on_go, pattern=Go.pattern()),
-                CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
-                CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
-                MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, on_message),
-            ],
-        },
-        fallbacks=[CommandHandler("cancel", cmd_cancel)],
-        name=NAME,
-        persistent=True,
-        allow_reentry=True,
-    )
-    app.add_handler(conv)
+    mine = inputs.Awaiting(app, WIZARD)
+    entries = [
+        CommandHandler("apply", cmd_apply),
+        CallbackQueryHandler(on_go, pattern=Go.pattern()),
+        CallbackQueryHandler(on_button, pattern=cb.Wiz.pattern()),
+        CallbackQueryHandler(on_new_season, pattern=season_entry.NewSeason.pattern()),
+    ]
+    app.add_handler(inputs.conversation(
+        WIZARD,
+        entry_points=entries,
+        states={FORM: [*entries, MessageHandler(mine & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_message)]},
+        fallbacks=[CommandHandler("cancel", cmd_cancel, filters=mine)],
+    ))
 
 
 async def recover_albums(application: Application) -> int:  # type: ignore[type-arg]

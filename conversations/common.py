@@ -11,6 +11,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -151,10 +152,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    from conversations import admin, apply, exports, report, review, status
+    from conversations import admin, apply, exports, inputs, report, review, status
 
-    # in this order: the flows that wait for typed text only while flagged (reports, admin edits) come
-    # first, so the text they wait for is theirs even when the wizard or a review is open too
+    # text goes to the flow waiting for it whatever the order here (`conversations.inputs`); the
+    # catch-alls below come last
+    app.add_handler(TypeHandler(Update, inputs.ender(
+        [apply.WIZARD, review.REVIEW, admin.ADMIN, report.REPORT, report.INSPECT])), group=inputs.PRE_GROUP)
     report.register(app)
     admin.register(app)
     review.register(app)

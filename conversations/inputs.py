@@ -1,68 +1,194 @@
-"""Flows that wait for typed text (an admin's edit, a report's answer), flagged in the sender's
-`user_data`: the filter that gives them the text while they wait, and the pre-group handler that ends
-the wait when the person turns to something else (another command, another module's button)."""
+"""How a flow waits for what the person types next: one mechanism for the wizard, a reviewer's decision,
+the year report, an inspection and the admin's edits.
+
+A flow is a `Flow`: a name, the callback prefixes of its own buttons, and whether it is `sticky`. While
+it waits for text it holds a slot in the person's `user_data` (`wait`), with what it needs to take the
+text (its `state`: the decision being recorded, the union being renamed …); `done` gives the slot up.
+Several flows may wait at once (an admin renaming a union with a draft application open); the text goes
+to the one that asked last: its handlers carry `Awaiting(app, flow)`, true only for that one, so the
+order in which the modules register their handlers does not decide where text goes.
+
+A flow that is not sticky (an admin's edit, a report's answer, an inspection's note) stops waiting when
+the person turns to something else: another command than /cancel, or a button of another flow
+(`ender`, in a group before the others). A sticky flow (the wizard, a reviewer's decision) stays open,
+as a paper form stays on the desk, until it is finished or cancelled.
+
+Flows with several screens are ConversationHandlers (`conversation`): a callback's result moves the slot
+too (a state: the flow waits and is the newest; END: it is done; None: nothing changes).
+"""
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Message, Update
-from telegram.ext import Application, ContextTypes, ConversationHandler, filters
+from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHandler, filters
 from telegram.warnings import PTBUserWarning
 
+from bot.callbacks import Codec
+from bot.runtime import Rq
 
-class AwaitingInput(filters.MessageFilter):
-    """True while the sender's user_data holds one of `keys` (a flow is waiting for their text)."""
+KEY = "awaiting"  # user_data: [[flow name, state], …], the oldest first
+PRE_GROUP = -40  # the ender's group: before every handler that takes text
 
-    def __init__(self, app: Application, keys: tuple[str, ...], name: str) -> None:  # type: ignore[type-arg]
-        super().__init__(name=name)
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A flow that waits for typed text."""
+
+    name: str
+    buttons: tuple[str, ...] = ()  # callback-data prefixes of its own buttons
+    sticky: bool = False  # stays open when the person turns to something else
+
+    @classmethod
+    def of(cls, name: str, *codecs: type[Codec], sticky: bool = False) -> Flow:
+        """A flow whose own buttons are those of these callback codecs."""
+        return cls(name, tuple(c.prefix + ":" for c in codecs), sticky)
+
+
+def _slots(data: Mapping[str, Any] | None) -> list[list[Any]]:
+    value = (data or {}).get(KEY)
+    return [list(s) for s in value] if isinstance(value, list) else []
+
+
+def newest(data: Mapping[str, Any] | None) -> str | None:
+    """The flow that gets the next text (the last to ask), if any waits."""
+    slots = _slots(data)
+    return str(slots[-1][0]) if slots else None
+
+
+def _read(context: ContextTypes.DEFAULT_TYPE, user_id: int | None) -> dict[str, Any] | None:
+    """The person's user_data, without creating an entry for someone who has none."""
+    data = context.application.user_data.get(user_id) if user_id is not None else None
+    return data if isinstance(data, dict) else None
+
+
+def _write(context: ContextTypes.DEFAULT_TYPE, user_id: int, slots: list[list[Any]]) -> None:
+    data = context.application.user_data[user_id]
+    if slots:
+        data[KEY] = slots
+    else:
+        data.pop(KEY, None)
+    context.application.mark_data_for_update_persistence(user_ids=[user_id])
+
+
+def state_of(context: ContextTypes.DEFAULT_TYPE, user_id: int | None, flow: Flow) -> dict[str, Any] | None:
+    """What `flow` waits with (a copy), or None when it does not wait."""
+    for name, state in _slots(_read(context, user_id)):
+        if name == flow.name:
+            return dict(state or {})
+    return None
+
+
+def wait_for(context: ContextTypes.DEFAULT_TYPE, user_id: int, flow: Flow,
+             state: Mapping[str, Any] | None = None) -> None:
+    """`flow` waits for the next text, as the newest; `state` replaces what it waits with (None keeps it)."""
+    slots = _slots(_read(context, user_id))
+    kept = next((s for n, s in slots if n == flow.name), None)
+    slots = [s for s in slots if s[0] != flow.name]
+    slots.append([flow.name, dict(state) if state is not None else (kept or {})])
+    _write(context, user_id, slots)
+
+
+def done_with(context: ContextTypes.DEFAULT_TYPE, user_id: int | None, flow: Flow) -> None:
+    """`flow` waits for nothing any more."""
+    slots = _slots(_read(context, user_id))
+    if user_id is not None and any(n == flow.name for n, _ in slots):
+        _write(context, user_id, [s for s in slots if s[0] != flow.name])
+
+
+def state(rq: Rq, flow: Flow) -> dict[str, Any] | None:
+    """What `flow` waits with for this update's person, or None."""
+    return state_of(rq.context, rq.user.id, flow)
+
+
+def wait(rq: Rq, flow: Flow, state: Mapping[str, Any] | None = None) -> None:
+    wait_for(rq.context, rq.user.id, flow, state)
+
+
+def done(rq: Rq, *flows: Flow) -> None:
+    for flow in flows:
+        done_with(rq.context, rq.user.id, flow)
+
+
+class Awaiting(filters.MessageFilter):
+    """True for a message from someone whose newest waiting flow is `flow`."""
+
+    def __init__(self, app: Application, flow: Flow) -> None:  # type: ignore[type-arg]
+        super().__init__(name=f"awaiting_{flow.name}")
         self._app = app
-        self._keys = keys
+        self._flow = flow
 
     def filter(self, message: Message) -> bool:
         user = message.from_user
-        if user is None:
-            return False
-        data = self._app.user_data.get(user.id)
-        return bool(data and any(k in data for k in self._keys))
+        return user is not None and newest(self._app.user_data.get(user.id)) == self._flow.name
 
 
-def stale_input_dropper(keys: tuple[str, ...], own_prefixes: tuple[str, ...]
-                        ) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
-    """A handler for a group before 0: another command (not /cancel) or a button of another module
-    ends the wait for `keys`, so the next text goes where the person now expects it (what was typed
-    before stays saved)."""
+def ender(flows: Sequence[Flow]) -> Callback:
+    """The handler (for `PRE_GROUP`) that ends the waits of the flows that are not sticky when the person
+    turns to something else: another command than /cancel, or a button that is not the flow's own."""
+    transient = {f.name: f for f in flows if not f.sticky}
 
-    async def drop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def end(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
         if user is None:
             return
-        data = context.application.user_data.get(user.id)
-        if not data or not any(k in data for k in keys):
+        slots = _slots(_read(context, user.id))
+        if not any(n in transient for n, _ in slots):
             return
         query = update.callback_query
         if query is not None:
-            if (query.data or "").startswith(own_prefixes):
-                return
+            data = query.data or ""
+
+            def kept(name: str) -> bool:
+                return name not in transient or data.startswith(transient[name].buttons or ("\0",))
         else:
             msg = update.effective_message
             if msg is None or not filters.COMMAND.check_update(update):
                 return
-            command = (msg.text or "").split()[0][1:].split("@")[0].lower() if msg.text else ""
-            if command == "cancel":
+            if (msg.text or "").split()[0][1:].split("@")[0].lower() == "cancel":
                 return
-        for k in keys:
-            data.pop(k, None)
 
-    return drop
+            def kept(name: str) -> bool:
+                return name not in transient
+        left = [s for s in slots if kept(str(s[0]))]
+        if len(left) != len(slots):
+            _write(context, user.id, left)
+
+    return end
 
 
-def conversation(**kwargs: Any) -> ConversationHandler[Any]:
-    """A ConversationHandler whose buttons are tracked per chat on purpose (the flow's position lives in
-    the database or in `user_data`, not per message): PTB's hint about `per_message` is silenced for
-    this construction only."""
+def _tracked(flow: Flow, callback: Callback) -> Callback:
+    @functools.wraps(callback)
+    async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
+        result = await callback(update, context)
+        user = update.effective_user
+        if user is not None and result is not None:
+            if result == ConversationHandler.END:
+                done_with(context, user.id, flow)
+            else:
+                wait_for(context, user.id, flow)
+        return result
+
+    return run
+
+
+def conversation(flow: Flow, **kwargs: Any) -> ConversationHandler[Any]:
+    """A persistent ConversationHandler for `flow` whose callbacks' results move its slot (see the
+    module's text). Its buttons are tracked per chat on purpose (the flow's position lives in the
+    database or in its slot, not per message): PTB's hint about `per_message` is silenced for this
+    construction only."""
+    handlers: list[BaseHandler[Any, Any, Any]] = [*kwargs["entry_points"], *kwargs.get("fallbacks", [])]
+    for state in kwargs["states"].values():
+        handlers += state
+    for h in {id(h): h for h in handlers}.values():  # a handler may serve an entry point and a state
+        h.callback = _tracked(flow, h.callback)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
-        return ConversationHandler(**kwargs)
+        return ConversationHandler(name=flow.name, persistent=True, allow_reentry=True, **kwargs)

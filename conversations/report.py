@@ -9,9 +9,8 @@
   the leader is told; delisting marks the studio delisted.
 - `/reminders`: the user's upcoming reminders; the contact person mutes or unmutes a kind.
 
-Typed input is routed here only while the user is in one of these flows (a flag in user_data), by
-handlers placed first in group 0, so the applicant's wizard keeps its own text input otherwise.
-Any other command or another module's button ends the typed-input step (the drafts stay).
+Typed input reaches the report or the inspection while it is the flow waiting for it
+(`conversations.inputs`); any other command or another module's button ends that wait (the drafts stay).
 """
 
 from __future__ import annotations
@@ -22,14 +21,13 @@ from datetime import date
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message
 from telegram.ext import (
     Application,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
@@ -45,17 +43,17 @@ from bot.runtime import Rq, handler
 from bot.services import pings as svc_pings
 from bot.services import studios as svc
 from bot.views.common import kb, page_of, pager
-from conversations.inputs import AwaitingInput, stale_input_dropper
+from conversations import inputs
 from storage import repo
 from storage.models import Application as App
 from storage.models import Inspection, Studio, Union, YearReport
 
 log = logging.getLogger(__name__)
 
-WAIT_REPORT = "report_input"  # user_data: id of the year report being filled in
-WAIT_INSPECT = "inspect_input"  # user_data: the inspection being recorded {"studio", "step", …}
-WAITS = (WAIT_REPORT, WAIT_INSPECT)
-PRE_GROUP = -39  # before group 0: ends the typed input when the user does something else
+# the year report being filled in ({"report": id}) and the inspection being recorded ({"studio", "step",
+# …}) wait for text until the person turns to something else (`conversations.inputs`)
+REPORT = inputs.Flow.of("report", cb.ReportBtn)
+INSPECT = inputs.Flow.of("inspect", cb.InspectBtn)
 PAGE = 10
 UPCOMING_SHOWN = 10
 
@@ -71,25 +69,18 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _flags(rq: Rq) -> dict[str, Any]:
-    ud = rq.context.user_data
-    return ud if ud is not None else {}
+def _stop_waiting(rq: Rq) -> None:
+    inputs.done(rq, REPORT, INSPECT)
 
 
-def _set_flag(rq: Rq, key: str, value: Any) -> None:
-    ud = rq.context.user_data
-    if ud is None:
-        return
-    for k in WAITS:
-        if k != key or value is None:
-            ud.pop(k, None)
-    if value is not None:
-        ud[key] = value
-    rq.context.application.mark_data_for_update_persistence(user_ids=[rq.user.id])
+def _report_waiting(rq: Rq, report_id: int) -> None:
+    inputs.done(rq, INSPECT)
+    inputs.wait(rq, REPORT, {"report": report_id})
 
 
-def _clear_flags(rq: Rq) -> None:
-    _set_flag(rq, WAIT_REPORT, None)
+def _inspection_waiting(rq: Rq, pending: dict[str, Any]) -> None:
+    inputs.done(rq, REPORT)
+    inputs.wait(rq, INSPECT, pending)
 
 
 def _now(rq: Rq) -> Any:
@@ -196,7 +187,7 @@ async def _open_report(rq: Rq, studio: Studio, *, edit: bool = False) -> None:
     year = await svc.report_year(rq.session, studio, rq.svc.today(), svc_pings.rules_of(rq.svc.settings))
     report = await svc.open_report(rq.session, studio, year)
     if report.filed_at is not None:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         files = len(await svc.report_files(rq.session, report.id))
         text = t("report.filed_view", year=year, date=rq.svc.local(report.filed_at).strftime("%Y-%m-%d"))
         text += "\n\n" + report_summary(t, report, studio, files)
@@ -205,7 +196,7 @@ async def _open_report(rq: Rq, studio: Studio, *, edit: bool = False) -> None:
         else:
             rq.reply(text)
         return
-    _set_flag(rq, WAIT_REPORT, report.id)
+    _report_waiting(rq, report.id)
     a = report.answers or {}
     fresh = not any(k in a for k in ("work", "results", "ip", "files_seen"))
     note = t("report.intro", studio=studio.name, year=year) if fresh else t("report.resume")
@@ -219,7 +210,7 @@ async def cmd_report(rq: Rq) -> None:
     active = [x for x in studios if x.status == svc.ACTIVE]
     notes = [t("report.delisted", studio=x.name) for x in studios if x.status != svc.ACTIVE]
     if not active:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.reply("\n\n".join([*notes, t("report.not_leader")]))
         return
     if len(active) > 1:
@@ -239,11 +230,11 @@ async def _own_report(rq: Rq, report_id: int) -> tuple[YearReport, Studio] | Non
         rq.refuse(rq.t("report.not_yours"), "not_own_report")
         return None
     if report.filed_at is not None:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.alert(rq.t("report.already_filed", year=report.year))
         return None
     if studio.status != svc.ACTIVE:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.alert(rq.t("report.delisted_alert"))
         return None
     return report, studio
@@ -270,7 +261,7 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
     if found is None:
         return
     report, studio = found
-    _set_flag(rq, WAIT_REPORT, report.id)
+    _report_waiting(rq, report.id)
     step = svc.step_of(report)
     a = report.answers or {}
     op = data.op
@@ -306,7 +297,7 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
                 params["steps"] = t.join([t.plain(f"report.step_name.{x}") for x in steps])
             rq.alert(t.plain(exc.key, **params))
             return
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.edit(t("report.filed", studio=studio.name, year=report.year,
                   date=rq.svc.local(_now(rq)).strftime("%Y-%m-%d")))
         return
@@ -347,7 +338,7 @@ async def _report_input(rq: Rq, report_id: int) -> None:
     studio = await rq.session.get(Studio, report.studio_id) if report else None
     if report is None or studio is None or report.filed_at is not None or studio.status != svc.ACTIVE \
             or studio.leader_id != rq.user.id:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.reply(t("report.gone"))
         return
     step = svc.step_of(report)
@@ -506,14 +497,13 @@ async def cmd_inspect(rq: Rq) -> None:
     if not _may_inspect(rq):
         rq.reply(rq.t("studio.only_city"))
         return
-    _clear_flags(rq)
+    _stop_waiting(rq)
     text, markup = await list_screen(rq)
     rq.reply(text, markup)
 
 
 def _pending_inspection(rq: Rq) -> dict[str, Any] | None:
-    value = _flags(rq).get(WAIT_INSPECT)
-    return dict(value) if isinstance(value, dict) else None
+    return inputs.state(rq, INSPECT)
 
 
 @handler
@@ -557,12 +547,12 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
             rq.alert(t("studio.inspect.not_active"))
             return
         new: dict[str, Any] = {"studio": studio.id, "step": "kind"}
-        _set_flag(rq, WAIT_INSPECT, new)
+        _inspection_waiting(rq, new)
         rq.edit(*inspect_prompt(rq, studio, new))
         return
     pending = _pending_inspection(rq)
     if data.op is InspectOp.CANCEL:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.edit(t("studio.inspect.cancelled", studio=studio.name))
         return
     if pending is None or pending.get("studio") != studio.id:
@@ -586,7 +576,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
     else:
         rq.refuse(t("error.stale_button"), "stale")
         return
-    _set_flag(rq, WAIT_INSPECT, pending)
+    _inspection_waiting(rq, pending)
     rq.edit(*inspect_prompt(rq, studio, pending))
 
 
@@ -602,10 +592,10 @@ async def _record(rq: Rq, studio: Studio, pending: dict[str, Any]) -> None:
                                           date.fromisoformat(pending["on"]), pending["findings"], pending["outcome"],
                                           _now(rq), rq.svc.today())
     except svc.Refused as exc:
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.edit(t(exc.key, **exc.params))
         return
-    _clear_flags(rq)
+    _stop_waiting(rq)
     outcome = row.outcome or "none"
     text, markup = await history_screen(rq, studio, t("studio.inspect.done", studio=studio.name,
                                                        outcome=t.plain(f"studio.outcome.{outcome}")))
@@ -630,7 +620,7 @@ async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
     msg = rq.update.effective_message
     studio = await rq.session.get(Studio, int(pending.get("studio") or 0))
     if studio is None or not _may_inspect(rq):
-        _clear_flags(rq)
+        _stop_waiting(rq)
         rq.reply(t("studio.inspect.gone"))
         return
     step = pending.get("step")
@@ -655,7 +645,7 @@ async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
                                      "⚠️ " + t("studio.inspect.findings_length", max=svc.FINDINGS_MAX)))
             return
         pending.update(findings=text.strip(), step="outcome")
-    _set_flag(rq, WAIT_INSPECT, pending)
+    _inspection_waiting(rq, pending)
     rq.reply(*inspect_prompt(rq, studio, pending))
 
 
@@ -717,7 +707,7 @@ async def reminders_screen(rq: Rq, note: str | None = None) -> tuple[str, Inline
 
 @handler
 async def cmd_reminders(rq: Rq) -> None:
-    _clear_flags(rq)
+    _stop_waiting(rq)
     text, markup = await reminders_screen(rq)
     rq.reply(text, markup)
 
@@ -746,38 +736,36 @@ async def on_mute_button(rq: Rq) -> None:
 
 
 @handler
-async def on_input(rq: Rq) -> None:
+async def on_inspection_input(rq: Rq) -> None:
     pending = _pending_inspection(rq)
     if pending is not None:
         await _inspect_input(rq, pending)
-        return
-    report_id = _flags(rq).get(WAIT_REPORT)
+
+
+@handler
+async def on_report_input(rq: Rq) -> None:
+    report_id = (inputs.state(rq, REPORT) or {}).get("report")
     if isinstance(report_id, int):
         await _report_input(rq, report_id)
         return
-    _clear_flags(rq)
+    _stop_waiting(rq)
     rq.reply(rq.t("report.gone"))
 
 
 @handler
 async def cmd_cancel(rq: Rq) -> None:
-    was_report = WAIT_REPORT in _flags(rq)
-    _clear_flags(rq)
+    was_report = inputs.state(rq, REPORT) is not None
+    _stop_waiting(rq)
     rq.reply(rq.t("report.cancelled" if was_report else "studio.inspect.cancelled_typed"))
 
 
-def _Awaiting(app: Application) -> AwaitingInput:  # type: ignore[type-arg]  # noqa: N802
-    return AwaitingInput(app, WAITS, "studio_awaiting")
-
-
-_OWN_PREFIXES = (cb.ReportBtn.prefix + ":", cb.InspectBtn.prefix + ":")
-
-
 def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ignore[type-arg]
-    awaiting = _Awaiting(app)
+    report, inspection = inputs.Awaiting(app, REPORT), inputs.Awaiting(app, INSPECT)
+    typed = ~filters.COMMAND & ~filters.StatusUpdate.ALL
     return [
-        MessageHandler(awaiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
-        CommandHandler("cancel", cmd_cancel, filters=awaiting),
+        MessageHandler(report & typed, on_report_input),
+        MessageHandler(inspection & typed, on_inspection_input),
+        CommandHandler("cancel", cmd_cancel, filters=report | inspection),
         CommandHandler("report", cmd_report),
         CommandHandler("inspect", cmd_inspect),
         CommandHandler("reminders", cmd_reminders),
@@ -789,10 +777,5 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ign
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    """The handlers only match their own commands and buttons, and typed input only while the person is
-    in these flows; registered before the other dialogs (`conversations.common.register`), so that
-    text awaited here is taken here. A pre-group handler ends a pending input when the person turns to
-    something else."""
     for h in handlers(app):
         app.add_handler(h)
-    app.add_handler(TypeHandler(Update, stale_input_dropper(WAITS, _OWN_PREFIXES)), group=PRE_GROUP)

@@ -32,7 +32,8 @@ from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
 from bot.services import review as svc_review
 from bot.views import review as views
-from conversations.inputs import conversation
+from bot.views.common import page_of
+from conversations import inputs
 from storage import repo
 from storage.models import Application as App
 
@@ -47,20 +48,21 @@ FIELDS = ("opinion", "name", "on", "reopen")  # what a decision records (`pendin
 STEP_KEY = {Step.OPINION: "opinion", Step.NAME: "name", Step.DATE: "on", Step.REOPEN: "reopen"}
 
 
+# a decision being recorded waits for its opinion, name or date until confirmed or cancelled, also while
+# the reviewer looks at /pending or another card meanwhile
+REVIEW = inputs.Flow.of(NAME, cb.Review, cb.ReviewAux, cb.ReviewSection, cb.ReviewStep, sticky=True)
+
+
 def _pending(rq: Rq) -> dict[str, Any]:
-    return dict(rq.context.user_data.get("review") or {}) if rq.context.user_data is not None else {}
+    """The decision being recorded: application, action, step and what was given so far."""
+    return inputs.state(rq, REVIEW) or {}
 
 
 def _set_pending(rq: Rq, value: dict[str, Any] | None) -> None:
-    ud = rq.context.user_data
-    if ud is None:
-        return
     if value is None:
-        ud.pop("review", None)
+        inputs.done(rq, REVIEW)
     else:
-        ud["review"] = value
-    # written with this update's conversation state, not at the next interval
-    rq.context.application.mark_data_for_update_persistence(user_ids=[rq.user.id])
+        inputs.wait(rq, REVIEW, value)
 
 
 def _draft_key(app_id: int, action: str) -> str:
@@ -142,18 +144,18 @@ async def on_review(rq: Rq) -> str | int:
     data = cb.decode(raw)
     if not isinstance(data, cb.Review):
         await _refuse(rq, "forged", raw, None)
-        return ConversationHandler.END
+        return None  # type: ignore[return-value]  # None: a decision being recorded stays open
     app, first_year = await _load(rq, data.app)
     if app is None:
         await _refuse(rq, "forged", raw, None)
-        return ConversationHandler.END
+        return None  # type: ignore[return-value]
     try:
         t = await svc_review.check(rq.session, app, rq.user.id, rq.roles, data.action, first_year)
     except NotAllowed as exc:
         if exc.reason == "status" and await _decided(rq, app, alert=True):  # audited there
-            return ConversationHandler.END
+            return None  # type: ignore[return-value]
         await _refuse(rq, exc.reason, raw, app.id, status=rq.t(f"status.{app.status}"))
-        return ConversationHandler.END
+        return None  # type: ignore[return-value]
     current = _pending(rq)
     if current.get("app") == app.id and current.get("action") == data.action.value:
         rq.toast(rq.t.plain("review.in_progress"))  # a second tap: the prompt is already there
@@ -432,7 +434,9 @@ async def cmd_cancel(rq: Rq) -> int:
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     aux = f"{cb.ReviewAux.pattern()}|{cb.ReviewSection.pattern()}|{cb.ReviewStep.pattern()}"
-    conv = conversation(
+    mine = inputs.Awaiting(app, REVIEW)
+    app.add_handler(inputs.conversation(
+        REVIEW,
         entry_points=[
             CallbackQueryHandler(on_review, pattern=cb.Review.pattern()),
             CallbackQueryHandler(on_aux, pattern=cb.ReviewAux.pattern()),
@@ -441,16 +445,12 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
             OPINION: [
                 CallbackQueryHandler(on_review, pattern=cb.Review.pattern()),
                 CallbackQueryHandler(on_aux, pattern=aux),
-                MessageHandler(filters.TEXT & ~filters.COMMAND, on_text),
-                MessageHandler(~filters.COMMAND & ~filters.StatusUpdate.ALL, on_other),
+                MessageHandler(mine & filters.TEXT & ~filters.COMMAND, on_text),
+                MessageHandler(mine & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_other),
             ],
         },
-        fallbacks=[CommandHandler("cancel", cmd_cancel)],
-        name=NAME,
-        persistent=True,
-        allow_reentry=True,
-    )
-    app.add_handler(conv)
+        fallbacks=[CommandHandler("cancel", cmd_cancel, filters=mine)],
+    ))
     app.add_handler(CommandHandler("pending", cmd_pending))
     app.add_handler(CallbackQueryHandler(on_more, pattern=cb.ReviewMore.pattern()))
     app.add_handler(CallbackQueryHandler(on_page, pattern=cb.PendingPage.pattern()))

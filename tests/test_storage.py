@@ -194,3 +194,40 @@ async def test_upgrade_counts_the_files_already_stored(pg_clean):
         app = await s.get(Application, app_id)
         assert app is not None and app.files == {"photos": 3, "recommendation": 1}
     await db.dispose()
+
+
+async def test_upgrade_moves_waiting_flows_into_one_list(pg_clean):
+    """R-W1: whoever was in the middle of the wizard, a reviewer's decision, an admin's edit, a year report
+    or an inspection when the bot is upgraded goes on typing where they were: the old conversation
+    states and flags become the flows' slots in `user_data["awaiting"]`, the wizard oldest."""
+    import json
+
+    from alembic import command
+    from sqlalchemy import insert, select
+
+    from storage.db import alembic_config
+    from storage.models import PersistedState
+
+    db = Database(pg_clean)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0006"))
+    decision = {"app": 3, "action": "approve", "step": "opinion"}
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(PersistedState.__table__), [
+            {"kind": "conv", "name": "apply", "key": json.dumps([7, 7]), "data": "form"},
+            {"kind": "conv", "name": "review", "key": json.dumps([7, 7]), "data": "opinion"},
+            {"kind": "user", "name": "", "key": "7", "data": {"review": decision, "review_drafts": {"x": 1}}},
+            {"kind": "conv", "name": "apply", "key": json.dumps([8, 8]), "data": "form"},  # no user row yet
+            {"kind": "user", "name": "", "key": "9", "data": {"report_input": 5}},
+            {"kind": "conv", "name": "review", "key": json.dumps([10, 10]), "data": None},  # no longer open
+            {"kind": "user", "name": "", "key": "10", "data": {"review": decision}},
+        ])
+    await db.migrate()
+    async with db.session() as s:
+        rows = {r.key: r.data for r in (await s.scalars(select(PersistedState)
+                                                         .where(PersistedState.kind == "user"))).all()}
+    assert rows["7"] == {"review_drafts": {"x": 1}, "awaiting": [["apply", {}], ["review", decision]]}
+    assert rows["8"] == {"awaiting": [["apply", {}]]}
+    assert rows["9"] == {"awaiting": [["report", {"report": 5}]]}
+    assert rows["10"] == {}
+    await db.dispose()

@@ -689,22 +689,16 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         await show(rq, app, t("wizard.item_removed", item=gone), edit=True)
         return
     if op is Op.FILE_DEL and f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):
-        atts = {str(a.id): a for a in await repo.attachments(rq.session, app.id, f.key)}
-        att = atts.get(v or "")
+        att = await drafts.remove_attachment(rq.session, app, f.key, v, rq.user.id, now)
         if att is None:
             rq.alert(t("error.stale_button"))
             return
-        await rq.session.delete(att)
-        await rq.session.flush()
-        drafts.count_file(app, f.key, -1)
         gone = rq.svc.settings.data_dir / att.stored_path
 
         async def unlink() -> None:  # only once the removal is committed
             gone.unlink(missing_ok=True)
 
         rq.later(unlink)
-        repo.audit(rq.session, now, "file_removed", application_id=app.id, actor_id=rq.user.id,
-                   details={"field": f.key, "sha256": att.sha256})
         name = att.original_name if f.kind is not Kind.PHOTOS else None
         await show(rq, app, t("file.removed", name=name) if name else t("photos.removed"), edit=True)
         return

@@ -267,6 +267,23 @@ def add_attachment(s: AsyncSession, app: Application, field: str, meta: StoredFi
     return att
 
 
+async def remove_attachment(s: AsyncSession, app: Application, field: str, attachment_id: str | None,
+                            actor_id: int, now: datetime) -> Attachment | None:
+    """Remove one file of a field (recorded in the audit trail); the removed row, or None when the id is
+    not one of that field's files. The stored file is the caller's to delete once this is committed."""
+    atts = {str(a.id): a for a in await repo.attachments(s, app.id, field)}
+    att = atts.get(attachment_id or "")
+    if att is None:
+        return None
+    await s.delete(att)
+    await s.flush()
+    count_file(app, field, -1)
+    app.updated_at = now
+    repo.audit(s, now, "file_removed", application_id=app.id, actor_id=actor_id,
+               details={"field": field, "sha256": att.sha256})
+    return att
+
+
 def count_file(app: Application, field: str, change: int) -> None:
     """Keep `app.files` equal to the attachments of each field (written in the same transaction)."""
     files = dict(app.files or {})

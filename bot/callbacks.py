@@ -124,7 +124,8 @@ class WizardOp(StrEnum):
     CLEAR = "clr"
     FULL = "full"  # v: a field whose whole answer is sent (the summary shows it cut)
     ALBUM = "alb"  # the uploaded photos sent as an album
-    ITEM_DEL = "id"  # v: the index of a list item (equipment) to remove
+    ITEM_PICK = "ip"  # v: the index of a list item (equipment) to replace or remove
+    ITEM_DEL = "id"  # v: the index of a list item to remove
     PASTE_OK = "po"  # add the valid rows of a pasted members table
     PASTE_FIX = "pf"  # v: the index of a pasted row to complete step by step
     PASTE_DROP = "px"  # discard the pasted rows

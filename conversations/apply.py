@@ -153,7 +153,7 @@ def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool =
 
 
 async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bool = False) -> None:
-    changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None, "paste": None}
+    changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None, "paste": None, "item": None}
     if step == "summary":
         changes["mode"] = None
         changes["seen_summary"] = True
@@ -364,10 +364,25 @@ def _merged(f: FormField, items: list[str], buf: list[str], today: Any) -> tuple
 
 
 async def _on_items(rq: Rq, app: App, f: FormField, text: str) -> None:
-    """A message's lines are collected (each item checked on its own); "Done" adds them to the list."""
+    """A message's lines are collected (each item checked on its own); "Done" adds them to the list. With
+    one item picked, the message replaces that item."""
     items = list((app.answers or {}).get(f.key) or [])
     buf = list((app.wizard or {}).get("buf") or [])
     text = clean_text(text)
+    picked = (app.wizard or {}).get("item")
+    if picked is not None and int(picked) < len(items):
+        try:
+            new = f.parse(text, today=rq.svc.today())
+            if len(new) != 1:
+                raise InvalidInput("one_item")
+        except InvalidInput as exc:
+            await show(rq, app, _error(rq, exc, f), short=True)
+            return
+        items[int(picked)] = new[0]
+        drafts.set_answer(app, f.key, items, rq.svc.clock.now())
+        drafts.set_wizard(app, item=None)
+        await show(rq, app, rq.t("wizard.item_replaced", item=new[0]))
+        return
     try:
         f.parse(text, today=rq.svc.today())
         merged, added, _ = _merged(f, items, [*buf, text], rq.svc.today())
@@ -628,8 +643,8 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
         return
 
     if op is Op.BACK:
-        if w.get("other"):  # from the typed "other" answer back to the buttons
-            drafts.set_wizard(app, other=None)
+        if w.get("other") or w.get("item") is not None:  # from a typed "other" or one item back to the step
+            drafts.set_wizard(app, other=None, item=None)
             await show(rq, app, edit=True)
             return
         prev = drafts.previous_step(app, key)
@@ -679,13 +694,18 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901
     if op is Op.DONE:
         await _done(rq, app, f, files)
         return
-    if op is Op.ITEM_DEL and f.kind is Kind.LINES:
+    if op in (Op.ITEM_PICK, Op.ITEM_DEL) and f.kind is Kind.LINES:
         items = list((app.answers or {}).get(f.key) or [])
         if v is None or not v.isdigit() or int(v) >= len(items):
             rq.alert(t("error.stale_button"))
             return
+        if op is Op.ITEM_PICK:  # the item on its own: the next text replaces it, or its button removes it
+            drafts.set_wizard(app, item=int(v))
+            await show(rq, app, edit=True)
+            return
         gone = items.pop(int(v))
         drafts.set_answer(app, f.key, items, now)
+        drafts.set_wizard(app, item=None)
         await show(rq, app, t("wizard.item_removed", item=gone), edit=True)
         return
     if op is Op.FILE_DEL and f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):

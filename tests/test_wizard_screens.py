@@ -56,7 +56,7 @@ async def test_submit_is_offered_only_inside_the_window(bot):
 
 async def test_equipment_list_is_limited_per_item_not_in_total(bot):
     """R-F5: a real list of many items (far over 100 characters in total) is taken; a second message adds
-    to the list; one item is removed with its button."""
+    to the list; one item is removed, another replaced, each from its own button."""
     u = bot.user(82)
     await goto_step(bot, u, "equipment")
     items = [f"数控车床 CK61{i:02d} 型，配套刀具和夹具若干，{i} 台" for i in range(1, 9)]
@@ -68,11 +68,18 @@ async def test_equipment_list_is_limited_per_item_not_in_total(bot):
     await tap_op(bot, u, WizardOp.BACK)  # members → equipment
     app = await app_of(bot, 82)
     assert app.wizard["step"] == "equipment"
+    await tap_op(bot, u, WizardOp.ITEM_PICK, "0")
     await tap_op(bot, u, WizardOp.ITEM_DEL, "0")
     assert (await app_of(bot, 82)).answers["equipment"] == items[1:]
+    await tap_op(bot, u, WizardOp.ITEM_PICK, "1")
+    mark = await bot.text(u, "三坐标测量机\n激光跟踪仪")  # one item replaces one item
+    assert "一项" in bot.request.texts(82, since=mark)[-1]
+    await bot.text(u, "三坐标测量机 CMM-1000，1 台")
+    assert (await app_of(bot, 82)).answers["equipment"] == [items[1], "三坐标测量机 CMM-1000，1 台", *items[3:]]
     await bot.text(u, "激光切割机")
     await tap_op(bot, u, WizardOp.DONE)
-    assert (await app_of(bot, 82)).answers["equipment"] == [*items[1:], "激光切割机"]
+    assert (await app_of(bot, 82)).answers["equipment"] == [items[1], "三坐标测量机 CMM-1000，1 台", *items[3:],
+                                                            "激光切割机"]
 
 
 async def test_members_pasted_as_a_table_get_a_preview(bot):

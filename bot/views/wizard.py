@@ -83,6 +83,8 @@ def position(app: App) -> str:
         pos += "-" + str(m["f"]).removeprefix("member_")
     elif m.get("pick") is not None:
         pos += "-pick"
+    elif w.get("item") is not None:
+        pos += f"-i{w['item']}"
     elif w.get("paste"):
         pos += "-paste"
     if w.get("other"):
@@ -302,10 +304,12 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
         rows.append([button(t, app, Op.YES, key="common.yes"), button(t, app, Op.NO, key="common.no")])
     elif f.kind is Kind.CHOICE:
         rows += choice_buttons(d, f)
+    elif f.kind is Kind.LINES and w.get("item") is not None:  # one item: replaced by the next text, or removed
+        return kb([[button(t, app, Op.ITEM_DEL, str(w["item"]))], [button(t, app, Op.BACK)]])
     elif f.kind is Kind.LINES:
         items = list(d.answers.get(f.key) or [])
-        rows += pairs([button(t, app, Op.ITEM_DEL, str(i), label=t.plain(
-            "wizard.button.item_del", n=i + 1, item=cut(item, LABEL_CUT))) for i, item in enumerate(items)])
+        rows += pairs([button(t, app, Op.ITEM_PICK, str(i), label=t.plain(
+            "wizard.button.item_pick", n=i + 1, item=cut(item, LABEL_CUT))) for i, item in enumerate(items)])
         if items or buf:
             rows.append([button(t, app, Op.DONE)])
         if buf:
@@ -339,6 +343,12 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
     t, w = d.t, d.wizard
     if w.get("other"):
         return other_screen(d, f, note)
+    items = list(d.answers.get(f.key) or []) if f.kind is Kind.LINES else []
+    if w.get("item") is not None and int(w["item"]) < len(items):
+        i = int(w["item"])
+        parts = ([note] if note else []) + [progress(t, key), t("wizard.item_edit", n=i + 1, item=items[i],
+                                                                  each=f.max_len)]
+        return "\n\n".join(parts), step_keyboard(d, f)
     parts = [note] if note else []
     parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
     if t.has(f.example_key):

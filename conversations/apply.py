@@ -575,7 +575,7 @@ async def on_button(rq: Rq) -> str | int:
         return ConversationHandler.END
     if data.at is not None and data.at != position(app) and data.op is not Op.RESUME:
         rq.refuse(rq.t("wizard.stale_step"), "stale_step", app.id)  # a double tap or an older message
-        return FORM
+        return None  # type: ignore[return-value]  # refused: which flow waits stays as it was
     await dispatch_button(rq, app, data)
     return FORM
 

@@ -264,12 +264,12 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
     data = cb.decode(raw)
     if isinstance(data, cb.ReviewAux) and data.op is cb.ReviewOp.FULL:
         await _full(rq, data.app)
-        return ConversationHandler.END if not _pending(rq) else OPINION
+        return None  # type: ignore[return-value]  # a read-only view: the flow waiting stays as it was
     pending = _pending(rq)
     if not isinstance(data, cb.ReviewAux | cb.ReviewSection | cb.ReviewStep) or not pending \
             or int(pending["app"]) != data.app:
         _stale(rq, None)
-        return OPINION if pending else ConversationHandler.END
+        return None  # type: ignore[return-value]
     app, first_year = await _load(rq, data.app)
     if app is None:
         return ConversationHandler.END
@@ -279,7 +279,7 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
     if isinstance(data, cb.ReviewSection):
         if step != Step.REOPEN.value or data.section not in form.SECTIONS:
             _stale(rq, app.id)
-            return OPINION
+            return None  # type: ignore[return-value]
         chosen = list(pending.get("reopen") or [])
         chosen = [x for x in chosen if x != data.section] if data.section in chosen else [*chosen, data.section]
         pending["reopen"] = chosen
@@ -289,7 +289,7 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
     if isinstance(data, cb.ReviewStep):
         if data.step not in {s_.value for s_ in t.steps} or step not in (CONFIRM, Step.REOPEN.value):
             _stale(rq, app.id)
-            return OPINION
+            return None  # type: ignore[return-value]
         pending["step"] = data.step
         pending["editing"] = True
         _set_pending(rq, pending)
@@ -304,7 +304,7 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
     if data.op is cb.ReviewOp.CONFIRM:
         if step != CONFIRM:
             _stale(rq, app.id)
-            return OPINION
+            return None  # type: ignore[return-value]
         await _finish(rq, app, pending, first_year)
         return ConversationHandler.END
     if step == Step.OPINION.value and action in views.DEFAULT_OPINION:
@@ -322,7 +322,7 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
         return ConversationHandler.END
     elif step == CONFIRM:
         _stale(rq, app.id)
-        return OPINION
+        return None  # type: ignore[return-value]
     else:
         rq.alert(rq.t.plain("review.use_text"))
         return OPINION

@@ -62,3 +62,26 @@ async def test_an_admin_edit_ends_when_the_admin_turns_elsewhere_and_cancel_is_t
     async with bot.db.session() as s:
         assert (await s.scalars(select(Union).where(Union.name_zh == "王建国"))).first() is None
     assert (await own_application(bot, 900)).answers.get("leader_name") == "王建国"
+
+
+async def test_a_refused_press_or_a_view_does_not_take_the_text_from_the_flow_waiting(bot):
+    """R-W1: a reviewer with a decision prompt open presses an older question of their own form (refused):
+    the next text is still the decision's opinion. With the form open after that, a card's full view (to
+    read) leaves the next text to the form."""
+    from bot.callbacks import ReviewAux, ReviewOp, Wiz, WizardOp
+
+    app = await submitted(bot)
+    d = who(bot, DISTRICT)
+    await goto_step(bot, d, "applying_unit")
+    own = await own_application(bot, DISTRICT)
+    await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
+    await bot.press(d, Wiz(own.id, WizardOp.BACK, None, "elig_5").encode())  # an older question: refused
+    mark = await bot.text(d, "成果不足。")
+    assert "不予推荐" in bot.request.texts(DISTRICT, since=mark)[-1]
+    assert (await own_application(bot, DISTRICT)).answers.get("applying_unit") is None
+
+    await bot.text(d, "/apply")
+    await bot.press(d, ReviewAux(ReviewOp.FULL, app.id).encode())  # the whole form, to read
+    await bot.text(d, "大连港集团有限公司")
+    assert (await own_application(bot, DISTRICT)).answers.get("applying_unit") == "大连港集团有限公司"
+

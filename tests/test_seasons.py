@@ -130,3 +130,26 @@ async def test_first_year_flag_moves_the_deadline_and_the_late_refusal(bot: Harn
     await tap_op(bot, u, WizardOp.CONFIRM)
     (app,) = await apps_of(bot, 72)
     assert app.status == "submitted" and app.season_year == 2026
+
+
+async def test_an_old_seasons_button_leaves_the_new_draft_open(bot: Harness) -> None:
+    """R-D1: a button of last season's record, pressed while this season's draft is open, says the
+    record is read-only and changes nothing else: the draft keeps its live question and takes the next
+    answer."""
+    from bot.callbacks import Wiz
+
+    u = bot.user(74)
+    await fill_until_summary(bot, u)
+    old = (await apps_of(bot, 74))[0]
+    bot.clock.set(at(2027, 7, 2))
+    await bot.text(u, "/apply")
+    await bot.tap(u, "重新填写")
+    shown = bot.request.last(74)
+    question = shown["_message_id"]
+    union = next(d for _, d in buttons(shown) if d.split(":")[2] == WizardOp.UNION.value)
+    mark = await bot.press(u, Wiz(old.id, WizardOp.RESUME, None, None).encode(), message_id=7)
+    stripped = [p["message_id"] for n, p in bot.request.calls[mark:] if n == "editMessageReplyMarkup"]
+    assert question not in stripped
+    await bot.press(u, union, message_id=question)
+    new = (await apps_of(bot, 74))[1]
+    assert new.season_year == 2027 and new.union_id is not None

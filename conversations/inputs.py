@@ -108,11 +108,24 @@ def state(rq: Rq, flow: Flow) -> dict[str, Any] | None:
     return state_of(rq.context, rq.user.id, flow)
 
 
+def _undoable(rq: Rq) -> None:
+    """The slots as they were before this update, put back if it fails or is retried (its changes to
+    the database are rolled back too)."""
+    if KEY in rq.cache:
+        return
+    before = _slots(_read(rq.context, rq.user.id))
+    rq.cache[KEY] = before
+    uid, context = rq.user.id, rq.context
+    rq.undo.append(lambda: _write(context, uid, before))
+
+
 def wait(rq: Rq, flow: Flow, state: Mapping[str, Any] | None = None) -> None:
+    _undoable(rq)
     wait_for(rq.context, rq.user.id, flow, state)
 
 
 def done(rq: Rq, *flows: Flow) -> None:
+    _undoable(rq)
     for flow in flows:
         done_with(rq.context, rq.user.id, flow)
 

@@ -85,3 +85,21 @@ async def test_a_refused_press_or_a_view_does_not_take_the_text_from_the_flow_wa
     await bot.text(d, "大连港集团有限公司")
     assert (await own_application(bot, DISTRICT)).answers.get("applying_unit") == "大连港集团有限公司"
 
+
+async def test_a_press_that_fails_leaves_the_waiting_flows_as_they_were(bot, monkeypatch):
+    """R-W1: when handling a press fails (its changes rolled back), which flow waits for text is put back
+    too: the form open before still takes the next answer."""
+    from conversations import review
+
+    app = await submitted(bot)
+    d = who(bot, DISTRICT)
+    await goto_step(bot, d, "applying_unit")
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the prompt could not be made")
+
+    monkeypatch.setattr(review, "_prompt", broken)
+    await press_action(bot, DISTRICT, Action.L1_REJECT, app.id)
+    monkeypatch.undo()
+    await bot.text(d, "大连港集团有限公司")
+    assert (await own_application(bot, DISTRICT)).answers.get("applying_unit") == "大连港集团有限公司"

@@ -319,7 +319,8 @@ async def on_message(rq: Rq) -> str | int:
 def _error(rq: Rq, exc: InvalidInput, f: FormField) -> str:
     """What is wrong, with the field's example once."""
     msg = rq.t(f"error.{exc.code}", **exc.params)
-    if rq.t.has(f.example_key) and exc.code not in ("too_long", "too_many_lines", "empty"):
+    if rq.t.has(f.example_key) and exc.code not in ("too_long", "too_many_lines", "empty", "one_item",
+                                                        "item_listed"):
         msg += "\n" + rq.t("wizard.example", example=rq.t(f.example_key))
     return "⚠️ " + msg
 
@@ -375,6 +376,8 @@ async def _on_items(rq: Rq, app: App, f: FormField, text: str) -> None:
             new = f.parse(text, today=rq.svc.today())
             if len(new) != 1:
                 raise InvalidInput("one_item")
+            if new[0] in items and items.index(new[0]) != int(picked):
+                raise InvalidInput("item_listed")
         except InvalidInput as exc:
             await show(rq, app, _error(rq, exc, f), short=True)
             return
@@ -564,9 +567,8 @@ async def on_button(rq: Rq) -> str | int:
     if app is None or app.id != data.app:
         record = await repo.get_application(rq.session, data.app)
         if record is not None and record.applicant_id == rq.user.id:  # an earlier season's, read-only now
-            rq.edit(await season_entry.record_note(rq.session, rq.t, record, rq.svc.clock.now(), rq.svc.settings.tz),
-                    screen=SCREEN)
-            return ConversationHandler.END
+            rq.edit(await season_entry.record_note(rq.session, rq.t, record, rq.svc.clock.now(), rq.svc.settings.tz))
+            return ConversationHandler.END if app is None else None  # type: ignore[return-value]
         rq.refuse(rq.t("error.stale_button"), "not_own", app.id if app else None)
         return None  # type: ignore[return-value]
     if not drafts.editable(app):

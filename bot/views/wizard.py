@@ -304,7 +304,8 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
         rows.append([button(t, app, Op.YES, key="common.yes"), button(t, app, Op.NO, key="common.no")])
     elif f.kind is Kind.CHOICE:
         rows += choice_buttons(d, f)
-    elif f.kind is Kind.LINES and w.get("item") is not None:  # one item: replaced by the next text, or removed
+    elif f.kind is Kind.LINES and w.get("item") is not None \
+            and int(w["item"]) < len(d.answers.get(f.key) or []):  # one item: replaced by the next text, or removed
         return kb([[button(t, app, Op.ITEM_DEL, str(w["item"]))], [button(t, app, Op.BACK)]])
     elif f.kind is Kind.LINES:
         items = list(d.answers.get(f.key) or [])

@@ -131,3 +131,22 @@ def test_the_diagrams_in_docs_are_those_of_the_declarations():
 
     path = Path(__file__).resolve().parent.parent / "docs" / "diagrams.md"
     assert path.read_text(encoding="utf-8") == diagrams.document(), "run: python -m bot.diagrams > docs/diagrams.md"
+
+
+def test_every_list_pages_the_same_way():
+    """R-C1: one pager for every list: a page is clamped to the pages there are, numbered from its first
+    item, and gets the previous/next buttons only where there is a page to go to, in the reader's
+    language."""
+    from bot.i18n import I18n
+    from bot.views.common import page_of, pager
+
+    t = I18n("zh").get("zh")
+    items = list(range(23))
+    last = page_of(items, 9, 10)
+    assert (last.items, last.number, last.count, last.first) == ([20, 21, 22], 2, 3, 21)
+    assert page_of([], 3, 10).items == [] and page_of([], 3, 10).count == 1
+    first, middle = page_of(items, -1, 10), page_of(items, 1, 10)
+    assert [b.text for b in pager(t, first, str)] == ["下一页 ›"]
+    assert [(b.text, b.callback_data) for b in pager(t, middle, lambda n: f"p{n}")] == [
+        ("‹ 上一页", "p0"), ("下一页 ›", "p2")]
+    assert pager(t, page_of(items[:5], 0, 10), str) == []

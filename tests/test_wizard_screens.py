@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.callbacks import WizardOp
+from bot.domain import form
 from bot.i18n import load_catalog
 from storage.models import Application
-from tests.apply_steps import fill_until_summary, op_button, tap_op
+from tests.apply_steps import fill_until_summary, op_button, png, tap_op
 from tests.test_wizard_inputs import goto_step
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -219,3 +220,54 @@ async def test_a_wrong_member_answer_is_told_without_the_whole_question(bot):
     assert any(WizardOp.BACK.value in d for _, d in bot.last_buttons(87))
     app = await app_of(bot, 87)
     assert app.wizard["m"]["f"] == "member_birth" and app.wizard["m"]["row"]["name"] == "李明"
+
+
+async def continue_to(bot, u, key: str) -> None:
+    """Answer validly from where the wizard stands until `key` is on screen."""
+    from tests.test_wizard_inputs import answer_validly
+
+    while (step := (await app_of(bot, u["id"])).wizard["step"]) != key:
+        await answer_validly(bot, u, form.BY_KEY[step])
+
+
+async def test_short_answers_say_what_is_needed_once_in_chinese_as_written(bot):
+    """R-F2, R-F3, R-F6, R-M4: an answer that cannot be taken gives the example once without the question;
+    a part of a long text is acknowledged in one line; editing a member's field shows its current value;
+    photos are counted in 张; an optional document offers no "done" beside "keep"; the summary uses
+    full-width colons."""
+    u = bot.user(88)
+    await goto_step(bot, u, "leader_birth")
+    mark = await bot.text(u, "三月")
+    reply = bot.request.texts(88, since=mark)
+    assert len(reply) == 1 and reply[0].count("1975-03") == 1 and "格式为“年-月”" not in reply[0], reply
+
+    await bot.text(u, "1975-03")
+    await continue_to(bot, u, "achievements")
+    mark = await bot.text(u, "2023年牵头完成生产线节能改造。")
+    reply = bot.request.texts(88, since=mark)
+    assert len(reply) == 1 and "已收到第 1 段" in reply[0] and "内容较长可分几条消息发送" not in reply[0], reply
+
+    await tap_op(bot, u, WizardOp.DONE)
+    await continue_to(bot, u, "members")
+    await tap_op(bot, u, WizardOp.MEMBER_ADD)
+    for value in ("李明", None, "1985-06", None, None, "大连港", "设计"):
+        await (tap_op(bot, u, WizardOp.CHOICE) if value is None else bot.text(u, value))
+    await tap_op(bot, u, WizardOp.MEMBER_EDIT, "0")
+    mark = await tap_op(bot, u, WizardOp.MEMBER_FIELD, "employer")
+    assert "当前填写" in bot.request.texts(88, since=mark)[-1] and "大连港" in bot.request.texts(88, since=mark)[-1]
+
+    await tap_op(bot, u, WizardOp.BACK)
+    await tap_op(bot, u, WizardOp.DONE)
+    await continue_to(bot, u, "photos")
+    mark = await bot.photo(u, png(401))
+    assert "张" in bot.request.texts(88, since=mark)[-1] and "个" not in bot.request.texts(88, since=mark)[-1]
+
+    await continue_to(bot, u, "summary")
+    summary = bot.request.texts(88)[-1]
+    assert "：" in summary and not re.search(r"[\u4e00-\u9fff]: ", summary), summary[:400]
+    await tap_op(bot, u, WizardOp.EDIT, "documents")
+    while (await app_of(bot, 88)).wizard["step"] != "other_materials":
+        on = ops(bot, 88)
+        await tap_op(bot, u, next(op for op in (WizardOp.KEEP, WizardOp.DONE, WizardOp.SKIP) if op.value in on))
+    shown = ops(bot, 88)
+    assert not ({WizardOp.DONE.value, WizardOp.KEEP.value} <= set(shown)) and len(shown) <= 3, shown

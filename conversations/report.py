@@ -15,7 +15,6 @@ Typed input reaches the report or the inspection while it is the flow waiting fo
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import date
 from typing import Any
@@ -42,7 +41,7 @@ from bot.i18n import Markup, Translator
 from bot.runtime import Rq, handler
 from bot.services import pings as svc_pings
 from bot.services import studios as svc
-from bot.views.common import kb, page_of, pager
+from bot.views.common import clip, esc, kb, page_of, pager
 from conversations import inputs
 from storage import repo
 from storage.models import Application as App
@@ -59,14 +58,6 @@ UPCOMING_SHOWN = 10
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=False)
 
 
 def _stop_waiting(rq: Rq) -> None:
@@ -111,15 +102,15 @@ def report_summary(t: Translator, report: YearReport, studio: Studio, files: int
     a = report.answers or {}
     results = a.get("results")
     if results:
-        shown_results = "\n".join(f"{i}. {_esc(_clip(r, 200))}" for i, r in enumerate(results, start=1))
+        shown_results = "\n".join(f"{i}. {esc(clip(r, 200))}" for i, r in enumerate(results, start=1))
     elif results == []:
-        shown_results = _esc(t.plain("report.no_results"))
+        shown_results = esc(t.plain("report.no_results"))
     else:
-        shown_results = _esc(t.plain("report.missing"))
+        shown_results = esc(t.plain("report.missing"))
     return t("report.summary", studio=studio.name, year=report.year,
-             work=_clip(str(a.get("work") or t.plain("report.missing")), 1500),
+             work=clip(str(a.get("work") or t.plain("report.missing")), 1500),
              results=Markup(shown_results), files=files,
-             ip=_clip(str(a.get("ip") or t.plain("report.missing")), 500))
+             ip=clip(str(a.get("ip") or t.plain("report.missing")), 500))
 
 
 async def report_screen(rq: Rq, report: YearReport, studio: Studio,
@@ -149,12 +140,12 @@ async def report_screen(rq: Rq, report: YearReport, studio: Studio,
     if step == "work":
         work = str(a.get("work") or "")
         if work:
-            parts.append(t("report.current.work", chars=len(work), max=svc.WORK_MAX, text=_clip(work, 300)))
+            parts.append(t("report.current.work", chars=len(work), max=svc.WORK_MAX, text=clip(work, 300)))
             rows.append([rbtn(t, ReportOp.DONE, report), rbtn(t, ReportOp.CLEAR, report)])
     elif step == "results":
         results = a.get("results")
         if results:
-            listing = "\n".join(f"{i}. {_esc(_clip(r, 120))}" for i, r in enumerate(results, start=1))
+            listing = "\n".join(f"{i}. {esc(clip(r, 120))}" for i, r in enumerate(results, start=1))
             parts.append(t("report.current.results", n=len(results), items=Markup(listing)))
             rows.append([rbtn(t, ReportOp.DONE, report), rbtn(t, ReportOp.CLEAR, report)])
         else:
@@ -167,7 +158,7 @@ async def report_screen(rq: Rq, report: YearReport, studio: Studio,
         current = str(a.get("ip") or "")
         stated = current or (studio.ip_statement or "")
         if stated:
-            parts.append(t("report.current.ip", text=_clip(stated, 500)))
+            parts.append(t("report.current.ip", text=clip(stated, 500)))
             rows.append([rbtn(t, ReportOp.KEEP, report)])
     rows.append([x for x in (back, summary) if x is not None])
     return "\n\n".join(parts), kb(rows)
@@ -214,7 +205,7 @@ async def cmd_report(rq: Rq) -> None:
         rq.reply("\n\n".join([*notes, t("report.not_leader")]))
         return
     if len(active) > 1:
-        rows = [[Btn(_clip(x.name, 60), callback_data=cb.ReportBtn(ReportOp.START, x.id).encode())] for x in active]
+        rows = [[Btn(clip(x.name, 60), callback_data=cb.ReportBtn(ReportOp.START, x.id).encode())] for x in active]
         rq.reply("\n\n".join([*notes, t("report.pick")]), kb(rows))
         return
     if notes:
@@ -417,7 +408,7 @@ async def list_screen(rq: Rq, page: int = 0, note: str | None = None) -> tuple[s
     for i, x in enumerate(pg.items, start=pg.first):
         lines.append(t("studio.list.line", n=i, name=x.name, union=unions.get(x.union_id or 0, ""),
                        status=_status(t, x), named=x.named_on.isoformat()))
-    rows = [[ibtn(_clip(("🚫 " if x.status != svc.ACTIVE else "") + x.name, 60), InspectOp.STUDIO, x.id)]
+    rows = [[ibtn(clip(("🚫 " if x.status != svc.ACTIVE else "") + x.name, 60), InspectOp.STUDIO, x.id)]
             for x in pg.items]
     rows.append(pager(t, pg, lambda n: cb.InspectBtn(InspectOp.LIST, 0, str(n)).encode()))
     return "\n".join(([note, ""] if note else []) + lines), kb(rows)
@@ -432,7 +423,7 @@ async def history_screen(rq: Rq, studio: Studio, note: str | None = None) -> tup
                    leader=leader.display_name if leader else studio.leader_name or "—", status=_status(t, studio),
                    named=studio.named_on.isoformat(),
                    plaque=studio.plaque_on.isoformat() if studio.plaque_on else "—",
-                   ip=_clip(studio.ip_statement or "—", 300)))
+                   ip=clip(studio.ip_statement or "—", 300)))
     reports = [r for r in await svc.reports_of(rq.session, studio.id) if r.filed_at is not None]
     if reports:
         parts.append(t("studio.history.reports", years=t.join([str(r.year) for r in reports])))
@@ -444,7 +435,7 @@ async def history_screen(rq: Rq, studio: Studio, note: str | None = None) -> tup
         for x in inspections[-10:]:
             lines.append(t("studio.history.inspection", date=x.on.isoformat(), kind=t.plain(f"studio.kind.{x.kind}"),
                            outcome=t.plain(f"studio.outcome.{x.outcome or 'none'}"),
-                           findings=_clip(x.findings, 200)))
+                           findings=clip(x.findings, 200)))
         parts.append("\n".join(lines))
     else:
         parts.append(t("studio.history.no_inspections"))
@@ -479,7 +470,7 @@ def inspect_prompt(rq: Rq, studio: Studio, pending: dict[str, Any], note: str | 
         rows += [btns[:2], btns[2:]]
     else:  # confirm
         parts.append(t("studio.inspect.confirm", studio=studio.name, kind=t.plain(f"studio.kind.{pending['kind']}"),
-                       date=pending["on"], findings=_clip(pending["findings"], 800),
+                       date=pending["on"], findings=clip(pending["findings"], 800),
                        outcome=t.plain(f"studio.outcome.{pending['outcome']}")))
         if pending["outcome"] == "delisting":
             parts.append(t("studio.inspect.delisting_warning"))
@@ -609,7 +600,7 @@ async def _record(rq: Rq, studio: Studio, pending: dict[str, Any]) -> None:
 def leader_notice(t: Translator, studio: Studio, row: Inspection) -> str:
     """What the studio's leader (and, for a public outcome, everyone concerned) hears of an inspection (R-O2)."""
     text = t(f"studio.notice.{row.outcome or 'none'}", studio=studio.name, date=row.on.isoformat(),
-             kind=t.plain(f"studio.kind.{row.kind}"), findings=_clip(row.findings, 1500))
+             kind=t.plain(f"studio.kind.{row.kind}"), findings=clip(row.findings, 1500))
     if (row.outcome or "none") in svc.PUBLIC:
         text += "\n\n" + t("oversight.copied_to")
     return text

@@ -1,7 +1,9 @@
-"""What every screen uses: keyboards from rows of buttons, and pages of a long list with one pager."""
+"""What every screen uses: escaping and clipping text, keyboards from rows of buttons, and pages of a
+long list with one pager."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -12,6 +14,16 @@ from telegram import InlineKeyboardMarkup
 from bot.i18n import Translator
 
 T = TypeVar("T")
+
+
+def esc(text: object) -> str:
+    """Text for an HTML message, as written."""
+    return html.escape(str(text), quote=False)
+
+
+def clip(text: str, n: int) -> str:
+    """At most `n` characters, an ellipsis where it was cut."""
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def kb(rows: Sequence[Sequence[Btn]]) -> InlineKeyboardMarkup:

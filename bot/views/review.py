@@ -29,7 +29,7 @@ from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.workflow import Action, Opinion, Role, Status, Step
 from bot.i18n import Markup, Translator
-from bot.views.common import Page, pager
+from bot.views.common import Page, clip, pager
 from storage.models import Application as App
 from storage.models import Attachment, AuditEvent, OpinionRecord
 
@@ -42,10 +42,6 @@ LINES_SHOWN = 4
 RETURNS = frozenset({Action.L1_RETURN.value, Action.RETURN.value})
 SUBMISSIONS = frozenset({Action.SUBMIT.value, Action.RESUBMIT.value})
 DEFAULT_OPINION = {Action.L1_APPROVE: "review.default.l1_approve", Action.APPROVE: "review.default.approve"}
-
-
-def clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 @dataclass

@@ -4,7 +4,6 @@ with what these functions return; nothing here reads the database or talks to Te
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,7 +19,7 @@ from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.workflow import Status
 from bot.i18n import Markup, Translator
-from bot.views.common import kb, pairs
+from bot.views.common import clip, esc, kb, pairs
 from storage.models import Application as App
 from storage.models import Attachment, Season
 
@@ -59,14 +58,6 @@ class Draft:
     @property
     def files(self) -> dict[str, int]:
         return dict(self.app.files or {})
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def step_of(app: App) -> str:
@@ -172,8 +163,8 @@ def label_sep(t: Translator, label: str, value: str) -> str:
     return f"<b>{esc(label)}</b>{sep.rstrip() if gap else sep}{gap}{esc(value)}"
 
 
-def summary_text(d: Draft, *, clip: int = CLIP) -> str:
-    """The whole application, section by section; answers longer than `clip` are cut (the applicant's
+def summary_text(d: Draft, *, limit: int = CLIP) -> str:
+    """The whole application, section by section; answers longer than `limit` are cut (the applicant's
     summary offers them whole with a button)."""
     t = d.t
     out = [t("summary.title", number=d.app.number or t("summary.no_number"))]
@@ -186,16 +177,16 @@ def summary_text(d: Draft, *, clip: int = CLIP) -> str:
                 value = t.plain("summary.skipped")
             if not value:
                 value = t.plain("summary.missing" if f.required else "summary.skipped")
-            elif len(value) > clip:
-                value = cut(value, clip) + t.plain("summary.cut", n=len(value))
+            elif len(value) > limit:
+                value = clip(value, limit) + t.plain("summary.cut", n=len(value))
             lines.append(label_sep(t, t.plain(f.label_key), value))
         out.append(f"<u>{t(f'section.{section}')}</u>\n" + "\n".join(lines))
     return "\n\n".join(out)
 
 
-def long_fields(d: Draft, clip: int = CLIP) -> list[FormField]:
+def long_fields(d: Draft, limit: int = CLIP) -> list[FormField]:
     """The fields whose answer the summary cuts."""
-    return [f for f in form.STEPS if len(shown_value(d, f)) > clip]
+    return [f for f in form.STEPS if len(shown_value(d, f)) > limit]
 
 
 def obstacle_lines(t: Translator, obstacles: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
@@ -227,7 +218,7 @@ def summary_screen(d: Draft, note: str | None = None) -> Screen:
     blocked = obstacle_lines(t, d.obstacles)
     parts += blocked or [t("summary.ready")]
     rows: list[list[Btn]] = []
-    extra = [button(t, app, Op.FULL, f.key, label=t.plain("summary.button.full", field=cut(t.plain(f.label_key), 20)))
+    extra = [button(t, app, Op.FULL, f.key, label=t.plain("summary.button.full", field=clip(t.plain(f.label_key), 20)))
              for f in long_fields(d)]
     if d.files.get("photos"):
         extra.append(button(t, app, Op.ALBUM, key="summary.button.album"))
@@ -310,7 +301,7 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
     elif f.kind is Kind.LINES:
         items = list(d.answers.get(f.key) or [])
         rows += pairs([button(t, app, Op.ITEM_PICK, str(i), label=t.plain(
-            "wizard.button.item_pick", n=i + 1, item=cut(item, LABEL_CUT))) for i, item in enumerate(items)])
+            "wizard.button.item_pick", n=i + 1, item=clip(item, LABEL_CUT))) for i, item in enumerate(items)])
         if items or buf:
             rows.append([button(t, app, Op.DONE)])
         if buf:
@@ -320,7 +311,7 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
             rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
     elif f.kind is Kind.DOCUMENT:
         rows += [[button(t, app, Op.FILE_DEL, str(a.id), label=t.plain(
-            "wizard.button.file_del", name=cut(name, LABEL_CUT)))]
+            "wizard.button.file_del", name=clip(name, LABEL_CUT)))]
             for a, name in zip(d.atts.get(f.key, ()), file_names(t, d.atts.get(f.key, ())), strict=True)]
         if buf:
             rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
@@ -364,7 +355,7 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
     elif form.is_answered(f, d.answers, d.files):
         shown = shown_value(d, f)
         if shown:
-            parts.append(t("wizard.current", value=cut(shown, CURRENT_CLIP)))
+            parts.append(t("wizard.current", value=clip(shown, CURRENT_CLIP)))
     return "\n\n".join(parts), step_keyboard(d, f)
 
 
@@ -422,7 +413,7 @@ def members_screen(d: Draft, note: str | None = None) -> Screen:
     for i, r in enumerate(members):
         rows.append([
             button(t, app, Op.MEMBER_EDIT, str(i), label=t.plain("members.button.edit", n=i + 1,
-                                                                 name=cut(str(r.get("name", "")), 12))),
+                                                                 name=clip(str(r.get("name", "")), 12))),
             button(t, app, Op.MEMBER_DEL, str(i), label=t.plain("members.button.remove", n=i + 1)),
         ])
     if len(members) < form.MAX_MEMBERS:

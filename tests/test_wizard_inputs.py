@@ -308,12 +308,14 @@ async def test_members_edit_and_remove(bot):
 
 
 async def test_one_application_per_season(bot):
+    """R-W1: /apply after submitting names the application and says each unit applies once a season."""
     u = bot.user(66)
     await fill_until_summary(bot, u)
     await tap_op(bot, u, WizardOp.SUBMIT)
     await tap_op(bot, u, WizardOp.CONFIRM)
     mark = await bot.text(u, "/apply")
     assert "2026-0001" in bot.request.texts(66, since=mark)[-1]
+    assert "每个年度只能申报一次" in bot.request.texts(66, since=mark)[-1]
     async with bot.db.session() as s:
         assert len((await s.scalars(select(Application))).all()) == 1
     mark = await bot.text(u, "/my")

@@ -171,16 +171,6 @@ async def test_my_and_status_of_a_draft_speak_of_a_draft(bot):
     assert "草稿，尚未提交" in status and "提交后生成 的进度" not in status
 
 
-async def test_second_application_refusal_speaks_of_one_per_season(bot):
-    """R-W1: /apply after submitting says each unit applies once a season."""
-    u = bot.user(88)
-    await fill_until_summary(bot, u)
-    await tap_op(bot, u, WizardOp.SUBMIT)
-    await tap_op(bot, u, WizardOp.CONFIRM)
-    mark = await bot.text(u, "/apply")
-    assert "每个年度只能申报一次" in bot.request.texts(88, since=mark)[-1]
-
-
 async def test_an_answered_question_loses_its_buttons(bot):
     """R-F: only the newest question has live buttons. One answered by typing loses them once the next
     question is there; one answered by its own button is replaced in place (no extra call); after a

@@ -27,6 +27,7 @@ from tests.test_review_flow import (
     city_ready,
     load,
     press_action,
+    returned_by_district,
     submitted,
     who,
 )
@@ -62,11 +63,7 @@ async def test_resubmission_after_a_district_return_gives_each_reviewer_one_new_
     reviewers again — exactly one new card each, counted from the resubmission — and the cards of the
     round that was decided lost their decision buttons (the full form stays)."""
     app = await submitted(bot)
-    await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
-    d = who(bot, DISTRICT)
-    await bot.text(d, "请补充设备清单。")
-    await bot.press(d, f"rs:{app.id}:equipment")
-    await bot.press(d, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    await returned_by_district(bot, app.id, "请补充设备清单。", "equipment")
     assert (await load(bot)).status == "returned_l1"
     mark = await resubmit(bot, "equipment", "数控机床\n三维扫描仪\n检测平台")
     assert (await load(bot)).status == "submitted"

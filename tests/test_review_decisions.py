@@ -18,7 +18,6 @@ from bot.callbacks import (
     ReviewAux,
     ReviewMore,
     ReviewOp,
-    ReviewSection,
     ReviewStep,
     WizardOp,
     decode,
@@ -39,6 +38,7 @@ from tests.test_review_flow import (
     city_ready,
     load,
     press_action,
+    returned_by_district,
     submitted,
     who,
 )
@@ -111,11 +111,7 @@ async def test_resubmission_card_shows_round_reopened_sections_and_the_changes(b
     """R-W1: a resubmitted application's card says 第 2 轮, the return remark (not as the district's opinion),
     the sections reopened and what changed since the return."""
     app = await submitted(bot)
-    d = who(bot, DISTRICT)
-    await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
-    await bot.text(d, "请补充设备清单。")
-    await bot.press(d, ReviewSection(app.id, "equipment").encode())
-    await bot.press(d, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    await returned_by_district(bot, app.id, "请补充设备清单。", "equipment")
     u = bot.user(APPLICANT)
     await bot.text(u, "/apply")
     await tap_op(bot, u, WizardOp.EDIT, "equipment")

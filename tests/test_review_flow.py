@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.callbacks import Review, ReviewAux, ReviewOp, WizardOp, decode
+from bot.callbacks import Review, ReviewAux, ReviewOp, ReviewSection, WizardOp, decode
 from bot.domain.workflow import Action
 from storage.models import Application, AuditEvent, OpinionRecord, ReviewMessage, Studio
 from tests.apply_steps import fill_until_summary, tap_op
@@ -44,6 +44,16 @@ def card_buttons(bot, chat_id: int) -> list[str]:
 
 async def press_action(bot, user_id: int, action: Action, app_id: int) -> int:
     return await bot.press(who(bot, user_id), Review(action, app_id).encode())
+
+
+async def returned_by_district(bot, app_id: int, remark: str, *sections: str) -> None:
+    """The district reviewer returns the application with `remark`, reopening `sections`, confirmed."""
+    d = who(bot, DISTRICT)
+    await press_action(bot, DISTRICT, Action.L1_RETURN, app_id)
+    await bot.text(d, remark)
+    for section in sections:
+        await bot.press(d, ReviewSection(app_id, section).encode())
+    await bot.press(d, ReviewAux(ReviewOp.DEFAULT, app_id).encode())
 
 
 async def test_level1_reviewers_get_one_card_each_with_materials(bot):
@@ -109,11 +119,7 @@ async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
 async def test_return_reopens_named_sections_and_resubmission_goes_back(bot):
     """R-W1 return for revision: only the named part can be edited; resubmission returns to level 1."""
     app = await submitted(bot)
-    await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
-    d = who(bot, DISTRICT)
-    await bot.text(d, "请补充设备清单。")
-    await bot.press(d, f"rs:{app.id}:equipment")
-    await bot.press(d, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    await returned_by_district(bot, app.id, "请补充设备清单。", "equipment")
     app = await load(bot)
     assert app.status == "returned_l1" and app.reopened == ["equipment"]
     assert "请补充设备清单" in bot.request.texts(APPLICANT)[-1]
@@ -248,9 +254,7 @@ async def test_flood_wait_is_retried_and_card_arrives_once(bot):
 async def test_status_timeline_shows_who_when_and_opinion(bot):
     """/status: each step, who, when, the opinion; /my lists the application with its number."""
     app = await submitted(bot)
-    await press_action(bot, DISTRICT, Action.L1_RETURN, app.id)
-    await bot.text(who(bot, DISTRICT), "请补充照片说明。")
-    await bot.press(who(bot, DISTRICT), ReviewAux(ReviewOp.DEFAULT, app.id).encode())
+    await returned_by_district(bot, app.id, "请补充照片说明。")
     mark = await bot.text(bot.user(APPLICANT), "/status")
     text = bot.request.texts(APPLICANT, since=mark)[-1]
     assert "2026-0001" in text and "U20" in text and "请补充照片说明" in text and "2026-07-10 10:00" in text

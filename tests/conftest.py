@@ -18,6 +18,7 @@ SH = ZoneInfo("Asia/Shanghai")
 JULY_10 = datetime(2026, 7, 10, 10, 0, tzinfo=SH)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Workers for `-n auto`: twice the CPUs, up to eight (at least one per CPU). Most of the suite waits
     on the real bot processes, the fake Bot API and timers rather than on the CPU."""

@@ -6,7 +6,8 @@ unsent). Each chat's rows go out one at a time in the order they were written (d
 the commit in a lane of their own, so that they never hold up the next answer); chats are served
 concurrently. Flood waits (429) wait `retry_after`; time-outs, dropped connections and 5xx are
 retried with a bounded back-off, then parked for the sweep; one row that fails never holds up
-another chat. A row is marked sent as soon as Telegram accepted it.
+another chat. A row is marked sent as soon as Telegram accepted it, and a chat's next row goes out only
+once that mark is stored: a kill repeats at most the one row per chat that was in hand.
 
 Of a flow's screens (`screen` in the payload) only the newest message keeps its buttons: once the next
 one is delivered, the previous one's are removed (best effort, once; a stale press is refused anyway).
@@ -82,7 +83,7 @@ class Item:
         return cls(row.id, row.chat_id, row.kind, row.payload, row.created_at, row.attempts or 0)
 
 
-@dataclass
+@dataclass(eq=False)
 class Mark:
     item: Item
     result: str
@@ -106,8 +107,7 @@ class Sender:
         self.workers: dict[Lane, asyncio.Task[None]] = {}
         self.known: set[int] = set()
         self.limit = asyncio.Semaphore(CHATS_AT_ONCE)
-        self.marks: list[Mark] = []
-        self._marker: asyncio.Task[None] | None = None
+        self.unrecorded: list[Mark] = []  # accepted, their marks not stored yet
         self._sweeper: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -209,10 +209,11 @@ class Sender:
                     if mark is None:  # retry after the back-off
                         continue
                     queue.popleft()
-                    self._mark(mark)
+                    marks = [mark]
                     if mark.blocked:  # the rest for this chat would meet the same refusal
                         while queue:
-                            self._mark(Mark(queue.popleft(), mark.result, blocked=True))
+                            marks.append(Mark(queue.popleft(), mark.result, blocked=True))
+                    await self._record(marks)
         finally:
             self.workers.pop(lane, None)
             if not queue:
@@ -383,32 +384,28 @@ class Sender:
 
     # ------------------------------------------------------------------ marks
 
-    def _mark(self, mark: Mark) -> None:
-        self.marks.append(mark)
-        if self._marker is None or self._marker.done():
-            self._marker = asyncio.get_running_loop().create_task(self._write_marks())
-
-    async def _write_marks(self) -> None:
-        while self.marks:
-            marks, self.marks = self.marks, []
+    async def _record(self, marks: list[Mark]) -> None:
+        """Store the marks before the lane's next row goes out (concurrent lanes share a commit)."""
+        self.unrecorded.extend(marks)
+        while True:
             try:
                 await self._store(marks)
+                break
             except Exception:  # noqa: BLE001 - at worst a row is sent again after a restart
                 log.exception("could not record %d delivered effects", len(marks))
-                await asyncio.sleep(1.0)
-                self.marks = marks + self.marks
                 if self.stopping:
-                    return
-            for m in marks:
-                if m.park_until is not None:
-                    self.known.discard(m.item.id)  # the sweep takes it up again
-            for m in marks:
-                if m.blocked and m.item.kind == "card" and self.on_blocked is not None:
-                    try:
-                        await self.on_blocked(m.item)
-                    except Exception:  # noqa: BLE001
-                        log.exception("could not handle the blocked reviewer of effect %s", m.item.id)
-        self._check_idle()
+                    return  # `stop` tries once more
+                await asyncio.sleep(1.0)
+        for m in marks:
+            self.unrecorded.remove(m)
+            if m.park_until is not None:
+                self.known.discard(m.item.id)  # the sweep takes it up again
+        for m in marks:
+            if m.blocked and m.item.kind == "card" and self.on_blocked is not None:
+                try:
+                    await self.on_blocked(m.item)
+                except Exception:  # noqa: BLE001
+                    log.exception("could not handle the blocked reviewer of effect %s", m.item.id)
 
     async def _store(self, marks: list[Mark]) -> None:
         now = self.clock.now()
@@ -440,8 +437,7 @@ class Sender:
     # ------------------------------------------------------------------ waiting
 
     def _check_idle(self) -> None:
-        if not self.queues and not self.workers and not self.marks and not self.waiting and (
-                self._marker is None or self._marker.done()):
+        if not self.busy():
             self._idle.set()
 
     async def chat_idle(self, chat_id: int) -> None:
@@ -451,14 +447,13 @@ class Sender:
             await asyncio.wait([task])
 
     def busy(self) -> bool:
-        return bool(self.queues or self.workers or self.marks or self.waiting
-                    or (self._marker and not self._marker.done()))
+        return bool(self.queues or self.workers or self.waiting)
 
     async def idle(self) -> None:
         """Wait until everything pushed so far is delivered (or parked) and recorded."""
         while self.busy():
             self._idle.clear()
-            tasks = [t for t in (*self.workers.values(), self._marker) if t is not None and not t.done()]
+            tasks = [t for t in self.workers.values() if not t.done()]
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             else:
@@ -477,8 +472,8 @@ class Sender:
         for task in list(self.workers.values()):
             task.cancel()
         await asyncio.gather(*self.workers.values(), return_exceptions=True)
-        if self.marks:
-            marks, self.marks = self.marks, []
+        if self.unrecorded:
+            marks, self.unrecorded = self.unrecorded, []
             await self._store(marks)
 
 

@@ -249,7 +249,7 @@ class PendingPage(Codec):
 
 
 # --------------------------------------------------------------------------- studios and reminders
-# (conversations/report.py: /report, /inspect, /reminders)
+# (conversations/report.py, inspect.py, reminders.py: /report, /inspect, /reminders)
 
 
 class ReportOp(StrEnum):

@@ -350,7 +350,8 @@ def test_document_libraries_are_imported_only_when_a_document_is_made():
     """The bot imports the export handlers at start-up; python-docx/lxml, openpyxl (with numpy and PIL)
     and matplotlib (~30 MB resident) come in only when a form, a roster or a chart is made."""
     code = ("import sys, bot.app, bot.exports.service, bot.exports.telegram_io\n"
-            "from conversations import admin, apply, common, exports, report, review, status\n"
+            "from conversations import admin, apply, common, exports, inspect, notice, reminders, report\n"
+            "from conversations import review, status\n"
             "heavy = {'docx', 'lxml', 'openpyxl', 'matplotlib', 'numpy', 'PIL'}\n"
             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -11,23 +11,25 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import pings as rules_
+from bot.domain import studios as dom
 from bot.domain.pings import Rules
+from bot.domain.studios import ACTIVE as ACTIVE
+from bot.domain.studios import DELISTED as DELISTED
+from bot.domain.studios import FILES_MAX as FILES_MAX
+from bot.domain.studios import KINDS as KINDS
+from bot.domain.studios import OUTCOMES as OUTCOMES
+from bot.domain.studios import PUBLIC as PUBLIC
+from bot.domain.studios import REPORT_STEPS as REPORT_STEPS
+from bot.domain.studios import WORK_MAX as WORK_MAX
 from bot.domain.workflow import Role
 from bot.services import StoredFile, patched
 from storage import repo
 from storage.models import Application, Attachment, Inspection, Studio, YearReport
 
-ACTIVE, DELISTED = "active", "delisted"
-KINDS = ("regular", "adhoc", "mutual")  # R-O1
-OUTCOMES = ("commendation", "notice", "delisting", "none")  # R-O2; "none" is stored as NULL
-PUBLIC = ("commendation", "notice", "delisting")  # outcomes everyone concerned hears of (R-O2)
-REPORT_STEPS = ("work", "results", "files", "ip")
-WORK_MAX = 4000
 RESULT_MAX = 300
 RESULTS_MAX = 30
 IP_MAX = 1000
 FINDINGS_MAX = 2000
-FILES_MAX = 10
 FILE_FIELD = "report"
 
 
@@ -100,11 +102,11 @@ async def open_report(s: AsyncSession, studio: Studio, year: int) -> YearReport:
 
 
 def step_of(report: YearReport) -> str:
-    return str((report.answers or {}).get("_step") or REPORT_STEPS[0])
+    return dom.step_of(report.answers)
 
 
 def editing(report: YearReport) -> bool:
-    return bool((report.answers or {}).get("_edit"))
+    return dom.editing(report.answers)
 
 
 def _set(report: YearReport, **changes: Any) -> None:
@@ -126,11 +128,7 @@ def next_step(report: YearReport, after: str) -> str:
     return REPORT_STEPS[REPORT_STEPS.index(after) + 1]
 
 
-def previous_step(step: str) -> str | None:
-    if step == "confirm":
-        return REPORT_STEPS[-1]
-    i = REPORT_STEPS.index(step)
-    return REPORT_STEPS[i - 1] if i else None
+previous_step = dom.previous_step
 
 
 def append_work(report: YearReport, text: str) -> int:
@@ -205,15 +203,7 @@ def add_file(s: AsyncSession, report: YearReport, meta: StoredFile, now: datetim
 
 def missing(report: YearReport) -> list[str]:
     """Steps still to answer before filing (files are optional)."""
-    a = report.answers or {}
-    out = []
-    if not str(a.get("work") or "").strip():
-        out.append("work")
-    if "results" not in a:
-        out.append("results")
-    if not str(a.get("ip") or "").strip():
-        out.append("ip")
-    return out
+    return dom.missing(report.answers)
 
 
 async def file_report(s: AsyncSession, report: YearReport, studio: Studio, actor_id: int, now: datetime) -> None:

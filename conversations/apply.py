@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,7 +35,9 @@ from bot.callbacks import WizardOp as Op
 from bot.domain import form, values
 from bot.domain.form import FormField, Kind
 from bot.domain.values import InvalidInput, clean_text
-from bot.domain.workflow import EDITABLE, Status
+from bot.domain.wizard_state import Album, MemberCursor, PastedRow, WizardState
+from bot.domain.workflow import Status
+from bot.i18n import Translator
 from bot.ordering import PerUserOrder
 from bot.runtime import APPLICATIONS, Rq, handler, run_as
 from bot.services import drafts
@@ -153,11 +156,10 @@ def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool =
 
 
 async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bool = False) -> None:
-    changes: dict[str, Any] = {"step": step, "buf": None, "m": None, "other": None, "paste": None, "item": None}
+    st = drafts.state(app).moved(step)
     if step == "summary":
-        changes["mode"] = None
-        changes["seen_summary"] = True
-    drafts.set_wizard(app, **changes)
+        st = st.model_copy(update={"edit": None, "section": None, "seen_summary": True})
+    drafts.save_state(app, st)
     await show(rq, app, note, edit=edit)
 
 
@@ -228,7 +230,7 @@ async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = Fals
                       status=rq.t(f"status.{app.status}")), screen=SCREEN)
         return ConversationHandler.END
     files = files_of(app)
-    if not (app.wizard or {}).get("step"):
+    if not drafts.state(app).step:
         drafts.set_wizard(app, step=_first_open_step(app, files))
     d = await load(rq, app)
     if intro or (note is None and not app.answers):
@@ -259,9 +261,9 @@ def _message_kind(msg: Message) -> str:
     return "other"
 
 
-def _wanted(f: FormField, m: dict[str, Any] | None) -> str:
-    if m and m.get("f"):
-        mf = form.BY_KEY[m["f"]]
+def _wanted(f: FormField, m: MemberCursor | None) -> str:
+    if m is not None and m.question:
+        mf = form.BY_KEY[m.question]
         return "buttons" if mf.kind is Kind.CHOICE and not mf.allow_other else "text"
     if f.kind in (Kind.UNION, Kind.YESNO) or (f.kind is Kind.CHOICE and not f.allow_other):
         return "buttons"
@@ -289,11 +291,10 @@ async def on_message(rq: Rq) -> str | int:
     if app is None or not drafts.editable(app):
         rq.reply(rq.t("apply.gone"))
         return ConversationHandler.END
-    key = step_of(app)
+    st = drafts.state(app)
     got = _message_kind(msg)
-    f = form.BY_KEY.get(key)
-    w = app.wizard or {}
-    m = w.get("m")
+    f = form.BY_KEY.get(st.step or "summary")
+    m = st.member
     want = _wanted(f, m) if f is not None else "buttons"
     takes_file = want in ("photo", "video", "document") and got in ("photo", "video", "video_note", "document")
     if msg.media_group_id and not takes_file:
@@ -303,11 +304,11 @@ async def on_message(rq: Rq) -> str | int:
         hinted[rq.user.id] = msg.media_group_id
     if f is None:
         await show(rq, app, rq.t("wizard.use_buttons_summary"))
-    elif got == "text" and m and m.get("f"):
-        await _on_member_text(rq, app, msg.text or "")
+    elif got == "text" and m is not None and m.question:
+        await _on_member_text(rq, app, m, msg.text or "")
     elif got == "text" and f.kind is Kind.MEMBERS:
         await _on_paste(rq, app, msg.text or "")
-    elif got == "text" and (want in ("text", "document") or w.get("other") or f.kind is Kind.CHOICE):
+    elif got == "text" and (want in ("text", "document") or st.other or f.kind is Kind.CHOICE):
         await _on_text(rq, app, f, msg.text or "")
     elif takes_file:
         await _on_file(rq, app, f, msg)
@@ -326,34 +327,37 @@ def _error(rq: Rq, exc: InvalidInput, f: FormField) -> str:
 
 
 async def _on_text(rq: Rq, app: App, f: FormField, text: str) -> None:
-    w = app.wizard or {}
-    today = rq.svc.today()
     if f.kind is Kind.LINES:
         await _on_items(rq, app, f, text)
-        return
-    if f.kind in (Kind.LONGTEXT, Kind.DOCUMENT):
-        buf = list(w.get("buf") or [])
-        text = clean_text(text)  # counted as the parser counts it
-        total = sum(len(b) for b in buf) + len(text)
-        if total > f.max_len:
-            await show(rq, app, "⚠️ " + rq.t("error.too_long_parts", max=f.max_len, length=total,
-                                             now=sum(len(b) for b in buf)), short=True)
-            return
+    elif f.kind in (Kind.LONGTEXT, Kind.DOCUMENT):
+        await _on_part(rq, app, f, text)
+    else:
         try:
-            f.parse(text, today=today)
+            value = f.parse(text, today=rq.svc.today(), labels=labels(rq, f) if f.choices else None)
         except InvalidInput as exc:
             await show(rq, app, _error(rq, exc, f), short=True)
             return
-        buf.append(text)
-        drafts.set_wizard(app, buf=buf)
-        await show(rq, app, rq.t("wizard.buffer_saved", part=len(buf), chars=total, max=f.max_len), short=True)
+        await accept(rq, app, f, value)
+
+
+async def _on_part(rq: Rq, app: App, f: FormField, text: str) -> None:
+    """One part of a long text: kept until "Done" (checked as the parser counts it)."""
+    parts = list(drafts.state(app).parts or [])
+    text = clean_text(text)
+    before = sum(len(b) for b in parts)
+    total = before + len(text)
+    if total > f.max_len:
+        await show(rq, app, "⚠️ " + rq.t("error.too_long_parts", max=f.max_len, length=total, now=before),
+                   short=True)
         return
     try:
-        value = f.parse(text, today=today, labels=labels(rq, f) if f.choices else None)
+        f.parse(text, today=rq.svc.today())
     except InvalidInput as exc:
         await show(rq, app, _error(rq, exc, f), short=True)
         return
-    await accept(rq, app, f, value)
+    parts.append(text)
+    drafts.set_wizard(app, parts=parts)
+    await show(rq, app, rq.t("wizard.buffer_saved", part=len(parts), chars=total, max=f.max_len), short=True)
 
 
 def _merged(f: FormField, items: list[str], buf: list[str], today: Any) -> tuple[list[str], int, int]:
@@ -368,40 +372,43 @@ async def _on_items(rq: Rq, app: App, f: FormField, text: str) -> None:
     """A message's lines are collected (each item checked on its own); "Done" adds them to the list. With
     one item picked, the message replaces that item."""
     items = list((app.answers or {}).get(f.key) or [])
-    buf = list((app.wizard or {}).get("buf") or [])
+    st = drafts.state(app)
+    parts = list(st.parts or [])
     text = clean_text(text)
-    picked = (app.wizard or {}).get("item")
-    if picked is not None and int(picked) < len(items):
-        try:
-            new = f.parse(text, today=rq.svc.today())
-            if len(new) != 1:
-                raise InvalidInput("one_item")
-            if new[0] in items and items.index(new[0]) != int(picked):
-                raise InvalidInput("item_listed")
-        except InvalidInput as exc:
-            await show(rq, app, _error(rq, exc, f), short=True)
-            return
-        items[int(picked)] = new[0]
-        drafts.set_answer(app, f.key, items, rq.svc.clock.now())
-        drafts.set_wizard(app, item=None)
-        await show(rq, app, rq.t("wizard.item_replaced", item=new[0]))
+    if st.item is not None and st.item < len(items):
+        await _replace_item(rq, app, f, items, st.item, text)
         return
     try:
         f.parse(text, today=rq.svc.today())
-        merged, added, _ = _merged(f, items, [*buf, text], rq.svc.today())
+        merged, added, _ = _merged(f, items, [*parts, text], rq.svc.today())
     except InvalidInput as exc:
         await show(rq, app, _error(rq, exc, f), short=True)
         return
     if len(merged) > f.max_items:
         await show(rq, app, "⚠️ " + rq.t("error.too_many_lines", max=f.max_items), short=True)
         return
-    drafts.set_wizard(app, buf=[*buf, text])
+    drafts.set_wizard(app, parts=[*parts, text])
     await show(rq, app, rq.t("wizard.items_added", n=added, total=len(merged)), short=True)
 
 
-async def _on_member_text(rq: Rq, app: App, text: str) -> None:
-    m = dict((app.wizard or {}).get("m") or {})
-    mf = form.BY_KEY[m["f"]]
+async def _replace_item(rq: Rq, app: App, f: FormField, items: list[str], picked: int, text: str) -> None:
+    try:
+        new = f.parse(text, today=rq.svc.today())
+        if len(new) != 1:
+            raise InvalidInput("one_item")
+        if new[0] in items and items.index(new[0]) != picked:
+            raise InvalidInput("item_listed")
+    except InvalidInput as exc:
+        await show(rq, app, _error(rq, exc, f), short=True)
+        return
+    items[picked] = new[0]
+    drafts.set_answer(app, f.key, items, rq.svc.clock.now())
+    drafts.set_wizard(app, item=None)
+    await show(rq, app, rq.t("wizard.item_replaced", item=new[0]))
+
+
+async def _on_member_text(rq: Rq, app: App, m: MemberCursor, text: str) -> None:
+    mf = form.BY_KEY[m.question or ""]
     try:
         value = mf.parse(text, today=rq.svc.today(), labels=labels(rq, mf) if mf.choices else None)
     except InvalidInput as exc:
@@ -410,30 +417,29 @@ async def _on_member_text(rq: Rq, app: App, text: str) -> None:
     await _member_value(rq, app, m, mf, value)
 
 
-async def _member_value(rq: Rq, app: App, m: dict[str, Any], mf: FormField, value: Any) -> None:
+async def _member_value(rq: Rq, app: App, m: MemberCursor, mf: FormField, value: Any) -> None:
     now = rq.svc.clock.now()
     short = mf.key.removeprefix("member_")
     members = [dict(r) for r in (app.answers or {}).get("members") or []]
-    if m.get("i") is not None:  # editing one field of an existing member
-        members[int(m["i"])][short] = value
+    if m.index is not None:  # editing one field of an existing member
+        members[m.index][short] = value
         drafts.set_answer(app, "members", members, now)
-        drafts.set_wizard(app, m=None, other=None)
+        drafts.set_wizard(app, member=None, other=False)
         await show(rq, app, rq.t("members.updated"))
         return
-    row = dict(m.get("row") or {})
-    row[short] = value
-    ask = list(m.get("ask") or [f.key for f in form.MEMBER_FIELDS])
+    row = {**m.row, short: value}
+    ask = m.questions(MEMBER_KEYS)
     idx = ask.index(mf.key) if mf.key in ask else len(ask) - 1
     if idx + 1 < len(ask):
-        drafts.set_wizard(app, m={**m, "f": ask[idx + 1], "row": row}, other=None)
+        drafts.set_wizard(app, member=m.model_copy(update={"question": ask[idx + 1], "row": row}), other=False)
         await show(rq, app, rq.t("wizard.saved"))
         return
     members.append(row)
     drafts.set_answer(app, "members", members, now)
-    paste = list((app.wizard or {}).get("paste") or [])
-    if m.get("paste") is not None and int(m["paste"]) < len(paste):
-        paste.pop(int(m["paste"]))
-    drafts.set_wizard(app, m=None, other=None, paste=paste or None)
+    paste = list(drafts.state(app).paste or [])
+    if m.paste is not None and m.paste < len(paste):
+        paste.pop(m.paste)
+    drafts.set_wizard(app, member=None, other=False, paste=paste or None)
     await show(rq, app, rq.t("members.added", name=row.get("name", ""), n=len(members)))
 
 
@@ -452,15 +458,15 @@ async def _on_paste(rq: Rq, app: App, text: str) -> None:
     preview = []
     for cells in rows:
         row, errors = form.parse_member_cells(cells, today=today, labels=by_field)
-        preview.append({"row": row, "err": {k: [e.code, dict(e.params)] for k, e in errors.items()}})
-    if not any(len(r["err"]) <= PASTE_FIXABLE for r in preview):  # nothing like a member row: say how
+        preview.append(PastedRow(row=row, err={k: (e.code, dict(e.params)) for k, e in errors.items()}))
+    if not any(len(r.err) <= PASTE_FIXABLE for r in preview):  # nothing like a member row: say how
         d = await load(rq, app)
         drafts.set_wizard(app, paste=preview)
         text, _ = views.paste_screen(d)
         drafts.set_wizard(app, paste=None)
         await show(rq, app, "⚠️ " + rq.t("paste.unreadable") + "\n\n" + text, short=True)
         return
-    drafts.set_wizard(app, paste=preview, m=None)
+    drafts.set_wizard(app, paste=preview, member=None)
     await show(rq, app)
 
 
@@ -500,15 +506,14 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
 
 def _album_note(rq: Rq, app: App, group: str, *, added: bool = False, refused: str | None = None) -> None:
     """Collect an album's items; one answer is sent when the album is complete."""
-    w = app.wizard or {}
-    album = dict(w.get("album") or {})
-    if album.get("g") != group:
-        album = {"g": group, "ok": 0, "n": 0, "bad": []}
-    album["n"] = album.get("n", 0) + 1
+    album = drafts.state(app).album
+    if album is None or album.group != group:
+        album = Album(group=group)
+    album.seen += 1
     if added:
-        album["ok"] += 1
+        album.taken += 1
     if refused:
-        album["bad"] = [*album["bad"], [album["n"], refused]]
+        album.refused = [*album.refused, (album.seen, refused)]
     drafts.set_wizard(app, album=album)
     jq = rq.context.job_queue
     name = f"album:{rq.user.id}"
@@ -538,16 +543,15 @@ async def album_done(context: Any) -> None:
 
 
 async def answer_album(rq: Rq, app: App) -> None:
-    album = (app.wizard or {}).get("album")
-    if not album:
+    album = drafts.state(app).album
+    if album is None:
         return
     t = rq.t
     parts = []
-    if album.get("ok"):
-        parts.append(t("photos.album_added", n=album["ok"], total=album.get("n", album["ok"])))
+    if album.taken:
+        parts.append(t("photos.album_added", n=album.taken, total=album.seen or album.taken))
     by_reason: dict[str, list[str]] = {}
-    for entry in album.get("bad") or []:
-        n, reason = entry if isinstance(entry, list) else (0, entry)
+    for n, reason in album.refused:
         by_reason.setdefault(reason, []).append(str(n))
     for reason, numbers in by_reason.items():
         which = t.join(numbers) if numbers and numbers[0] != "0" else ""
@@ -555,6 +559,9 @@ async def answer_album(rq: Rq, app: App) -> None:
                                                                                                 why=reason)))
     drafts.set_wizard(app, album=None)
     await show(rq, app, "\n".join(parts) or None)
+
+
+# --------------------------------------------------------------------------- buttons
 
 
 @handler
@@ -582,149 +589,398 @@ async def on_button(rq: Rq) -> str | int:
     return FORM
 
 
-async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:  # noqa: C901 - one switch over ops
-    t = rq.t
-    key = step_of(app)
-    op, v = data.op, data.v
-    w = app.wizard or {}
-    m = w.get("m")
-    now = rq.svc.clock.now()
+@dataclass
+class Press:
+    """A wizard button pressed: the request, the draft, where the wizard stood and the button's argument."""
 
-    if op is Op.RESUME:
-        await show(rq, app)
-        return
-    if op is Op.SUMMARY:
-        await goto(rq, app, "summary", edit=True)
-        return
-    if op is Op.FULL:
-        f = form.BY_KEY.get(v or "")
-        if f is None or f not in form.STEPS:
-            rq.alert(t("error.bad_button"))
-            return
-        rq.reply(views.full_text(await load(rq, app), f))  # a new message: the summary stays
-        return
-    if op is Op.ALBUM:
-        await _send_photos(rq, app)
-        return
-    if op is Op.EDIT:
-        if v not in form.SECTIONS:
-            rq.alert(t("error.bad_button"))
-            return
-        fields = [f for f in form.section_fields(v) if drafts.may_edit(app, f.key)]
-        if not fields:
-            rq.alert(t("apply.locked"))
-            return
-        drafts.set_wizard(app, mode="edit")
-        await goto(rq, app, fields[0].key, edit=True)
-        return
-    if op is Op.SUBMIT:
-        if key != "summary":  # the declaration is reached from the summary only
-            rq.refuse(t("error.stale_button"), "submit_not_from_summary", app.id)
-            return
-        d = await load(rq, app)
-        if d.obstacles:  # submission cannot succeed: say why, before any pledge
-            send(rq, *views.summary_screen(d, "⛔ " + t("summary.blocked")), edit=True)
-            return
-        await goto(rq, app, "confirm", edit=True)
-        return
-    if op is Op.CONFIRM:
-        if key != "confirm":  # submission only from the screen that showed the pledge
-            rq.refuse(t("error.stale_button"), "confirm_without_pledge", app.id)
-            return
-        await _submit(rq, app)
-        return
-    if key in ("summary", "confirm"):
-        rq.alert(t("error.stale_button"))
-        return
+    rq: Rq
+    app: App
+    st: WizardState
+    op: Op
+    v: str | None
 
-    f = form.BY_KEY[key]
-    files = files_of(app)
+    @property
+    def t(self) -> Translator:
+        return self.rq.t
 
-    if f.kind is Kind.MEMBERS:
-        await _members_button(rq, app, op, v, m)
-        return
+    @property
+    def field(self) -> FormField:
+        return form.BY_KEY[self.st.step or ""]
 
-    if op is Op.BACK:
-        if w.get("other") or w.get("item") is not None:  # from a typed "other" or one item back to the step
-            drafts.set_wizard(app, other=None, item=None)
-            await show(rq, app, edit=True)
-            return
-        prev = drafts.previous_step(app, key)
-        if prev is None:
-            rq.toast(t("wizard.first_step"))
-            return
-        await goto(rq, app, prev, edit=True)
+    def index(self, n: int) -> int | None:
+        """The button's argument as an index below `n` (None when it is not one)."""
+        return int(self.v) if self.v is not None and self.v.isdigit() and int(self.v) < n else None
+
+    def stale(self) -> None:
+        self.rq.alert(self.t("error.stale_button"))
+
+    def bad(self) -> None:
+        self.rq.alert(self.t("error.bad_button"))
+
+    async def show(self, note: str | None = None) -> None:
+        await show(self.rq, self.app, note, edit=True)
+
+
+Action = Callable[[Press], Awaitable[None]]
+
+
+async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:
+    """Run the operation of a wizard button: one that works anywhere, else one of the step it was shown on."""
+    p = Press(rq, app, drafts.state(app), data.op, data.v)
+    action = ANYWHERE.get(p.op)
+    if action is None:
+        action = _stale
+        if p.st.step not in (None, "summary", "confirm"):
+            table = ON_STEP
+            if p.field.kind is Kind.MEMBERS:
+                table = ON_MEMBER_QUESTION if p.st.member is not None and p.st.member.question else ON_MEMBERS
+            action = table.get(p.op, _stale)
+    await action(p)
+
+
+async def _stale(p: Press) -> None:
+    p.stale()
+
+
+# --- anywhere in the wizard
+
+
+async def _resume(p: Press) -> None:
+    await show(p.rq, p.app)
+
+
+async def _to_summary(p: Press) -> None:
+    await goto(p.rq, p.app, "summary", edit=True)
+
+
+async def _full(p: Press) -> None:
+    f = form.BY_KEY.get(p.v or "")
+    if f is None or f not in form.STEPS:
+        p.bad()
         return
-    if op is Op.SKIP:
-        if f.required:
-            rq.alert(t("wizard.required"))
+    p.rq.reply(views.full_text(await load(p.rq, p.app), f))  # a new message: the summary stays
+
+
+async def _album(p: Press) -> None:
+    await _send_photos(p.rq, p.app)
+
+
+async def _edit_section(p: Press) -> None:
+    if p.v not in form.SECTIONS:
+        p.bad()
+        return
+    fields = [f for f in form.section_fields(p.v) if drafts.may_edit(p.app, f.key)]
+    if not fields:
+        p.rq.alert(p.t("apply.locked"))
+        return
+    drafts.set_wizard(p.app, edit="edit")
+    await goto(p.rq, p.app, fields[0].key, edit=True)
+
+
+async def _submit_pressed(p: Press) -> None:
+    if p.st.step not in (None, "summary"):  # the declaration is reached from the summary only
+        p.rq.refuse(p.t("error.stale_button"), "submit_not_from_summary", p.app.id)
+        return
+    d = await load(p.rq, p.app)
+    if d.obstacles:  # submission cannot succeed: say why, before any pledge
+        send(p.rq, *views.summary_screen(d, "⛔ " + p.t("summary.blocked")), edit=True)
+        return
+    await goto(p.rq, p.app, "confirm", edit=True)
+
+
+async def _confirm(p: Press) -> None:
+    if p.st.step != "confirm":  # submission only from the screen that showed the pledge
+        p.rq.refuse(p.t("error.stale_button"), "confirm_without_pledge", p.app.id)
+        return
+    await _submit(p.rq, p.app)
+
+
+ANYWHERE: dict[Op, Action] = {
+    Op.RESUME: _resume, Op.SUMMARY: _to_summary, Op.FULL: _full, Op.ALBUM: _album, Op.EDIT: _edit_section,
+    Op.SUBMIT: _submit_pressed, Op.CONFIRM: _confirm,
+}
+
+
+# --- on a question of the form
+
+
+async def _back(p: Press) -> None:
+    if p.st.other or p.st.item is not None:  # from a typed "other" or one item back to the step
+        drafts.set_wizard(p.app, other=False, item=None)
+        await p.show()
+        return
+    prev = form.previous_step(p.field.key)
+    if prev is None:
+        p.rq.toast(p.t("wizard.first_step"))
+        return
+    await goto(p.rq, p.app, prev, edit=True)
+
+
+async def _skip(p: Press) -> None:
+    f = p.field
+    if f.required:
+        p.rq.alert(p.t("wizard.required"))
+        return
+    if not form.is_answered(f, p.app.answers or {}, files_of(p.app)):
+        drafts.set_answer(p.app, f.key, None, p.rq.svc.clock.now())
+    await advance(p.rq, p.app, f.key)
+
+
+async def _keep(p: Press) -> None:
+    if not form.is_answered(p.field, p.app.answers or {}, files_of(p.app)):
+        p.rq.alert(p.t("wizard.required"))
+        return
+    await advance(p.rq, p.app, p.field.key)
+
+
+async def _union(p: Press) -> None:
+    if p.field.kind is not Kind.UNION:
+        p.stale()
+        return
+    unions = {u.id for u in await repo.unions_for_display(p.rq.session) if u.active}
+    if p.v is None or not p.v.isdigit() or int(p.v) not in unions:
+        p.bad()
+        return
+    await accept(p.rq, p.app, p.field, int(p.v))
+
+
+async def _yes_no(p: Press) -> None:
+    if p.field.kind is not Kind.YESNO:
+        p.stale()
+        return
+    await accept(p.rq, p.app, p.field, p.op is Op.YES)
+
+
+async def _choice(p: Press) -> None:
+    f = p.field
+    if f.kind is not Kind.CHOICE:
+        p.stale()
+    elif p.v not in f.options():
+        p.bad()
+    else:
+        await accept(p.rq, p.app, f, p.v)
+
+
+async def _other(p: Press) -> None:
+    asked = form.BY_KEY[p.st.member.question] if p.st.member and p.st.member.question else p.field
+    if not asked.allow_other:
+        p.stale()
+        return
+    drafts.set_wizard(p.app, other=True)
+    await p.show()
+
+
+async def _clear(p: Press) -> None:
+    drafts.set_wizard(p.app, parts=None)
+    await p.show(p.t("wizard.cleared"))
+
+
+async def _item(p: Press) -> None:
+    f = p.field
+    items = list((p.app.answers or {}).get(f.key) or [])
+    i = p.index(len(items))
+    if f.kind is not Kind.LINES or i is None:
+        p.stale()
+    elif p.op is Op.ITEM_PICK:  # the item on its own: the next text replaces it, or its button removes it
+        drafts.set_wizard(p.app, item=i)
+        await p.show()
+    else:
+        gone = items.pop(i)
+        drafts.set_answer(p.app, f.key, items, p.rq.svc.clock.now())
+        drafts.set_wizard(p.app, item=None)
+        await p.show(p.t("wizard.item_removed", item=gone))
+
+
+async def _file_del(p: Press) -> None:
+    f, rq = p.field, p.rq
+    if f.kind not in form.FILE_KINDS:
+        p.stale()
+        return
+    att = await drafts.remove_attachment(rq.session, p.app, f.key, p.v, rq.user.id, rq.svc.clock.now())
+    if att is None:
+        p.stale()
+        return
+    gone = rq.svc.settings.data_dir / att.stored_path
+
+    async def unlink() -> None:  # only once the removal is committed
+        gone.unlink(missing_ok=True)
+
+    rq.later(unlink)
+    name = att.original_name if f.kind is not Kind.PHOTOS else None
+    await p.show(p.t("file.removed", name=name) if name else p.t("photos.removed"))
+
+
+async def _done(p: Press) -> None:
+    rq, app, f, t = p.rq, p.app, p.field, p.t
+    parts = p.st.parts or []
+    if f.kind is Kind.PHOTOS:
+        n = files_of(app).get(f.key, 0)
+        if n < form.MIN_PHOTOS:
+            rq.alert(t("photos.too_few", n=n, min=form.MIN_PHOTOS))
             return
-        if not form.is_answered(f, app.answers or {}, files):
-            drafts.set_answer(app, f.key, None, now)
         await advance(rq, app, f.key)
-        return
-    if op is Op.KEEP:
-        if not form.is_answered(f, app.answers or {}, files):
-            rq.alert(t("wizard.required"))
+    elif parts and f.kind is Kind.LINES:
+        await _add_lines(p, parts)
+    elif parts:
+        try:
+            value = f.parse("\n".join(parts), today=rq.svc.today())
+        except InvalidInput as exc:
+            rq.alert(t(f"error.{exc.code}", **exc.params))
             return
+        drafts.set_wizard(app, parts=None)
+        await accept(rq, app, f, value)
+    elif form.is_answered(f, app.answers or {}, files_of(app)):
         await advance(rq, app, f.key)
-        return
-    if op is Op.UNION and f.kind is Kind.UNION:
-        unions = {u.id for u in await repo.unions_for_display(rq.session) if u.active}
-        if v is None or not v.isdigit() or int(v) not in unions:
-            rq.alert(t("error.bad_button"))
-            return
-        await accept(rq, app, f, int(v))
-        return
-    if op in (Op.YES, Op.NO) and f.kind is Kind.YESNO:
-        await accept(rq, app, f, op is Op.YES)
-        return
-    if op is Op.CHOICE and f.kind is Kind.CHOICE:
-        if v not in f.options():
-            rq.alert(t("error.bad_button"))
-            return
-        await accept(rq, app, f, v)
-        return
-    if op is Op.OTHER and f.allow_other:
-        drafts.set_wizard(app, other=True)
-        await show(rq, app, edit=True)
-        return
-    if op is Op.CLEAR:
-        drafts.set_wizard(app, buf=None)
-        await show(rq, app, t("wizard.cleared"), edit=True)
-        return
-    if op is Op.DONE:
-        await _done(rq, app, f, files)
-        return
-    if op in (Op.ITEM_PICK, Op.ITEM_DEL) and f.kind is Kind.LINES:
-        items = list((app.answers or {}).get(f.key) or [])
-        if v is None or not v.isdigit() or int(v) >= len(items):
-            rq.alert(t("error.stale_button"))
-            return
-        if op is Op.ITEM_PICK:  # the item on its own: the next text replaces it, or its button removes it
-            drafts.set_wizard(app, item=int(v))
-            await show(rq, app, edit=True)
-            return
-        gone = items.pop(int(v))
-        drafts.set_answer(app, f.key, items, now)
-        drafts.set_wizard(app, item=None)
-        await show(rq, app, t("wizard.item_removed", item=gone), edit=True)
-        return
-    if op is Op.FILE_DEL and f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):
-        att = await drafts.remove_attachment(rq.session, app, f.key, v, rq.user.id, now)
-        if att is None:
-            rq.alert(t("error.stale_button"))
-            return
-        gone = rq.svc.settings.data_dir / att.stored_path
+    else:
+        rq.alert(t("wizard.nothing_yet"))
 
-        async def unlink() -> None:  # only once the removal is committed
-            gone.unlink(missing_ok=True)
 
-        rq.later(unlink)
-        name = att.original_name if f.kind is not Kind.PHOTOS else None
-        await show(rq, app, t("file.removed", name=name) if name else t("photos.removed"), edit=True)
+async def _add_lines(p: Press, parts: list[str]) -> None:
+    rq, f, t = p.rq, p.field, p.t
+    try:
+        value, _, known = _merged(f, list((p.app.answers or {}).get(f.key) or []), parts, rq.svc.today())
+    except InvalidInput as exc:
+        rq.alert(t(f"error.{exc.code}", **exc.params))
         return
-    rq.alert(t("error.stale_button"))
+    drafts.set_wizard(p.app, parts=None)
+    drafts.set_answer(p.app, f.key, value, rq.svc.clock.now())
+    note = t("wizard.saved") + ("\n" + t("wizard.items_known", n=known) if known else "")
+    await advance(rq, p.app, f.key, note)
+
+
+ON_STEP: dict[Op, Action] = {
+    Op.BACK: _back, Op.SKIP: _skip, Op.KEEP: _keep, Op.UNION: _union, Op.YES: _yes_no, Op.NO: _yes_no,
+    Op.CHOICE: _choice, Op.OTHER: _other, Op.CLEAR: _clear, Op.DONE: _done, Op.ITEM_PICK: _item,
+    Op.ITEM_DEL: _item, Op.FILE_DEL: _file_del,
+}
+
+
+# --- the members table
+
+MEMBER_KEYS = [f.key for f in form.MEMBER_FIELDS]
+
+
+def _members(app: App) -> list[dict[str, Any]]:
+    return [dict(r) for r in (app.answers or {}).get("members") or []]
+
+
+async def _member_question_back(p: Press) -> None:
+    m = p.st.member
+    assert m is not None and m.question
+    if p.st.other:
+        drafts.set_wizard(p.app, other=False)
+    else:
+        ask = m.questions(MEMBER_KEYS)
+        idx = ask.index(m.question) if m.question in ask else 0
+        back = m.model_copy(update={"question": ask[idx - 1]}) if m.index is None and idx > 0 else None
+        drafts.set_wizard(p.app, member=back)
+    await p.show()
+
+
+async def _member_choice(p: Press) -> None:
+    m = p.st.member
+    assert m is not None and m.question
+    mf = form.BY_KEY[m.question]
+    if mf.kind is not Kind.CHOICE or p.v not in mf.options():
+        p.stale()
+        return
+    await _member_value(p.rq, p.app, m, mf, p.v)
+
+
+ON_MEMBER_QUESTION: dict[Op, Action] = {Op.BACK: _member_question_back, Op.CHOICE: _member_choice,
+                                        Op.OTHER: _other}
+
+
+async def _paste_ok(p: Press) -> None:
+    paste = p.st.paste or []
+    if not paste:
+        p.stale()
+        return
+    good = [dict(r.row) for r in paste if not r.err]
+    rest = [r for r in paste if r.err]
+    members = _members(p.app) + good
+    drafts.set_answer(p.app, "members", members, p.rq.svc.clock.now())
+    drafts.set_wizard(p.app, paste=rest or None)
+    await p.show(p.t("paste.added", n=len(good), total=len(members)))
+
+
+async def _paste_fix(p: Press) -> None:
+    paste = p.st.paste or []
+    i = p.index(len(paste))
+    if i is None or not paste[i].err:
+        p.stale()
+        return
+    r = paste[i]
+    ask = [k for k in MEMBER_KEYS if k in r.err]
+    drafts.set_wizard(p.app, member=MemberCursor(question=ask[0], row=dict(r.row), ask=ask, paste=i))
+    await p.show()
+
+
+async def _paste_drop(p: Press) -> None:
+    if not p.st.paste:
+        p.stale()
+        return
+    drafts.set_wizard(p.app, paste=None)
+    await p.show(p.t("paste.dropped"))
+
+
+async def _member_add(p: Press) -> None:
+    if len(_members(p.app)) >= form.MAX_MEMBERS:
+        p.rq.alert(p.t("paste.too_many", max=form.MAX_MEMBERS, n=1))
+        return
+    drafts.set_wizard(p.app, member=MemberCursor(question=MEMBER_KEYS[0]))
+    await p.show()
+
+
+async def _member_edit(p: Press) -> None:
+    i = p.index(len(_members(p.app)))
+    if i is None:
+        p.stale()
+        return
+    drafts.set_wizard(p.app, member=MemberCursor(pick=i))
+    await p.show()
+
+
+async def _member_del(p: Press) -> None:
+    members = _members(p.app)
+    i = p.index(len(members))
+    if i is None:
+        p.stale()
+        return
+    removed = members.pop(i)
+    drafts.set_answer(p.app, "members", members, p.rq.svc.clock.now())
+    await p.show(p.t("members.removed", name=removed.get("name", "")))
+
+
+async def _member_field(p: Press) -> None:
+    m = p.st.member
+    if m is None or m.pick is None or f"member_{p.v}" not in MEMBER_KEYS:
+        p.stale()
+        return
+    drafts.set_wizard(p.app, member=MemberCursor(question=f"member_{p.v}", index=m.pick))
+    await p.show()
+
+
+async def _members_back(p: Press) -> None:
+    if p.st.member is not None:
+        drafts.set_wizard(p.app, member=None)
+        await p.show()
+        return
+    await goto(p.rq, p.app, form.previous_step("members") or "members", edit=True)
+
+
+async def _members_done(p: Press) -> None:
+    if not _members(p.app):
+        p.rq.alert(p.t("members.at_least_one"))
+        return
+    await advance(p.rq, p.app, "members")
+
+
+ON_MEMBERS: dict[Op, Action] = {
+    Op.PASTE_OK: _paste_ok, Op.PASTE_FIX: _paste_fix, Op.PASTE_DROP: _paste_drop, Op.MEMBER_ADD: _member_add,
+    Op.MEMBER_EDIT: _member_edit, Op.MEMBER_DEL: _member_del, Op.MEMBER_FIELD: _member_field,
+    Op.BACK: _members_back, Op.DONE: _members_done,
+}
 
 
 async def _send_photos(rq: Rq, app: App) -> None:
@@ -740,130 +996,6 @@ async def _send_photos(rq: Rq, app: App) -> None:
         if a.kind != "photo":
             rq.owe(effects.file(rq.chat_id, "document", a.telegram_file_id, a.original_name or ""))
     rq.toast(rq.t("photos.sending", n=len(atts)))
-
-
-async def _done(rq: Rq, app: App, f: FormField, files: dict[str, int]) -> None:
-    t = rq.t
-    buf = (app.wizard or {}).get("buf") or []
-    if f.kind is Kind.PHOTOS:
-        n = files.get(f.key, 0)
-        if n < form.MIN_PHOTOS:
-            rq.alert(t("photos.too_few", n=n, min=form.MIN_PHOTOS))
-            return
-        await advance(rq, app, f.key)
-        return
-    if buf and f.kind is Kind.LINES:
-        try:
-            value, _, known = _merged(f, list((app.answers or {}).get(f.key) or []), buf, rq.svc.today())
-        except InvalidInput as exc:
-            rq.alert(t(f"error.{exc.code}", **exc.params))
-            return
-        drafts.set_wizard(app, buf=None)
-        drafts.set_answer(app, f.key, value, rq.svc.clock.now())
-        note = t("wizard.saved") + ("\n" + t("wizard.items_known", n=known) if known else "")
-        await advance(rq, app, f.key, note)
-        return
-    if buf:
-        try:
-            value = f.parse("\n".join(buf), today=rq.svc.today())
-        except InvalidInput as exc:
-            rq.alert(t(f"error.{exc.code}", **exc.params))
-            return
-        drafts.set_wizard(app, buf=None)
-        await accept(rq, app, f, value)
-        return
-    if form.is_answered(f, app.answers or {}, files):
-        await advance(rq, app, f.key)
-        return
-    rq.alert(t("wizard.nothing_yet"))
-
-
-async def _members_button(rq: Rq, app: App, op: Op, v: str | None, m: dict[str, Any] | None) -> None:
-    t = rq.t
-    now = rq.svc.clock.now()
-    w = app.wizard or {}
-    members = [dict(r) for r in (app.answers or {}).get("members") or []]
-    keys = [f.key for f in form.MEMBER_FIELDS]
-    if m and m.get("f"):  # inside a member's question
-        mf = form.BY_KEY[m["f"]]
-        if op is Op.BACK and w.get("other"):
-            drafts.set_wizard(app, other=None)
-            await show(rq, app, edit=True)
-            return
-        if op is Op.CHOICE and mf.kind is Kind.CHOICE and v in mf.options():
-            await _member_value(rq, app, m, mf, v)
-            return
-        if op is Op.OTHER and mf.allow_other:
-            drafts.set_wizard(app, other=True)
-            await show(rq, app, edit=True)
-            return
-        if op is Op.BACK:
-            ask = list(m.get("ask") or keys)
-            idx = ask.index(mf.key) if mf.key in ask else 0
-            if m.get("i") is None and idx > 0:
-                drafts.set_wizard(app, m={**m, "f": ask[idx - 1]})
-            else:
-                drafts.set_wizard(app, m=None)
-            await show(rq, app, edit=True)
-            return
-        rq.alert(t("error.stale_button"))
-        return
-    paste = list(w.get("paste") or [])
-    if op is Op.PASTE_OK and paste:
-        good = [dict(r["row"]) for r in paste if not r.get("err")]
-        rest = [r for r in paste if r.get("err")]
-        members += good
-        drafts.set_answer(app, "members", members, now)
-        drafts.set_wizard(app, paste=rest or None)
-        await show(rq, app, t("paste.added", n=len(good), total=len(members)), edit=True)
-        return
-    if op is Op.PASTE_FIX and paste and v is not None and v.isdigit() and int(v) < len(paste) \
-            and paste[int(v)].get("err"):
-        r = paste[int(v)]
-        ask = [k for k in keys if k in r["err"]]
-        drafts.set_wizard(app, m={"f": ask[0], "row": dict(r["row"]), "ask": ask, "paste": int(v)})
-        await show(rq, app, edit=True)
-        return
-    if op is Op.PASTE_DROP and paste:
-        drafts.set_wizard(app, paste=None)
-        await show(rq, app, t("paste.dropped"), edit=True)
-        return
-    if op is Op.MEMBER_ADD:
-        if len(members) >= form.MAX_MEMBERS:
-            rq.alert(t("paste.too_many", max=form.MAX_MEMBERS, n=1))
-            return
-        drafts.set_wizard(app, m={"f": keys[0], "row": {}})
-        await show(rq, app, edit=True)
-        return
-    if op in (Op.MEMBER_EDIT, Op.MEMBER_DEL) and v is not None and v.isdigit() and int(v) < len(members):
-        i = int(v)
-        if op is Op.MEMBER_DEL:
-            removed = members.pop(i)
-            drafts.set_answer(app, "members", members, now)
-            await show(rq, app, t("members.removed", name=removed.get("name", "")), edit=True)
-        else:
-            drafts.set_wizard(app, m={"pick": i})
-            await show(rq, app, edit=True)
-        return
-    if op is Op.MEMBER_FIELD and m and m.get("pick") is not None and f"member_{v}" in keys:
-        drafts.set_wizard(app, m={"f": f"member_{v}", "i": int(m["pick"])})
-        await show(rq, app, edit=True)
-        return
-    if op is Op.BACK:
-        if m:
-            drafts.set_wizard(app, m=None)
-            await show(rq, app, edit=True)
-            return
-        prev = drafts.previous_step(app, "members")
-        await goto(rq, app, prev or "members", edit=True)
-        return
-    if op is Op.DONE:
-        if not members:
-            rq.alert(t("members.at_least_one"))
-            return
-        await advance(rq, app, "members")
-        return
-    rq.alert(t("error.stale_button"))
 
 
 async def _submit(rq: Rq, app: App) -> None:
@@ -918,15 +1050,11 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
 
 async def recover_albums(application: Application) -> int:  # type: ignore[type-arg]
     """After a restart, answer albums whose single reply was still pending (the job is gone)."""
-    from sqlalchemy import select
-
     from bot.runtime import BotContext, services_of
 
     svc = services_of(application)
     async with svc.db.session() as s:
-        rows = (await s.scalars(select(App.applicant_id).where(
-            App.status.in_([x.value for x in EDITABLE]),
-            App.wizard[("album", "g")].as_string().is_not(None)))).all()
+        rows = await drafts.albums_pending(s)
     context = BotContext(application)
     for user_id in rows:
 

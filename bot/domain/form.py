@@ -199,6 +199,15 @@ def step_index(key: str) -> int:
     return next(i for i, f in enumerate(STEPS, start=1) if f.key == key)
 
 
+def previous_step(key: str) -> str | None:
+    """The step before `key` (the last one before the summary), None before the first."""
+    keys = [f.key for f in STEPS]
+    if key == "summary":
+        return keys[-1]
+    idx = keys.index(key)
+    return keys[idx - 1] if idx > 0 else None
+
+
 def section_fields(section: str) -> tuple[FormField, ...]:
     return tuple(f for f in STEPS if f.section == section)
 

@@ -22,7 +22,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import SeasonDates, closes_at
-from bot.domain.workflow import Status, level_of
+from bot.domain.workflow import UNSUBMITTED, Status, level_of
 
 
 class Kind(StrEnum):
@@ -42,10 +42,6 @@ class Kind(StrEnum):
 CONTACT_KINDS: tuple[Kind, ...] = (
     Kind.COUNTDOWN, Kind.FINAL, Kind.REVIEW_START, Kind.NAMING, Kind.ESCALATION, Kind.YEAR_END,
 )
-
-# Statuses of an application nobody has submitted (yet) for this season's deadline.
-UNSUBMITTED = frozenset({Status.DRAFT, Status.RETURNED_L1})
-
 
 @dataclass(frozen=True)
 class Rules:

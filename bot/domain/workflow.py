@@ -121,6 +121,7 @@ TABLE: tuple[Transition, ...] = (
 LEVEL1_WAITING = frozenset({S.SUBMITTED})
 LEVEL2_WAITING = _CITY_OPEN
 EDITABLE = frozenset({S.DRAFT, S.RETURNED_L1, S.RETURNED_L2})
+UNSUBMITTED = frozenset({S.DRAFT, S.RETURNED_L1})  # bound by the season's deadline (R-D1)
 FINAL = frozenset({S.APPROVED, S.REJECTED})
 
 

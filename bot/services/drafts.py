@@ -12,12 +12,14 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, form, workflow
 from bot.domain.form import Kind
-from bot.domain.workflow import Action, Role, Status
-from bot.services import StoredFile, patched
+from bot.domain.wizard_state import WizardState
+from bot.domain.workflow import UNSUBMITTED, Action, Role, Status
+from bot.services import StoredFile
 from storage import repo
 from storage.models import Application, Attachment, OpinionRecord, Season
 
@@ -55,9 +57,6 @@ async def find_or_create(s: AsyncSession, user_id: int, now: datetime, tz: Any) 
 
 
 # --------------------------------------------------------------------------- seasons (R-D1, R-W4)
-
-UNSUBMITTED = frozenset({Status.DRAFT, Status.RETURNED_L1})  # bound by the deadline (R-D1)
-
 
 def closed(app: Application, season: Season, now: datetime, tz: Any) -> bool:
     """The application is a record of its season, no longer in progress: decided (R-W4); not
@@ -157,8 +156,29 @@ def set_answer(app: Application, key: str, value: Any, now: datetime) -> None:
         app.union_id = int(value)  # decides who reviews it (R-W1)
 
 
+def state(app: Application) -> WizardState:
+    """Where the wizard stands for `app` (read from its stored cursor)."""
+    return WizardState.of(app.wizard)
+
+
+def save_state(app: Application, st: WizardState) -> None:
+    app.wizard = st.stored()
+
+
 def set_wizard(app: Application, **changes: Any) -> None:
-    app.wizard = patched(app.wizard, **changes)
+    """Change named fields of the wizard's state (`WizardState`)."""
+    unknown = set(changes) - set(WizardState.model_fields)
+    if unknown:
+        raise TypeError(f"not a field of the wizard's state: {sorted(unknown)}")
+    save_state(app, state(app).model_copy(update=changes))
+
+
+async def albums_pending(s: AsyncSession) -> list[int]:
+    """Applicants whose album's one answer was still owed (its timer is lost with a restart)."""
+    rows = await s.scalars(select(Application.applicant_id).where(
+        Application.status.in_([x.value for x in workflow.EDITABLE]),
+        Application.wizard[("album", "g")].as_string().is_not(None)))
+    return list(rows.all())
 
 
 def next_step(app: Application, files: dict[str, int], after: str) -> str:
@@ -166,7 +186,7 @@ def next_step(app: Application, files: dict[str, int], after: str) -> str:
     while editing; `summary` when nothing is left."""
     keys = [f.key for f in form.STEPS]
     idx = keys.index(after)
-    if (app.wizard or {}).get("mode") == "edit":
+    if state(app).edit == "edit":
         section = form.BY_KEY[after].section
         nxt = keys[idx + 1] if idx + 1 < len(keys) else None
         if nxt and form.BY_KEY[nxt].section == section and _reopened(app, nxt):
@@ -176,14 +196,6 @@ def next_step(app: Application, files: dict[str, int], after: str) -> str:
         if not form.is_answered(f, app.answers or {}, files) and _reopened(app, f.key):
             return f.key
     return "summary"
-
-
-def previous_step(app: Application, current: str) -> str | None:
-    keys = [f.key for f in form.STEPS]
-    if current == "summary":
-        return keys[-1]
-    idx = keys.index(current)
-    return keys[idx - 1] if idx > 0 else None
 
 
 def _reopened(app: Application, key: str) -> bool:
@@ -253,7 +265,7 @@ async def submit(
     app.status_since = now
     app.updated_at = now
     app.reopened = None
-    set_wizard(app, step=None, mode=None, buf=None, m=None)
+    set_wizard(app, step=None, edit=None, parts=None, member=None)
     repo.audit(s, now, action.value, application_id=app.id, actor_id=actor_id, from_status=status.value,
                to_status=transition.target.value)
     return transition

@@ -17,7 +17,8 @@ from bot.callbacks import WizardOp as Op
 from bot.domain import calendar, form
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
-from bot.domain.workflow import Status
+from bot.domain.wizard_state import MemberCursor, WizardState
+from bot.domain.workflow import UNSUBMITTED, Status
 from bot.i18n import Markup, Translator
 from bot.views.common import clip, esc, kb, pairs
 from storage.models import Application as App
@@ -27,7 +28,6 @@ BAR = 10
 CLIP = 300  # characters of an answer the summary shows; "show all" sends the rest
 CURRENT_CLIP = 600  # characters of the current answer shown on a step
 LABEL_CUT = 24  # characters of a list item or file name on a button
-UNSUBMITTED = (Status.DRAFT, Status.RETURNED_L1)  # bound by the season's window (R-D1)
 
 Screen = tuple[str, InlineKeyboardMarkup]
 
@@ -46,14 +46,19 @@ class Draft:
     tz: Any = None
     obstacles: Sequence[tuple[str, Mapping[str, Any]]] = ()  # what stands in the way of submitting
     editable: frozenset[str] = frozenset()  # keys of the fields that may change
+    _state: WizardState | None = field(default=None, repr=False)
+    _stored: Any = field(default=None, repr=False)
 
     @property
     def answers(self) -> dict[str, Any]:
         return dict(self.app.answers or {})
 
     @property
-    def wizard(self) -> dict[str, Any]:
-        return dict(self.app.wizard or {})
+    def state(self) -> WizardState:
+        raw = self.app.wizard
+        if self._stored is not raw or self._state is None:  # written anew with every change
+            self._state, self._stored = WizardState.of(raw), raw
+        return self._state
 
     @property
     def files(self) -> dict[str, int]:
@@ -61,46 +66,23 @@ class Draft:
 
 
 def step_of(app: App) -> str:
-    return str((app.wizard or {}).get("step") or "summary")
+    return WizardState.of(app.wizard).step or "summary"
 
 
 def position(app: App) -> str:
-    """Where the wizard stands, down to a member's question; carried by every wizard button, so a
-    press on an older message is recognised and refused."""
-    w = app.wizard or {}
-    m = w.get("m") or {}
-    pos = step_of(app)
-    if m.get("f"):
-        pos += "-" + str(m["f"]).removeprefix("member_")
-    elif m.get("pick") is not None:
-        pos += "-pick"
-    elif w.get("item") is not None:
-        pos += f"-i{w['item']}"
-    elif w.get("paste"):
-        pos += "-paste"
-    if w.get("other"):
-        pos += "-o"
-    return pos[:40]
+    """Where the wizard stands (`WizardState.position`), carried by every wizard button."""
+    return WizardState.of(app.wizard).position()
 
 
-def button(t: Translator, app: App, op: Op, v: str | None = None, *, label: str | None = None,
-           key: str | None = None) -> Btn:
-    return Btn(label if label is not None else t.plain(key or f"wizard.button.{op.name.lower()}"),
-               callback_data=cb.Wiz(app.id, op, v, position(app)).encode())
+def button(d: Draft, op: Op, v: str | None = None, *, label: str | None = None, key: str | None = None) -> Btn:
+    return Btn(label if label is not None else d.t.plain(key or f"wizard.button.{op.name.lower()}"),
+               callback_data=cb.Wiz(d.app.id, op, v, d.state.position()).encode())
 
 
 def progress(t: Translator, key: str) -> str:
     n, total = form.step_index(key), len(form.STEPS)
     filled = round(BAR * n / total)
     return t("wizard.progress", n=n, total=total, bar=Markup("▰" * filled + "▱" * (BAR - filled)))
-
-
-def previous_step(key: str) -> str | None:
-    keys = [f.key for f in form.STEPS]
-    if key == "summary":
-        return keys[-1]
-    idx = keys.index(key)
-    return keys[idx - 1] if idx > 0 else None
 
 
 # --------------------------------------------------------------------------- the season's window
@@ -210,7 +192,7 @@ def obstacle_lines(t: Translator, obstacles: Sequence[tuple[str, Mapping[str, An
 
 
 def summary_screen(d: Draft, note: str | None = None) -> Screen:
-    t, app = d.t, d.app
+    t = d.t
     parts = ([note] if note else []) + [summary_text(d)]
     window = window_line(d)
     if window:
@@ -218,23 +200,23 @@ def summary_screen(d: Draft, note: str | None = None) -> Screen:
     blocked = obstacle_lines(t, d.obstacles)
     parts += blocked or [t("summary.ready")]
     rows: list[list[Btn]] = []
-    extra = [button(t, app, Op.FULL, f.key, label=t.plain("summary.button.full", field=clip(t.plain(f.label_key), 20)))
+    extra = [button(d, Op.FULL, f.key, label=t.plain("summary.button.full", field=clip(t.plain(f.label_key), 20)))
              for f in long_fields(d)]
     if d.files.get("photos"):
-        extra.append(button(t, app, Op.ALBUM, key="summary.button.album"))
+        extra.append(button(d, Op.ALBUM, key="summary.button.album"))
     rows += pairs(extra)
-    btns = [button(t, app, Op.EDIT, s, label=t.plain("summary.button.edit", section=t.plain(f"section.{s}")))
+    btns = [button(d, Op.EDIT, s, label=t.plain("summary.button.edit", section=t.plain(f"section.{s}")))
             for s in form.SECTIONS if any(f.key in d.editable for f in form.section_fields(s))]
     rows += pairs(btns)
     if not d.obstacles:
-        rows.append([button(t, app, Op.SUBMIT, key="summary.button.submit")])
+        rows.append([button(d, Op.SUBMIT, key="summary.button.submit")])
     return "\n\n".join(parts), kb(rows)
 
 
 def confirm_screen(d: Draft, note: str | None = None) -> Screen:
-    t, app = d.t, d.app
+    t = d.t
     parts = ([note] if note else []) + [t("submit.declaration")]
-    rows = [[button(t, app, Op.CONFIRM, key="submit.button.confirm")], [button(t, app, Op.SUMMARY)]]
+    rows = [[button(d, Op.CONFIRM, key="submit.button.confirm")], [button(d, Op.SUMMARY)]]
     return "\n\n".join(parts), kb(rows)
 
 
@@ -256,69 +238,69 @@ def intro(d: Draft) -> str:
 
 
 def nav_row(d: Draft, f: FormField, answered: bool) -> list[Btn]:
-    t, app, w = d.t, d.app, d.wizard
+    st = d.state
     row: list[Btn] = []
-    if w.get("mode") != "edit" and previous_step(f.key):
-        row.append(button(t, app, Op.BACK))
+    if st.edit != "edit" and form.previous_step(f.key):
+        row.append(button(d, Op.BACK))
     if not f.required:  # once something is given, the same button moves on with it
         given = f.kind in (Kind.VIDEO, Kind.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
-        row.append(button(t, app, Op.SKIP, key="wizard.button.next" if given else None))
+        row.append(button(d, Op.SKIP, key="wizard.button.next" if given else None))
     keep = f.kind in (Kind.UNION, Kind.YESNO, Kind.TEXT, Kind.CHOICE, Kind.YEARMONTH, Kind.AREA, Kind.MONEY) or (
-        f.kind is Kind.LONGTEXT and not w.get("buf"))
+        f.kind is Kind.LONGTEXT and not st.parts)
     if answered and keep:
-        row.append(button(t, app, Op.KEEP))
-    if w.get("mode") == "edit" or w.get("seen_summary"):
-        row.append(button(t, app, Op.SUMMARY))
+        row.append(button(d, Op.KEEP))
+    if st.edit == "edit" or st.seen_summary:
+        row.append(button(d, Op.SUMMARY))
     return row
 
 
 def choice_buttons(d: Draft, f: FormField) -> list[list[Btn]]:
     t = d.t
-    btns = [button(t, d.app, Op.CHOICE, o, label=t.plain(f"choice.{f.choices}.{o}")) for o in f.options()]
+    btns = [button(d, Op.CHOICE, o, label=t.plain(f"choice.{f.choices}.{o}")) for o in f.options()]
     rows = pairs(btns)
     if f.allow_other:
-        rows.append([button(t, d.app, Op.OTHER)])
+        rows.append([button(d, Op.OTHER)])
     return rows
 
 
 def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
     """The buttons of step `f` as it stands (also carried by a short error or acknowledgement)."""
-    t, app, w = d.t, d.app, d.wizard
+    t, st = d.t, d.state
     answered = form.is_answered(f, d.answers, d.files)
-    if w.get("other"):
-        return kb([[button(t, app, Op.BACK)]])
+    if st.other:
+        return kb([[button(d, Op.BACK)]])
     rows: list[list[Btn]] = []
-    buf = w.get("buf") or []
+    buf = st.parts or []
     if f.kind is Kind.UNION:
-        rows += pairs([button(t, app, Op.UNION, str(uid), label=name) for uid, name in d.offered])
+        rows += pairs([button(d, Op.UNION, str(uid), label=name) for uid, name in d.offered])
     elif f.kind is Kind.YESNO:
-        rows.append([button(t, app, Op.YES, key="common.yes"), button(t, app, Op.NO, key="common.no")])
+        rows.append([button(d, Op.YES, key="common.yes"), button(d, Op.NO, key="common.no")])
     elif f.kind is Kind.CHOICE:
         rows += choice_buttons(d, f)
-    elif f.kind is Kind.LINES and w.get("item") is not None \
-            and int(w["item"]) < len(d.answers.get(f.key) or []):  # one item: replaced by the next text, or removed
-        return kb([[button(t, app, Op.ITEM_DEL, str(w["item"]))], [button(t, app, Op.BACK)]])
+    elif f.kind is Kind.LINES and st.item is not None \
+            and st.item < len(d.answers.get(f.key) or []):  # one item: replaced by the next text, or removed
+        return kb([[button(d, Op.ITEM_DEL, str(st.item))], [button(d, Op.BACK)]])
     elif f.kind is Kind.LINES:
         items = list(d.answers.get(f.key) or [])
-        rows += pairs([button(t, app, Op.ITEM_PICK, str(i), label=t.plain(
+        rows += pairs([button(d, Op.ITEM_PICK, str(i), label=t.plain(
             "wizard.button.item_pick", n=i + 1, item=clip(item, LABEL_CUT))) for i, item in enumerate(items)])
         if items or buf:
-            rows.append([button(t, app, Op.DONE)])
+            rows.append([button(d, Op.DONE)])
         if buf:
-            rows.append([button(t, app, Op.CLEAR)])
+            rows.append([button(d, Op.CLEAR)])
     elif f.kind is Kind.LONGTEXT:
         if buf:
-            rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
+            rows.append([button(d, Op.DONE), button(d, Op.CLEAR)])
     elif f.kind is Kind.DOCUMENT:
-        rows += [[button(t, app, Op.FILE_DEL, str(a.id), label=t.plain(
+        rows += [[button(d, Op.FILE_DEL, str(a.id), label=t.plain(
             "wizard.button.file_del", name=clip(name, LABEL_CUT)))]
             for a, name in zip(d.atts.get(f.key, ()), file_names(t, d.atts.get(f.key, ())), strict=True)]
         if buf:
-            rows.append([button(t, app, Op.DONE), button(t, app, Op.CLEAR)])
+            rows.append([button(d, Op.DONE), button(d, Op.CLEAR)])
         elif answered and f.required:
-            rows.append([button(t, app, Op.DONE, key="wizard.button.next")])
+            rows.append([button(d, Op.DONE, key="wizard.button.next")])
     elif f.kind is Kind.VIDEO and d.atts.get(f.key):
-        rows.append([button(t, app, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video")
+        rows.append([button(d, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video")
                      for a in d.atts[f.key]])
     rows.append(nav_row(d, f, answered))
     return kb(rows)
@@ -332,12 +314,12 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
         return members_screen(d, note)
     if f.kind is Kind.PHOTOS:
         return photos_screen(d, note)
-    t, w = d.t, d.wizard
-    if w.get("other"):
+    t, st = d.t, d.state
+    if st.other:
         return other_screen(d, f, note)
     items = list(d.answers.get(f.key) or []) if f.kind is Kind.LINES else []
-    if w.get("item") is not None and int(w["item"]) < len(items):
-        i = int(w["item"])
+    if st.item is not None and st.item < len(items):
+        i = st.item
         parts = ([note] if note else []) + [progress(t, key), t("wizard.item_edit", n=i + 1, item=items[i],
                                                                   each=f.max_len)]
         return "\n\n".join(parts), step_keyboard(d, f)
@@ -345,7 +327,7 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
     parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
     if t.has(f.example_key):
         parts.append(t("wizard.example", example=t(f.example_key)))
-    buf = w.get("buf") or []
+    buf = st.parts or []
     if buf:
         parts.append(t("wizard.buffer", chars=sum(len(b) for b in buf), max=f.max_len, parts=len(buf)))
     elif f.kind is Kind.LINES and d.answers.get(f.key):
@@ -366,7 +348,7 @@ def other_screen(d: Draft, f: FormField, note: str | None = None) -> Screen:
     current = d.answers.get(f.key)
     if current and current not in f.options():
         parts.append(t("wizard.current", value=str(current)))
-    return "\n\n".join(parts), kb([[button(t, d.app, Op.BACK)]])
+    return "\n\n".join(parts), kb([[button(d, Op.BACK)]])
 
 
 def short_reply(d: Draft, note: str) -> Screen:
@@ -374,11 +356,11 @@ def short_reply(d: Draft, note: str) -> Screen:
     buttons, without sending the whole question again."""
     key = step_of(d.app)
     f = form.BY_KEY.get(key)
-    m = d.wizard.get("m") or {}
-    if f is not None and f.kind is Kind.MEMBERS and m.get("f") and not d.wizard.get("other"):
-        mf = form.BY_KEY[m["f"]]
+    m = d.state.member
+    if f is not None and f.kind is Kind.MEMBERS and m is not None and m.question and not d.state.other:
+        mf = form.BY_KEY[m.question]
         return f"{note}\n\n{member_progress(d, m)}\n<b>{d.t(mf.label_key)}</b>", member_field_keyboard(d, mf)
-    if f is None or f.kind in (Kind.MEMBERS, Kind.PHOTOS) or m.get("f"):
+    if f is None or f.kind in (Kind.MEMBERS, Kind.PHOTOS) or (m is not None and m.question):
         return screen(d, note)
     return f"{note}\n\n{progress(d.t, key)}\n<b>{d.t(f.label_key)}</b>", step_keyboard(d, f)
 
@@ -387,19 +369,19 @@ def short_reply(d: Draft, note: str) -> Screen:
 
 
 def members_screen(d: Draft, note: str | None = None) -> Screen:
-    t, app, w = d.t, d.app, d.wizard
-    m = w.get("m")
-    if m and m.get("f"):
+    t, st = d.t, d.state
+    m = st.member
+    if m is not None and m.question:
         return member_field_screen(d, m, note)
     members = list(d.answers.get("members") or [])
-    if m and m.get("pick") is not None:
-        i = int(m["pick"])
+    if m is not None and m.pick is not None:
+        i = m.pick
         row = members[i]
         lines = ([note] if note else []) + [t("members.edit_which", n=i + 1, name=row.get("name", ""))]
-        btns = [button(t, app, Op.MEMBER_FIELD, mf.key.removeprefix("member_"), label=t.plain(mf.label_key))
+        btns = [button(d, Op.MEMBER_FIELD, mf.key.removeprefix("member_"), label=t.plain(mf.label_key))
                 for mf in form.MEMBER_FIELDS]
-        return "\n\n".join(lines), kb([*pairs(btns), [button(t, app, Op.BACK)]])
-    if w.get("paste"):
+        return "\n\n".join(lines), kb([*pairs(btns), [button(d, Op.BACK)]])
+    if st.paste:
         return paste_screen(d, note)
     parts = [note] if note else []
     parts += [progress(t, "members"), f"<b>{t('field.members.label')}</b>", t("field.members.prompt"),
@@ -412,42 +394,42 @@ def members_screen(d: Draft, note: str | None = None) -> Screen:
     rows: list[list[Btn]] = []
     for i, r in enumerate(members):
         rows.append([
-            button(t, app, Op.MEMBER_EDIT, str(i), label=t.plain("members.button.edit", n=i + 1,
+            button(d, Op.MEMBER_EDIT, str(i), label=t.plain("members.button.edit", n=i + 1,
                                                                  name=clip(str(r.get("name", "")), 12))),
-            button(t, app, Op.MEMBER_DEL, str(i), label=t.plain("members.button.remove", n=i + 1)),
+            button(d, Op.MEMBER_DEL, str(i), label=t.plain("members.button.remove", n=i + 1)),
         ])
     if len(members) < form.MAX_MEMBERS:
-        rows.append([button(t, app, Op.MEMBER_ADD, key="members.button.add" if not members else "members.button.more")])
+        rows.append([button(d, Op.MEMBER_ADD, key="members.button.add" if not members else "members.button.more")])
     if members:
-        rows.append([button(t, app, Op.DONE)])
+        rows.append([button(d, Op.DONE)])
     rows.append(nav_row(d, form.BY_KEY["members"], False))
     return "\n\n".join(parts), kb(rows)
 
 
-def member_field_screen(d: Draft, m: Mapping[str, Any], note: str | None = None) -> Screen:
+def member_field_screen(d: Draft, m: MemberCursor, note: str | None = None) -> Screen:
     t = d.t
-    mf = form.BY_KEY[m["f"]]
-    if d.wizard.get("other"):
+    mf = form.BY_KEY[m.question or ""]
+    if d.state.other:
         return other_screen_member(d, mf, note)
     members = list(d.answers.get("members") or [])
     parts = [note] if note else []
     parts += [member_progress(d, m), f"<b>{t(mf.label_key)}</b>", t(mf.prompt_key)]
     if t.has(mf.example_key):
         parts.append(t("wizard.example", example=t(mf.example_key)))
-    row = dict(m.get("row") or {})
-    if m.get("i") is not None and int(m["i"]) < len(members):
-        row = dict(members[int(m["i"])])
+    row = dict(m.row)
+    if m.index is not None and m.index < len(members):
+        row = dict(members[m.index])
     current = row.get(mf.key.removeprefix("member_"))
     if current not in (None, ""):
         parts.append(t("wizard.current", value=display(mf, current, t)))
     return "\n\n".join(parts), member_field_keyboard(d, mf)
 
 
-def member_progress(d: Draft, m: Mapping[str, Any]) -> str:
+def member_progress(d: Draft, m: MemberCursor) -> str:
     """"Member N, question k of K"."""
-    ask = list(m.get("ask") or [f.key for f in form.MEMBER_FIELDS])
-    k = ask.index(m["f"]) + 1 if m["f"] in ask else 1
-    number = (int(m["i"]) + 1) if m.get("i") is not None else len(d.answers.get("members") or []) + 1
+    ask = m.questions([f.key for f in form.MEMBER_FIELDS])
+    k = ask.index(m.question) + 1 if m.question in ask else 1
+    number = m.index + 1 if m.index is not None else len(d.answers.get("members") or []) + 1
     return d.t("members.progress", n=number, k=k, total=len(ask))
 
 
@@ -455,33 +437,33 @@ def member_field_keyboard(d: Draft, mf: FormField) -> InlineKeyboardMarkup:
     rows: list[list[Btn]] = []
     if mf.kind is Kind.CHOICE:
         rows += choice_buttons(d, mf)
-    rows.append([button(d.t, d.app, Op.BACK)])
+    rows.append([button(d, Op.BACK)])
     return kb(rows)
 
 
 def other_screen_member(d: Draft, mf: FormField, note: str | None = None) -> Screen:
     t = d.t
     parts = ([note] if note else []) + [t("wizard.type_other", field=t(mf.label_key))]
-    return "\n\n".join(parts), kb([[button(t, d.app, Op.BACK)]])
+    return "\n\n".join(parts), kb([[button(d, Op.BACK)]])
 
 
 def paste_screen(d: Draft, note: str | None = None) -> Screen:
     """The preview of a pasted members table: each row read, its errors marked; add the valid rows,
     complete a faulty one step by step, or drop them."""
-    t, app = d.t, d.app
-    rows_in = list(d.wizard.get("paste") or [])
-    good = [r for r in rows_in if not r.get("err")]
+    t = d.t
+    rows_in = list(d.state.paste or [])
+    good = [r for r in rows_in if not r.err]
     parts = ([note] if note else []) + [f"<b>{t('field.members.label')}</b>",
                                         t("paste.title", n=len(rows_in), ok=len(good))]
     lines = []
     for i, r in enumerate(rows_in, start=1):
-        data = dict(r.get("row") or {})
-        if not r.get("err"):
+        data = dict(r.row)
+        if not r.err:
             lines.append(f"{i}. ✅ {esc(member_line(data, t))}")
             continue
         errs = "；".join if t.lang == "zh" else "; ".join
         bits = errs([t.plain("paste.error", field=t.plain(form.BY_KEY[k].label_key),
-                             why=t.plain(f"error.{code}", **params)) for k, (code, params) in r["err"].items()])
+                             why=t.plain(f"error.{code}", **params)) for k, (code, params) in r.err.items()])
         name = data.get("name") or t.plain("paste.no_name")
         lines.append(f"{i}. ⚠️ {esc(str(name))}：{esc(bits)}" if t.lang == "zh" else
                      f"{i}. ⚠️ {esc(str(name))}: {esc(bits)}")
@@ -490,10 +472,10 @@ def paste_screen(d: Draft, note: str | None = None) -> Screen:
         parts.append(t("paste.confirm_hint", ok=len(good)))
     rows: list[list[Btn]] = []
     if good:
-        rows.append([button(t, app, Op.PASTE_OK, label=t.plain("paste.button.add", n=len(good)))])
-    rows += pairs([button(t, app, Op.PASTE_FIX, str(i), label=t.plain("paste.button.fix", n=i + 1))
-                   for i, r in enumerate(rows_in) if r.get("err")], 3)
-    rows.append([button(t, app, Op.PASTE_DROP, key="paste.button.drop")])
+        rows.append([button(d, Op.PASTE_OK, label=t.plain("paste.button.add", n=len(good)))])
+    rows += pairs([button(d, Op.PASTE_FIX, str(i), label=t.plain("paste.button.fix", n=i + 1))
+                   for i, r in enumerate(rows_in) if r.err], 3)
+    rows.append([button(d, Op.PASTE_DROP, key="paste.button.drop")])
     return "\n\n".join(parts), kb(rows)
 
 
@@ -501,20 +483,20 @@ def paste_screen(d: Draft, note: str | None = None) -> Screen:
 
 
 def photos_screen(d: Draft, note: str | None = None) -> Screen:
-    t, app = d.t, d.app
+    t = d.t
     atts = list(d.atts.get("photos", ()))
     n = len(atts)
     parts = [note] if note else []
     parts += [progress(t, "photos"), f"<b>{t('field.photos.label')}</b>", t("field.photos.prompt"),
               t("photos.counter", n=n, max=form.MAX_PHOTOS, min=form.MIN_PHOTOS)]
     rows: list[list[Btn]] = []
-    btns = [button(t, app, Op.FILE_DEL, str(a.id), label=t.plain("photos.button.remove", n=i))
+    btns = [button(d, Op.FILE_DEL, str(a.id), label=t.plain("photos.button.remove", n=i))
             for i, a in enumerate(atts, start=1)]
     rows += pairs(btns, 3)
     if n:
-        rows.append([button(t, app, Op.ALBUM, key="summary.button.album")])
+        rows.append([button(d, Op.ALBUM, key="summary.button.album")])
     if n >= form.MIN_PHOTOS:
-        rows.append([button(t, app, Op.DONE)])
+        rows.append([button(d, Op.DONE)])
     rows.append(nav_row(d, form.BY_KEY["photos"], n >= form.MIN_PHOTOS))
     return "\n\n".join(parts), kb(rows)
 

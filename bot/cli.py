@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
               "permissions or unset LOG_FILE", file=sys.stderr)
         return startup.EXIT_DATA_DIR
     try:
+        startup.check_packages(settings)
         if args.command == "export":
             return export_cli.run(args, settings)
         if args.command in ("backup", "restore"):

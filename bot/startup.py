@@ -11,12 +11,14 @@
 | 7 | the Bot API rejected BOT_TOKEN |
 | 8 | the Bot API stayed unreachable for STARTUP_RETRY_SECONDS |
 | 9 | the database's schema is newer than this version of the bot |
+| 10 | a package the configuration needs is not installed (the PostgreSQL driver, the webhook server) |
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import sqlite3
@@ -41,6 +43,7 @@ EXIT_DAMAGED = 6
 EXIT_TOKEN = 7
 EXIT_NETWORK = 8
 EXIT_SCHEMA = 9
+EXIT_MISSING = 10
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -91,6 +94,43 @@ def tighten(data_dir: Path) -> None:
 def _chmod(path: Path, mode: int) -> None:
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
         path.chmod(mode)
+
+
+# --------------------------------------------------------------------------- packages
+
+# the async drivers the bot speaks, by database: (driver, module, what, how to install)
+DRIVERS = {
+    "postgresql": ("asyncpg", "asyncpg", "the PostgreSQL driver", "pip install -e '.[postgres]'"),
+    "sqlite": ("aiosqlite", "aiosqlite", "the SQLite driver", "pip install -e ."),
+}
+
+
+def needed_packages(settings: Settings) -> list[tuple[str, str, str]]:
+    """The optional packages this configuration names: (module, what, how to install)."""
+    url = make_url(settings.database_url)
+    backend = url.get_backend_name()
+    if backend not in DRIVERS:
+        raise StartupFault(EXIT_CONFIG, f"DATABASE_URL names a {backend!r} database: use postgresql+asyncpg://… "
+                                        "or sqlite+aiosqlite:///…")
+    driver, module, what, fix = DRIVERS[backend]
+    if url.get_driver_name() != driver:
+        raise StartupFault(EXIT_CONFIG, f"DATABASE_URL names the driver {url.get_driver_name()!r}, which the bot "
+                                        f"does not speak: write {backend}+{driver}://…")
+    out = [(module, what, fix)]
+    if settings.webhook_url:
+        out.append(("tornado", "the webhook server (WEBHOOK_URL is set)",
+                    "pip install 'python-telegram-bot[webhooks]'"))
+    return out
+
+
+def check_packages(settings: Settings) -> None:
+    """Every package the configuration names can be imported; the first that cannot is one line."""
+    for module, what, fix in needed_packages(settings):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise StartupFault(EXIT_MISSING, f"{what} is not installed (no module {exc.name or module!r}): "
+                                             f"install it: {fix}") from None
 
 
 # --------------------------------------------------------------------------- database

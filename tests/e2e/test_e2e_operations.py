@@ -30,7 +30,7 @@ def fault_lines(bot: BotProcess) -> list[str]:
     return [ln for ln in bot.log_text().splitlines() if ln.strip() and not ln.startswith("=====")]
 
 
-async def exit_code(bot: BotProcess, timeout: float = 20.0) -> int | None:  # noqa: ASYNC109
+async def exit_code(bot: BotProcess, timeout: float = 60.0) -> int | None:  # noqa: ASYNC109
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while bot.is_running():
@@ -70,7 +70,9 @@ async def pg() -> AsyncIterator[Databases]:
 async def test_startup_faults_are_one_line_each_with_its_own_exit_code(fake_api, bot_process_factory, tmp_path):
     """Every start-up fault: one line naming the cause and the fix, and a distinct non-zero exit code —
     DATA_DIR unwritable, a SQLite file that is not a database, a damaged one, the token rejected by the
-    Bot API (never printed), the Bot API unreachable (retried with one line per attempt)."""
+    Bot API (never printed), the Bot API unreachable (retried with one line per attempt), a PostgreSQL URL
+    without the PostgreSQL driver installed (hidden here by an `asyncpg` first on PYTHONPATH that cannot be
+    imported, as when the extra is missing)."""
     not_a_dir = tmp_path / "file-not-dir"
     not_a_dir.write_text("x")
     garbage = tmp_path / "garbage"
@@ -78,6 +80,11 @@ async def test_startup_faults_are_one_line_each_with_its_own_exit_code(fake_api,
     (garbage / "studio.db").write_bytes(os.urandom(8192))
     damaged = damaged_sqlite(tmp_path / "damaged")
     wrong_token = "987654:WRONG-token_never-to-be-printed"
+    hidden = tmp_path / "no-driver" / "asyncpg"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'asyncpg\'", name="asyncpg")\n')
+    no_driver = {"DATABASE_URL": "postgresql+asyncpg://bot:secret@127.0.0.1:9/studio",
+                 "PYTHONPATH": os.pathsep.join(p for p in (str(hidden.parent), os.environ.get("PYTHONPATH")) if p)}
     cases = {
         "data_dir": ({"env": {"DATA_DIR": str(not_a_dir / "sub")}}, startup.EXIT_DATA_DIR, "DATA_DIR"),
         "not_a_database": ({"data_dir": garbage}, startup.EXIT_DAMAGED, "restore"),
@@ -85,6 +92,7 @@ async def test_startup_faults_are_one_line_each_with_its_own_exit_code(fake_api,
         "token": ({"env": {"BOT_TOKEN": wrong_token}}, startup.EXIT_TOKEN, "BOT_TOKEN"),
         "network": ({"env": {"BOT_API_URL": "http://127.0.0.1:9/bot", "STARTUP_RETRY_SECONDS": "1"}},
                     startup.EXIT_NETWORK, "BOT_API_URL"),
+        "no_driver": ({"env": no_driver}, startup.EXIT_MISSING, "pip install -e '.[postgres]'"),
     }
     results = await asyncio.gather(*(started_and_exited(bot_process_factory, **kw) for kw, _, _ in cases.values()))
     codes = {}

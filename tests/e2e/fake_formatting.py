@@ -103,47 +103,9 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
     while i < n:
         ch = src[i]
         if ch == "<":
-            end = src.find(">", i)
-            if end == -1:
-                raise _fail(f"Unclosed start tag at byte offset {_byte_offset(src, i)}")
-            inner = src[i + 1 : end]
-            if inner.startswith("/"):
-                name = inner[1:].strip().lower()
-                if not stack:
-                    raise _fail(f"Unexpected end tag at byte offset {_byte_offset(src, i)}")
-                top = stack.pop()
-                if top.name != name:
-                    raise _fail(
-                        f"Unmatched end tag at byte offset {_byte_offset(src, i)}, "
-                        f'expected "</{top.name}>", found "</{name}>"'
-                    )
-                _close_html(out, top, stack)
-            else:
-                m = _TAG_RE.fullmatch(inner)
-                name = m.group(1).lower() if m else (inner.split() or [""])[0]
-                if m is None or name not in _HTML_TAGS:
-                    raise _fail(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
-                attrs: dict[str, str] = {}
-                for am in _ATTR_RE.finditer(m.group(2) or ""):
-                    value = am.group(2) or ""
-                    if value[:1] in ("'", '"'):
-                        value = value[1:-1]
-                    attrs[am.group(1).lower()] = _decode_entities(value)
-                if name == "span" and attrs.get("class") != "tg-spoiler":
-                    raise _fail(
-                        f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(src, i)}'
-                    )
-                stack.append(_OpenTag(name, out.length16, _byte_offset(src, i), attrs))
-            i = end + 1
+            i = _html_tag(src, i, out, stack)
         elif ch == "&":
-            m2 = _ENTITY_RE.match(src, i)
-            decoded = _decode_one(m2.group(1)) if m2 else None
-            if m2 and decoded is not None:
-                out.add(decoded)
-                i = m2.end()
-            else:
-                out.add("&")
-                i += 1
+            i = _html_entity(src, i, out)
         else:
             j = i
             while j < n and src[j] not in "<&":
@@ -153,6 +115,56 @@ def parse_html(src: str) -> tuple[str, list[JSON]]:
     if stack:
         raise _fail(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
     return out.result()
+
+
+def _html_tag(src: str, i: int, out: _Builder, stack: list[_OpenTag]) -> int:
+    """One start or end tag at `i`; the index after it."""
+    end = src.find(">", i)
+    if end == -1:
+        raise _fail(f"Unclosed start tag at byte offset {_byte_offset(src, i)}")
+    inner = src[i + 1 : end]
+    if inner.startswith("/"):
+        name = inner[1:].strip().lower()
+        if not stack:
+            raise _fail(f"Unexpected end tag at byte offset {_byte_offset(src, i)}")
+        top = stack.pop()
+        if top.name != name:
+            raise _fail(
+                f"Unmatched end tag at byte offset {_byte_offset(src, i)}, "
+                f'expected "</{top.name}>", found "</{name}>"'
+            )
+        _close_html(out, top, stack)
+        return end + 1
+    m = _TAG_RE.fullmatch(inner)
+    name = m.group(1).lower() if m else (inner.split() or [""])[0]
+    if m is None or name not in _HTML_TAGS:
+        raise _fail(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
+    attrs = _html_attrs(m.group(2) or "")
+    if name == "span" and attrs.get("class") != "tg-spoiler":
+        raise _fail(f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(src, i)}')
+    stack.append(_OpenTag(name, out.length16, _byte_offset(src, i), attrs))
+    return end + 1
+
+
+def _html_attrs(text: str) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    for am in _ATTR_RE.finditer(text):
+        value = am.group(2) or ""
+        if value[:1] in ("'", '"'):
+            value = value[1:-1]
+        attrs[am.group(1).lower()] = _decode_entities(value)
+    return attrs
+
+
+def _html_entity(src: str, i: int, out: _Builder) -> int:
+    """A character reference at `i` (or a bare ampersand); the index after it."""
+    m = _ENTITY_RE.match(src, i)
+    decoded = _decode_one(m.group(1)) if m else None
+    if m and decoded is not None:
+        out.add(decoded)
+        return m.end()
+    out.add("&")
+    return i + 1
 
 
 def _decode_one(body: str) -> str | None:
@@ -228,88 +240,121 @@ _MDV2_NAMES = {
 
 def parse_markdown_v2(src: str) -> tuple[str, list[JSON]]:
     """Parse MarkdownV2; raise :class:`EntityParseError` like Telegram does."""
-    out = _Builder()
-    stack: list[tuple[str, int, int]] = []  # (type, start16, src index)
-    quote_start: int | None = None
-    i = 0
-    n = len(src)
-    at_line_start = True
-    while i < n:
-        ch = src[i]
-        if at_line_start:
-            at_line_start = False
-            if ch == ">":
-                if quote_start is None:
-                    quote_start = out.length16
-                i += 1
-                continue
-            if quote_start is not None:
-                _end_quote(out, quote_start)
-                quote_start = None
-        if ch == "\\":
-            if i + 1 < n and 1 <= ord(src[i + 1]) <= 126:
-                out.add(src[i + 1])
-                i += 2
-                continue
-            raise _fail("Character '\\' is reserved and must be escaped with the preceding '\\'")
-        if ch == "\n":
-            out.add(ch)
-            i += 1
-            at_line_start = True
-            if quote_start is not None and (i >= n or src[i] != ">"):
-                _end_quote(out, quote_start, trailing_newline=True)
-                quote_start = None
-            continue
-        if ch == "`":
-            i = _mdv2_code(src, i, out)
-            continue
-        token = next((t for t in _MDV2_TOKENS if src.startswith(t[0], i)), None)
+    return _MdV2(src).parse()
+
+
+class _MdV2:
+    """One MarkdownV2 text being read: each step reads what stands at `i` and moves past it."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.out = _Builder()
+        self.stack: list[tuple[str, int, int]] = []  # (type, start16, src index)
+        self.quote_start: int | None = None
+        self.i = 0
+
+    def parse(self) -> tuple[str, list[JSON]]:
+        src, n = self.src, len(self.src)
+        at_line_start = True
+        while self.i < n:
+            if at_line_start:
+                at_line_start = False
+                if self._line_start():
+                    continue
+            ch = src[self.i]
+            if ch == "\\":
+                self._escape()
+            elif ch == "\n":
+                self._newline()
+                at_line_start = True
+            elif ch == "`":
+                self.i = _mdv2_code(src, self.i, self.out)
+            elif not self._markup(ch):
+                if ch in _MDV2_RESERVED:
+                    raise _fail(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
+                self.out.add(ch)
+                self.i += 1
+        if self.stack:
+            etype, _, idx = self.stack[-1]
+            raise _fail(f"Can't find end of {_MDV2_NAMES[etype]} entity at byte offset {_byte_offset(src, idx)}")
+        if self.quote_start is not None:
+            _end_quote(self.out, self.quote_start)
+        return self.out.result()
+
+    def _line_start(self) -> bool:
+        """A quote marker at the start of a line (True: consumed), or the end of a quote."""
+        if self.src[self.i] == ">":
+            if self.quote_start is None:
+                self.quote_start = self.out.length16
+            self.i += 1
+            return True
+        if self.quote_start is not None:
+            _end_quote(self.out, self.quote_start)
+            self.quote_start = None
+        return False
+
+    def _escape(self) -> None:
+        src, i = self.src, self.i
+        if i + 1 < len(src) and 1 <= ord(src[i + 1]) <= 126:
+            self.out.add(src[i + 1])
+            self.i += 2
+            return
+        raise _fail("Character '\\' is reserved and must be escaped with the preceding '\\'")
+
+    def _newline(self) -> None:
+        self.out.add("\n")
+        self.i += 1
+        if self.quote_start is not None and (self.i >= len(self.src) or self.src[self.i] != ">"):
+            _end_quote(self.out, self.quote_start, trailing_newline=True)
+            self.quote_start = None
+
+    def _markup(self, ch: str) -> bool:
+        """An entity's opening or closing token at `i` (True: consumed)."""
+        token = next((t for t in _MDV2_TOKENS if self.src.startswith(t[0], self.i)), None)
         if token is not None:
-            etype = token[1]
-            open_idx = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == etype), None)
-            if open_idx is not None:
-                if open_idx != len(stack) - 1:
-                    inner = stack[-1]
-                    raise _fail(
-                        f"Can't find end of {_MDV2_NAMES[inner[0]]} entity at byte "
-                        f"offset {_byte_offset(src, inner[2])}"
-                    )
-                _, start, _ = stack.pop()
-                out.entity(etype, start)
-            else:
-                stack.append((etype, out.length16, i))
-            i += len(token[0])
-            continue
+            self._toggle(token[1])
+            self.i += len(token[0])
+            return True
         if ch == "[":
-            stack.append(("text_link", out.length16, i))
-            i += 1
-            continue
-        if ch == "]" and stack and stack[-1][0] == "text_link":
-            etype, start, _ = stack.pop()
-            if not src.startswith("(", i + 1):
-                raise _fail("Character ']' is reserved and must be escaped with the preceding '\\'")
-            j = i + 2
-            url_parts: list[str] = []
-            while j < n and src[j] != ")":
-                if src[j] == "\\" and j + 1 < n:
-                    j += 1
-                url_parts.append(src[j])
+            self.stack.append(("text_link", self.out.length16, self.i))
+            self.i += 1
+            return True
+        if ch == "]" and self.stack and self.stack[-1][0] == "text_link":
+            self._link_end()
+            return True
+        return False
+
+    def _toggle(self, etype: str) -> None:
+        stack = self.stack
+        open_idx = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == etype), None)
+        if open_idx is None:
+            stack.append((etype, self.out.length16, self.i))
+            return
+        if open_idx != len(stack) - 1:
+            inner = stack[-1]
+            raise _fail(
+                f"Can't find end of {_MDV2_NAMES[inner[0]]} entity at byte "
+                f"offset {_byte_offset(self.src, inner[2])}"
+            )
+        _, start, _ = stack.pop()
+        self.out.entity(etype, start)
+
+    def _link_end(self) -> None:
+        src, i, n = self.src, self.i, len(self.src)
+        _, start, _ = self.stack.pop()
+        if not src.startswith("(", i + 1):
+            raise _fail("Character ']' is reserved and must be escaped with the preceding '\\'")
+        j = i + 2
+        url_parts: list[str] = []
+        while j < n and src[j] != ")":
+            if src[j] == "\\" and j + 1 < n:
                 j += 1
-            if j >= n:
-                raise _fail(f"Can't find end of a URL at byte offset {_byte_offset(src, i + 1)}")
-            out.entity("text_link", start, url="".join(url_parts))
-            i = j + 1
-            continue
-        if ch in _MDV2_RESERVED:
-            raise _fail(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
-        out.add(ch)
-        i += 1
-    if stack:
-        etype, _, idx = stack[-1]
-        raise _fail(f"Can't find end of {_MDV2_NAMES[etype]} entity at byte offset {_byte_offset(src, idx)}")
-    if quote_start is not None:
-        _end_quote(out, quote_start)
-    return out.result()
+            url_parts.append(src[j])
+            j += 1
+        if j >= n:
+            raise _fail(f"Can't find end of a URL at byte offset {_byte_offset(src, i + 1)}")
+        self.out.entity("text_link", start, url="".join(url_parts))
+        self.i = j + 1
 
 
 def _end_quote(out: _Builder, start: int, trailing_newline: bool = False) -> None:

@@ -447,24 +447,56 @@ _DAMAGED = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError,
 def _extract(path: Path, workdir: Path) -> tuple[dict[str, Any] | None, dict[str, tuple[int, str]]]:
     """Stream every member to `workdir` (hashing it on the way): the manifest and (size, sha256) by name.
     Members that are not regular files, or not where a backup puts files, are refused."""
-    manifest: dict[str, Any] | None = None
-    extracted: dict[str, tuple[int, str]] = {}
+    sink = _Sink(workdir)
+    for name, src in _members(path):
+        sink.take(name, src)
+    return sink.manifest, sink.extracted
 
-    def take(name: str, src: IO[bytes] | None) -> None:
-        nonlocal manifest
+
+def _members(path: Path) -> Iterator[tuple[str, IO[bytes] | None]]:
+    """(name, stream) of every file member of a ZIP or tar archive; None for links and other non-files."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = _normal(info.filename)
+                if info.is_dir() or not name:
+                    continue
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symbolic link
+                    yield name, None
+                    continue
+                with zf.open(info) as src:
+                    yield name, src
+        return
+    with tarfile.open(path, "r:*") as tf:
+        for member in tf:
+            name = _normal(member.name)
+            if member.isdir() or not name:
+                continue
+            yield name, tf.extractfile(member) if member.isreg() else None
+
+
+class _Sink:
+    """Where the members of a backup go: the manifest read, every other file written and hashed."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.manifest: dict[str, Any] | None = None
+        self.extracted: dict[str, tuple[int, str]] = {}
+
+    def take(self, name: str, src: IO[bytes] | None) -> None:
         if name == MANIFEST:
             if src is None:
                 raise BackupError("the manifest is not a regular file")
             try:
-                manifest = json.loads(src.read(16 * 1024 * 1024))
+                self.manifest = json.loads(src.read(16 * 1024 * 1024))
             except ValueError:
                 raise BackupError("the manifest is not valid JSON") from None
             return
         if src is None or not _safe_member(name):
             raise BackupError(f"unexpected member in the archive: {name!r}")
-        if name in extracted:
+        if name in self.extracted:
             raise BackupError(f"{name} appears twice in the archive")
-        target = workdir / name
+        target = self.workdir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
         with _private(target) as dst:
@@ -472,29 +504,7 @@ def _extract(path: Path, workdir: Path) -> tuple[dict[str, Any] | None, dict[str
                 digest.update(chunk)
                 size += len(chunk)
                 dst.write(chunk)
-        extracted[name] = (size, digest.hexdigest())
-
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                name = _normal(info.filename)
-                if info.is_dir() or not name:
-                    continue
-                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                if is_link:
-                    take(name, None)
-                    continue
-                with zf.open(info) as src:
-                    take(name, src)
-        return manifest, extracted
-    with tarfile.open(path, "r:*") as tf:
-        for member in tf:
-            name = _normal(member.name)
-            if member.isdir() or not name:
-                continue
-            fh = tf.extractfile(member) if member.isreg() else None
-            take(name, fh)
-    return manifest, extracted
+        self.extracted[name] = (size, digest.hexdigest())
 
 
 def _open_archive(path: Path, workdir: Path) -> _Archive:

@@ -302,3 +302,32 @@ class MuteBtn(Codec):
 
     prefix: ClassVar[str] = "mute"
     kind: str
+
+
+# --------------------------------------------------------------------------- results (conversations/results.py)
+
+
+class ResultOp(StrEnum):
+    LIST = "ls"  # the results of studio `ref` (v "a": of application `ref`), year `at`
+    ADD = "add"  # record a result of studio `ref` (v "a": application `ref`; v "r": from report `at`)
+    PICK = "p"  # v: the option chosen for the field asked
+    YES = "y"
+    NO = "n"
+    SKIP = "s"  # leave the field asked empty (not recognised, for the level)
+    SAVE = "ok"
+    CANCEL = "x"
+    VIEW = "v"  # one result `ref`
+    DEL = "del"  # remove result `ref`, then confirm
+    DELOK = "delok"
+    CERT = "cert"  # send result `ref`'s certificate
+
+
+@dataclass(frozen=True)
+class ResultBtn(Codec):
+    """A button of the results registry; `at` says which field the press answers, or a year or report."""
+
+    prefix: ClassVar[str] = "res"
+    op: ResultOp
+    ref: int = 0
+    v: str | None = None
+    at: str | None = None

@@ -152,16 +152,18 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    from conversations import admin, apply, exports, inputs, inspect, notice, reminders, report, review, status
+    from conversations import admin, apply, exports, inputs, inspect, notice, reminders, report, results, review, status
 
     # text goes to the flow waiting for it whatever the order here (`conversations.inputs`); the
     # catch-alls below come last
     app.add_handler(TypeHandler(Update, inputs.ender(
-        [apply.WIZARD, review.REVIEW, admin.ADMIN, report.REPORT, inspect.INSPECT])), group=inputs.PRE_GROUP)
+        [apply.WIZARD, review.REVIEW, admin.ADMIN, report.REPORT, inspect.INSPECT,
+         results.RESULTS])), group=inputs.PRE_GROUP)
     report.register(app)
     inspect.register(app)
     notice.register(app)
     reminders.register(app)
+    results.register(app)
     admin.register(app)
     review.register(app)
     apply.register(app)

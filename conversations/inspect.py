@@ -17,10 +17,12 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 from bot import callbacks as cb
 from bot import effects
 from bot.callbacks import InspectOp
+from bot.domain.results import record_of
 from bot.domain.values import parse_date_or_none
 from bot.domain.workflow import Role
 from bot.i18n import Translator
 from bot.runtime import Rq, handler
+from bot.services import results as svc_results
 from bot.services import studios as svc
 from bot.views import studios as views
 from bot.views import year_report as report_views
@@ -113,7 +115,8 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
             rq.refuse(t("error.stale_button"), "stale")
             return
         files = await svc.report_files(rq.session, report.id)
-        rq.reply(report_views.filed_view(t, report, studio, len(files),
+        recorded = [(r.id, record_of(r)) for r in await svc_results.of_studio(rq.session, studio, year)]
+        rq.reply(report_views.filed_view(t, report, studio, len(files), recorded,
                                          rq.svc.local(report.filed_at).strftime("%Y-%m-%d")))  # type: ignore[arg-type]
         _send_report_files(rq, [(f.kind, f.telegram_file_id) for f in files])
         return

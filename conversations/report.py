@@ -17,8 +17,10 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 from bot import callbacks as cb
 from bot import files as fileio
 from bot.callbacks import ReportOp
+from bot.domain.results import record_of
 from bot.runtime import Rq, handler
 from bot.services import pings as svc_pings
+from bot.services import results as svc_results
 from bot.services import studios as svc
 from bot.views import year_report as views
 from conversations import inputs
@@ -36,10 +38,16 @@ def _report_waiting(rq: Rq, report_id: int) -> None:
     inputs.wait(rq, REPORT, {"report": report_id})
 
 
+async def _year_results(rq: Rq, studio: Studio, year: int) -> list[tuple[int, dict[str, Any]]]:
+    """The studio's results of `year` on record (R-D5): what the report's results step shows."""
+    return [(r.id, record_of(r)) for r in await svc_results.of_studio(rq.session, studio, year)]
+
+
 async def show_report(rq: Rq, report: YearReport, studio: Studio, note: str | None = None, *,
                       edit: bool = False) -> None:
     files = len(await svc.report_files(rq.session, report.id))
-    text, markup = views.report_screen(rq.t, report, studio, files, note)
+    text, markup = views.report_screen(rq.t, report, studio, files, await _year_results(rq, studio, report.year),
+                                       note)
     if edit:
         rq.edit(text, markup)
     else:
@@ -53,7 +61,8 @@ async def _open_report(rq: Rq, studio: Studio, *, edit: bool = False) -> None:
     if report.filed_at is not None:
         _stop_waiting(rq)
         files = len(await svc.report_files(rq.session, report.id))
-        text = views.filed_view(t, report, studio, files, rq.svc.local(report.filed_at).strftime("%Y-%m-%d"))
+        text = views.filed_view(t, report, studio, files, await _year_results(rq, studio, year),
+                                rq.svc.local(report.filed_at).strftime("%Y-%m-%d"))
         if edit:
             rq.edit(text)
         else:
@@ -131,9 +140,9 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
         target = data.v or ""
         if target == "confirm":
             svc.goto(report, "confirm", edit=False)
-        elif target in svc.REPORT_STEPS:
+        elif target in svc.REPORT_STEPS and target != step:
             svc.goto(report, target, edit=True)
-        else:
+        elif target != step:  # back from recording a result: the step stays as it was
             rq.refuse(t("error.bad_button"), "bad_button")
             return
         await show_report(rq, report, studio, edit=True)
@@ -150,6 +159,8 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
         if step != "confirm":
             rq.refuse(t("error.stale_button"), "stale")
             return
+        if "results" in a:  # filed with the year's results on record now
+            svc.results_done(report, [rid for rid, _ in await _year_results(rq, studio, report.year)])
         try:
             await svc.file_report(rq.session, report, studio, rq.user.id, rq.svc.clock.now())
         except svc.Refused as exc:
@@ -163,7 +174,7 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
         rq.edit(t("report.filed", studio=studio.name, year=report.year,
                   date=rq.svc.local(rq.svc.clock.now()).strftime("%Y-%m-%d")))
         return
-    expected = {ReportOp.DONE: ("work", "results", "files"), ReportOp.CLEAR: ("work", "results"),
+    expected = {ReportOp.DONE: ("work", "results", "files"), ReportOp.CLEAR: ("work",),
                 ReportOp.NONE: ("results",), ReportOp.SKIP: ("files",), ReportOp.KEEP: ("ip",)}
     if step not in expected.get(op, ()):
         rq.refuse(t("error.stale_button"), "stale")
@@ -175,11 +186,12 @@ async def on_report_button(rq: Rq) -> None:  # noqa: C901 - one switch over the 
     if op is ReportOp.DONE and step == "work" and not str(a.get("work") or "").strip():
         rq.alert(t("report.nothing_yet"))
         return
-    if op is ReportOp.DONE and step == "results" and not a.get("results"):
-        rq.alert(t("report.nothing_yet"))
-        return
-    if op is ReportOp.NONE:
-        svc.no_results(report)
+    if step == "results":
+        recorded = [rid for rid, _ in await _year_results(rq, studio, report.year)]
+        if (op is ReportOp.DONE) != bool(recorded):  # "none this year" only while none is on record
+            rq.alert(t("report.nothing_yet" if op is ReportOp.DONE else "report.results_on_record"))
+            return
+        svc.results_done(report, recorded)
     if op in (ReportOp.SKIP, ReportOp.DONE) and step == "files":
         svc.files_done(report)
     if op is ReportOp.KEEP:
@@ -221,8 +233,7 @@ async def _report_input(rq: Rq, report_id: int) -> None:
             await show_report(rq, report, studio, t("report.work_saved", chars=n, max=svc.WORK_MAX))
             return
         if step == "results":
-            results = svc.add_results(report, text)
-            await show_report(rq, report, studio, t("report.results_saved", n=len(results)))
+            await show_report(rq, report, studio, "⚠️ " + t("report.results_by_button"))
             return
         svc.set_ip(report, text)
     except svc.Refused as exc:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -306,6 +307,31 @@ class Inspection(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))  # commendation | notice | delisting
     inspector_id: Mapped[int | None] = mapped_column(BigInteger)
     recorded_at: Mapped[datetime] = mapped_column(Stamp)
+
+
+class Result(Base):
+    """A result (成果) of a studio, or of an application before its studio is named (`bot.domain.results`)."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    studio_id: Mapped[int | None] = mapped_column(ForeignKey("studios.id"), index=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    on: Mapped[date] = mapped_column(Date, index=True)
+    level: Mapped[str | None] = mapped_column(String(16))  # None: not recognised (yet)
+    body: Mapped[str | None] = mapped_column(String(200))  # 认定单位
+    number: Mapped[str | None] = mapped_column(String(64))
+    in_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    benefit: Mapped[float | None] = mapped_column(Float)  # 万元 a year
+    social: Mapped[str | None] = mapped_column(Text)
+    members: Mapped[str | None] = mapped_column(Text)
+    ownership: Mapped[str | None] = mapped_column(Text)  # R-O3, as stated
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    source: Mapped[str] = mapped_column(String(16), default="chat")  # chat | report | import
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(Stamp)
 
 
 class PersistedState(Base):

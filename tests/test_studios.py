@@ -16,6 +16,7 @@ from storage import repo
 from storage.models import Application, Attachment, AuditEvent, Inspection, Season, Studio, YearReport
 from tests.apply_steps import png
 from tests.offline import Harness, buttons, close_harness, make_harness
+from tests.results_steps import record_result
 from tests.roles import grant
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -102,9 +103,13 @@ async def test_leader_files_the_year_report_step_by_step(h: Harness) -> None:
     assert (await report_of(h, sid)).answers["work"] == "完成港口装卸工艺改造3项，\n培训技师12名。"
     await tap_report(h, u, ReportOp.DONE)
     assert (await report_of(h, sid)).answers["_step"] == "results"
-    await h.text(u, "1. 集装箱快速装卸工法（省总工会认定）\n2. 实用新型专利一项")
-    assert (await report_of(h, sid)).answers["results"] == ["集装箱快速装卸工法（省总工会认定）", "实用新型专利一项"]
+    # the year's results are recorded in the registry from the report's step, then the step goes on
+    await record_result(h, u, "集装箱快速装卸工法", "method", "2026-05-20", level="provincial", body="省总工会")
+    await record_result(h, u, "一种岸桥吊具", "utility_model", "2026-07-01", level="national", body="国家知识产权局")
+    await tap_report(h, u, ReportOp.EDIT, "results")  # back to the report
+    assert "已登记本年度成果 2 项，其中获认定 2 项" in h.request.texts(LEADER)[-1]
     await tap_report(h, u, ReportOp.DONE)
+    assert len((await report_of(h, sid)).answers["results"]) == 2
     # photos are optional; one is sent
     await h.photo(u, png(3))
     assert "1/10" in h.request.texts(LEADER)[-1]
@@ -178,12 +183,13 @@ async def test_report_draft_survives_a_restart(h: Harness) -> None:
         report_conv.register(h2.app)
         jobs.unschedule(h2.app)
         u2 = h2.user(LEADER)
-        await h2.text(u2, "国家专利一项")  # still routed to the report
+        mark = await h2.text(u2, "国家专利一项")  # still routed to the report, which asks for a record
+        assert "逐项登记" in h2.request.texts(LEADER, since=mark)[-1]
         rep = await report_of(h2, sid)
-        assert rep.answers["results"] == ["国家专利一项"] and rep.answers["work"] == "全年工作第一部分。"
+        assert "results" not in rep.answers and rep.answers["work"] == "全年工作第一部分。"
         mark = await h2.text(u2, "/report")
         text = h2.request.texts(LEADER, since=mark)[-1]
-        assert "继续填写年度报告" in text and "国家专利一项" in text
+        assert "继续填写年度报告" in text and "当年的成果" in text
     finally:
         await close_harness(h2)
         await h.app.initialize()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -26,8 +25,6 @@ from bot.services import StoredFile, patched
 from storage import repo
 from storage.models import Application, Attachment, Inspection, Studio, YearReport
 
-RESULT_MAX = 300
-RESULTS_MAX = 30
 IP_MAX = 1000
 FINDINGS_MAX = 2000
 FILE_FIELD = "report"
@@ -144,19 +141,9 @@ def append_work(report: YearReport, text: str) -> int:
     return len(new)
 
 
-def add_results(report: YearReport, text: str) -> list[str]:
-    """One result per line (bullets and numbering are dropped); the whole list after adding."""
-    items = [re.sub(r"^\s*(?:[-•*·]|\d+[.、)）])\s*", "", line).strip() for line in text.splitlines()]
-    items = [x for x in items if x]
-    if not items:
-        raise Refused("report.error.empty")
-    if any(len(x) > RESULT_MAX for x in items):
-        raise Refused("report.error.result_too_long", max=RESULT_MAX)
-    results = [*list((report.answers or {}).get("results") or []), *items]
-    if len(results) > RESULTS_MAX:
-        raise Refused("report.error.too_many_results", max=RESULTS_MAX)
-    _set(report, results=results)
-    return results
+def results_done(report: YearReport, result_ids: list[int]) -> None:
+    """The year's results are those on record (`bot.services.results`); the report keeps which they were."""
+    _set(report, results=list(result_ids))
 
 
 def no_results(report: YearReport) -> None:
@@ -166,8 +153,6 @@ def no_results(report: YearReport) -> None:
 def clear(report: YearReport, step: str) -> None:
     if step == "work":
         _set(report, work=None)
-    elif step == "results":
-        _set(report, results=None)
 
 
 def set_ip(report: YearReport, text: str) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup
 
 from bot import callbacks as cb
-from bot.callbacks import ReportOp
+from bot.callbacks import ReportOp, ResultOp
 from bot.domain import studios as svc
+from bot.domain.results import recognised
 from bot.i18n import Markup, Translator
+from bot.views import results as result_views
 from bot.views.common import clip, esc, kb
 from storage.models import Studio, YearReport
 
@@ -19,10 +24,18 @@ def rbtn(t: Translator, op: ReportOp, report: YearReport, v: str | None = None, 
                callback_data=cb.ReportBtn(op, report.id, v).encode())
 
 
-def report_summary(t: Translator, report: YearReport, studio: Studio, files: int) -> str:
+Recorded = Sequence[tuple[int, Mapping[str, Any]]]  # results on record: (id, record)
+
+
+def report_summary(t: Translator, report: YearReport, studio: Studio, files: int, recorded: Recorded) -> str:
+    """The report's answers; the year's results are those on record (older reports kept them as lines)."""
     a = report.answers or {}
     results = a.get("results")
-    if results:
+    if isinstance(results, list) and all(isinstance(r, int) for r in results):
+        recorded = [x for x in recorded if x[0] in results]  # those the report was filed with
+    if recorded and results:
+        shown_results = result_views.report_lines(t, [r for _, r in recorded])
+    elif results and all(isinstance(r, str) for r in results):
         shown_results = "\n".join(f"{i}. {esc(clip(r, 200))}" for i, r in enumerate(results, start=1))
     elif results == []:
         shown_results = esc(t.plain("report.no_results"))
@@ -34,14 +47,17 @@ def report_summary(t: Translator, report: YearReport, studio: Studio, files: int
              ip=clip(str(a.get("ip") or t.plain("report.missing")), 500))
 
 
-def filed_view(t: Translator, report: YearReport, studio: Studio, files: int, filed_on: str) -> str:
+def filed_view(t: Translator, report: YearReport, studio: Studio, files: int, recorded: Recorded,
+               filed_on: str) -> str:
     """A filed report as everyone allowed to see it reads it."""
-    return t("report.filed_view", year=report.year, date=filed_on) + "\n\n" + report_summary(t, report, studio, files)
+    return (t("report.filed_view", year=report.year, date=filed_on) + "\n\n"
+            + report_summary(t, report, studio, files, recorded))
 
 
-def report_screen(t: Translator, report: YearReport, studio: Studio, files: int,
+def report_screen(t: Translator, report: YearReport, studio: Studio, files: int, recorded: Recorded,
                   note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    """The report's current step (or its summary) with the step's buttons; `files`: those attached so far."""
+    """The report's current step (or its summary) with the step's buttons; `files`: those attached so far,
+    `recorded`: the studio's results of the year on record."""
     step = svc.step_of(report.answers)
     a = report.answers or {}
     parts = [note] if note else []
@@ -50,7 +66,7 @@ def report_screen(t: Translator, report: YearReport, studio: Studio, files: int,
     back = rbtn(t, ReportOp.BACK, report) if svc.previous_step(step) and not editing else None
     summary = rbtn(t, ReportOp.EDIT, report, "confirm", key="report.button.summary") if editing else None
     if step == "confirm":
-        parts.append(report_summary(t, report, studio, files))
+        parts.append(report_summary(t, report, studio, files, recorded))
         gaps = svc.missing(report.answers)
         if gaps:
             parts.append(t("report.gaps", steps=t.join([t.plain(f"report.step_name.{x}") for x in gaps])))
@@ -69,13 +85,14 @@ def report_screen(t: Translator, report: YearReport, studio: Studio, files: int,
             parts.append(t("report.current.work", chars=len(work), max=svc.WORK_MAX, text=clip(work, 300)))
             rows.append([rbtn(t, ReportOp.DONE, report), rbtn(t, ReportOp.CLEAR, report)])
     elif step == "results":
-        results = a.get("results")
-        if results:
-            listing = "\n".join(f"{i}. {esc(clip(r, 120))}" for i, r in enumerate(results, start=1))
-            parts.append(t("report.current.results", n=len(results), items=Markup(listing)))
-            rows.append([rbtn(t, ReportOp.DONE, report), rbtn(t, ReportOp.CLEAR, report)])
+        add = result_views.btn(t.plain("result.button.add"), ResultOp.ADD, studio.id, "s", str(report.id))
+        if recorded:
+            records = [r for _, r in recorded]
+            parts.append(t("report.current.results", n=len(records), recognised=sum(map(recognised, records)),
+                           items=Markup(result_views.report_lines(t, records))))
+            rows.append([add, rbtn(t, ReportOp.DONE, report)])
         else:
-            rows.append([rbtn(t, ReportOp.NONE, report)])
+            rows.append([add, rbtn(t, ReportOp.NONE, report)])
     elif step == "files":
         parts.append(t("report.current.files", n=files, max=svc.FILES_MAX))
         rows.append([rbtn(t, ReportOp.DONE, report) if files else rbtn(t, ReportOp.SKIP, report)])

@@ -352,6 +352,8 @@ FORGED = [
     (NOBODY, "yr:go:1:"), (OWNER, "yr:go:999:"), (NOBODY, "mute:deadline"),
     (NOBODY, "mute:zz"), (CITY, "insp:new:999:"), (CITY, "insp:zz:1:"), (CITY, "xz:999999"), (ADMIN, "adm:drop:"),
     (NOBODY, "ns:2026:1:copy"), (DRAFTER, "ns:2026:1:fresh"), (OWNER, "ns:2027:999:copy"), (NOBODY, "ns:x:y:z"),
+    (NOBODY, "res:add:1:s:"), (OWNER, "res:add:999:s:"), (FOREIGN, "res:add:1:a:"), (NOBODY, "res:ls:1:s:"),
+    (NOBODY, "res:v:1::"), (NOBODY, "res:delok:1::"), (NOBODY, "res:p:0:invention:kind"), (NOBODY, "res:ok:0::"),
 ]
 
 
@@ -448,7 +450,7 @@ def test_every_registered_prefix_is_covered():
     from conversations.exports import ExportZip
 
     covered = {"rv", "rx", "rs", "rt", "rm", "pp", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns", "go",
-               "mine", "mf"}
+               "mine", "mf", "res"}
     assert set(cb.Codec.registry) <= covered, set(cb.Codec.registry) - covered
     assert ExportZip.prefix in covered
     assert all(f.key for f in form.STEPS)

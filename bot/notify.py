@@ -68,7 +68,7 @@ async def transitioned(rq: Rq, app: Application, action: str) -> None:
         rq.owe(effects.close(rm.chat_id, rm.id, text, views.decided_keyboard(t, app)))
     # 2. the applicant hears of every transition but their own, with the opinion
     applicant = await s.get(User, app.applicant_id)
-    if applicant is not None and action not in (workflow.Action.SUBMIT.value, workflow.Action.RESUBMIT.value):
+    if applicant is not None and workflow.Action(action) not in workflow.SUBMISSIONS:
         t = svc.translator(applicant)
         rq.owe(effects.message(applicant.id, views.applicant_news(t, app, action, last.opinion if last else None),
                                views.applicant_keyboard(t, app)))

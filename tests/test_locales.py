@@ -277,7 +277,7 @@ def _function_strings(fn: str, *, returns_only: bool = False) -> list[str]:
 def generated_keys() -> dict[str, str]:
     """Keys the code builds from declarations (key → what needs it)."""
     from bot.commands import COMMANDS
-    from bot.domain import form
+    from bot.domain import form, workflow
     from bot.domain.workflow import Role, Status
 
     out: dict[str, str] = {}
@@ -294,6 +294,9 @@ def generated_keys() -> dict[str, str]:
         out[f"section.{section}"] = "form.SECTIONS"
     for status in Status:
         out[f"status.{status.value}"] = "workflow.Status"
+    for tr in workflow.TABLE:  # the action's name, the applicant's news, its prompt, the status it leads to
+        for key in tr.keys():
+            out.setdefault(key, f"workflow.TABLE {tr.action.value}")
     out["common.yes"] = out["common.no"] = "yes/no answers"
     for command in COMMANDS:
         out[f"command.{command}"] = "bot.commands.COMMANDS"

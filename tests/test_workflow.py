@@ -3,39 +3,66 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
 from bot.domain import workflow
-from bot.domain.workflow import Action, NotAllowed, Role, Status
+from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 
-ALLOWED = {
-    # (action, from, role): to
-    (Action.SUBMIT, Status.DRAFT, Role.APPLICANT): Status.SUBMITTED,
-    (Action.RESUBMIT, Status.RETURNED_L1, Role.APPLICANT): Status.SUBMITTED,
-    (Action.RESUBMIT, Status.RETURNED_L2, Role.APPLICANT): Status.FORWARDED,
-    (Action.L1_APPROVE, Status.SUBMITTED, Role.DISTRICT): Status.FORWARDED,
-    (Action.L1_RETURN, Status.SUBMITTED, Role.DISTRICT): Status.RETURNED_L1,
-    (Action.L1_REJECT, Status.SUBMITTED, Role.DISTRICT): Status.REJECTED,
-    (Action.SCHEDULE, Status.FORWARDED, Role.CITY): Status.INSPECTION_SCHEDULED,
-    (Action.SCHEDULE, Status.INSPECTION_SCHEDULED, Role.CITY): Status.INSPECTION_SCHEDULED,
-    (Action.INSPECT, Status.INSPECTION_SCHEDULED, Role.CITY): Status.INSPECTED,
-    (Action.PRELIMINARY, Status.INSPECTED, Role.CITY): Status.PRELIMINARY,
-    (Action.APPROVE, Status.PRELIMINARY, Role.CITY): Status.APPROVED,
-    **{(Action.REJECT, s, Role.CITY): Status.REJECTED for s in workflow.LEVEL2_WAITING},
-    **{(Action.RETURN, s, Role.CITY): Status.RETURNED_L2 for s in workflow.LEVEL2_WAITING},
-}
+
+def _rows_of(action: Action, role: Role) -> list[workflow.Transition]:
+    return [t for t in workflow.TABLE if t.action is action and t.role is role]
 
 
 @pytest.mark.parametrize("action,status,role", list(itertools.product(Action, Status, Role)))
-def test_every_transition(action, status, role):
-    """R-W1, R-W2: exactly the listed moves are allowed, for exactly those roles."""
-    expected = ALLOWED.get((action, status, role))
-    if expected is None:
-        with pytest.raises(NotAllowed):
-            workflow.find(action, status, role)
-    else:
-        assert workflow.find(action, status, role).target is expected
+def test_find_allows_exactly_the_declared_moves(action, status, role):
+    """R-W1, R-W2: `find` allows a move only where a row of the table has it, for that row's role, and says
+    why it refuses every other (the role, or the status)."""
+    rows = [t for t in _rows_of(action, role) if status in t.sources]
+    if rows:
+        assert workflow.find(action, status, role, first_year=True) is rows[0]
+        return
+    with pytest.raises(NotAllowed) as exc:
+        workflow.find(action, status, role, first_year=True)
+    assert exc.value.reason == ("status" if _rows_of(action, role) else "role")
+
+
+def test_every_status_is_reached_and_every_open_one_has_a_way_out():
+    """R-W1…R-W4: from a draft every status can be reached; every status but the final ones is left by
+    someone's action, and the final ones (named, not passed) by nobody's."""
+    reached, todo = {Status.DRAFT}, [Status.DRAFT]
+    while todo:
+        here = todo.pop()
+        for t in workflow.TABLE:
+            if here in t.sources and t.target not in reached:
+                reached.add(t.target)
+                todo.append(t.target)
+    assert reached == set(Status)
+    assert workflow.FINAL == {Status.APPROVED, Status.REJECTED}
+    for status in set(Status) - workflow.FINAL:
+        assert any(status in t.sources for t in workflow.TABLE), status
+
+
+def test_what_a_reopening_row_implies():
+    """R-W1: every action that reopens sections needs its remark and is confirmed on one screen; the status it
+    leads to is one the applicant edits and resubmits from, back to a reviewer; nothing else is editable."""
+    assert workflow.REOPENING >= {Action.L1_RETURN, Action.RETURN, Action.SUPPLEMENT}
+    for t in workflow.TABLE:
+        if t.reopens:
+            assert t.opinion is workflow.Opinion.REQUIRED and t.confirm
+            back = [r for r in workflow.TABLE if r.role is Role.APPLICANT and t.target in r.sources]
+            assert back and all(workflow.level_of(r.target) for r in back), t
+    assert workflow.EDITABLE == {Status.DRAFT} | workflow.REOPENED
+    assert workflow.UNSUBMITTED == {Status.DRAFT, Status.RETURNED_L1}  # R-D1: bound by the deadline
+
+
+def test_rows_of_one_action_ask_the_same():
+    """A decision's prompts and confirmation are the action's, whatever the status it is taken from."""
+    for t in workflow.TABLE:
+        first = workflow.of_action(t.action)
+        assert (t.steps, t.confirm, t.opinion, t.box, t.role) == (first.steps, first.confirm, first.opinion,
+                                                                  first.box, first.role), t.action
 
 
 def test_first_year_skips_inspection():
@@ -80,3 +107,67 @@ def test_domain_has_no_telegram_imports():
     for path in [*(root / "domain").glob("*.py"), *(root / "services").glob("*.py")]:
         text = path.read_text()
         assert "import telegram" not in text and "from telegram" not in text, path
+
+
+RAW_KEY = re.compile(r"\b(?:action|news|status|review|box|section|workflow)\.[a-z_.]+\b")
+
+
+async def _walk(bot, row: workflow.Transition, app_id: int, reviewer: int) -> None:
+    """Take `row` as its reviewer would: the card's button, then each declared step, then the confirmation."""
+    from bot.callbacks import ReviewAux, ReviewOp, ReviewSection
+    from bot.domain import form
+    from tests.test_review_flow import press_action, who
+
+    user = who(bot, reviewer)
+    mark = await press_action(bot, reviewer, row.action, app_id)
+    for step in row.steps:
+        shown = bot.request.texts(reviewer, since=mark)
+        assert shown and not RAW_KEY.search(shown[-1]), (row.action, step, shown[-1:])
+        if step is Step.OPINION:
+            mark = await bot.text(user, f"{row.action.value} 的意见。")
+        elif step is Step.NAME:
+            mark = await bot.press(user, ReviewAux(ReviewOp.DEFAULT, app_id).encode())
+        elif step is Step.DATE:
+            mark = await bot.text(user, "2026-10-20")
+        else:
+            mark = await bot.press(user, ReviewSection(app_id, form.SECTIONS[-1]).encode())
+    if row.confirm:
+        op = ReviewOp.DEFAULT if row.reopens else ReviewOp.CONFIRM
+        shown = bot.request.texts(reviewer, since=mark)
+        assert shown and not RAW_KEY.search(shown[-1]), (row.action, shown[-1:])
+        await bot.press(user, ReviewAux(op, app_id).encode())
+
+
+async def test_every_reviewer_row_works_from_the_card_to_the_applicants_news(bot):
+    """R-W1…R-W4: every row of the table a reviewer takes — from each status it leaves — is offered on the
+    card, asks its steps in its own words, moves the application where the row says, and the applicant
+    hears of it with the edit button when sections were reopened; no text shows a raw key."""
+    from sqlalchemy import update
+
+    from bot import notify
+    from bot.callbacks import Review, Wiz, WizardOp
+    from bot.views import review as views
+    from storage.models import Application, Season
+    from tests.offline import buttons
+    from tests.test_review_flow import APPLICANT, CITY, DISTRICT, load, submitted
+
+    app = await submitted(bot)
+    t = bot.app.bot_data["services"].i18n.get("zh")
+    rows = [r for r in workflow.TABLE if r.role is not Role.APPLICANT]
+    for row in rows:
+        for source in sorted(row.sources, reverse=True):  # offered in each status; taken from the last one
+            async with bot.db.session() as s:
+                await s.execute(update(Application).where(Application.id == app.id).values(status=source.value))
+                await s.execute(update(Season).values(first_year=row.first_year_only_skip))
+                await s.commit()
+                data = await notify.card_data(s, await s.get(Application, app.id))
+            _, markup = views.card(t, data, row.role)
+            offered = [b.callback_data for line in markup.inline_keyboard for b in line]
+            assert Review(row.action, app.id).encode() in offered, (row.action, source)
+        mark = len(bot.request.calls)
+        await _walk(bot, row, app.id, DISTRICT if row.role is Role.DISTRICT else CITY)
+        assert (await load(bot)).status == row.target.value, row.action
+        news = [p for n, p in bot.request.sent(APPLICANT, since=mark) if n == "sendMessage"]
+        assert news and not RAW_KEY.search(news[-1]["text"]), (row.action, news[-1:])
+        edit = Wiz(app.id, WizardOp.RESUME).encode() in [d for _, d in buttons(news[-1])]
+        assert edit is row.reopens, row.action

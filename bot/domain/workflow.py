@@ -1,6 +1,8 @@
 """The workflow table: statuses, who may move an application where, and what is recorded.
 
-Handlers never decide a transition themselves; they call `find(action, status, role)`.
+Handlers never decide a transition themselves; they call `find(action, status, role)`. Everything else
+follows from the rows: who waits for whom (`LEVEL1_WAITING`, `LEVEL2_WAITING`, `REOPENED`), which
+statuses the applicant edits (`EDITABLE`), the texts each action needs (`Transition.keys`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Status(StrEnum):
     INSPECTED = "inspected"
     PRELIMINARY = "preliminary"  # preliminary opinion drafted, waiting for the presidents' meeting
     RETURNED_L2 = "returned_l2"  # returned for revision by the city federation
+    SUPPLEMENT_REQUESTED = "supplement_requested"  # the city asked for supplementary materials
     APPROVED = "approved"  # named, materials archived by the federation (R-W4)
     REJECTED = "rejected"  # materials returned to the applying unit (R-W4)
 
@@ -42,6 +45,7 @@ class Action(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     RETURN = "return"
+    SUPPLEMENT = "supplement"  # the city asks for supplementary materials
 
 
 class Box(StrEnum):
@@ -83,6 +87,44 @@ class Transition:
     steps: tuple[Step, ...] = ()
     confirm: bool = False
 
+    @property
+    def reopens(self) -> bool:
+        """The applicant may change the sections the reviewer picks, then resubmits (a return, a request
+        for supplementary materials): the answers are kept with the event, the next card shows the changes."""
+        return Step.REOPEN in self.steps
+
+    @property
+    def label_key(self) -> str:
+        """The action's name: its button, the confirmation, the trail."""
+        return f"action.{self.action.value}"
+
+    @property
+    def news_key(self) -> str | None:
+        """What the applicant is told when a reviewer takes this action (none for the applicant's own)."""
+        return None if self.role is Role.APPLICANT else f"news.{self.action.value}"
+
+    @property
+    def prompt_key(self) -> str | None:
+        """The opinion's prompt: the box's (shared by the decisions that fill it), or the action's own."""
+        if Step.OPINION not in self.steps:
+            return None
+        if self.box is None:
+            return f"review.ask_{self.action.value}"
+        return "review.ask_opinion_required" if self.opinion is Opinion.REQUIRED else "review.ask_opinion"
+
+    @property
+    def box_key(self) -> str | None:
+        return f"box.{self.box.value}" if self.box else None
+
+    def keys(self) -> tuple[str, ...]:
+        """Every locale key this row needs (the locale test checks each exists)."""
+        keys = (self.label_key, self.news_key, self.prompt_key, self.box_key, status_key(self.target))
+        return tuple(k for k in keys if k)
+
+
+def status_key(status: Status) -> str:
+    return f"status.{status.value}"
+
 
 S = Status
 _CITY_OPEN = frozenset({S.FORWARDED, S.INSPECTION_SCHEDULED, S.INSPECTED, S.PRELIMINARY})
@@ -116,13 +158,42 @@ TABLE: tuple[Transition, ...] = (
                confirm=True),
     Transition(Action.RETURN, _CITY_OPEN, S.RETURNED_L2, Role.CITY, Opinion.REQUIRED, Box.CITY, steps=_R,
                confirm=True),
+    # the request is not an opinion of the form: no box; the applicant changes the sections asked for
+    Transition(Action.SUPPLEMENT, _CITY_OPEN, S.SUPPLEMENT_REQUESTED, Role.CITY, Opinion.REQUIRED, steps=_R,
+               confirm=True),
+    Transition(Action.RESUBMIT, frozenset({S.SUPPLEMENT_REQUESTED}), S.FORWARDED, Role.APPLICANT),
 )
 
-LEVEL1_WAITING = frozenset({S.SUBMITTED})
-LEVEL2_WAITING = _CITY_OPEN
-EDITABLE = frozenset({S.DRAFT, S.RETURNED_L1, S.RETURNED_L2})
-UNSUBMITTED = frozenset({S.DRAFT, S.RETURNED_L1})  # bound by the season's deadline (R-D1)
-FINAL = frozenset({S.APPROVED, S.REJECTED})
+
+def waits_for(role: Role, table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
+    """The statuses in which an application waits for `role`: those its rows leave from."""
+    return frozenset(s for t in (TABLE if table is None else table) if t.role is role for s in t.sources)
+
+
+def reopened(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
+    """The statuses in which the applicant changes what a reviewer reopened."""
+    return frozenset(t.target for t in (TABLE if table is None else table) if t.reopens)
+
+
+def reopening_actions(table: tuple[Transition, ...] | None = None) -> frozenset[Action]:
+    """The actions that reopen sections for the applicant (a new round of review follows)."""
+    return frozenset(t.action for t in (TABLE if table is None else table) if t.reopens)
+
+
+def applicant_actions(table: tuple[Transition, ...] | None = None) -> frozenset[Action]:
+    return frozenset(t.action for t in (TABLE if table is None else table) if t.role is Role.APPLICANT)
+
+
+LEVEL1_WAITING = waits_for(Role.DISTRICT)
+LEVEL2_WAITING = waits_for(Role.CITY)
+REOPENED = reopened()
+REOPENING = reopening_actions()
+SUBMISSIONS = applicant_actions()
+EDITABLE = frozenset({S.DRAFT}) | REOPENED
+# bound by the season's deadline (R-D1): the applicant's statuses from which the application goes to level 1
+UNSUBMITTED = frozenset(s for t in TABLE if t.role is Role.APPLICANT and t.target in LEVEL1_WAITING
+                        for s in t.sources)
+FINAL = frozenset(s for s in Status if s is not S.DRAFT and not any(s in t.sources for t in TABLE))
 
 
 class NotAllowed(Exception):

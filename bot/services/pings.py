@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.domain import calendar
 from bot.domain import pings as rules_
 from bot.domain.pings import Kind, Ping, Rules, Snapshot
-from bot.domain.workflow import LEVEL1_WAITING, LEVEL2_WAITING, Role, Status
+from bot.domain.workflow import LEVEL1_WAITING, LEVEL2_WAITING, REOPENED, UNSUBMITTED, Role, Status
 from bot.i18n import Markup, Translator
 from storage import repo
 from storage.models import Application, Mute, RoleGrant, Season, Studio, Union, User, YearReport
@@ -214,9 +214,9 @@ async def season_counts(s: AsyncSession, year: int) -> dict[int | None, Counter[
             c["l1"] += n
         if st in LEVEL2_WAITING:
             c["l2"] += n
-        if st in (Status.RETURNED_L1, Status.RETURNED_L2):
+        if st in REOPENED:  # waiting for the applicant's changes, whoever asked for them
             c["returned"] += n
-        if st is Status.RETURNED_L1:
+        if st in REOPENED & UNSUBMITTED:
             c["returned_l1"] += n
         if st is Status.APPROVED:
             c["approved"] += n

@@ -75,8 +75,7 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
                      named_on=now.astimezone(tz).date(), plaque_on=d.on, status="active"))
     if t.target is Status.REJECTED:
         app.materials = "returned"  # R-W4: returned to the applying unit
-    returned = t.target in (Status.RETURNED_L1, Status.RETURNED_L2)
-    if returned:
+    if t.reopens:
         app.reopened = list(d.reopen) if d.reopen else None
         app.wizard = {"step": "summary", "seen_summary": True}
     app.status = t.target.value
@@ -89,7 +88,7 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
         details["studio_name"] = app.studio_name
     if d.reopen:
         details["reopen"] = d.reopen
-    if returned:  # what the applicant is asked to change: the next round's card shows the difference
+    if t.reopens:  # what the applicant is asked to change: the next round's card shows the difference
         details["answers"] = dict(app.answers or {})
         details["files"] = dict(app.files or {})
     repo.audit(s, now, action.value, application_id=app.id, actor_id=user_id, from_status=before.value,

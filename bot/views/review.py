@@ -27,7 +27,7 @@ from bot import callbacks as cb
 from bot.domain import form, workflow
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
-from bot.domain.workflow import Action, Opinion, Role, Status, Step
+from bot.domain.workflow import Action, Role, Status, Step
 from bot.i18n import Markup, Translator
 from bot.views.common import Page, clip, pager
 from storage.models import Application as App
@@ -39,8 +39,8 @@ CLIP_CHANGE = 60  # each side of a changed answer
 MAX_CHANGES = 10
 MEMBERS_SHOWN = form.PRINTED_MEMBER_ROWS
 LINES_SHOWN = 4
-RETURNS = frozenset({Action.L1_RETURN.value, Action.RETURN.value})
-SUBMISSIONS = frozenset({Action.SUBMIT.value, Action.RESUBMIT.value})
+RETURNS = frozenset(a.value for a in workflow.REOPENING)  # a new round of review follows each
+SUBMISSIONS = frozenset(a.value for a in workflow.SUBMISSIONS)
 DEFAULT_OPINION = {Action.L1_APPROVE: "review.default.l1_approve", Action.APPROVE: "review.default.approve"}
 
 
@@ -50,6 +50,7 @@ class Round:
 
     n: int = 1
     remark: str | None = None
+    asked_by: str | None = None  # the action that reopened the form (a return, a request for materials)
     reopened: list[str] = field(default_factory=list)
     changes: list[tuple[str, str, str]] | None = None  # (field key, before, after); None: not known
 
@@ -93,7 +94,7 @@ def round_of(t: Translator, app: App, trail: Sequence[AuditEvent]) -> Round:
         for key, count in sorted((app.files or {}).items()):
             if files_before.get(key, 0) != count and key not in {k for k, _, _ in changes}:
                 changes.append((key, str(files_before.get(key, 0)), str(count)))
-    return Round(n, ret.opinion, list(details.get("reopen") or []), changes)
+    return Round(n, ret.opinion, ret.action, list(details.get("reopen") or []), changes)
 
 
 def _inspection(trail: Sequence[AuditEvent]) -> tuple[str | None, str | None, str | None]:
@@ -147,12 +148,14 @@ def _field_line(t: Translator, f: FormField, d: CardData, more: list[str]) -> st
 def card(t: Translator, d: CardData, role: Role) -> tuple[str, InlineKeyboardMarkup]:
     """The reviewer's card and the buttons the workflow allows now."""
     app = d.app
-    lines = [t("review.card_title", number=app.number or "", union=d.union, status=t(f"status.{app.status}"))]
+    lines = [t("review.card_title", number=app.number or "", union=d.union,
+               status=t(workflow.status_key(Status(app.status))))]
     rnd = round_of(t, app, d.trail)
     if rnd.n > 1:
         lines.append(t("review.card.round", n=rnd.n))
-        if rnd.remark:
-            lines.append(t("review.card.return_remark", text=clip(rnd.remark, CLIP_OPINION)))
+        if rnd.remark and rnd.asked_by:
+            lines.append(t("review.card.return_remark", action=t(_label(rnd.asked_by)),
+                           text=clip(rnd.remark, CLIP_OPINION)))
         lines.append(t("review.card.reopened", sections=t.join([t(f"section.{x}") for x in rnd.reopened])
                        if rnd.reopened else t("review.whole_form")))
         if rnd.changes is not None:
@@ -176,7 +179,7 @@ def card(t: Translator, d: CardData, role: Role) -> tuple[str, InlineKeyboardMar
     if preliminary:
         lines.append(t("review.card.preliminary", text=clip(preliminary, CLIP_OPINION)))
     actions = workflow.actions_for(Status(app.status), role, first_year=d.first_year)
-    rows = [[Btn(t.plain(f"action.{a.value}"), callback_data=cb.Review(a, app.id).encode())] for a in actions]
+    rows = [[Btn(t.plain(_label(a)), callback_data=cb.Review(a, app.id).encode())] for a in actions]
     expand = [Btn(t.plain("review.button.more", label=t.plain(form.BY_KEY[k].label_key)),
                   callback_data=cb.ReviewMore(app.id, k).encode()) for k in more]
     rows += [expand[i : i + 2] for i in range(0, len(expand), 2)]
@@ -217,21 +220,19 @@ def step_prompt(t: Translator, app: App, action: Action, step: Step, draft: Mapp
     """The prompt of one step of a decision (the sections step of a return is its confirmation screen)."""
     tr = workflow.of_action(action)
     rows: list[list[Btn]] = []
-    params = {"number": app.number or "", "action": t(f"action.{action.value}")}
+    params = {"number": app.number or "", "action": t(tr.label_key)}
     if step is Step.REOPEN:
         return decision_screen(t, app, action, draft, default_name=default_name)
     if step is Step.OPINION:
-        if tr.box is None:  # the inspection findings, the preliminary opinion (R-W2)
-            text = t(f"review.ask_{action.value}", **params)
-        else:
-            text = t("review.ask_opinion_required" if tr.opinion is Opinion.REQUIRED else "review.ask_opinion",
-                     **params, box=Markup(t(f"box.{tr.box.value}")))
+        # the box's prompt, or the action's own (the inspection findings, the preliminary opinion, a request)
+        box = Markup(t(tr.box_key) if tr.box_key else "")
+        text = t(tr.prompt_key, **params, box=box) if tr.prompt_key else ""
         if action in DEFAULT_OPINION:
             default = t.plain(DEFAULT_OPINION[action])
             last = len(tr.steps) == 1  # the one-tap opinion is the whole decision: say what it records
             if last and tr.confirm:
-                text += "\n\n" + t("review.one_tap", action=t(f"action.{action.value}"), text=default,
-                                   status=t(f"status.{tr.target.value}"))
+                text += "\n\n" + t("review.one_tap", action=t(tr.label_key), text=default,
+                                   status=t(workflow.status_key(tr.target)))
             rows.append([Btn(t.plain("review.button.confirm_default" if last and tr.confirm
                                      else "review.button.default", text=default),
                              callback_data=_aux(cb.ReviewOp.DEFAULT, app.id))])
@@ -256,14 +257,14 @@ def decision_screen(t: Translator, app: App, action: Action, draft: Mapping[str,
                     default_name: str) -> tuple[str, InlineKeyboardMarkup]:
     """Everything the decision will record, with a button to change each part, to confirm, to cancel."""
     tr = workflow.of_action(action)
-    lines = [t("review.confirm.title", number=app.number or "", action=t(f"action.{action.value}"),
-               status=t(f"status.{tr.target.value}"))]
+    lines = [t("review.confirm.title", number=app.number or "", action=t(tr.label_key),
+               status=t(workflow.status_key(tr.target)))]
     rows: list[list[Btn]] = []
     for step in tr.steps:
         edit = Btn(t.plain(f"review.button.edit_{step.value}"),
                    callback_data=cb.ReviewStep(app.id, step.value).encode())
         if step is Step.OPINION:
-            box = t(f"box.{tr.box.value}") if tr.box else ""
+            box = t(tr.box_key or tr.label_key)
             lines.append(t("review.confirm.opinion", box=Markup(box), text=draft.get("opinion") or "—"))
             rows.append([edit])
         elif step is Step.NAME:
@@ -283,7 +284,7 @@ def decision_screen(t: Translator, app: App, action: Action, draft: Mapping[str,
     lines.append(t("review.confirm.final"))
     # the sections step keeps its "done" (DEFAULT) button as the confirmation
     op = cb.ReviewOp.DEFAULT if Step.REOPEN in tr.steps else cb.ReviewOp.CONFIRM
-    rows.insert(0, [Btn(t.plain("review.button.confirm", action=t.plain(f"action.{action.value}")),
+    rows.insert(0, [Btn(t.plain("review.button.confirm", action=t.plain(tr.label_key)),
                         callback_data=_aux(op, app.id))])
     rows.append([Btn(t.plain("review.button.cancel_keep"), callback_data=_aux(cb.ReviewOp.CANCEL, app.id))])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
@@ -296,7 +297,8 @@ def pending_head(t: Translator, counts: Mapping[str, int], page: int, pages: int
     """The count per status, the page, and the buttons to the other pages."""
     total = sum(counts.values())
     parts = [t("review.pending_count", n=total)]
-    parts.append(t.join([t("review.pending_status", status=t(f"status.{s}"), n=n) for s, n in counts.items()]))
+    parts.append(t.join([t("review.pending_status", status=t(workflow.status_key(Status(s))), n=n)
+                         for s, n in counts.items()]))
     if pages > 1:
         parts.append(t("review.pending_page", page=page + 1, pages=pages))
     row = pager(t, Page([], page, pages, 0), lambda n: cb.PendingPage(n).encode())
@@ -352,15 +354,22 @@ def digest(t: Translator, items: Sequence[Waiting], today: date) -> tuple[str, I
 # --------------------------------------------------------------------------- the others' view of a decision
 
 
+def _label(action: Action | str) -> str:
+    return workflow.of_action(Action(action)).label_key
+
+
 def applicant_news(t: Translator, app: App, action: str, opinion: str | None) -> str:
-    parts = [t(f"news.{action}", number=app.number or "", name=app.studio_name or "",
+    key = workflow.of_action(Action(action)).news_key
+    if key is None:
+        return ""
+    parts = [t(key, number=app.number or "", name=app.studio_name or "",
                date=app.plaque_on.isoformat() if app.plaque_on else "",
                inspection=app.inspection_on.isoformat() if app.inspection_on else "")]
     if opinion:
         parts.append(t("news.opinion", text=opinion))
     if app.status == Status.REJECTED.value:
         parts.append(t("news.rejected_rule"))
-    if app.status in (Status.RETURNED_L1.value, Status.RETURNED_L2.value):
+    if Status(app.status) in workflow.REOPENED:
         if app.reopened:
             parts.append(t("news.reopened", sections=t.join([t(f"section.{x}") for x in app.reopened])))
         parts.append(t("news.resubmit"))
@@ -373,7 +382,7 @@ def decided_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup:
 
 
 def applicant_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup | None:
-    if app.status in (Status.RETURNED_L1.value, Status.RETURNED_L2.value):
+    if Status(app.status) in workflow.REOPENED:
         return InlineKeyboardMarkup([[Btn(t.plain("news.button.edit"),
                                           callback_data=cb.Wiz(app.id, cb.WizardOp.RESUME).encode())]])
     return None

@@ -209,13 +209,13 @@ def check_tools(f: Findings) -> None:
         f.warn("LibreOffice", "not installed: forms are sent as DOCX only",
                "apt-get install libreoffice-writer-nogui")
     try:
-        from bot.exports.stats import cjk_font
+        from bot.exports.stats import cjk_face
 
-        font = cjk_font()
+        font = cjk_face()
     except Exception:  # noqa: BLE001 - matplotlib missing or broken
         font = None
     if font:
-        f.ok("fonts", f"Chinese font {font!r} (charts are drawn in Chinese)")
+        f.ok("fonts", f"Chinese face {font} (charts are drawn in Chinese)")
     else:
         f.warn("fonts", "no Chinese font: charts are drawn in English", "apt-get install fonts-noto-cjk")
 

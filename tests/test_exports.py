@@ -198,8 +198,9 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
     paras = [p.text for p in doc.paragraphs]
     assert paras[0] == "劳模创新工作室申报表"
     assert "申报单位：大连港集团有限公司（盖章）" in paras[1] and "申报日期：2026年7月10日" in paras[1]
-    assert paras[-1] == ("注：本表一式三份，基层工会留存一份，区市县、产业工会一份，市总工会备案一份。"
-                         "请单页双面打印。")
+    note = paras.index("注：本表一式三份，基层工会留存一份，区市县、产业工会一份，市总工会备案一份。请单页双面打印。")
+    assert paras[note + 1].startswith("附页 1") and "实地考察情况" in paras[note + 1]  # the findings' own sheet
+    assert paras[note + 2] == "实地考察（2026年9月20日）：场地、设备齐全。"
     rows = table_rows(doc)
     # R-F2: the leader's header row and the values under it
     leader = form.section_fields("leader")

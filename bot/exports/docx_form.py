@@ -59,15 +59,23 @@ CONTINUED = "（续）"
 SERIAL = "序号"
 # R-W2 in the 市总工会审核意见 box (R-F8): the department's review combines assessment and on-site
 # inspection (评审和实地考察相结合) into a preliminary opinion (初步考核意见), which the presidents' meeting
-# or standing committee decides on. That is the city federation's review, so its findings and its
-# preliminary opinion are printed in that box: the decision first, then what it rests on (the findings,
-# the preliminary opinion); 备注 stays the federation's own note.
+# or standing committee decides on. The box holds the meeting's decision and the preliminary opinion; the
+# findings of the inspection are printed on a continuation sheet of their own, referred to from the box;
+# 备注 stays the federation's own note.
 FINDINGS = "实地考察"
+FINDINGS_SHEET = "实地考察情况"
+FINDINGS_REF = "实地考察情况见附页{n}。"
 PRELIMINARY = "初步考核意见"
 
 FONT_LATIN = "Times New Roman"
 FONT_BODY = "宋体"  # SimSun
 FONT_TITLE = "黑体"  # SimHei
+# How the font table names the Chinese faces: an office suite without SimSun or SimHei substitutes a face
+# of the same family (serif for 宋体, sans for 黑体) only when the table says which it is.
+FONT_TABLE: dict[str, tuple[str, str, str]] = {  # name: (alternative name, panose, family)
+    FONT_BODY: ("SimSun", "02010600030101010101", "roman"),
+    FONT_TITLE: ("SimHei", "02010609060101010101", "swiss"),
+}
 BODY_PT = 10.5  # 五号
 TITLE_PT = 18  # 小二
 SHEET_PT = 12  # 小四: the heading of a continuation sheet
@@ -248,11 +256,33 @@ def cut(text: str, width: float, lines: int, ref: str) -> tuple[str, str]:
             back -= 1
         if back > 0 and pos - back < 12:
             pos = back
+    pos = _break_at_mark(text, pos)
     while 0 < pos < len(text) and text[pos] in _NO_START:  # closing punctuation stays with its text
         pos -= 1
     while pos > 0 and text[pos - 1] in _NO_END:  # an opening bracket goes with what it opens
         pos -= 1
     return text[:pos].rstrip(), text[pos:].strip("\n ")
+
+
+_SENTENCE_END = frozenset("。！？；!?;\n")
+_MARK = _SENTENCE_END | frozenset("，、：,:）)”’》」』】")
+SENTENCE_REACH = 0.5  # a sentence end this far back (of the box's text) is where the box is cut
+MARK_REACH = 0.25  # else any punctuation mark this far back
+
+
+def _break_at_mark(text: str, pos: int) -> int:
+    """Where a box's text is cut, at or before `pos`: after the last sentence end when one is not too far
+    back, else after the last punctuation mark, never inside a word (a run of characters without one);
+    `pos` itself only when the text before it holds no mark at all."""
+    if pos >= len(text) or pos <= 0 or text[pos - 1] in _MARK:
+        return pos
+    for marks, reach in ((_SENTENCE_END, SENTENCE_REACH), (_MARK, MARK_REACH)):
+        floor = int(pos * (1 - reach))
+        for i in range(pos - 1, max(floor, 0) - 1, -1):
+            if text[i] in marks:
+                return i + 1
+    back = max((i for i in range(pos) if text[i] in _MARK), default=-1)
+    return back + 1 if back >= 0 else pos
 
 
 def caption_lines(text: str, width: float) -> str:
@@ -337,6 +367,7 @@ class Continued:
     title: str
     text: str = ""
     members: list[list[str]] | None = None
+    own: bool = False  # a text of its own (the inspection's findings), not the rest of a box
 
 
 # --------------------------------------------------------------------------- WordprocessingML
@@ -474,7 +505,25 @@ def _skeleton(body: str, subject: str, header: str) -> bytes:
     buf = io.BytesIO()
     doc.save(buf)
     _release(doc)
-    return buf.getvalue()
+    return with_font_table(buf.getvalue())
+
+
+def with_font_table(blob: bytes) -> bytes:
+    """The package with `word/fontTable.xml` naming the Chinese faces with their family and charset."""
+    fonts = "".join(f'<w:font w:name="{name}"><w:altName w:val="{alt}"/><w:panose1 w:val="{panose}"/>'
+                    f'<w:charset w:val="86"/><w:family w:val="{family}"/><w:pitch w:val="variable"/></w:font>'
+                    for name, (alt, panose, family) in FONT_TABLE.items())
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "word/fontTable.xml":
+                xml = data.decode("utf-8")
+                for name in FONT_TABLE:  # a face the template names already is named once, ours
+                    xml = re.sub(f'<w:font w:name="{name}">.*?</w:font>', "", xml, flags=re.S)
+                data = xml.replace("</w:fonts>", fonts + "</w:fonts>").encode("utf-8")
+            dst.writestr(info, data)
+    return out.getvalue()
 
 
 def _release(doc: Any) -> None:
@@ -877,8 +926,9 @@ class FormWriter:
         return Cell(width, (para(text, "left"), *signer, para(SEAL_BOX, "right"), para(date_text, "right")), "top")
 
     def _city_review(self, decision: str, when: Any) -> tuple[str, Any]:
-        """The city box (R-W2): the decision, then the inspection's date and findings and the preliminary
-        opinion, from the trail of the last round of review (a return starts a new one)."""
+        """The city box (R-W2): the meeting's decision, then the preliminary opinion it rests on, from the
+        trail of the last round of review (a return starts a new one); the inspection's findings go to
+        a continuation sheet of their own, referred to from the box."""
         on = findings = preliminary = None
         at = None
         for e in self.b.trail:
@@ -891,11 +941,14 @@ class FormWriter:
             elif e.action in ("l1_return", "return"):
                 on = findings = preliminary = at = None
         parts = [decision] if decision else []
-        if findings:
-            day = zh_date(date.fromisoformat(on)) if on else ""
-            parts.append(f"{FINDINGS}（{day}）：{findings}" if day else f"{FINDINGS}：{findings}")
         if preliminary:
             parts.append(f"{PRELIMINARY}：{preliminary}")
+        if findings:
+            n = len(self.continued) + 1
+            day = zh_date(date.fromisoformat(on)) if on else ""
+            self.continued.append(Continued(n, FINDINGS_SHEET, f"{FINDINGS}（{day}）：{findings}" if day
+                                            else f"{FINDINGS}：{findings}", own=True))
+            parts.append(FINDINGS_REF.format(n=n))
         return "\n".join(parts), when or at
 
     # --- continuation sheets (附页)
@@ -904,7 +957,7 @@ class FormWriter:
         out: list[Block] = []
         for i, c in enumerate(self.continued):
             head = Para((Run(f"{SHEET} {c.n}", FONT_TITLE, SHEET_PT, True),
-                         Run(f"　{c.title}{CONTINUED}", FONT_TITLE, SHEET_PT, True)),
+                         Run(f"　{c.title}{'' if c.own else CONTINUED}", FONT_TITLE, SHEET_PT, True)),
                         line=SHEET_LINE, before=0 if i == 0 else 240, after=120, page_break=i == 0, keep_next=True)
             out.append(head)
             if c.members is None:

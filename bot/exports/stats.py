@@ -8,6 +8,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,27 +49,84 @@ def cjk_font_file(dirs: Iterable[str] = FONT_DIRS, files: Iterable[str] = CJK_FI
     return next((seen[name] for name in wanted if name in seen), None)
 
 
+SC_FACE = "Noto Sans CJK SC"  # the face of a CJK collection drawn with simplified Chinese glyph forms
+SC_FACES = (SC_FACE, "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Serif SC")
+
+
+def sc_face_file(path: Path, cache_dir: Path) -> tuple[Path, str, int] | None:
+    """The simplified-Chinese face of a font collection (.ttc) as a file of its own (written once into
+    `cache_dir`), its name and its index in the collection; None when the collection holds none.
+    Matplotlib before 3.11 reads only the first face of a collection, which in Debian's Noto CJK files
+    is the Japanese one (门, 关, 骨 take their Japanese shapes)."""
+    from fontTools.ttLib import TTCollection
+
+    with TTCollection(str(path), lazy=True) as coll:
+        for index, face in enumerate(coll.fonts):
+            name = str(face["name"].getDebugName(1) or "")
+            if name in SC_FACES:
+                stat = path.stat()
+                out = cache_dir / f"{path.stem}-{index}-{stat.st_size}-{int(stat.st_mtime)}.otf"
+                if not out.exists():
+                    cache_dir.mkdir(parents=True, exist_ok=True)
+                    tmp = out.with_suffix(".tmp")
+                    face.save(str(tmp))
+                    tmp.replace(out)
+                return out, name, index
+    return None
+
+
+@dataclass(frozen=True)
+class Face:
+    """The face charts are drawn with: its name, its file and the face's index in that file."""
+
+    name: str
+    path: str
+    index: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.path}, face {self.index}" if self.index else self.path
+        return f"{self.name} ({where})"
+
+
 @cache
-def cjk_font() -> str | None:
-    """A font that can draw Chinese, if one is installed: registered with matplotlib by its path every
-    time (a font cache made before the fonts were installed would otherwise hide them)."""
+def cjk_face() -> Face | None:
+    """The face charts are drawn with, if one can draw Chinese: registered with matplotlib by its path
+    every time (a font cache made before the fonts were installed would otherwise hide them); of a
+    collection, its simplified-Chinese face."""
     from matplotlib import font_manager  # imported when first needed: it costs memory and start-up time
 
     path = cjk_font_file()
     if path is not None:
         try:
-            font_manager.fontManager.addfont(str(path))
-            return str(font_manager.FontProperties(fname=str(path)).get_name())
-        except (OSError, RuntimeError, ValueError) as exc:
+            drawn, index = path, 0
+            if path.suffix.lower() == ".ttc":
+                found = sc_face_file(path, Path(_cache_dir()) / "fonts")
+                if found is not None:
+                    drawn, _, index = found
+            font_manager.fontManager.addfont(str(drawn))
+            return Face(str(font_manager.FontProperties(fname=str(drawn)).get_name()), str(path), index)
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
             log.warning("could not register the CJK font %s: %s", path, exc)
     names = {f.name for f in font_manager.fontManager.ttflist}
     for name in CJK_FONTS:
         if name in names:
-            return name
+            return Face(name, font_manager.findfont(name))
     for name in sorted(names):
         if "CJK" in name or "Hei" in name or "Song" in name or "Ming" in name:
-            return name
+            return Face(name, font_manager.findfont(name))
     return None
+
+
+def _cache_dir() -> str:
+    import matplotlib
+
+    return str(matplotlib.get_cachedir())
+
+
+def cjk_font() -> str | None:
+    """The name of the face charts are drawn with, if one can draw Chinese."""
+    face = cjk_face()
+    return face.name if face else None
 
 
 def text(st: Stats, t: Translator) -> str:

@@ -194,6 +194,9 @@ class AdminOp(StrEnum):
     IMP = "imp"  # import earlier studios
     IMPT = "impt"  # its template
     IMPS = "imps"  # import skipping the bad rows
+    SNOTICE = "sn"  # the season's notice period (n: year)
+    CONTACT = "ct"  # the office's contact person
+    CSET = "cs"  # set a part of it (key: name, phone or email)
 
 
 @dataclass(frozen=True)
@@ -331,3 +334,24 @@ class ResultBtn(Codec):
     ref: int = 0
     v: str | None = None
     at: str | None = None
+
+
+# --------------------------------------------------------------------------- the office's overview and meeting
+
+
+class OverviewOp(StrEnum):
+    HOME = "h"  # the season's counts (`year`)
+    LIST = "l"  # a page of the list, filtered by `status` and `union`
+    CARD = "c"  # one application's card (`n`: its id)
+
+
+@dataclass(frozen=True)
+class Overview(Codec):
+    """A button of the office's overview; `n` is a page or an application's id."""
+
+    prefix: ClassVar[str] = "ov"
+    op: OverviewOp
+    year: int
+    status: str | None = None
+    union: int | None = None
+    n: int | None = None

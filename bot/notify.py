@@ -19,6 +19,8 @@ from bot import effects
 from bot.domain import workflow
 from bot.domain.workflow import Role, Status
 from bot.i18n import Markup
+from bot.services import office
+from bot.views import office as office_views
 from bot.views import review as views
 from storage import repo
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, ReviewMessage, User
@@ -151,3 +153,19 @@ async def reviewer_blocked(svc: Services, review_id: int) -> list[effects.Owed]:
         if await reachable_reviewers(s, app, level):
             return []
         return await _warnings(s, svc, app, level)
+
+
+async def unstaffed_pick(rq: Rq, app: Application, union_id: int) -> str | None:
+    """The applicant picked a union no reviewer serves: every admin is told, once per union and season;
+    what the applicant is told (None when the union has a reviewer)."""
+    s = rq.session
+    if not await office.is_unstaffed(s, union_id):
+        return None
+    union = await s.get(repo.Union, union_id)
+    now = rq.svc.clock.now()
+    for admin_id in sorted(rq.svc.settings.admin_ids):
+        if await office.first_notice(s, union_id, app.season_year, admin_id, now):
+            t = rq.svc.translator(await s.get(User, admin_id))
+            rq.owe(effects.message(admin_id, *office_views.unstaffed_admin(
+                t, union_id, union.name(t.lang) if union else "", app.season_year)))
+    return office_views.unstaffed_applicant(rq.t, union.name(rq.lang) if union else "", await office.contact(s))

@@ -12,8 +12,7 @@ import html
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton as Btn
-from telegram import InlineKeyboardMarkup, Message
+from telegram import Message
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -27,10 +26,15 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot import effects
 from bot.domain.workflow import Role
-from bot.i18n import Markup, Translator
+from bot.i18n import Translator
 from bot.runtime import Rq, handler
 from bot.services import admin as svc
-from bot.views.common import Page, kb, page_of, pager, pairs
+from bot.services import office
+from bot.services.records import CONTACT_FIELDS
+from bot.views import admin as views
+from bot.views.admin import btn
+from bot.views.common import kb, page_of
+from bot.views.office import ask_office
 from conversations import inputs
 from storage import repo
 from storage.models import Union, User
@@ -47,21 +51,14 @@ MENU, UNIONS, UNION, KEEP = Op.MENU, Op.UNIONS, Op.UNION, Op.KEEP
 UADD, UREN, UOFF, UON = Op.UADD, Op.UREN, Op.UOFF, Op.UON
 INV, INVR, INVU, INVP = Op.INV, Op.INVR, Op.INVU, Op.INVP
 PPL, PPLR, RVK, RVKY = Op.PPL, Op.PPLR, Op.RVK, Op.RVKY
-SEASON, SDATE, SFY = Op.SEASON, Op.SDATE, Op.SFY
+SEASON, SDATE, SFY, SNOTICE = Op.SEASON, Op.SDATE, Op.SFY, Op.SNOTICE
+CONTACT, CSET = Op.CONTACT, Op.CSET
 IMP, IMPT, IMPS = Op.IMP, Op.IMPT, Op.IMPS  # import earlier studios: prompt, template, import skipping bad rows
 
-LISTED_ROLES: tuple[Role, ...] = (Role.DISTRICT, Role.CITY, Role.CONTACT, Role.ADMIN)
+LISTED_ROLES = views.LISTED_ROLES
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def btn(label: str, op: cb.AdminOp, n: int | None = None, key: str | None = None) -> Btn:
-    return Btn(label, callback_data=cb.Admin(op, n, key).encode())
-
-
-
-
 
 
 def _now(rq: Rq) -> Any:
@@ -70,10 +67,6 @@ def _now(rq: Rq) -> Any:
 
 def _is_admin(rq: Rq) -> bool:
     return Role.ADMIN in rq.roles
-
-
-def _with_note(note: str | None, text: str) -> str:
-    return f"{note}\n\n{text}" if note else text
 
 
 def _plain(text: str) -> str:
@@ -97,21 +90,8 @@ def _set_pending(rq: Rq, value: dict[str, Any] | None) -> None:
         inputs.wait(rq, ADMIN, value)
 
 
-def _role_label(t: Translator, role: Role | str) -> str:
-    return t(f"admin.role.{Role(role).value}")
-
-
-def _union_part(t: Translator, union: Union | None) -> Markup:
-    return Markup(t("admin.invite.union_part", union=union.name(t.lang)) if union else "")
-
-
 def _refused(rq: Rq, why: str, **details: Any) -> None:
     repo.audit(rq.session, _now(rq), "admin_refused", actor_id=rq.user.id, details={"why": why, **details})
-
-
-def _notify(rq: Rq, user_id: int, text: str) -> None:
-    """Owe `text` to another person (written with this update's commit)."""
-    rq.notify(user_id, text)
 
 
 async def _translator_of(rq: Rq, user_id: int) -> Translator | None:
@@ -121,127 +101,43 @@ async def _translator_of(rq: Rq, user_id: int) -> Translator | None:
     return rq.svc.i18n.get(rq.svc.i18n.pick(user.locale, user.language_code))
 
 
-# --------------------------------------------------------------------------- screens
+# --------------------------------------------------------------------------- screens (drawn in bot.views.admin)
 
 
-Screen = tuple[str, InlineKeyboardMarkup]
+Screen = views.Screen
 
 
-def menu_screen(rq: Rq, note: str | None = None) -> Screen:
-    t = rq.t
-    rows = [[btn(t("admin.button.unions"), UNIONS, 0), btn(t("admin.button.invite"), INV)],
-            [btn(t("admin.button.people"), PPL), btn(t("admin.button.season"), SEASON)],
-            [btn(t("import.button.open"), IMP)]]
-    return _with_note(note, t("admin.menu.title")), kb(rows)
+async def _reviewers(rq: Rq) -> dict[int, int]:
+    """District reviewers per union (unions without one are missing)."""
+    staffed: dict[int, int] = {}
+    for p in await svc.people(rq.session, Role.DISTRICT):
+        if p.union is not None:
+            staffed[p.union.id] = staffed.get(p.union.id, 0) + 1
+    return staffed
 
 
-def _pager(t: Translator, op: cb.AdminOp, page: Page[Any], key: str | None = None) -> list[Btn]:
-    return pager(t, page, lambda n: cb.Admin(op, n, key).encode())
+async def menu_screen(rq: Rq, note: str | None = None) -> Screen:
+    return views.menu(rq.t, await office.unstaffed_unions(rq.session), note)
 
 
 async def unions_screen(rq: Rq, page: int = 0, note: str | None = None) -> Screen:
-    t = rq.t
-    unions = list(await repo.all_unions(rq.session))
-    pg = page_of(unions, page, PAGE)
-    shown = pg.items
-    active = sum(1 for u in unions if u.active)
-    parts = [t("admin.unions.title", active=active, retired=len(unions) - active, page=pg.number + 1,
-               pages=pg.count)]
-    for kind in svc.UNION_KINDS:
-        lines = []
-        for i, u in enumerate(unions, start=1):
-            if u.kind != kind or u not in shown:
-                continue
-            key = "admin.unions.line" if u.active else "admin.unions.line_retired"
-            lines.append(t(key, n=i, name_zh=u.name_zh, name_en=u.name_en))
-        if lines:
-            parts.append(t("admin.unions.section", kind=t(f"admin.kind.{kind}")) + "\n" + "\n".join(lines))
-    buttons = [
-        btn(u.name(t.lang) if u.active else t("admin.button.union_retired", name=Markup(u.name(t.lang))),
-            UNION, u.id)
-        for u in shown
-    ]
-    rows = pairs(buttons)
-    rows.append([btn(t("admin.button.add_district"), UADD, key="district")])
-    rows.append([btn(t("admin.button.add_industry"), UADD, key="industry")])
-    rows.append(_pager(t, UNIONS, pg))
-    rows.append([btn(t("admin.button.menu"), MENU)])
-    return _with_note(note, "\n\n".join(parts)), kb(rows)
+    return views.unions(rq.t, list(await repo.all_unions(rq.session)), page, await _reviewers(rq), PAGE, note)
 
 
 async def union_screen(rq: Rq, union: Union, note: str | None = None) -> Screen:
-    t = rq.t
-    text = t("admin.union.detail", name_zh=union.name_zh, name_en=union.name_en,
-             kind=t(f"admin.kind.{union.kind}"),
-             state=t("admin.union.active" if union.active else "admin.union.retired"),
-             reviewers=await svc.reviewer_count(rq.session, union.id))
-    toggle = (btn(t("admin.button.retire"), UOFF, union.id) if union.active
-              else btn(t("admin.button.reactivate"), UON, union.id))
-    rows = [[btn(t("admin.button.rename"), UREN, union.id), toggle],
-            [btn(t("admin.button.back"), UNIONS, 0), btn(t("admin.button.menu"), MENU)]]
-    return _with_note(note, text), kb(rows)
-
-
-def invite_role_screen(rq: Rq, note: str | None = None) -> Screen:
-    t = rq.t
-    rows = [[btn(_role_label(t, role), INVR, key=role.value)] for role in svc.INVITABLE]
-    rows.append([btn(t("admin.button.menu"), MENU)])
-    return _with_note(note, t("admin.invite.choose_role")), kb(rows)
+    return views.union(rq.t, union, await svc.reviewer_count(rq.session, union.id), note)
 
 
 async def invite_union_screen(rq: Rq, page: int = 0) -> Screen:
-    t = rq.t
-    unions = list(await repo.active_unions(rq.session))
-    pg = page_of(unions, page, PAGE)
-    rows = pairs([btn(u.name(t.lang), INVU, u.id) for u in pg.items])
-    rows.append(_pager(t, INVP, pg))
-    rows.append([btn(t("admin.button.back"), INV), btn(t("admin.button.menu"), MENU)])
-    if not unions:
-        return t("admin.invite.no_unions"), kb(rows)
-    return t("admin.invite.choose_union", role=_role_label(t, Role.DISTRICT)), kb(rows)
-
-
-def people_role_screen(rq: Rq, note: str | None = None) -> Screen:
-    t = rq.t
-    rows = [[btn(_role_label(t, role), PPLR, 0, role.value)] for role in LISTED_ROLES]
-    rows.append([btn(t("admin.button.menu"), MENU)])
-    return _with_note(note, t("admin.people.choose_role")), kb(rows)
-
-
-def _person_line(t: Translator, n: int, name: str, username: str | None, user_id: int,
-                 union: Union | None) -> str:
-    return t("admin.people.line", n=n, name=name, id=user_id,
-             username=Markup(t("admin.people.username", username=username) if username else ""),
-             union=Markup(t("admin.people.union", union=union.name(t.lang)) if union else ""))
+    return views.invite_union(rq.t, list(await repo.active_unions(rq.session)), page, PAGE, await _reviewers(rq))
 
 
 async def people_screen(rq: Rq, role: Role, page: int = 0, note: str | None = None) -> Screen:
-    t = rq.t
-    label = _role_label(t, role)
-    back = [btn(t("admin.button.back"), PPL), btn(t("admin.button.menu"), MENU)]
     if role is Role.ADMIN:
-        lines = []
-        known = await repo.by_ids(rq.session, User, rq.svc.settings.admin_ids)
-        for i, uid in enumerate(sorted(rq.svc.settings.admin_ids), start=1):
-            user = known.get(uid)
-            name = user.display_name if user else t("admin.people.never_seen")
-            lines.append(_person_line(t, i, name, user.username if user else None, uid, None))
-        head = t("admin.people.title", role=label, n=len(lines), page=1, pages=1)
-        return _with_note(note, "\n".join([head, *lines, "", t("admin.people.admins")])), kb([back])
+        ids = sorted(rq.svc.settings.admin_ids)
+        return views.admins(rq.t, ids, await repo.by_ids(rq.session, User, ids), note)
     everyone = await svc.people(rq.session, role)
-    if not everyone:
-        return _with_note(note, t("admin.people.none", role=label)), kb([back])
-    pg = page_of(everyone, page, PAGE)
-    lines = [t("admin.people.title", role=label, n=len(everyone), page=pg.number + 1, pages=pg.count)]
-    buttons = []
-    for i, p in enumerate(pg.items, start=pg.first):
-        lines.append(_person_line(t, i, p.user.display_name, p.user.username, p.user.id, p.union))
-        label = t("admin.button.revoke", n=i, name=Markup(p.user.display_name[:30]))
-        buttons.append(btn(label, RVK, p.grant.id))
-    rows = pairs(buttons)
-    rows.append(_pager(t, PPLR, pg, role.value))
-    rows.append(back)
-    return _with_note(note, "\n".join(lines)), kb(rows)
+    return views.people(rq.t, role, page_of(everyone, page, PAGE), len(everyone), note)
 
 
 def _years(rq: Rq) -> tuple[int, int]:
@@ -250,52 +146,28 @@ def _years(rq: Rq) -> tuple[int, int]:
 
 
 async def season_screen(rq: Rq, year: int, note: str | None = None) -> Screen:
-    t = rq.t
     season = await repo.ensure_season(rq.session, year)
-    parts = [t("admin.season.title", year=year),
-             t("admin.season.body", opens_on=season.opens_on.isoformat(),
-               deadline=season.deadline.isoformat(), review_starts=season.review_starts.isoformat(),
-               naming_by=season.naming_by.isoformat(),
-               first_year=t("admin.season.yes" if season.first_year else "admin.season.no"))]
-    if season.first_year:
-        parts.append(t("admin.season.first_year_note"))
-    parts.append(t("admin.season.rule"))
-    dates = [btn(t("admin.button.set_date", field=t(f"admin.season.field.{f}")), SDATE, year, f)
-             for f in svc.SEASON_FIELDS]
-    rows = pairs(dates)
-    rows.append([btn(t("admin.button.first_year_off" if season.first_year else "admin.button.first_year_on"),
-                     SFY, year)])
-    this, after = _years(rq)
-    other = after if year == this else this
-    rows.append([btn(t("admin.button.year", year=other), SEASON, other), btn(t("admin.button.menu"), MENU)])
-    return _with_note(note, "\n\n".join(parts)), kb(rows)
+    return views.season(rq.t, season, _years(rq), await office.contact(rq.session), note)
+
+
+async def contact_screen(rq: Rq, note: str | None = None) -> Screen:
+    return views.contact(rq.t, await office.contact(rq.session), note)
 
 
 async def prompt_screen(rq: Rq, pending: dict[str, Any]) -> Screen:
     """What to type now, for the pending input."""
-    t = rq.t
-    op, step = pending.get("op"), pending.get("step")
-    cancel_to: tuple[cb.AdminOp, int | None] = (UNIONS, 0)
-    rows: list[list[Btn]] = []
-    if op == UADD:
-        kind = t(f"admin.kind.{pending['kind']}")
-        text = (t("admin.union.ask_zh", kind=kind, max=svc.NAME_MAX) if step == "zh"
-                else t("admin.union.ask_en", name_zh=pending.get("zh", ""), max=svc.NAME_MAX))
-    elif op == UREN:
+    op = pending.get("op")
+    if op == UREN:
         union = await repo.get_union(rq.session, int(pending["id"]))
         if union is None:
             raise svc.Refused("admin.error.union_gone")
-        cancel_to = (UNION, union.id)
-        rows.append([btn(t("admin.button.keep"), KEEP)])
-        text = (t("admin.union.ask_zh_rename", current=union.name_zh, max=svc.NAME_MAX) if step == "zh"
-                else t("admin.union.ask_en_rename", current=union.name_en, max=svc.NAME_MAX))
-    else:  # SDATE
+        return views.prompt(rq.t, pending, u=union)
+    if op == CSET:
+        return views.prompt(rq.t, pending, c=await office.contact(rq.session))
+    if op in (SDATE, SNOTICE):
         season = await repo.ensure_season(rq.session, int(pending["year"]))
-        cancel_to = (SEASON, season.year)
-        text = t("admin.season.ask_date", year=season.year, field=t(f"admin.season.field.{pending['field']}"),
-                 current=getattr(season, pending["field"]).isoformat())
-    rows.append([btn(t("admin.button.cancel_input"), *cancel_to)])
-    return text, kb(rows)
+        return views.prompt(rq.t, pending, s=season, today=rq.svc.today())
+    return views.prompt(rq.t, pending)
 
 
 # --------------------------------------------------------------------------- commands
@@ -308,7 +180,7 @@ async def cmd_admin(rq: Rq) -> int:
         _refused(rq, "not_admin", command="/admin")
         rq.reply(rq.t("admin.not_allowed"))
         return END
-    rq.reply(*menu_screen(rq))
+    rq.reply(*await menu_screen(rq))
     return END
 
 
@@ -352,7 +224,7 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
     actor = rq.user.id
 
     if op == MENU:
-        rq.edit(*menu_screen(rq))
+        rq.edit(*await menu_screen(rq))
         return END
     if op == UNIONS:
         rq.edit(*await unions_screen(rq, number or 0))
@@ -383,7 +255,7 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         current = union.name_zh if pending.get("step") == "zh" else union.name_en
         return await _typed(rq, pending, current, edit=True)
     if op == INV:
-        rq.edit(*invite_role_screen(rq))
+        rq.edit(*views.invite_role(t))
         return END
     if op == INVR:
         if key not in {r.value for r in svc.INVITABLE}:
@@ -403,7 +275,7 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         await _invite(rq, Role.DISTRICT, number)
         return END
     if op == PPL:
-        rq.edit(*people_role_screen(rq))
+        rq.edit(*views.people_role(t))
         return END
     if op == PPLR:
         if key not in {r.value for r in LISTED_ROLES} or number is None or not 0 <= number < 10_000:
@@ -441,13 +313,24 @@ async def dispatch(rq: Rq, data: cb.Admin, pending: dict[str, Any] | None) -> st
         if key not in svc.SEASON_FIELDS or number not in _years(rq):
             raise svc.Refused("admin.error.bad_field")
         return await _ask(rq, {"op": SDATE, "year": number, "field": key})
+    if op == SNOTICE:
+        if number not in _years(rq):
+            raise svc.Refused("admin.error.bad_field")
+        return await _ask(rq, {"op": SNOTICE, "year": number})
+    if op == CONTACT:
+        rq.edit(*await contact_screen(rq))
+        return END
+    if op == CSET:
+        if key not in CONTACT_FIELDS:
+            raise svc.Refused("admin.error.bad_field")
+        return await _ask(rq, {"op": CSET, "field": key})
     rq.refuse(_plain(t("admin.bad_button")), "bad_button")
     return END
 
 
 async def _ask(rq: Rq, pending: dict[str, Any], note: str | None = None, *, edit: bool = True) -> str:
     text, markup = await prompt_screen(rq, pending)
-    text = _with_note(note, text)
+    text = views.with_note(note, text)
     if edit:
         rq.edit(text, markup)
     else:
@@ -461,32 +344,25 @@ async def _invite(rq: Rq, role: Role, union_id: int | None) -> None:
     inv = await svc.create_invitation(rq.session, _now(rq), rq.user.id, role, union_id)
     union = await repo.get_union(rq.session, inv.union_id) if inv.union_id is not None else None
     link = f"https://t.me/{rq.context.bot.username}?start={inv.code}"
-    text = t("admin.invite.created", role=_role_label(t, role), union=_union_part(t, union), link=link,
-             expires=rq.svc.local(inv.expires_at).strftime("%Y-%m-%d %H:%M"))
-    rq.edit(text, kb([[btn(t("admin.button.invite"), INV), btn(t("admin.button.menu"), MENU)]]))
+    rq.edit(*views.invite_created(t, role, union, link, rq.svc.local(inv.expires_at).strftime("%Y-%m-%d %H:%M")))
 
 
 async def _confirm_revoke(rq: Rq, grant_id: int) -> None:
-    t = rq.t
-    p = await svc.active_grant(rq.session, grant_id)
-    text = t("admin.revoke.confirm", name=p.user.display_name, role=_role_label(t, p.grant.role),
-             union=_union_part(t, p.union))
-    rows = [[btn(t("admin.button.revoke_confirm"), RVKY, grant_id)],
-            [btn(t("admin.button.back"), PPLR, 0, p.grant.role)]]
-    rq.edit(text, kb(rows))
+    rq.edit(*views.revoke_confirm(rq.t, await svc.active_grant(rq.session, grant_id)))
 
 
 async def _revoke(rq: Rq, grant_id: int) -> None:
     t = rq.t
     p = await svc.revoke(rq.session, _now(rq), rq.user.id, grant_id)
-    note = t("admin.revoke.done", name=p.user.display_name, role=_role_label(t, p.grant.role),
-             union=_union_part(t, p.union))
+    note = t("admin.revoke.done", name=p.user.display_name, role=views.role_label(t, p.grant.role),
+             union=views.union_part(t, p.union))
     rq.edit(*await people_screen(rq, Role(p.grant.role), 0, note))
     _refresh_menu(rq, p.user.id)
     theirs = await _translator_of(rq, p.user.id)
     if theirs is not None:
-        _notify(rq, p.user.id, theirs("admin.revoke.notice", role=_role_label(theirs, p.grant.role),
-                                      union=_union_part(theirs, p.union)))
+        text = theirs("admin.revoke.notice", role=views.role_label(theirs, p.grant.role),
+                      union=views.union_part(theirs, p.union))
+        rq.notify(p.user.id, ask_office(theirs, await office.contact(rq.session), text))
 
 
 def _refresh_menu(rq: Rq, user_id: int) -> None:
@@ -554,9 +430,24 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str, *, edit: bool = Fal
         note = t("admin.union.renamed", name_zh=union.name_zh, name_en=union.name_en)
         show(await union_screen(rq, union, note))
         return END
+    if op == SNOTICE:
+        year = int(pending["year"])
+        season = await svc.set_notice_days(s, now, actor, year, svc.parse_notice_days(text))
+        _set_pending(rq, None)
+        show(await season_screen(rq, year, t("admin.season.notice_saved", year=year, n=season.notice_days)))
+        return END
+    if op == CSET:
+        field = str(pending["field"])
+        try:
+            await office.set_contact(s, now, actor, field, text)
+        except office.Refused as exc:
+            raise svc.Refused(exc.key, **exc.params) from None
+        _set_pending(rq, None)
+        show(await contact_screen(rq, t("admin.contact.saved", field=t.plain(f"admin.contact.button.{field}"))))
+        return END
     if op == SDATE:
         year, field = int(pending["year"]), str(pending["field"])
-        value = svc.parse_date(text)
+        value = svc.parse_date(text, year, rq.svc.today())
         await svc.set_season_date(s, now, actor, year, field, value)
         _set_pending(rq, None)
         note = t("admin.season.saved", year=year, field=t(f"admin.season.field.{field}"),
@@ -622,25 +513,25 @@ async def accept_invitation(rq: Rq, code: str) -> bool:
             return False
         repo.audit(rq.session, _now(rq), "invitation_refused", actor_id=rq.user.id,
                    details={"code": code[:80], "why": "malformed"})
-        rq.reply(t("invite.bad_link"))
+        rq.reply(ask_office(t, await office.contact(rq.session), t("invite.bad_link")))
         return False  # the welcome follows
     try:
         got = await svc.accept_invitation(rq.session, _now(rq), rq.user.id, code)
     except svc.Refused as exc:
-        rq.reply(t(exc.key, **exc.params))
+        rq.reply(ask_office(t, await office.contact(rq.session), t(exc.key, **exc.params)))
         return True
     rq.roles = await repo.roles_of(rq.session, rq.user.id, rq.svc.settings.admin_ids)
     union = got.union.name(t.lang) if got.union else ""
     text = t(f"invite.welcome.{got.role.value}", union=union)
-    rq.reply(_with_note(t("invite.already") if got.already else None, text))
+    rq.reply(views.with_note(t("invite.already") if got.already else None, text))
     _refresh_menu(rq, rq.user.id)
     if not got.already and got.invited_by != rq.user.id:
         theirs = await _translator_of(rq, got.invited_by)
         if theirs is not None:
             who = f"@{rq.user.username}" if rq.user.username else str(rq.user.id)
             text = theirs("admin.invite.accepted_notice", name=rq.user.display_name, who=who,
-                          role=_role_label(theirs, got.role), union=_union_part(theirs, got.union))
-            _notify(rq, got.invited_by, text)
+                          role=views.role_label(theirs, got.role), union=views.union_part(theirs, got.union))
+            rq.notify(got.invited_by, text)
     return True
 
 

@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks as cb
-from bot import effects
+from bot import effects, notify
 from bot import files as fileio
 from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
@@ -168,13 +168,13 @@ async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
     await goto(rq, app, drafts.next_step(app, files, key), note)
 
 
-async def accept(rq: Rq, app: App, f: FormField, value: Any) -> None:
-    """Store one answer and move on."""
+async def accept(rq: Rq, app: App, f: FormField, value: Any, also: str | None = None) -> None:
+    """Store one answer and move on; `also`: what else the applicant is told with it."""
     drafts.set_answer(app, f.key, value, rq.svc.clock.now())
     note = rq.t("wizard.saved")
     if f.kind is Kind.YESNO and value is False:
         note = rq.t("elig.failed", condition=rq.t(f.label_key))
-    await advance(rq, app, f.key, note)
+    await advance(rq, app, f.key, f"{note}\n{also}" if also else note)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -184,7 +184,8 @@ async def _enter(rq: Rq) -> str | int:
     """Into the wizard: the season's draft, or in a new season the choice of last year's answers."""
     st = await standing(rq)
     if st.current is None and st.previous is not None:  # a new season: last year's answers or a fresh form
-        rq.reply(*season_entry.offer(rq.t, st), screen=SCREEN)
+        late = await season_entry.missed_deadline(rq.session, st.previous, rq.svc.clock.now(), rq.svc.settings.tz)
+        rq.reply(*season_entry.offer(rq.t, st, late), screen=SCREEN)
         return FORM
     app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
                                                      rq.svc.settings.tz))[0]
@@ -741,7 +742,7 @@ async def _union(p: Press) -> None:
     if p.v is None or not p.v.isdigit() or int(p.v) not in unions:
         p.bad()
         return
-    await accept(p.rq, p.app, p.field, int(p.v))
+    await accept(p.rq, p.app, p.field, int(p.v), await notify.unstaffed_pick(p.rq, p.app, int(p.v)))
 
 
 async def _yes_no(p: Press) -> None:

@@ -19,7 +19,8 @@ from bot import callbacks as cb
 from bot import effects
 from bot.domain.workflow import Role
 from bot.runtime import APPLICATIONS, Rq, handler, owe, services
-from bot.services import drafts
+from bot.services import drafts, office
+from bot.views.office import contact_line
 from bot.views.wizard import season_line
 from conversations.apply import Go
 from conversations.status import MyApps
@@ -28,6 +29,7 @@ from storage import repo
 log = logging.getLogger(__name__)
 
 ROLE_ORDER = (Role.ADMIN, Role.CITY, Role.DISTRICT, Role.CONTACT)
+HELP_OF = {Role.DISTRICT: "district", Role.CITY: "city", Role.CONTACT: "contact", Role.ADMIN: "admin"}
 
 
 WINDOW = "start_window"  # Rq.cache: the season's window, shown in the welcome
@@ -51,7 +53,8 @@ async def start_screen(rq: Rq) -> tuple[str, InlineKeyboardMarkup]:
         apps = await repo.applications_of(rq.session, rq.user.id)
     now, tz = rq.svc.clock.now(), rq.svc.settings.tz
     st = await drafts.standing(rq.session, apps, now, tz)
-    rq.cache[WINDOW] = season_line(t, st.season, now, tz)
+    window = season_line(t, st.season, now, tz)
+    rq.cache[WINDOW] = f"{window}\n{contact_line(t, await office.contact(rq.session))}" if window else ""
     going = st.current is not None and drafts.editable(st.current)
     rows = [[InlineKeyboardButton(t.plain("start.button.continue" if going else "start.button.apply"),
                                   callback_data=Go().encode())]]
@@ -77,13 +80,11 @@ async def cmd_start(rq: Rq) -> None:
 async def cmd_help(rq: Rq) -> None:
     t = rq.t
     lines = [t("help.title"), t("help.applicant"), t("help.studio")]
-    if rq.roles & {Role.DISTRICT, Role.CITY}:
-        lines.append(t("help.reviewer") + (t("help.inspect") if Role.CITY in rq.roles else ""))
-    if Role.CONTACT in rq.roles:
-        lines.append(t("help.contact"))
-    if Role.ADMIN in rq.roles:
-        lines.append(t("help.admin"))
+    for role in (Role.DISTRICT, Role.CITY, Role.CONTACT, Role.ADMIN):  # what each role held may do
+        if role in rq.roles:
+            lines.append(t(f"help.{HELP_OF[role]}"))
     lines.append(t("help.common"))
+    lines.append(contact_line(t, await office.contact(rq.session)))
     rq.reply("\n\n".join(lines))
 
 
@@ -152,7 +153,20 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
-    from conversations import admin, apply, exports, inputs, inspect, notice, reminders, report, results, review, status
+    from conversations import (
+        admin,
+        apply,
+        exports,
+        inputs,
+        inspect,
+        notice,
+        overview,
+        reminders,
+        report,
+        results,
+        review,
+        status,
+    )
 
     # text goes to the flow waiting for it whatever the order here (`conversations.inputs`); the
     # catch-alls below come last
@@ -169,6 +183,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     apply.register(app)
     status.register(app)
     exports.register(app)
+    overview.register(app)
     app.add_handler(CommandHandler("start", cmd_start))
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("language", cmd_language))

@@ -30,10 +30,12 @@ from bot.domain import form, workflow
 from bot.domain.values import parse_date_or_none
 from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
+from bot.services import office
 from bot.services import review as svc_review
 from bot.views import review as views
 from bot.views.common import page_of
-from conversations import inputs
+from bot.views.office import ask_office
+from conversations import inputs, overview
 from storage import repo
 from storage.models import Application as App
 
@@ -380,7 +382,10 @@ async def _pending_page(rq: Rq, page: int) -> None:
     """One page of what awaits me, in the order of submission, each card with its buttons again."""
     t = rq.t
     if not rq.roles & {Role.DISTRICT, Role.CITY}:
-        rq.reply(t("review.not_reviewer"))
+        if Role.ADMIN in rq.roles:  # the office: every application of the season, nothing to decide
+            await overview.home(rq)
+        else:
+            rq.reply(ask_office(t, await office.contact(rq.session), t("review.not_reviewer")))
         return
     apps = await svc_review.waiting_for(rq.session, rq.user.id, rq.roles)
     if not apps:

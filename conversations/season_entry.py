@@ -5,7 +5,7 @@ record stays as it was (read-only in /my)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,16 +32,24 @@ class NewSeason(Codec):
     how: str
 
 
-def offer(t: Translator, st: Standing) -> tuple[str, InlineKeyboardMarkup]:
+def offer(t: Translator, st: Standing, late: date | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """The new season's choice; `late`: the deadline the earlier draft missed, said first (R-D1)."""
     prev = st.previous
     assert prev is not None
     year, source = st.season.year, prev.id
-    text = t("season_entry.offer", year=year, last=prev.season_year, status=t(f"status.{prev.status}"),
+    text = t("season_entry.late", year=prev.season_year, deadline=late.isoformat()) + "\n\n" if late else ""
+    text += t("season_entry.offer", year=year, last=prev.season_year, status=t(f"status.{prev.status}"),
              opens=st.season.opens_on.isoformat(), deadline=st.season.deadline.isoformat())
     rows = [[Btn(t.plain("season_entry.button.copy", last=prev.season_year),
                  callback_data=NewSeason(year, source, COPY).encode())],
             [Btn(t.plain("season_entry.button.fresh"), callback_data=NewSeason(year, source, FRESH).encode())]]
     return text, InlineKeyboardMarkup(rows)
+
+
+async def missed_deadline(s: AsyncSession, record: Application, now: datetime, tz: Any) -> date | None:
+    """The deadline `record` was not submitted by (its year's application forfeited, R-D1), or None."""
+    season = await repo.ensure_season(s, record.season_year)
+    return season.deadline if drafts.forfeited(record, season, now, tz) else None
 
 
 async def record_note(s: AsyncSession, t: Translator, record: Application, now: datetime, tz: Any) -> str:

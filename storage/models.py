@@ -133,6 +133,51 @@ class Season(Base):
     naming_by: Mapped[date] = mapped_column(Date)
     first_year: Mapped[bool] = mapped_column(Boolean, default=False)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
+    notice_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")  # 公示, working days
+
+
+class Office(Base):
+    """The federation's office: the contact person applicants are told to ask (one row, id 1)."""
+
+    __tablename__ = "office"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(120))
+
+
+class Meeting(Base):
+    """The presidents' meeting or the standing committee that decided a season's list, and its notice."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    season_year: Mapped[int] = mapped_column(ForeignKey("seasons.year"), index=True)
+    held_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # president | standing
+    minute_no: Mapped[str] = mapped_column(String(40))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(Stamp)
+    notice_from: Mapped[date | None] = mapped_column(Date)  # the public notice: first and last day
+    notice_until: Mapped[date | None] = mapped_column(Date)
+    named_at: Mapped[datetime | None] = mapped_column(Stamp)
+
+
+class Objection(Base):
+    """An objection received against an entry of the public notice, and the office's decision."""
+
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(Stamp)
+    decision: Mapped[str | None] = mapped_column(String(16))  # upheld | dismissed
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(Stamp)
 
 
 class Application(Base):
@@ -164,6 +209,7 @@ class Application(Base):
     plaque_on: Mapped[date | None] = mapped_column(Date)
     remarks: Mapped[str | None] = mapped_column(Text)  # 备注
     materials: Mapped[str | None] = mapped_column(String(16))  # archived | returned (R-W4)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))  # the meeting that decided it
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}

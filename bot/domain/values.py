@@ -1,4 +1,4 @@
-"""Parsers for what people type: year-month, floor area, money, names, lists.
+"""Parsers for what people type: dates, year-month, floor area, money, names, lists.
 
 Each raises `InvalidInput(code, **params)`; the code is a locale key under `error.`.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 
@@ -19,25 +19,48 @@ class InvalidInput(ValueError):
 
 
 _DATE = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$")
 
 
-def parse_date(raw: str) -> date:
-    """A typed day: 2026-09-20, 2026.9.20, 2026/09/20 or 2026年9月20日 (full-width digits too); raises
-    `InvalidInput` with `date_format` (not a date) or `date_invalid` (no such day)."""
-    m = _DATE.match((raw or "").translate(_FULLWIDTH_DIGITS).strip())
-    if m is None:
+def parse_date(raw: str, *, today: date | None = None, future: bool = False) -> date:
+    """A typed day: 2026-12-16, 2026.12.16, 2026/12/16 or 2026年12月16日 (full-width digits too); with
+    `today`, also 12月16日: this year, or the next when a `future` day is wanted and this year's is past.
+    Raises `InvalidInput` with `date_format` (not a date) or `date_invalid` (no such day)."""
+    text = (raw or "").translate(_FULLWIDTH_DIGITS).strip()
+    m = _DATE.match(text)
+    short = _MONTH_DAY.match(text) if m is None and today is not None else None
+    if m is None and short is None:
         raise InvalidInput("date_format")
     try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m is not None:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        assert short is not None and today is not None
+        month, day = int(short.group(1)), int(short.group(2))
+        on = date(today.year, month, day)
+        return date(today.year + 1, month, day) if future and on < today else on
     except ValueError:
         raise InvalidInput("date_invalid") from None
 
 
-def parse_date_or_none(raw: str) -> date | None:
+def parse_date_or_none(raw: str, *, today: date | None = None, future: bool = False) -> date | None:
     try:
-        return parse_date(raw)
+        return parse_date(raw, today=today, future=future)
     except InvalidInput:
         return None
+
+
+def date_example(today: date, *, future: bool = True, days: int = 9) -> str:
+    """A day to show as the example of what to type: `days` after `today` (before it when a past day is
+    wanted), written as the parser reads it first."""
+    return date_examples(today, future=future, days=days)["example"]
+
+
+def date_examples(today: date, *, future: bool = True, days: int = 9) -> dict[str, str]:
+    """The example day in the ways it may be typed: `example` (2026-12-16), `example_zh` (2026年12月16日)
+    and `example_md` (12月16日), for the texts that ask for a date."""
+    on = today + timedelta(days=days if future else -days)
+    return {"example": on.isoformat(), "example_zh": f"{on.year}年{on.month}月{on.day}日",
+            "example_md": f"{on.month}月{on.day}日"}
 
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))

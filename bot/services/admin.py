@@ -15,15 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, values
 from bot.domain.workflow import Role
+from bot.services.records import INVITABLE, NAME_MAX, NOTICE_MAX, SEASON_FIELDS, UNION_KINDS, Person
 from storage import repo
-from storage.models import Invitation, RoleGrant, Season, Union, User
+from storage.models import Invitation, RoleGrant, Season, Union
 
-NAME_MAX = 50
 INVITE_TTL = timedelta(days=7)
 INVITE_PREFIX = "inv-"
-INVITABLE: tuple[Role, ...] = (Role.DISTRICT, Role.CITY, Role.CONTACT)
-UNION_KINDS: tuple[str, ...] = ("district", "industry")
-SEASON_FIELDS: tuple[str, ...] = ("opens_on", "deadline", "review_starts", "naming_by")
 
 _INVITE_SHAPE = re.compile(r"^inv-[A-Za-z0-9_\-]{16,60}$")
 
@@ -50,12 +47,25 @@ def clean_name(text: str) -> str:
     return name
 
 
-def parse_date(text: str) -> date:
-    """A typed date (`bot.domain.values.parse_date`), or the admin's refusal saying what is wrong."""
+def parse_date(text: str, year: int, today: date) -> date:
+    """A typed date of season `year` (`bot.domain.values.parse_date`; "12月16日" is of that year, or of
+    the next when a future day is meant), or the admin's refusal saying what is wrong."""
+    base = max(today, date(year, 1, 1))
     try:
-        return values.parse_date(text)
+        return values.parse_date(text, today=base, future=True)
     except values.InvalidInput as exc:
-        raise Refused("admin.error.date_invalid" if exc.code == "date_invalid" else "admin.error.date_format") from None
+        if exc.code == "date_invalid":
+            raise Refused("admin.error.date_invalid") from None
+        raise Refused("admin.error.date_format", **values.date_examples(base)) from None
+
+
+def parse_notice_days(text: str) -> int:
+    """The notice period: whole working days, 0 (no notice) to `NOTICE_MAX`."""
+    raw = (text or "").strip().translate(str.maketrans("０１２３４５６７８９", "0123456789")).removesuffix("天")
+    raw = raw.removesuffix("个工作日").removesuffix("工作日").strip()
+    if not raw.isdigit() or int(raw) > NOTICE_MAX:
+        raise Refused("admin.season.bad_notice_days", max=NOTICE_MAX)
+    return int(raw)
 
 
 # --------------------------------------------------------------------------- unions
@@ -208,13 +218,6 @@ async def accept_invitation(s: AsyncSession, now: datetime, user_id: int, code: 
 # --------------------------------------------------------------------------- people
 
 
-@dataclass(frozen=True)
-class Person:
-    grant: RoleGrant
-    user: User
-    union: Union | None
-
-
 async def people(s: AsyncSession, role: Role) -> list[Person]:
     """Everyone holding `role` (one entry per grant: a reviewer of two unions appears twice)."""
     out: list[Person] = []
@@ -279,6 +282,18 @@ async def set_season_date(s: AsyncSession, now: datetime, actor_id: int, year: i
         repo.audit(s, now, "season_changed", actor_id=actor_id,
                    details={"year": year, "field": field, "before": before.isoformat(),
                             "after": value.isoformat()})
+    return season
+
+
+async def set_notice_days(s: AsyncSession, now: datetime, actor_id: int, year: int, days: int) -> Season:
+    """The working days the season's approved list is publicly noticed before naming (0: no notice)."""
+    if not 0 <= days <= NOTICE_MAX:
+        raise Refused("admin.season.bad_notice_days", max=NOTICE_MAX)
+    season = await repo.ensure_season(s, year)
+    if season.notice_days != days:
+        repo.audit(s, now, "season_changed", actor_id=actor_id,
+                   details={"year": year, "field": "notice_days", "before": season.notice_days, "after": days})
+        season.notice_days = days
     return season
 
 

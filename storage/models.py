@@ -209,7 +209,8 @@ class Application(Base):
     plaque_on: Mapped[date | None] = mapped_column(Date)
     remarks: Mapped[str | None] = mapped_column(Text)  # 备注
     materials: Mapped[str | None] = mapped_column(String(16))  # archived | returned (R-W4)
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))  # the meeting that decided it
+    # the meeting that decided it (`meetings.id`; no foreign key: adding one would copy the table on SQLite)
+    meeting_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -168,7 +168,7 @@ async def test_upgrade_counts_the_files_already_stored(pg_clean):
     from sqlalchemy import column, insert, select, table
 
     from storage.db import alembic_config
-    from storage.models import Application, Attachment, Season
+    from storage.models import Application, Attachment
 
     db = Database(pg_clean)
     async with db.engine.begin() as conn:
@@ -176,7 +176,9 @@ async def test_upgrade_counts_the_files_already_stored(pg_clean):
     now = datetime(2026, 7, 10, 2, 0, tzinfo=UTC)
     async with db.engine.begin() as conn:
         await conn.execute(insert(User.__table__), [{"id": 1, "first_name": "王", "created_at": now}])
-        await conn.execute(insert(Season.__table__), [{
+        seasons = table("seasons", *(column(c) for c in ("year", "opens_on", "deadline", "review_starts",
+                                                         "naming_by", "first_year", "last_number")))
+        await conn.execute(insert(seasons), [{
             "year": 2026, "opens_on": now.date(), "deadline": now.date(), "review_starts": now.date(),
             "naming_by": now.date(), "first_year": False, "last_number": 0}])
         old = table("applications", *(column(c) for c in ("season_year", "applicant_id", "status", "answers",

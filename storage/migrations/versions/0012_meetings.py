@@ -1,7 +1,7 @@
 """the season's meeting and public notice, objections, the office's contact person
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2027-03-01 10:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0007'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
@@ -59,14 +59,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_objections')),
     )
     op.create_index(op.f('ix_objections_application_id'), 'objections', ['application_id'], unique=False)
-    with op.batch_alter_table('applications') as batch:
-        batch.add_column(sa.Column('meeting_id', sa.Integer(), nullable=True))
-        batch.create_foreign_key(op.f('fk_applications_meeting_id_meetings'), 'meetings', ['meeting_id'], ['id'])
+    # added in place, without a foreign key: SQLite would copy the table, which other tables reference
+    op.add_column('applications', sa.Column('meeting_id', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('applications') as batch:
-        batch.drop_constraint(op.f('fk_applications_meeting_id_meetings'), type_='foreignkey')
         batch.drop_column('meeting_id')
     op.drop_index(op.f('ix_objections_application_id'), table_name='objections')
     op.drop_table('objections')

@@ -287,6 +287,7 @@ class InspectOp(StrEnum):
     CONFIRM = "ok"
     CANCEL = "x"
     REPORT = "rp"  # show the studio's report of year `v`
+    RESULTS = "res"  # the studios' recognised results of year `v` (R-O2: who to notify, who to commend)
 
 
 @dataclass(frozen=True)

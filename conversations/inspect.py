@@ -52,7 +52,16 @@ async def _notify(rq: Rq, user_id: int, build: Callable[[Translator], str]) -> N
 async def _list(rq: Rq, page: int = 0, note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
     studios = list(await svc.all_studios(rq.session))
     unions = {u.id: u.name(rq.lang) for u in await repo.all_unions(rq.session)}  # one query for the page
-    return views.list_screen(rq.t, studios, unions, page, note)
+    return views.list_screen(rq.t, studios, unions, page, note, rq.svc.today().year)
+
+
+async def _results(rq: Rq, year: int) -> tuple[str, InlineKeyboardMarkup]:
+    """R-O2: the year's studios without a recognised result and those with the most (R-E5)."""
+    yr = await svc_results.year_results(rq.session, year)
+    standing = views.YearStanding(year, len(yr.studios), yr.total.total, yr.total.recognised,
+                                  yr.without_recognised(), yr.most_recognised())
+    unions = {u.id: u.name(rq.lang) for u in await repo.all_unions(rq.session)}
+    return views.results_screen(rq.t, standing, unions, rq.svc.today().year)
 
 
 async def _history(rq: Rq, studio: Studio, note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
@@ -98,6 +107,13 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         page = int(data.v) if data.v and data.v.isdigit() else 0
         text, markup = await _list(rq, page)
         rq.edit(text, markup)
+        return
+    if data.op is InspectOp.RESULTS:
+        year = int(data.v) if data.v and data.v.isdigit() and len(data.v) == 4 else 0
+        if not 2000 <= year <= rq.svc.today().year:
+            rq.refuse(t("error.stale_button"), "stale")
+            return
+        rq.edit(*await _results(rq, year))
         return
     studio = await rq.session.get(Studio, data.studio)
     if studio is None:

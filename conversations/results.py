@@ -22,13 +22,14 @@ from bot import files as fileio
 from bot.callbacks import ReportOp, ResultOp
 from bot.domain import results as dom
 from bot.domain.results import Ask
-from bot.domain.workflow import EDITABLE
+from bot.domain.workflow import EDITABLE, Role
 from bot.runtime import Rq, handler
 from bot.services import StoredFile
 from bot.services import results as svc
 from bot.services import studios as svc_studios
 from bot.views import results as views
 from conversations import inputs
+from storage import repo
 from storage.models import Application as App
 from storage.models import Result, Studio
 
@@ -322,12 +323,28 @@ async def cmd_cancel(rq: Rq) -> None:
     rq.reply(rq.t("result.cancelled"))
 
 
+@handler
+async def cmd_compilation(rq: Rq) -> None:
+    """`/compilation [year]`: the year's results compilation (成果汇编, R-C1) for the federation to publish."""
+    t = rq.t
+    if not rq.roles & {Role.CITY, Role.CONTACT, Role.ADMIN}:
+        rq.reply(t("result.compilation.only"))
+        return
+    args = rq.context.args or []
+    year = int(args[0]) if args and args[0].isdigit() and len(args[0]) == 4 else rq.svc.today().year
+    repo.audit(rq.session, rq.svc.clock.now(), "export", actor_id=rq.user.id,
+               details={"what": "results_compilation", "year": year})
+    rq.reply(t("result.compilation.coming", year=year))
+    rq.owe(effects.render(rq.chat_id, "compilation", year=year, lang=rq.lang))
+
+
 def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ignore[type-arg]
     waiting = inputs.Awaiting(app, RESULTS)
     return [
         MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
         CommandHandler("cancel", cmd_cancel, filters=waiting),
         CommandHandler("results", cmd_results),
+        CommandHandler("compilation", cmd_compilation),
         CallbackQueryHandler(on_button, pattern=cb.ResultBtn.pattern()),
     ]
 

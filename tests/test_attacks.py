@@ -354,6 +354,7 @@ FORGED = [
     (NOBODY, "ns:2026:1:copy"), (DRAFTER, "ns:2026:1:fresh"), (OWNER, "ns:2027:999:copy"), (NOBODY, "ns:x:y:z"),
     (NOBODY, "res:add:1:s:"), (OWNER, "res:add:999:s:"), (FOREIGN, "res:add:1:a:"), (NOBODY, "res:ls:1:s:"),
     (NOBODY, "res:v:1::"), (NOBODY, "res:delok:1::"), (NOBODY, "res:p:0:invention:kind"), (NOBODY, "res:ok:0::"),
+    (NOBODY, "insp:res:0:2026"), (CITY, "insp:res:0:1999"), (CITY, "insp:res:0:9999"),
 ]
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
 from bot import jobs
-from bot.callbacks import ResultOp
+from bot.callbacks import InspectOp, ReportOp, ResultOp
+from bot.exports import pdf, service
 from storage.models import Result
 from tests.offline import Harness
 from tests.results_steps import record_result, result_button, tap_result
-from tests.test_studios import LEADER, add_studio
+from tests.roles import grant
+from tests.test_studios import CITY, LEADER, OTHER, add_studio, tap_inspect, tap_report
 
 SH = ZoneInfo("Asia/Shanghai")
 DEC_5 = datetime(2026, 12, 5, 10, 0, tzinfo=SH)
@@ -88,3 +94,96 @@ async def test_bad_input_is_refused_and_nothing_is_lost(h: Harness) -> None:
     assert (row.title, row.kind, row.on, row.level, row.number, row.benefit) == (
         "一种新型吊具", "invention", date(2026, 3, 3), "national", "ZL202610000001.X", 30.0)
     assert row.certificate_id is not None
+
+
+async def two_recognised_one_not(h: Harness) -> tuple[int, int]:
+    """A studio whose leader records, in 2026, two recognised results and one not (and one of 2025); a
+    second studio records none. The two studios' ids."""
+    sid = await add_studio(h, LEADER)
+    quiet = await add_studio(h, OTHER, name="李红梅劳模创新工作室")
+    u = h.user(LEADER)
+    await h.text(u, "/results")
+    await record_result(h, u, "一种岸桥吊具", "utility_model", "2026-03-01", level="national", body="国家知识产权局",
+                        number="ZL2026200001.1", in_use=True, benefit="20")
+    await record_result(h, u, "集装箱快速装卸工法", "method", "2026-06-01", level="provincial", body="省总工会",
+                        benefit="5.5")
+    await record_result(h, u, "班组安全合理化建议", "suggestion", "2026-09-01")
+    await record_result(h, u, "往年的技术革新", "innovation", "2025-10-01", level="city", body="市总工会")
+    return sid, quiet
+
+
+async def test_the_year_counts_agree_everywhere(h: Harness) -> None:
+    """R-E5, R-D5, R-O2: a studio's year with two recognised results and one not: the year report, the
+    city's oversight lists and the statistics all count 3 results, 2 recognised (the year before apart)."""
+    sid, _ = await two_recognised_one_not(h)
+    u = h.user(LEADER)
+    # the year report's results step and its summary
+    await h.text(u, "/report")
+    await h.text(u, "全年攻关3项。")
+    mark = await tap_report(h, u, ReportOp.DONE)
+    step = h.request.texts(LEADER, since=mark)[-1]
+    assert "已登记本年度成果 3 项，其中获认定 2 项" in step and "往年的技术革新" not in step
+    await tap_report(h, u, ReportOp.DONE)
+    await tap_report(h, u, ReportOp.SKIP)
+    mark = await h.text(u, "成果归单位所有。")
+    summary = h.request.texts(LEADER, since=mark)[-1]
+    assert summary.count("国家级（国家知识产权局认定）") == 1 and summary.count("未获认定") == 1
+    await tap_report(h, u, ReportOp.FILE)
+    # the city's oversight screen
+    await grant(h, CITY, "city_reviewer")
+    city = h.user(CITY, name="U30")
+    await h.text(city, "/inspect")
+    mark = await tap_inspect(h, city, InspectOp.RESULTS, "2026")
+    screen = h.request.texts(CITY, since=mark)[-1]
+    assert "2 个工作室，登记成果 3 项，其中获认定 2 项" in screen
+    without = screen.split("没有获认定成果的工作室")[1].split("获认定成果最多")[0]
+    assert "李红梅劳模创新工作室" in without and "王建国劳模创新工作室" not in without
+    assert "· 王建国劳模创新工作室（" in screen.split("获认定成果最多的工作室")[1] and "）：2 项" in screen
+    # the 2025 result counts in 2025 only
+    mark = await tap_inspect(h, city, InspectOp.RESULTS, "2025")
+    assert "登记成果 1 项，其中获认定 1 项" in h.request.texts(CITY, since=mark)[-1]
+    # the statistics
+    mark = await h.text(city, "/stats 2026")
+    stats = h.request.texts(CITY, since=mark)[0]
+    assert "共 3 项，获认定 2 项，转化/推广 1 项，专利 1 项，经济效益 25.5 万元/年" in stats
+    assert "实用新型专利 1" in stats and "工法 1" in stats and "合理化建议 1" in stats
+    assert "国家级 1" in stats and "省级 1" in stats
+
+
+async def test_results_compilation_lists_every_result_under_its_studio(h: Harness, tmp_path) -> None:
+    """R-C1: /compilation gives the year's results compilation (DOCX); through LibreOffice every result
+    of the year stands under its studio, the labels in Chinese and English, the year before left out."""
+    if pdf.converter() is None or shutil.which("pdftotext") is None:
+        pytest.skip("needs LibreOffice and poppler-utils")
+    await two_recognised_one_not(h)
+    await grant(h, CITY, "city_reviewer")
+    city = h.user(CITY, name="U30")
+    mark = await h.text(city, "/compilation 2026")
+    await h.app.bot_data["services"].drain()
+    docs = [p for n, p in h.request.sent(CITY, since=mark) if n == "sendDocument"]
+    assert len(docs) == 1 and "共 3 项成果" in docs[0]["caption"]
+    assert docs[0]["_files"] == ["2026年度劳模创新工作室成果汇编.docx"]
+    svc = h.app.bot_data["services"]
+    async with h.db.session() as s:
+        out, n = await service.compilation_file(s, 2026, svc.i18n, date(2026, 12, 5))
+    assert n == 3
+    text = pdf_text(pdf.docx_to_pdf(out.data), tmp_path)
+    text = squash(text)
+    assert "2026年度劳模创新工作室成果汇编" in text and "Compilationofthemodel-worker" in text
+    studio_at = text.index("王建国劳模创新工作室")
+    for title in ("一种岸桥吊具", "集装箱快速装卸工法", "班组安全合理化建议"):
+        assert text.index(title) > studio_at
+    assert "往年的技术革新" not in text and "李红梅劳模创新工作室" not in text
+    for label in ("成果名称 / Title", "认定单位 / Recognised by", "实用新型专利 / Utility model patent",
+                  "未获认定 / Not recognised", "经济效益 / Economic benefit", "ZL2026200001.1"):
+        assert squash(label) in text, label
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def pdf_text(blob: bytes, tmp_path) -> str:
+    where = tmp_path / "compilation.pdf"
+    where.write_bytes(blob)
+    return subprocess.run(["pdftotext", str(where), "-"], capture_output=True, text=True, check=True).stdout

@@ -126,7 +126,8 @@ def _widest(values: Iterable[Any]) -> int:
     return max(map(text_width, set(values)), default=0)
 
 
-def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | None = None) -> bytes:
+def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | None = None,
+               more: Callable[[Workbook], None] | None = None) -> bytes:
     """Streamed (openpyxl write-only mode): the values are worked out first, as plain lists, because the
     column widths and the frozen header go before the rows in the file; then each row is written as
     it comes, with cell styles made once and shared (styling cells one by one hashed a style object
@@ -205,6 +206,8 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | 
                 cell.data_type = "s"
             cells.append(cell)
         ws.append(cells)
+    if more is not None:  # further sheets (the year's results)
+        more(wb)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

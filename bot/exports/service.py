@@ -10,6 +10,7 @@ cost ~25 MB of resident memory in a process that may never export anything.
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -20,6 +21,8 @@ from bot.domain.workflow import Status
 from bot.exports import archive, data, pdf, stats, worker
 from bot.exports.names import file_name
 from bot.i18n import I18n, Translator
+from bot.services import results as svc_results
+from storage import repo
 from storage.db import Database
 
 FORM_LANG = "zh"  # the printed form is the Chinese one of the source
@@ -112,12 +115,16 @@ async def roster_file(s: AsyncSession, year: int, t: Translator, tz: tzinfo,
                       today: date | None = None) -> tuple[OutFile, int]:
     """The season's XLSX and how many applications it lists; its title carries the day it was made
     (`today`, this day in `tz` unless given)."""
+    from bot.exports import results as result_docs
     from bot.exports import roster  # openpyxl (with numpy and PIL): only when a roster is made
 
     rows = await data.roster(s, year, t.lang, tz)
     made_on = today or datetime.now(tz).date()
+    yr = await svc_results.year_results(s, year)
+    unions = {u.id: u.name(t.lang) for u in await repo.all_unions(s)}
     try:
-        blob = await worker.run(roster.build_xlsx, rows, t, year, made_on)
+        blob = await worker.run(roster.build_xlsx, rows, t, year, made_on,
+                                functools.partial(result_docs.add_sheets, t=t, yr=yr, unions=unions))
     except Exception as exc:
         raise DocumentError("roster", None, f"{type(exc).__name__}: {exc}") from exc
     return OutFile(roster_name(year), blob), len(rows)
@@ -135,8 +142,30 @@ class StatsReport:
 
 async def stats_report(s: AsyncSession, year: int, i18n: I18n, lang: str) -> StatsReport:
     """The figures (a few GROUP BY queries) and the text in `lang`; quick, no chart library involved."""
+    from bot.exports import results as result_docs
+
     figures = await data.stats_in(s, year, (lang, "en"))
-    return StatsReport(year, lang, stats.text(figures[lang], i18n.get(lang)), figures)
+    t = i18n.get(lang)
+    yr = await svc_results.year_results(s, year)
+    unions = {u.id: u.name(lang) for u in await repo.all_unions(s)}
+    return StatsReport(year, lang, stats.text(figures[lang], t) + "\n\n" + result_docs.stats_text(t, yr, unions),
+                       figures)
+
+
+async def compilation_file(s: AsyncSession, year: int, i18n: I18n, today: date) -> tuple[OutFile, int]:
+    """The year's results compilation (成果汇编, R-C1) and how many results it lists."""
+    from bot.exports import results as result_docs
+
+    yr = await svc_results.year_results(s, year)
+    unions = {u.id: u.name("zh") for u in await repo.all_unions(s)}
+    rows = [r for _, rs in yr.studios for r in rs]
+    certs = {r.id: a.original_name or a.stored_path.rsplit("/", 1)[-1] for r in rows
+             if (a := await svc_results.certificate(s, r)) is not None}
+    try:
+        blob = await worker.run(result_docs.compilation, i18n.get("zh"), i18n.get("en"), yr, unions, today, certs)
+    except Exception as exc:
+        raise DocumentError("compilation", None, f"{type(exc).__name__}: {exc}") from exc
+    return OutFile(result_docs.compilation_name(year), blob), len(rows)
 
 
 def _chart_png(report: StatsReport, i18n: I18n) -> bytes:

@@ -103,6 +103,15 @@ def renderers(svc: Any) -> dict[str, Any]:
         await send_document(bot, chat_id, blob, t("oversight.notice_caption", year=year, notified=notified,
                                                   delisted=len(rows) - notified))
 
+    async def compilation(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """R-C1: the year's results compilation (成果汇编), labels in Chinese and English."""
+        t = svc.i18n.get(p["lang"])
+        year = int(p["year"])
+        today = svc.clock.now().astimezone(svc.settings.tz).date()
+        async with svc.db.session() as s:
+            blob, n = await service.compilation_file(s, year, svc.i18n, today)
+        await send_document(bot, chat_id, blob, t("result.compilation.caption", year=year, n=n))
+
     async def import_template(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
         """The roster template for importing studios named before the bot."""
         from bot.services import imports
@@ -112,4 +121,4 @@ def renderers(svc: Any) -> dict[str, Any]:
         await send_document(bot, chat_id, blob, t("import.template_caption"))
 
     return {"form": form, "roster": roster, "archive": archive, "chart": chart, "returned": returned,
-            "notice": notice, "import_template": import_template}
+            "notice": notice, "import_template": import_template, "compilation": compilation}

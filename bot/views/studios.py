@@ -4,6 +4,7 @@ recording an inspection, and what the people concerned hear of its outcome."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
@@ -28,8 +29,9 @@ def status_label(t: Translator, studio: Studio) -> str:
 
 
 def list_screen(t: Translator, studios: Sequence[Studio], unions: Mapping[int, str], page: int = 0,
-                note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    """Page `page` of every studio, active ones first; `unions`: the unions' names by id."""
+                note: str | None = None, year: int | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """Page `page` of every studio, active ones first; `unions`: the unions' names by id; `year`: the
+    year whose results the oversight button shows."""
     if not studios:
         return "\n\n".join(([note] if note else []) + [t("studio.list.empty")]), kb([])
     pg = page_of(studios, page, PAGE)
@@ -41,7 +43,48 @@ def list_screen(t: Translator, studios: Sequence[Studio], unions: Mapping[int, s
     rows = [[ibtn(clip(("🚫 " if x.status != svc.ACTIVE else "") + x.name, 60), InspectOp.STUDIO, x.id)]
             for x in pg.items]
     rows.append(pager(t, pg, lambda n: cb.InspectBtn(InspectOp.LIST, 0, str(n)).encode()))
+    if year is not None:
+        rows.append([ibtn(t.plain("oversight.results.button", year=year), InspectOp.RESULTS, 0, str(year))])
     return "\n".join(([note, ""] if note else []) + lines), kb(rows)
+
+
+@dataclass(frozen=True)
+class YearStanding:
+    """The year's results as oversight reads them (R-E5, R-O2)."""
+
+    year: int
+    studios: int  # studios that held the plaque in the year
+    results: int
+    recognised: int
+    without: Sequence[Studio]  # active studios with no recognised result: candidates for a notice
+    most: Sequence[tuple[Studio, int]]  # the most recognised results: candidates for commendation
+
+
+def results_screen(t: Translator, st: YearStanding, unions: Mapping[int, str], this_year: int,
+                   shown: int = 30) -> tuple[str, InlineKeyboardMarkup]:
+    """Who has no recognised result in the year and who has the most; the office decides, the bot shows."""
+    parts = [t("oversight.results.title", year=st.year, studios=st.studios, n=st.results, recognised=st.recognised)]
+    if st.without:
+        lines = [t("oversight.results.without", n=len(st.without))]
+        lines += [t("oversight.results.line", name=x.name, union=unions.get(x.union_id or 0, ""))
+                  for x in st.without[:shown]]
+        if len(st.without) > shown:
+            lines.append(t("oversight.results.more", n=len(st.without) - shown))
+        parts.append("\n".join(lines))
+    else:
+        parts.append(t("oversight.results.without_none"))
+    if st.most:
+        parts.append("\n".join([t("oversight.results.most", n=len(st.most))]
+                               + [t("oversight.results.most_line", name=x.name, n=n,
+                                    union=unions.get(x.union_id or 0, "")) for x, n in st.most]))
+    else:
+        parts.append(t("oversight.results.most_none"))
+    parts.append(t("oversight.results.decide"))
+    years = [ibtn(t.plain("oversight.results.year", year=st.year - 1), InspectOp.RESULTS, 0, str(st.year - 1))]
+    if st.year < this_year:
+        years.append(ibtn(t.plain("oversight.results.year", year=st.year + 1), InspectOp.RESULTS, 0,
+                          str(st.year + 1)))
+    return "\n\n".join(parts), kb([years, [ibtn(t.plain("studio.button.list"), InspectOp.LIST, 0, "0")]])
 
 
 def history_screen(t: Translator, studio: Studio, union: str, leader: str, reports: Sequence[YearReport],

@@ -172,7 +172,17 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
         digest.schedule(app)  # a reviewer's waiting work in one message each working-day morning
         returns.schedule(app)  # R-W4: returned materials sent back, then removed after their period
-        if settings.webhook_url:
+        web = None
+        if settings.webapp_url:  # the Mini App, and the webhook when there is one, on one server
+            from bot.web import server
+
+            web = server.server(app)
+            serving = asyncio.create_task(web.serve())
+            serving.add_done_callback(lambda _: stop.set())
+        if settings.webhook_url and web is not None:
+            app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit
+            await app.bot.set_webhook(str(settings.webhook_url), allowed_updates=Update.ALL_TYPES)
+        elif settings.webhook_url:
             app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit
             await app.updater.start_webhook(  # type: ignore[union-attr]
                 listen=settings.webhook_listen,
@@ -186,7 +196,11 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
         log.info("bot is running")
         await stop.wait()
         log.info("stopping")
-        await app.updater.stop()  # type: ignore[union-attr]
+        if web is not None:
+            web.should_exit = True
+            await serving
+        if app.updater.running:  # type: ignore[union-attr]
+            await app.updater.stop()  # type: ignore[union-attr]
         await app.bot_data["services"].shutdown()
         await app.stop()
     await db.dispose()

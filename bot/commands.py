@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
-from telegram import BotCommand, BotCommandScopeChat
+from telegram import BotCommand, BotCommandScopeChat, MenuButtonDefault, MenuButtonWebApp, WebAppInfo
 from telegram.error import TelegramError
 
 from bot.domain.workflow import Role
@@ -27,6 +27,8 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.CONTACT: ("export", "stats", "compilation"),
     Role.ADMIN: ("admin", "pending", "overview", "inspect", "export", "stats", "compilation"),
 }
+
+WEB_ROLES = frozenset({Role.DISTRICT, Role.CITY, Role.ADMIN, Role.CONTACT})
 
 
 def commands_for(roles: set[Role], order: tuple[str, ...]) -> list[str]:
@@ -75,5 +77,17 @@ async def refresh(app: Any, user_ids: set[int] | None = None) -> None:
                 continue
             roles = await repo.roles_of(s, uid, svc.settings.admin_ids)
             todo.append((uid, svc.i18n.pick(user.locale, user.language_code), roles))
+    web = svc.settings.webapp_link()
     for uid, lang, roles in todo:
         await set_for_user(app.bot, svc.i18n, COMMANDS, uid, lang, roles)
+        if web is not None:
+            await set_web_menu(app.bot, svc.i18n.get(lang).plain("web.button.menu"), uid, web, roles)
+
+
+async def set_web_menu(bot: Any, text: str, user_id: int, url: str, roles: set[Role]) -> None:
+    """Reviewers and the office get a menu button opening their queue or the overview in the web view."""
+    button = MenuButtonWebApp(text, WebAppInfo(url)) if roles & WEB_ROLES else MenuButtonDefault()
+    try:
+        await bot.set_chat_menu_button(chat_id=user_id, menu_button=button)
+    except TelegramError as exc:
+        log.info("menu button for %s not set: %s", user_id, exc)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     webhook_url: AnyHttpUrl | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webapp_url: AnyHttpUrl | None = None  # the Mini App's public HTTPS base; unset: no web view
+    web_listen: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
     review_remind_days: int = Field(default=3, ge=1)
     review_escalate_days: int = Field(default=7, ge=1)
     quiet_start_hour: int = Field(default=20, ge=0, le=23)
@@ -91,6 +94,12 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str:
         return self.bot_token.get_secret_value()
+
+    def webapp_link(self, path: str = "") -> str | None:
+        """The Mini App's address of `path` (None without WEBAPP_URL)."""
+        if self.webapp_url is None:
+            return None
+        return str(self.webapp_url).rstrip("/") + "/" + path.lstrip("/")
 
     @property
     def materials_dir(self) -> Path:

@@ -112,7 +112,7 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
                     else label
                 rq.owe(effects.file(person.id, "video" if a.kind == "video" else "document", a.telegram_file_id,
                                     caption))
-        text, markup = views.card(t, with_union(data, union, t.lang), role)
+        text, markup = views.card(t, with_union(data, union, t.lang), role, svc.settings.webapp_link(f"app/{app.id}"))
         rq.owe(effects.card(person.id, row.id, text, markup))
     return len(people)
 

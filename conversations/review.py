@@ -402,7 +402,8 @@ async def _pending_page(rq: Rq, page: int) -> None:
     for app in shown:
         role = Role.DISTRICT if Status(app.status) in workflow.LEVEL1_WAITING else Role.CITY
         data = await notify.card_data(rq.session, app)  # a card's bundle: a few reads, five cards a page
-        rq.reply(*views.card(t, notify.with_union(data, unions.get(app.union_id or 0), t.lang), role))
+        rq.reply(*views.card(t, notify.with_union(data, unions.get(app.union_id or 0), t.lang), role,
+                             rq.svc.settings.webapp_link(f"app/{app.id}")))
     if pages > 1:
         rq.reply(*views.pending_head(t, counts, page, pages))  # the pager again, below the cards
 

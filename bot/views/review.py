@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, WebAppInfo
 
 from bot import callbacks as cb
 from bot.domain import form, workflow
@@ -145,8 +145,8 @@ def _field_line(t: Translator, f: FormField, d: CardData, more: list[str]) -> st
     return f"{label}：" + ("\n" if "\n" in text else "") + html.escape(text)
 
 
-def card(t: Translator, d: CardData, role: Role) -> tuple[str, InlineKeyboardMarkup]:
-    """The reviewer's card and the buttons the workflow allows now."""
+def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """The reviewer's card and the buttons the workflow allows now (`web`: the Mini App page of it)."""
     app = d.app
     lines = [t("review.card_title", number=app.number or "", union=d.union,
                status=t(workflow.status_key(Status(app.status))))]
@@ -184,6 +184,8 @@ def card(t: Translator, d: CardData, role: Role) -> tuple[str, InlineKeyboardMar
                   callback_data=cb.ReviewMore(app.id, k).encode()) for k in more]
     rows += [expand[i : i + 2] for i in range(0, len(expand), 2)]
     rows.append([Btn(t.plain("review.button.full"), callback_data=cb.ReviewAux(cb.ReviewOp.FULL, app.id).encode())])
+    if web:
+        rows.append([Btn(t.plain("web.button.open"), web_app=WebAppInfo(web))])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 

@@ -1,0 +1,1 @@
+"""The Mini App: pages for reviewers and the office, served by the bot\x27s own process."""

@@ -153,6 +153,11 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
     db = Database(settings.database_url)
     await startup.migrated(prepare_database(db, clock, settings), settings)
     app = build_application(settings, clock=clock, db=db)
+    web_socket = None
+    if settings.webapp_url:
+        from bot.web import server
+
+        web_socket = server.listening(settings)  # a port in use is a start-up fault, before anything runs
     stop = asyncio.Event()
     lock.on_lost = stop.set
     await startup.connect_bot(app.initialize, settings)  # retried with back-off while the network is down
@@ -173,11 +178,9 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
         digest.schedule(app)  # a reviewer's waiting work in one message each working-day morning
         returns.schedule(app)  # R-W4: returned materials sent back, then removed after their period
         web = None
-        if settings.webapp_url:  # the Mini App, and the webhook when there is one, on one server
-            from bot.web import server
-
+        if web_socket is not None:  # the Mini App, and the webhook when there is one, on one server
             web = server.server(app)
-            serving = asyncio.create_task(web.serve())
+            serving = asyncio.create_task(web.serve(sockets=[web_socket]))
             serving.add_done_callback(lambda _: stop.set())
         if settings.webhook_url and web is not None:
             app.update_queue.wait_each = True  # type: ignore[attr-defined]  # Telegram's 200 waits for the commit

@@ -31,6 +31,7 @@ SOURCES: tuple[str, ...] = (
     "bot/services/*.py",
     "bot/domain/*.py",
     "bot/views/*.py",
+    "bot/web/*.py",
 )
 
 # Callables whose first argument is a locale key.

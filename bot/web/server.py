@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telegram import Update
 from telegram.ext import Application
 
+from bot.config import Settings
 from bot.runtime import Services, services_of
 from bot.web import pages
 from bot.web.auth import Unauthorized, verify
@@ -130,10 +131,26 @@ def server(application: Application) -> uvicorn.Server:  # type: ignore[type-arg
     return uvicorn.Server(config)
 
 
-def bound_socket(host: str = "127.0.0.1") -> socket.socket:
-    """A socket listening on a free port (tests)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A socket listening on `port` (0: a free one, for tests)."""
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(info[0], socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(64)
+    try:
+        sock.bind(info[4])
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
     return sock
+
+
+def listening(settings: Settings) -> socket.socket:
+    """The web view's address, taken before anything starts: a port in use is one start-up line."""
+    from bot.startup import EXIT_CONFIG, StartupFault
+
+    try:
+        return bound_socket(settings.web_listen, settings.web_port)
+    except OSError as exc:
+        raise StartupFault(EXIT_CONFIG, f"WEB_LISTEN/WEB_PORT {settings.web_listen}:{settings.web_port} cannot be "
+                           f"used ({exc.strerror or exc}): choose a free port or stop what holds it") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -187,3 +188,60 @@ def pdf_text(blob: bytes, tmp_path) -> str:
     where = tmp_path / "compilation.pdf"
     where.write_bytes(blob)
     return subprocess.run(["pdftotext", str(where), "-"], capture_output=True, text=True, check=True).stdout
+
+
+async def test_imported_studios_bring_their_past_results(h: Harness) -> None:
+    """R-D5, R-E5: the roster's optional results sheet brings the past results of imported studios, each
+    row checked as in chat (a future date, a negative benefit, an unknown kind refuse the file with the
+    row named); the same file again adds nothing."""
+    from openpyxl import Workbook
+
+    from bot.i18n import I18n
+    from bot.services import imports
+    from tests.test_imports import GOOD, HEAD
+
+    def roster(results: list[list[object]]) -> bytes:
+        wb = Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.append(HEAD)
+        for r in GOOD:
+            ws.append(r)
+        past = wb.create_sheet("成果")
+        past.append(["工作室名称", "成果名称", "成果类别", "取得日期", "认定级别", "认定单位", "是否转化/推广",
+                     "Economic benefit"])
+        for r in results:
+            past.append(r)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+    good: list[list[object]] = [
+        ["王建国劳模创新工作室", "桥吊节能改造", "技术革新/技术改造", date(2013, 5, 1), "省级", "省总工会", "是", 30],
+            ["赵丽劳模创新工作室", "Catalyst patent", "invention", "2021-03-02", "National", "CNIPA", "no", None]]
+    bad: list[list[object]] = [["王建国劳模创新工作室", "未来成果", "工法", "2027-01-01", "", "", "否", None],
+           ["王建国劳模创新工作室", "负效益", "工法", "2014-01-01", "", "", "否", -5],
+           ["王建国劳模创新工作室", "永动机", "发现", "2014-01-01", "", "", "否", None],
+           ["不存在的工作室", "某成果", "工法", "2014-01-01", "", "", "否", None]]
+
+    async def run(data: bytes) -> imports.Outcome:
+        async with h.db.session() as s:
+            out = await imports.run(s, data, None, h.clock.now(), h.clock.now().date())
+            await s.commit()
+            return out
+
+    out = await run(roster(good + bad))
+    assert not out.applied and await results_of(h) == []
+    text = imports.report(I18n().get("zh"), out)
+    for expected in ("成果表第 4 行：“取得日期”：日期不能晚于今天", "成果表第 5 行：“经济效益”：经济效益不能是负数",
+                     "成果表第 6 行：“成果类别”：不认识的成果类别“发现”", "成果表第 7 行：工作室“不存在的工作室”不在"):
+        assert expected in text, expected
+    out = await run(roster(good))
+    assert out.applied and out.results_added == 2
+    rows = await results_of(h)
+    assert [(r.title, r.kind, r.on, r.level, r.in_use, r.benefit, r.source) for r in rows] == [
+        ("桥吊节能改造", "innovation", date(2013, 5, 1), "provincial", True, 30.0, "import"),
+        ("Catalyst patent", "invention", date(2021, 3, 2), "national", False, None, "import")]
+    again = await run(roster(good))
+    assert again.applied and (again.results_added, again.results_unchanged) == (0, 2)
+    assert len(await results_of(h)) == 2

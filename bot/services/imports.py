@@ -7,6 +7,7 @@ No Telegram here."""
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import results as dom
 from bot.domain.calendar import FIRST_YEAR
 from bot.i18n import Markup, Translator
 from storage import repo
@@ -39,6 +41,7 @@ REQUIRED = ("name", "leader", "unit", "union", "year")
 STATUS_WORDS = {"": ACTIVE, "在牌": ACTIVE, "正常": ACTIVE, "active": ACTIVE,
                 "摘牌": DELISTED, "已摘牌": DELISTED, "delisted": DELISTED}
 LIMITS = {"name": 200, "leader": 100, "unit": 200, "basic_union": 200}
+RESULT_SHEETS = {"成果", "results", "成果登记"}  # the optional sheet of the studios' past results
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Problem:
     row: int  # the spreadsheet's row number (the header is row 1); 0: the file as a whole
     key: str  # locale key under import.error.
     params: dict[str, Any] = field(default_factory=dict)
+    sheet: str = ""  # "results": a row of the results sheet
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class Outcome:
     unchanged: list[str] = field(default_factory=list)
     skipped_rows: int = 0
     applied: bool = False  # False: refused as a whole, nothing changed
+    results_added: int = 0
+    results_unchanged: int = 0
 
 
 def _norm(text: Any) -> str:
@@ -204,6 +210,8 @@ async def run(s: AsyncSession, data: bytes, actor_id: int | None, now: datetime,
     """Check the roster and, when every row is good (or `skip_bad`), bring its studios in. The
     caller commits."""
     entries, problems = await check(s, data, today)
+    past, result_problems = await check_results(s, data, today, {(_norm(e.name)) for e in entries})
+    problems += result_problems
     out = Outcome(problems)
     if any(p.row == 0 for p in problems) or (problems and not skip_bad):
         return out
@@ -232,9 +240,10 @@ async def run(s: AsyncSession, data: bytes, actor_id: int | None, now: datetime,
             setattr(found, k, v)
         out.updated.append(e.name)
     await s.flush()
+    await _import_results(s, past, by_key, out, actor_id, now, today)
     repo.audit(s, now, "studios_imported", actor_id=actor_id,
                details={"added": len(out.added), "updated": len(out.updated), "unchanged": len(out.unchanged),
-                        "skipped_rows": out.skipped_rows})
+                        "skipped_rows": out.skipped_rows, "results": out.results_added})
     out.applied = True
     return out
 
@@ -246,6 +255,8 @@ def report(t: Translator, out: Outcome, *, shown: int = 30, plain: bool = False)
     if out.applied:
         lines.append(say("import.done", added=len(out.added), updated=len(out.updated),
                          unchanged=len(out.unchanged), skipped=out.skipped_rows))
+        if out.results_added or out.results_unchanged:
+            lines.append(say("import.results_done", added=out.results_added, unchanged=out.results_unchanged))
     elif out.problems:
         whole = any(p.row == 0 for p in out.problems)
         lines.append(say("import.refused_file" if whole else "import.refused", n=len({p.row for p in out.problems})))
@@ -255,8 +266,13 @@ def report(t: Translator, out: Outcome, *, shown: int = 30, plain: bool = False)
             params["column"] = t.plain(f"import.column.{params['column']}")
         if "columns" in params:
             params["columns"] = t.join([t.plain(f"import.column.{k}") for k in params["columns"]])
+        if "field" in params:
+            params["field"] = t.plain(f"result.field.{params['field']}")
+        if "why" in params:
+            params["why"] = t.plain(params["why"], **params.pop("why_params", {}))
         text = say(f"import.error.{p.key}", **params)
-        lines.append(say("import.line", row=p.row, text=text if plain else Markup(text)) if p.row else text)
+        line = "import.result_line" if p.sheet == "results" else "import.line"
+        lines.append(say(line, row=p.row, text=text if plain else Markup(text)) if p.row else text)
     if len(out.problems) > shown:
         lines.append(say("import.more", n=len(out.problems) - shown))
     return "\n".join(lines)
@@ -284,6 +300,17 @@ def template(t: Translator) -> bytes:
     for col, width in zip("ABCDEFGHI", (28, 12, 26, 22, 20, 10, 14, 8, 20), strict=True):
         ws.column_dimensions[col].width = width
     ws["G2"].number_format = "yyyy-mm-dd"
+    past = wb.create_sheet(t.plain("import.template.results_sheet"))
+    past.append([t.plain("import.column.name"), *(t.plain(f"result.field.{f.key}") for f in dom.TYPED)])
+    for cell in past[1]:
+        cell.font = Font(bold=True)
+    example = {"title": t.plain("import.template.result_title"), "kind": t.plain("result.kind.method"),
+               "on": date(2012, 6, 1), "level": t.plain("result.level.provincial"),
+               "body": t.plain("import.template.result_body"), "in_use": t.plain("result.yes"), "benefit": 12.5}
+    past.append([ws["A2"].value, *(example.get(f.key) for f in dom.TYPED)])
+    past["D2"].number_format = "yyyy-mm-dd"
+    past.column_dimensions["A"].width = 28
+    past.column_dimensions["B"].width = 24
     notes = wb.create_sheet(t.plain("import.template.notes_sheet"))
     for line in t.plain("import.template.notes", first=FIRST_YEAR).split("\n"):
         notes.append([line])
@@ -291,3 +318,124 @@ def template(t: Translator) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- past results (成果)
+
+
+@dataclass(frozen=True)
+class PastResult:
+    row: int
+    studio: str  # the studio's name, normalised
+    record: dict[str, Any]
+
+
+def _aliases(t_all: Sequence[Translator]) -> dict[str, str]:
+    """Header → field key: the field's label in each language, its key, and the studio's name column."""
+    out = {_norm(a): "studio" for a in COLUMNS["name"]}
+    for f in dom.TYPED:
+        out[_norm(f.key)] = f.key
+        for t in t_all:
+            out[_norm(t.plain(f"result.field.{f.key}"))] = f.key
+    return out
+
+
+def _options(t_all: Sequence[Translator]) -> dict[str, dict[str, str]]:
+    """For each choice field, its options by label (each language) and by key."""
+    out: dict[str, dict[str, str]] = {}
+    for f in dom.TYPED:
+        if f.options:
+            out[f.key] = {_norm(o): o for o in f.options}
+            for t in t_all:
+                out[f.key].update({_norm(t.plain(f"result.{f.key}.{o}")): o for o in f.options})
+    return out
+
+
+YES = {"是", "已转化", "已推广", "yes", "y", "true", "1", "√"}
+NO = {"否", "未转化", "no", "n", "false", "0", ""}
+
+
+def _results_sheet(data: bytes) -> tuple[list[Any], list[tuple[int, list[Any]]]] | None:
+    """The header and rows of the results sheet (named 成果 or Results), if the file has one."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - the roster's own check reports an unreadable file
+        return None
+    try:
+        ws = next((w for w in wb.worksheets if _norm(w.title) in RESULT_SHEETS), None)
+        if ws is None:
+            return None
+        rows = ws.iter_rows(values_only=True)
+        header = list(next(rows, None) or ())
+        body = [(n, list(v)) for n, v in enumerate(rows, start=2) if v and any(_cell(x) for x in v)]
+        return header, body[: MAX_ROWS + 1]
+    finally:
+        wb.close()
+
+
+async def check_results(s: AsyncSession, data: bytes, today: date, named: set[str]) -> tuple[list[PastResult],
+                                                                                             list[Problem]]:
+    """The results sheet's rows checked as the declaration checks a result typed in chat (R-E5); each
+    names a studio of the roster or of the registry."""
+    from bot.i18n import I18n
+
+    found = _results_sheet(data) if len(data) <= MAX_BYTES else None
+    if found is None:
+        return [], []
+    header, rows = found
+    langs = [I18n().get(x) for x in ("zh", "en")]
+    aliases, options = _aliases(langs), _options(langs)
+    cols = {aliases[_norm(h)]: i for i, h in reversed(list(enumerate(header))) if _norm(h) in aliases}
+    if "studio" not in cols or "title" not in cols:
+        return [], [Problem(0, "result_columns")]
+    if len(rows) > MAX_ROWS:
+        return [], [Problem(0, "too_many", {"max": MAX_ROWS})]
+    known = named | {_norm(x) for x in (await s.scalars(select(Studio.name))).all()}
+    out: list[PastResult] = []
+    problems: list[Problem] = []
+    for n, values in rows:
+        raw = {k: values[i] if i < len(values) else None for k, i in cols.items()}
+        studio = _norm(_cell(raw.pop("studio", None)))
+        if studio not in known:
+            problems.append(Problem(n, "result_studio", {"value": _cell(values[cols["studio"]])}, "results"))
+            continue
+        record: dict[str, Any] = {}
+        for key, value in raw.items():
+            f = dom.BY_KEY[key]
+            if f.ask is dom.Ask.DATE and isinstance(value, (date, datetime)):
+                record[key] = (value.date() if isinstance(value, datetime) else value).isoformat()
+            elif f.options:
+                text = _cell(value)
+                record[key] = options[key].get(_norm(text), text) if text else None
+            elif f.ask is dom.Ask.YESNO:
+                word = _norm(_cell(value))
+                record[key] = True if word in YES else False if word in NO else word
+            else:
+                record[key] = _cell(value) or None
+        try:
+            out.append(PastResult(n, studio, dom.validate(record, today)))
+        except dom.Invalid as exc:
+            params = dict(exc.params)
+            problems.append(Problem(n, "result", {"field": params.pop("field", "title"), "why": exc.key,
+                                                  "why_params": params}, "results"))
+    return out, problems
+
+
+async def _import_results(s: AsyncSession, past: list[PastResult], studios: Mapping[tuple[str, int], Studio],
+                          out: Outcome, actor_id: int | None, now: datetime, today: date) -> None:
+    """The past results under their studios; one already on record (same studio, title and date) stays."""
+    from bot.services import results as svc_results
+
+    by_name: dict[str, Studio] = {}
+    for (name, _), st in sorted(studios.items(), key=lambda x: x[0][1]):
+        by_name[name] = st  # the latest named of that name
+    for p in past:
+        studio = by_name[p.studio]
+        held = {(r.title, r.on.isoformat()) for r in await svc_results.of_studio(s, studio)}
+        if (p.record["title"], p.record["on"]) in held:
+            out.results_unchanged += 1
+            continue
+        await svc_results.add(s, p.record, today=today, now=now, actor_id=actor_id, studio=studio, source="import")
+        out.results_added += 1

@@ -1,16 +1,17 @@
 """Engine, sessions and migrations. Sessions are opened by callers, never inside repositories.
 
-SQLite has one writer. Every session of a SQLite database works on one connection, in turn: the
-updates handled at the same moment each run in a savepoint of one open transaction, and that
-transaction is committed once for all of them (group commit) when no one is waiting for the
-connection any more, or once it holds `GROUP_MAX` sessions or is `GROUP_AGE` old. A session's work is
-durable only after that commit: `Database.durable()` waits for it, and replies wait on that.
-PostgreSQL takes concurrent writers itself: each session has a pooled connection and commits alone.
+SQLite has one writer. Every session of a SQLite database works on one connection, in turn, as a
+transaction of its own (`Writer`). PostgreSQL takes concurrent writers itself: each session has a
+pooled connection. Either way a session's work is durable once it has committed.
+
+The rows every update reads and an administrator rarely changes (seasons, unions) are held between
+sessions by `RefCache`, emptied by any write to them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000  # another process's write lock (a backup, a second tool) is waited for this long
-GROUP_MAX = 64  # sessions in one commit at most
-GROUP_AGE = 0.05  # seconds: a transaction this old is committed even while others wait
 # The newest migration (checked against the migrations folder by tests): a database already there is
 # not handed to Alembic, which is imported only to upgrade (it costs ~11 MB of memory for the whole run).
 HEAD = "0012"
@@ -50,76 +49,101 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # the writer: take the write lock at once, never upgrade
 
 
-class Group:
-    """The transaction that the sessions of a SQLite database share, committed once for all."""
+class Writer:
+    """The one connection of a SQLite database, lent to one session at a time (SQLite has one writer).
+
+    Each session is a transaction of its own on it (`BEGIN IMMEDIATE` … `COMMIT`): no savepoints, no
+    connection checked out of a pool per session. In WAL mode with `synchronous=NORMAL` a commit writes
+    the WAL without an fsync (~0.02 ms), so committing each session alone costs less than grouping them,
+    which takes a savepoint and its release per session."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.lock = asyncio.Lock()
-        self.waiting = 0
         self.conn: AsyncConnection | None = None
-        self.sessions = 0
-        self.opened = 0.0
-        self.done: asyncio.Future[None] | None = None  # resolved when the open transaction is committed
         self.owner: asyncio.Task[Any] | None = None
 
     @asynccontextmanager
     async def session(self, factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
         if self.owner is not None and self.owner is asyncio.current_task():
             raise RuntimeError("a second session opened while this task holds one")
-        self.waiting += 1
-        try:
-            await self.lock.acquire()
-        finally:
-            self.waiting -= 1
-        self.owner = asyncio.current_task()
-        session: AsyncSession | None = None
-        try:
-            if self.conn is None:
-                conn = await self.engine.connect()
-                try:
-                    await conn.begin()
-                except BaseException:
-                    await conn.close()
-                    raise
-                self.conn = conn
-                self.done = asyncio.get_running_loop().create_future()
-                self.sessions, self.opened = 0, time.monotonic()
-            self.sessions += 1
-            session = factory(bind=self.conn, join_transaction_mode="create_savepoint")
-            session.info["durable"] = self.done
-            yield session
-        finally:
+        async with self.lock:
+            self.owner = asyncio.current_task()
             try:
-                if session is not None:
-                    await session.close()  # a savepoint not committed is rolled back
-                if self.conn is not None and (self.waiting == 0 or self.sessions >= GROUP_MAX
-                                              or time.monotonic() - self.opened > GROUP_AGE):
-                    await self._commit()
+                if self.conn is None or self.conn.invalidated:
+                    await self.close()
+                    self.conn = await self.engine.connect()
+                session = factory(bind=self.conn)
+                try:
+                    yield session
+                finally:
+                    await session.close()  # what was not committed is rolled back
+                    if self.conn.invalidated:
+                        await self.close()
             finally:
                 self.owner = None
-                self.lock.release()
 
-    async def _commit(self) -> None:
-        conn, done, self.conn, self.done = self.conn, self.done, None, None
-        assert conn is not None and done is not None
-        try:
-            await conn.commit()
-        except BaseException as exc:
-            if not done.done():
-                done.set_exception(exc)
-                done.exception()  # retrieved here: not every session waits for it
+    async def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
             await conn.close()
-            raise
-        await conn.close()
-        if not done.done():
-            done.set_result(None)
 
     async def flush(self) -> None:
-        """Commit what is open now (shutdown)."""
+        """Give the connection back (shutdown)."""
         async with self.lock:
-            if self.conn is not None:
-                await self._commit()
+            await self.close()
+
+
+# Rows every update reads and an administrator rarely changes; see `RefCache`.
+REF_TABLES = frozenset({"seasons", "unions"})
+_WRITE = re.compile(r'\s*(?:UPDATE|INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)', re.I)
+
+
+class RefCache:
+    """Seasons and unions held between sessions (`storage.repo` reads through it).
+
+    Invalidated explicitly: any statement of this process that writes one of `REF_TABLES` (an
+    administrator's change, a submission numbering its season, the seed) empties it at once and again
+    when that session ends, and nothing read in between is kept, so no row of an uncommitted or
+    rolled-back change stays. A change made by another process (a command-line tool) is seen after
+    `TTL` seconds at the latest."""
+
+    TTL = 60.0
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[Any, tuple[float, Any]]] = {t: {} for t in REF_TABLES}
+        self.writing: set[str] = set()
+        self.reads = 0  # rows read from the database into the cache
+
+    def get(self, table: str, key: Any) -> Any:
+        hit = self.rows[table].get(key)
+        if hit is None or time.monotonic() - hit[0] > self.TTL:
+            return None
+        return hit[1]
+
+    def put(self, table: str, key: Any, value: Any) -> None:
+        self.reads += 1
+        if table not in self.writing:
+            self.rows[table][key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        for rows in self.rows.values():
+            rows.clear()
+
+    def seen(self, statement: str) -> None:
+        """A statement about to run: one that writes a cached table empties what is held of it."""
+        if statement[:1] in "SsBb":  # SELECT, SAVEPOINT, BEGIN: most statements
+            return
+        m = _WRITE.match(statement)
+        table = m.group(1).lower() if m is not None else ""
+        if table in REF_TABLES:
+            self.rows[table].clear()
+            self.writing.add(table)
+
+    def session_ended(self) -> None:
+        for table in self.writing:
+            self.rows[table].clear()
+        self.writing.clear()
 
 
 class Database:
@@ -135,12 +159,17 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self.group: Group | None = None
+        self.writer: Writer | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-            self.group = Group(self.engine)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            self.writer = Writer(self.engine)
+        self.refs = RefCache()
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._before_execute)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info={"refs": self.refs})
+
+    def _before_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.refs.seen(statement)
 
     @property
     def is_sqlite(self) -> bool:
@@ -148,20 +177,22 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session; on SQLite one of the shared transaction (see the module's text)."""
-        if self.group is not None:
-            async with self.group.session(self.sessions) as s:
+        """A session; on SQLite on the one connection, in turn (see `Writer`)."""
+        try:
+            if self.writer is not None:
+                async with self.writer.session(self.sessions) as s:
+                    yield s
+                return
+            async with self.sessions() as s:
                 yield s
-            return
-        async with self.sessions() as s:
-            yield s
+        finally:
+            self.refs.session_ended()
 
     @staticmethod
     async def durable(session: AsyncSession) -> None:
-        """Wait until what `session` committed is on disk (at once where sessions commit alone)."""
-        done = session.info.get("durable")
-        if done is not None:
-            await asyncio.shield(done)
+        """Wait until what `session` committed is durable: each session commits alone, so at once (kept
+        for callers written when commits were grouped)."""
+        return None
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration."""
@@ -174,8 +205,8 @@ class Database:
             await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:
-        if self.group is not None:
-            await self.group.flush()
+        if self.writer is not None:
+            await self.writer.flush()
         await self.engine.dispose()
 
 

@@ -7,9 +7,12 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot.domain.workflow import Role
+from storage.db import RefCache
 from storage.models import (
     Application,
     Attachment,
@@ -125,12 +128,43 @@ async def users_with_role(s: AsyncSession, role: Role, union_id: int | None = No
     return (await s.scalars(_HOLDERS_ANY_UNION, {"role": role.value})).all()
 
 
+# ---------------------------------------------------------------- seasons and unions (held between sessions)
+# Nearly every update reads its season and the unions; an administrator changes them rarely. They are
+# read through the database's `RefCache` (`storage.db`), which any write to their tables empties.
+
+
+def _refs(s: AsyncSession) -> RefCache | None:
+    refs = s.info.get("refs")
+    return refs if isinstance(refs, RefCache) else None
+
+
+def _detached_copy(row: T) -> T:
+    """A copy of `row` belonging to no session (what the cache holds: a session's rows change with it)."""
+    mapper = sa_inspect(type(row))
+    copy = type(row)(**{a.key: getattr(row, a.key) for a in mapper.column_attrs})
+    make_transient_to_detached(copy)
+    return copy
+
+
+async def _unions(s: AsyncSession) -> tuple[Union, ...]:
+    refs = _refs(s)
+    found = refs.get("unions", None) if refs is not None else None
+    if found is None:
+        found = tuple((await s.scalars(_UNIONS)).all())
+        if refs is not None:
+            found = tuple(_detached_copy(u) for u in found)
+            refs.put("unions", None, found)
+    return found  # type: ignore[no-any-return]
+
+
 async def active_unions(s: AsyncSession) -> Sequence[Union]:
-    return (await s.scalars(select(Union).where(Union.active).order_by(Union.kind, Union.sort, Union.id))).all()
+    """The unions applicants may choose, to show (rows of no session: to change one, `get_union`)."""
+    return [u for u in await _unions(s) if u.active]
 
 
 async def all_unions(s: AsyncSession) -> Sequence[Union]:
-    return (await s.scalars(_UNIONS)).all()
+    """Every union (kind, sort order), to show (rows of no session: to change one, `get_union`)."""
+    return await _unions(s)
 
 
 _UNIONS = select(Union).order_by(Union.kind, Union.sort, Union.id)
@@ -138,16 +172,28 @@ _UNIONS = select(Union).order_by(Union.kind, Union.sort, Union.id)
 
 async def unions_for_display(s: AsyncSession) -> tuple[Union, ...]:
     """All unions (kind, sort order), to show and to check a choice against."""
-    return tuple((await s.scalars(_UNIONS)).all())
+    return await _unions(s)
 
 
 async def season(s: AsyncSession, year: int) -> Season | None:
-    return await s.get(Season, year)
+    """The season of `year`, in this session (changes to it are written with the session)."""
+    key = AsyncSession.identity_key(Season, year)
+    own = s.identity_map.get(key)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
+    refs = _refs(s)
+    held = refs.get("seasons", year) if refs is not None else None
+    if held is not None:
+        return await s.merge(held, load=False)
+    found = await s.get(Season, year)
+    if found is not None and refs is not None:
+        refs.put("seasons", year, _detached_copy(found))
+    return found
 
 
 async def ensure_season(s: AsyncSession, year: int) -> Season:
     """The season of `year`, created with the federation's default dates when missing (R-D1…R-D3)."""
-    found = await s.get(Season, year)
+    found = await season(s, year)
     if found is None:
         found = Season(year=year, opens_on=date(year, 7, 1), deadline=date(year, 7, 31),
                        review_starts=date(year, 9, 15), naming_by=date(year, 12, 20), first_year=False,

@@ -93,7 +93,7 @@ async def standing(s: AsyncSession, apps: Sequence[Application], now: datetime, 
     The wizard asks this at every update: a user's applications are few and their seasons are read
     by primary key (once per session)."""
     for app in apps:
-        own = await s.get(Season, app.season_year)
+        own = await repo.season(s, app.season_year)
         if own is not None and not closed(app, own, now, tz):
             return Standing(app, None, own)
     season = await season_for(s, now, tz)

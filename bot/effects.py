@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
@@ -99,6 +100,31 @@ def write(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any)
     """Add the rows to the session (they are committed with it); the rows, for the sender afterwards."""
     rows = [o.row(origin, now) for o in owed]
     session.add_all(rows)
+    return rows
+
+
+_COLUMNS = ("origin", "chat_id", "kind", "payload", "stale_ok", "created_at", "attempts", "due_at", "sent_at",
+            "result")
+
+
+async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any) -> list[Effect]:
+    """`write` in one statement: the rows inserted at once (one INSERT … RETURNING id, where the ORM's
+    flush makes one INSERT per row on SQLite), committed with the session; the rows, for the sender.
+
+    SQLite gives the rows of one multi-row INSERT increasing rowids in the order of their VALUES (one
+    writer, each row one more than the largest), so its ids, sorted, are given out in order; elsewhere
+    SQLAlchemy matches the returned ids to the rows itself (`sort_by_parameter_order`)."""
+    rows = [o.row(origin, now) for o in owed]
+    if not rows:
+        return rows
+    values = [{c: getattr(r, c) for c in _COLUMNS} for r in rows]
+    if session.get_bind().dialect.name == "sqlite":
+        ids = sorted((await session.execute(sa_insert(Effect).values(values).returning(Effect.id))).scalars())
+    else:
+        ids = list((await session.execute(sa_insert(Effect).returning(Effect.id, sort_by_parameter_order=True),
+                                          values)).scalars())
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -73,9 +74,12 @@ class Services:
         await self.sender.stop()
 
     async def load_handled(self) -> None:
-        """The updates the last run committed: one delivered again after a crash is not applied twice."""
+        """The updates the last run committed: one delivered again after a crash is not applied twice.
+        An update is marked by the effect rows it wrote (their origin), or by a `handled_updates` row."""
         async with self.db.session() as s:
-            self.handled = set((await s.scalars(select(HandledUpdate.key))).all())
+            marks = (await s.scalars(select(HandledUpdate.key))).all()
+            origins = (await s.scalars(select(Effect.origin).where(Effect.origin.like("u%")).distinct())).all()
+        self.handled = set(marks) | {o for o in origins if o is not None and UPDATE_KEY.fullmatch(o)}
 
     def today(self) -> date:
         return self.clock.now().astimezone(self.settings.tz).date()
@@ -236,10 +240,12 @@ class Rq:
         return out
 
     async def commit(self, key: str) -> None:
-        """Write the answers and every effect owed (and mark the update handled) with the changes."""
+        """Write the answers and every effect owed with the changes, in one INSERT; the update is marked
+        handled by its effect rows (their `origin`), or by a `handled_updates` row when it owes none."""
         now = self.svc.clock.now()
-        self.rows = effects.write(self.session, [*self.replies(), *self.owed], key, now)
-        self.session.add(HandledUpdate(key=key, created_at=now))
+        self.rows = await effects.insert(self.session, [*self.replies(), *self.owed], key, now)
+        if not self.rows:
+            self.session.add(HandledUpdate(key=key, created_at=now))
         await self.session.commit()
 
     def flush(self) -> None:
@@ -260,6 +266,9 @@ class Rq:
 Handler = Callable[[Rq], Awaitable[T]]
 
 DB_RETRIES = 4
+
+
+UPDATE_KEY = re.compile(r"u\d+(\.\d+)?")
 
 
 def update_key(update_id: int, n: int = 0) -> str:
@@ -341,7 +350,7 @@ async def owe(svc: Services, owed: list[effects.Owed], origin: str | None = None
     if not owed:
         return
     async with svc.db.session() as s:
-        rows = effects.write(s, owed, origin, svc.clock.now())
+        rows = await effects.insert(s, owed, origin, svc.clock.now())
         await s.commit()
     await svc.db.durable(s)
     svc.sender.push(rows)

@@ -10,16 +10,23 @@ The result does not depend on what else the machine happens to have installed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 log = logging.getLogger(__name__)
 TIMEOUT = 120
+# Many forms at once (a season's export, the meeting's papers): one LibreOffice process converts a batch.
+# Its start costs about a second of CPU, each form then about a tenth to a fifth.
+BATCH = 100  # forms per LibreOffice process (a failure costs one batch; memory stays flat)
+PER_FORM_TIMEOUT = 10.0  # seconds each form of a batch adds to its time-out
+NICE = 10  # the conversion yields the CPU to the bot answering people meanwhile
 
 SERIF_SC = "Noto Serif CJK SC"
 SANS_SC = "Noto Sans CJK SC"
@@ -81,3 +88,86 @@ def docx_to_pdf(docx: bytes, stem: str = "form", *, timeout: float = TIMEOUT) ->
     if not data.startswith(b"%PDF"):
         raise PdfError("LibreOffice wrote something that is not a PDF")
     return data
+
+
+def batch_processes() -> int:
+    """LibreOffice processes converting at the same time: the cores but one (one is the bot's)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+async def docx_to_pdf_many(docs: Sequence[bytes], *, batch: int = BATCH, processes: int | None = None,
+                           patience: float = TIMEOUT) -> list[bytes]:
+    """The PDFs of `docs`, in their order: `batch` forms per LibreOffice process, `processes` of them at
+    once (`batch_processes()` by default), each at a lower priority than the bot. Never blocks the event
+    loop: the processes are awaited, the files written and read in a thread. Raises `PdfError` when a
+    form cannot be made (naming it by its position)."""
+    exe = converter()
+    if exe is None:
+        raise PdfError("LibreOffice (libreoffice/soffice) is not installed")
+    if not docs:
+        return []
+    chunks = [range(k, min(k + batch, len(docs))) for k in range(0, len(docs), batch)]
+    out: list[bytes | None] = [None] * len(docs)
+    lanes = asyncio.Semaphore(processes or batch_processes())
+    with tempfile.TemporaryDirectory(prefix="studio-pdf-") as tmp:
+        root = Path(tmp)
+        conf = root / "fonts.conf"
+        await asyncio.to_thread(conf.write_text, fontconfig(), encoding="utf-8")
+
+        async def convert(n: int, chunk: range) -> None:
+            async with lanes:
+                pdfs = await _convert_batch(exe, root / f"b{n}", conf, [docs[i] for i in chunk],
+                                            patience + PER_FORM_TIMEOUT * len(chunk), first=chunk.start)
+            for i, data in zip(chunk, pdfs, strict=True):
+                out[i] = data
+
+        await asyncio.gather(*(convert(n, chunk) for n, chunk in enumerate(chunks)))
+    return [d for d in out if d is not None]
+
+
+async def _convert_batch(exe: str, work: Path, conf: Path, docs: list[bytes], patience: float, *,
+                         first: int) -> list[bytes]:
+    """One LibreOffice process converting `docs` (its own profile directory: processes run side by side)."""
+
+    def write() -> list[str]:
+        (work / "pdf").mkdir(parents=True)
+        paths = []
+        for i, data in enumerate(docs):
+            src = work / f"{i:05d}.docx"
+            src.write_bytes(data)
+            paths.append(str(src))
+        return paths
+
+    paths = await asyncio.to_thread(write)
+    cmd = [exe, f"-env:UserInstallation={(work / 'profile').as_uri()}", "--headless", "--norestore",
+           "--convert-to", "pdf", "--outdir", str(work / "pdf"), *paths]
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    try:
+        proc = await asyncio.create_subprocess_exec(*cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.PIPE, env=env, preexec_fn=_lower_priority)
+    except OSError as exc:
+        raise PdfError(f"LibreOffice could not be started: {exc}") from exc
+    try:
+        said_out, said_err = await asyncio.wait_for(proc.communicate(), patience)
+    except TimeoutError as exc:
+        proc.kill()
+        await proc.wait()
+        raise PdfError(f"LibreOffice took longer than {patience:g} s for {len(docs)} forms") from exc
+
+    def read() -> list[bytes | None]:
+        found = []
+        for i in range(len(docs)):
+            pdf = work / "pdf" / f"{i:05d}.pdf"
+            found.append(pdf.read_bytes() if pdf.is_file() else None)
+        return found
+
+    pdfs = await asyncio.to_thread(read)
+    bad = [first + i for i, d in enumerate(pdfs) if d is None or not d.startswith(b"%PDF")]
+    if proc.returncode != 0 or bad:
+        said = (said_err or said_out or b"").decode("utf-8", "replace").strip()[-500:]
+        raise PdfError(f"LibreOffice made no PDF of forms {bad[:10]} (exit {proc.returncode}): {said}")
+    return [d for d in pdfs if d is not None]
+
+
+def _lower_priority() -> None:  # pragma: no cover - runs in the child before LibreOffice starts
+    os.nice(NICE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -79,6 +80,33 @@ async def form_files(b: data.Bundle, i18n: I18n, tz: tzinfo, *, want_pdf: bool =
         except pdf.PdfError as exc:
             raise DocumentError("pdf", b.app.id, str(exc)) from exc
         out.append(OutFile(form_name(b, "pdf"), converted))
+    return out
+
+
+async def forms_in_bulk(bundles: Sequence[data.Bundle], i18n: I18n, tz: tzinfo, *,
+                        want_pdf: bool = True) -> list[list[OutFile]]:
+    """`form_files` of many applications (a season's export, the meeting's papers), in their order: the
+    DOCX files one after the other in the export thread, then their PDFs converted in batches (one
+    LibreOffice process for many forms, `pdf.docx_to_pdf_many`) instead of a process per form.
+
+    Raises `DocumentError` like `form_files`."""
+    from bot.exports import docx_form
+
+    t = i18n.get(FORM_LANG)
+    out: list[list[OutFile]] = []
+    for b in bundles:
+        try:
+            docx = await worker.run(docx_form.build_docx, b, t, tz)
+        except Exception as exc:
+            raise DocumentError("form", b.app.id, f"{type(exc).__name__}: {exc}") from exc
+        out.append([OutFile(form_name(b, "docx"), docx)])
+    if want_pdf and pdf.converter() and bundles:
+        try:
+            converted = await pdf.docx_to_pdf_many([files[0].data for files in out])
+        except pdf.PdfError as exc:
+            raise DocumentError("pdf", None, str(exc)) from exc
+        for b, files, data_ in zip(bundles, out, converted, strict=True):
+            files.append(OutFile(form_name(b, "pdf"), data_))
     return out
 
 
@@ -204,13 +232,15 @@ async def export_season(db: Database, year: int, out_dir: Path, i18n: I18n, tz: 
         xlsx, _ = await roster_file(s, year, i18n.get(lang), tz, now.astimezone(tz).date())
         ids = [app_id for app_id, _, _ in await data.season_listing(s, year)]
     await write(xlsx)
-    for app_id in ids:
-        async with db.session() as s:
-            b = await data.load_bundle(s, app_id)
-        if b is None:
-            continue
-        forms = await form_files(b, i18n, tz)
-        for f in forms:
-            await write(f)
-        await write(await archive_file(b, i18n, tz, data_dir, now, forms))
+    for k in range(0, len(ids), pdf.BATCH):  # the forms of a batch converted by one LibreOffice process
+        bundles = []
+        for app_id in ids[k:k + pdf.BATCH]:
+            async with db.session() as s:
+                b = await data.load_bundle(s, app_id)
+            if b is not None:
+                bundles.append(b)
+        for b, forms in zip(bundles, await forms_in_bulk(bundles, i18n, tz), strict=True):
+            for f in forms:
+                await write(f)
+            await write(await archive_file(b, i18n, tz, data_dir, now, forms))
     return written

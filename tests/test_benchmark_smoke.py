@@ -14,7 +14,7 @@ from storage.models import Application, Attachment, OpinionRecord
 
 async def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsys):
     args = benchmark.parse_args(["--applicants", "3", "--sequential", "1", "--prefill", "50",
-                                 "--docx-sample", "2", "--workdir", str(tmp_path)])
+                                 "--docx-sample", "2", "--pdf-bulk", "2", "--workdir", str(tmp_path)])
     report = await benchmark.run(args)
     out = capsys.readouterr().out
 
@@ -24,6 +24,23 @@ async def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsy
         line = re.search(rf"^{re.escape(name)}: (.+)$", out, re.M)
         assert line, f"figure {name!r} not printed:\n{out}"
         assert re.search(r"\((target .+\) (OK|MISSED)|info)|n/a", line.group(1)), line.group(0)
+
+    # the store-and-reply bot ran, and the counted figures are there and sane (never a speed)
+    def figure(name: str) -> tuple[float, str]:
+        line = re.search(rf"^{re.escape(name)}: ([\d,.]+)(.*)$", out, re.M)
+        assert line, f"{name} has no value:\n{out}"
+        return float(line.group(1).replace(",", "")), line.group(2)
+
+    anchor, note = figure("store-and-reply bot throughput")
+    assert anchor > 0 and "3.00 SQL statements per update" in note, note
+    ratio, _ = figure("throughput ratio studio/store-and-reply")
+    assert ratio > 0
+    sql, note = figure("SQL statements per update")
+    assert 1 < sql < 40 and re.search(r"by kind: .*SELECT [\d.]+.*INSERT [\d.]+", note), note
+    api, note = figure("Bot API calls per update")
+    assert 1 <= api < 10 and re.search(r"by method: .*sendMessage [\d.]+", note), note
+    messages, note = figure("new messages per application")
+    assert 10 < messages < 200 and "to the applicant" in note, note
 
     # the simulated applicants' applications are stored complete, submitted and forwarded
     assert report.problems == [] and report.errors == 0, (report.problems, out)

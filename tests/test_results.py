@@ -245,3 +245,35 @@ async def test_imported_studios_bring_their_past_results(h: Harness) -> None:
     again = await run(roster(good))
     assert again.applied and (again.results_added, again.results_unchanged) == (0, 2)
     assert len(await results_of(h)) == 2
+
+
+def test_printed_form_lists_the_recorded_results_on_an_annex_sheet() -> None:
+    """R-E5, R-F3: the results recorded on an application print as a table on a 附页 of their own; the
+    主要工作成绩和成果 box keeps the applicant's prose."""
+    from dataclasses import replace
+    from datetime import UTC
+
+    from docx import Document
+
+    from bot.exports import docx_form
+    from bot.i18n import I18n
+    from tests.documents import longest_bundle
+
+    b = longest_bundle(members=3)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    rows = [Result(id=1, application_id=b.app.id, title="一种岸桥吊具", kind="utility_model", on=date(2026, 3, 1),
+                   level="national", body="国家知识产权局", number="ZL2026200001.1", in_use=True, benefit=20.0,
+                   source="chat", created_at=now),
+            Result(id=2, application_id=b.app.id, title="班组安全合理化建议", kind="suggestion", on=date(2026, 4, 1),
+                   in_use=False, source="chat", created_at=now)]
+    plain = Document(io.BytesIO(docx_form.build_docx(b, I18n().get("zh"), UTC)))
+    doc = Document(io.BytesIO(docx_form.build_docx(replace(b, results=rows), I18n().get("zh"), UTC)))
+    texts = [p.text for p in doc.paragraphs]
+    assert any("主要工作成绩和成果：登记的成果" in x for x in texts)
+    assert not any("登记的成果" in p.text for p in plain.paragraphs)
+    annex = doc.tables[-1]
+    cells = [[c.text for c in r.cells] for r in annex.rows]
+    assert cells[0] == ["序号", "成果名称", "成果类别", "取得日期", "认定级别", "是否转化/推广", "经济效益"]
+    assert cells[1] == ["1", "一种岸桥吊具（ZL2026200001.1）", "实用新型专利", "2026-03-01",
+                        "国家级（国家知识产权局认定）", "是", "20"]
+    assert cells[2][1:5] == ["班组安全合理化建议", "合理化建议", "2026-04-01", "未获认定"]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import calendar, form
 from bot.domain.form import Kind
 from bot.domain.workflow import FINAL, TABLE, Box, Role, Status
-from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Season, Studio, Union, User
+from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Result, Season, Studio, Union, User
 
 # Who takes each action, from the workflow table (the roster's per-level columns).
 _ROLE_OF: dict[str, Role] = {t.action.value: t.role for t in TABLE}
@@ -37,6 +37,7 @@ class Bundle:
     applicant: User | None = None
     studio: Studio | None = None
     unions: dict[int, Union] = field(default_factory=dict)
+    results: list[Result] = field(default_factory=list)  # recorded on the application (成果, R-E5)
 
     def union_names(self, lang: str) -> dict[int, str]:
         names = {uid: u.name(lang) for uid, u in self.unions.items()}
@@ -61,6 +62,7 @@ _ATTACHMENTS = select(Attachment).where(Attachment.application_id == bindparam("
 _TRAIL = select(AuditEvent).where(AuditEvent.application_id == bindparam("app")).order_by(AuditEvent.id)
 _STUDIO = select(Studio).where(Studio.application_id == bindparam("app"))
 _UNIONS = select(Union)
+_RESULTS = select(Result).where(Result.application_id == bindparam("app")).order_by(Result.on, Result.id)
 
 
 async def load_bundle(s: AsyncSession, app_id: int) -> Bundle | None:
@@ -75,8 +77,9 @@ async def load_bundle(s: AsyncSession, app_id: int) -> Bundle | None:
     applicant = await s.get(User, app.applicant_id)
     studio = await s.scalar(_STUDIO, at)
     unions = {u.id: u for u in (await s.scalars(_UNIONS)).all()}
+    results = (await s.scalars(_RESULTS, at)).all()
     return Bundle(app=app, union=union, opinions=list(opinions), attachments=list(attachments), trail=list(trail),
-                  applicant=applicant, studio=studio, unions=unions)
+                  applicant=applicant, studio=studio, unions=unions, results=list(results))
 
 
 async def find_by_number(s: AsyncSession, number: str) -> Application | None:

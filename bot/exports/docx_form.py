@@ -368,6 +368,7 @@ class Continued:
     text: str = ""
     members: list[list[str]] | None = None
     own: bool = False  # a text of its own (the inspection's findings), not the rest of a box
+    table: tuple[list[str], list[float], list[list[str]]] | None = None  # head, width shares, rows
 
 
 # --------------------------------------------------------------------------- WordprocessingML
@@ -723,8 +724,18 @@ class FormWriter:
         out.append(spacer)
         out.append(self._table(pages[2], BODY_H - SLACK - self._height([spacer, note])))
         out.append(note)
+        self._results_sheet()
         out.extend(self._sheets())
         return out
+
+    def _results_sheet(self) -> None:
+        """The results recorded on the application (成果) as a table on a 附页 of their own (R-E5)."""
+        from bot.exports.results import ANNEX_WIDTHS, annex_rows
+
+        if self.b.results:
+            head, rows = annex_rows(self.t, self.b.results)
+            self.continued.append(Continued(len(self.continued) + 1, self.t.plain("result.annex_title"), own=True,
+                                            table=(head, list(ANNEX_WIDTHS), rows)))
 
     def _height(self, paras: Iterable[Para]) -> int:
         total = 0
@@ -960,6 +971,10 @@ class FormWriter:
                          Run(f"　{c.title}{'' if c.own else CONTINUED}", FONT_TITLE, SHEET_PT, True)),
                         line=SHEET_LINE, before=0 if i == 0 else 240, after=120, page_break=i == 0, keep_next=True)
             out.append(head)
+            if c.table is not None:
+                out.append(self._sheet_table(*c.table))
+                out.append(para("", line=LINE))
+                continue
             if c.members is None:
                 out.append(para(c.text, "left"))
                 continue
@@ -979,6 +994,20 @@ class FormWriter:
             out.append(table)
             out.append(para("", line=LINE))
         return out
+
+
+    def _sheet_table(self, head: list[str], shares: list[float], rows: list[list[str]]) -> Table:
+        """A numbered table across the sheet, columns in proportion to `shares`."""
+        total = sum(shares)
+        widths = [round((BODY_W - SERIAL_W) * x / total) for x in shares]
+        band = [SERIAL_W, *widths]
+        table = Table()
+        table.rows.append(Row(tuple(cell(w, text, bold=True) for text, w in zip([SERIAL, *head], band, strict=True)),
+                              rows_height(1), header=True, exact=False))
+        for n, values in enumerate(rows, start=1):
+            table.rows.append(Row(tuple(cell(w, text) for text, w in zip([str(n), *values], band, strict=True)),
+                                  rows_height(1), exact=False))
+        return table
 
 
 def _text(p: Para) -> str:

@@ -86,6 +86,29 @@ def _cell(t: Translator, f: dom.ResultField, value: Any) -> Any:
     return value
 
 
+# --------------------------------------------------------------------------- the printed form's 附页
+
+
+ANNEX_COLUMNS = ("title", "kind", "on", "level", "in_use", "benefit")
+ANNEX_WIDTHS = (3.4, 2.0, 1.8, 3.6, 1.4, 1.8)  # shares of the sheet's width after the serial number
+
+
+def annex_rows(t: Translator, rows: list[Result]) -> tuple[list[str], list[list[str]]]:
+    """The results recorded on an application as the printed form's 附页 table (R-E5): the head, then a
+    row per result; the applicant's own prose stays in the 主要工作成绩和成果 box."""
+    head = [t.plain(f"result.field.{k}") for k in ANNEX_COLUMNS]
+    out = []
+    for r in rows:
+        record = dom.record_of(r)
+        level = (t.plain("result.recognised_by", level=t.plain(f"result.level.{r.level}"), body=r.body or "")
+                 if dom.recognised(record) else t.plain("result.level_none"))
+        number = f"（{r.number}）" if r.number else ""
+        out.append([r.title + number, t.plain(f"result.kind.{r.kind}"), r.on.isoformat(), level,
+                    t.plain("result.yes" if r.in_use else "result.no"),
+                    _benefit(r.benefit) if r.benefit is not None else "—"])
+    return head, out
+
+
 # --------------------------------------------------------------------------- 成果汇编 (R-C1)
 
 

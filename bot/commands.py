@@ -28,7 +28,7 @@ BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.ADMIN: ("admin", "pending", "overview", "inspect", "export", "stats", "compilation"),
 }
 
-WEB_ROLES = frozenset({Role.DISTRICT, Role.CITY, Role.ADMIN, Role.CONTACT})
+WEB_ROLES = frozenset({Role.DISTRICT, Role.CITY, Role.ADMIN})
 
 
 def commands_for(roles: set[Role], order: tuple[str, ...]) -> list[str]:

@@ -31,6 +31,7 @@ from bot.exports.data import Bundle, load_bundle
 from bot.exports.docx_form import SHAPES
 from bot.i18n import Translator
 from bot.runtime import BotContext, Rq, run_as
+from bot.services import overview as overview_service
 from bot.services import review as svc_review
 from bot.views.review import DEFAULT_OPINION, RETURNS, SUBMISSIONS
 from bot.web.auth import WebUser
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 
 Endpoint = Callable[["Ctx"], Awaitable[Response]]
 REVIEWERS = frozenset({Role.DISTRICT, Role.CITY})
-OFFICE = frozenset({Role.ADMIN, Role.CITY, Role.CONTACT})
 OPINION_MAX = 1000
+RETRIES = 3
 STATUS_ORDER = {s.value: i for i, s in enumerate(Status)}
 
 
@@ -69,7 +70,7 @@ class Viewer:
         out = []
         if self.roles & REVIEWERS:
             out.append("queue")
-        if self.roles & OFFICE:
+        if overview_service.may_see(self.roles):
             out.append("overview")
         return out
 
@@ -123,10 +124,12 @@ async def home(ctx: Ctx) -> Response:
     """What the menu button opens: the office's overview, or the reviewer's queue."""
     async with ctx.svc.db.session() as s:
         v = await ctx.load(s)
-    if v.roles & {Role.ADMIN, Role.CONTACT}:
+    if Role.ADMIN in v.roles:
         return await overview(ctx)
     if v.roles & REVIEWERS:
         return await queue(ctx)
+    if overview_service.may_see(v.roles):
+        return await overview(ctx)
     raise Refused(403, "web.denied.no_role")
 
 
@@ -174,7 +177,7 @@ class Filters:
 
 
 async def _overview_rows(ctx: Ctx, s: AsyncSession, v: Viewer, f: Filters) -> tuple[list[dict[str, Any]], Any]:
-    if not v.roles & OFFICE:
+    if not overview_service.may_see(v.roles):
         raise Refused(403, "web.denied.not_office")
     seasons = list((await s.scalars(select(Season.year).order_by(Season.year.desc()))).all())
     if f.season is None or f.season not in seasons:
@@ -422,7 +425,7 @@ async def decide(ctx: Ctx) -> Response:
     try:
         body = await ctx.request.json()
         action = Action(str(body.get("action")))
-        version = int(body.get("version"))
+        shown = Status(str(body.get("status")))  # the status the page showed when the decision was typed
     except (ValueError, TypeError, AttributeError):
         raise Refused(400, "workflow.denied.forged") from None
     async with ctx.svc.db.session() as s:
@@ -435,7 +438,7 @@ async def decide(ctx: Ctx) -> Response:
         if app is None or not await svc_review.may_view(rq.session, app, rq.user.id, rq.roles):
             result["refused"] = Refused(403, "web.denied.not_yours")
             return
-        if app.version != version:  # someone moved it since the page was shown
+        if app.status != shown.value:  # someone moved it since the page was shown
             last = await repo.last_transition(rq.session, app.id)
             actor = await repo.get_user(rq.session, last.actor_id) if last and last.actor_id else None
             result["refused"] = Refused(
@@ -465,12 +468,16 @@ async def decide(ctx: Ctx) -> Response:
                                     status=t.plain(f"status.{app.status}"))
 
     context = BotContext(ctx.web.application)
-    try:
-        await run_as(context, ctx.who.id, ctx.who.id, work)
-    except LookupError:
-        raise Refused(403, "web.denied.no_role") from None
-    except StaleDataError:  # two decisions at the same moment: the other one was recorded
-        raise Refused(409, "web.denied.concurrent") from None
+    for _ in range(RETRIES):
+        try:
+            await run_as(context, ctx.who.id, ctx.who.id, work)
+            break
+        except LookupError:
+            raise Refused(403, "web.denied.no_role") from None
+        except StaleDataError:  # two decisions at once: again, and the other one is seen (and named)
+            result.clear()
+    else:
+        raise Refused(409, "web.denied.concurrent")
     if "refused" in result:
         raise result["refused"]
     return JSONResponse({"ok": True, "message": result["message"]})

@@ -54,7 +54,7 @@ async def test_every_api_answers_401_without_good_init_data(web_bot):
             for path in paths:
                 assert (await c.get(path, headers=h)).status_code == 401, (why, path)
             r = await c.post(f"/api/app/{app.id}/decide", headers=h, json={"action": "l1_approve",
-                                                                            "version": app.version})
+                                                                            "status": app.status})
             assert r.status_code == 401, why
         for path in paths:  # the same requests, signed and fresh (the overview is the office's)
             who = ADMIN if path == "/api/overview" else DISTRICT
@@ -77,7 +77,7 @@ async def test_another_unions_reviewer_gets_403_on_the_page_and_every_file(web_b
             for f in files:
                 assert (await c.get(f"/api/file/{f.id}", headers=h)).status_code == 403, (outsider, f.id)
             r = await c.post(f"/api/app/{app.id}/decide", headers=h, json={"action": "l1_approve",
-                                                                            "version": app.version})
+                                                                            "status": app.status})
             assert r.status_code == 403
         own = headers(web_bot, DISTRICT)
         assert (await c.get(f"/api/app/{app.id}", headers=own)).status_code == 200

@@ -106,7 +106,7 @@ async def test_a_decision_on_the_page_reaches_the_applicant_and_the_next_level_o
         again = len(web_bot.request.calls)
         async with client(web_bot) as c:
             r = await c.post(f"/api/app/{app.id}/decide", headers=headers(web_bot, DISTRICT2),
-                             json={"action": "l1_approve", "version": app.version})
+                             json={"action": "l1_approve", "status": app.status})
         assert r.status_code == 409 and "U20" in r.json()["message"]
         await web_bot.app.bot_data["services"].drain()
         assert web_bot.request.sent(since=again) == []

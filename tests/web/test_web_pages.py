@@ -135,11 +135,11 @@ async def test_a_decision_from_the_page_is_checked_like_a_button(web_bot):
     app = await ready(web_bot)
     async with client(web_bot) as c:
         no_opinion = await c.post(f"/api/app/{app.id}/decide", headers=headers(web_bot, DISTRICT),
-                                  json={"action": "l1_return", "version": app.version, "opinion": " "})
+                                  json={"action": "l1_return", "status": app.status, "opinion": " "})
         city = await c.post(f"/api/app/{app.id}/decide", headers=headers(web_bot, CITY),
-                            json={"action": "l1_approve", "version": app.version})
+                            json={"action": "l1_approve", "status": app.status})
         forged = await c.post(f"/api/app/{app.id}/decide", headers=headers(web_bot, DISTRICT),
-                              json={"action": "launch", "version": app.version})
+                              json={"action": "launch", "status": app.status})
     assert no_opinion.status_code == 400 and "必须填写意见" in no_opinion.json()["message"]
     assert city.status_code == 403
     assert forged.status_code == 400
@@ -176,3 +176,27 @@ async def test_the_webhook_is_served_by_the_same_server_as_the_pages(tmp_path):
         assert h.request.texts(61)
     finally:
         await close_harness(h)
+
+
+async def test_two_reviewers_deciding_at_once_record_one_decision(web_bot):
+    """R-W1, concurrent decisions: two reviewers of the union confirm on their pages at the same moment;
+    one decision is recorded, the other is told who decided; the applicant hears of it once."""
+    import asyncio
+
+    from tests.web.scenario import DISTRICT2
+
+    app = await ready(web_bot)
+    mark = len(web_bot.request.calls)
+    async with client(web_bot) as c:
+        a, b = await asyncio.gather(*(
+            c.post(f"/api/app/{app.id}/decide", headers=headers(web_bot, who),
+                   json={"action": action, "status": app.status, "opinion": "意见"})
+            for who, action in ((DISTRICT, "l1_approve"), (DISTRICT2, "l1_reject"))))
+    await web_bot.app.bot_data["services"].drain()
+    assert sorted([a.status_code, b.status_code]) == [200, 409]
+    loser = b if a.status_code == 200 else a
+    assert "U2" in loser.json()["message"]
+    async with web_bot.db.session() as s:
+        status = (await s.get(Application, app.id)).status
+    assert status in ("forwarded", "rejected")
+    assert len(web_bot.request.texts(APPLICANT, since=mark)) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, date
 from pathlib import Path
 
@@ -68,3 +69,31 @@ def test_a_batch_that_fails_names_the_forms(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
     with pytest.raises(pdf.PdfError, match=r"forms \[0, 1\].*could not be loaded"):
         asyncio.run(pdf.docx_to_pdf_many([b"a", b"b"]))
+
+
+def test_forms_asked_for_at_once_are_converted_together(starts: Path) -> None:
+    """R-F9: forms asked for one by one at the same moment (every applicant sent the completed form at a
+    naming) are converted by one LibreOffice start; a form asked for alone goes at once."""
+
+    async def burst() -> list[bytes]:
+        return list(await asyncio.gather(*(pdf.convert(f"form {i}".encode()) for i in range(5))))
+
+    assert asyncio.run(burst()) == [b"%PDF-1.4 form " + str(i).encode() for i in range(5)]
+    assert starts.read_text().split() == ["start"]
+    assert asyncio.run(pdf.convert(b"alone")) == b"%PDF-1.4 alone"
+    assert starts.read_text().split() == ["start"] * 2
+
+
+def test_one_bad_form_of_a_burst_fails_alone(monkeypatch: pytest.MonkeyPatch, starts: Path) -> None:
+    """R-F9: a form LibreOffice cannot convert fails on its own; the others of its batch are still made."""
+    script = Path(os.environ["PATH"].split(":")[0]) / "libreoffice"
+    script.write_text(FAKE.replace('shift 2\n', 'shift 2\nif grep -q bad "$@"; then exit 1; fi\n'))
+
+    async def burst() -> list[bytes | BaseException]:
+        docs = [b"form 0", b"bad form", b"form 2"]
+        return list(await asyncio.gather(*(pdf.convert(d) for d in docs), return_exceptions=True))
+
+    first, bad, last = asyncio.run(burst())
+    assert first == b"%PDF-1.4 form 0" and last == b"%PDF-1.4 form 2"
+    assert isinstance(bad, pdf.PdfError)
+    assert starts.read_text().split() == ["start"] * 4  # the batch, then each form alone

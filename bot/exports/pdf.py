@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -171,3 +172,62 @@ async def _convert_batch(exe: str, work: Path, conf: Path, docs: list[bytes], pa
 
 def _lower_priority() -> None:  # pragma: no cover - runs in the child before LibreOffice starts
     os.nice(NICE)
+
+
+class _Gathered:
+    """The forms asked for one by one at about the same time (at a naming, every applicant is sent the
+    completed form: one render each), converted together: while a batch is being converted the next
+    requests wait and form the next batch, so a lone form goes at once and a burst takes one LibreOffice
+    start per batch instead of one per form."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[bytes, asyncio.Future[bytes]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def convert(self, docx: bytes) -> bytes:
+        done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting.append((docx, done))
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting[:BATCH], self.waiting[BATCH:]
+            try:
+                pdfs = await docx_to_pdf_many([d for d, _ in batch], processes=1)
+            except Exception as exc:  # noqa: BLE001 - handed to whoever asked
+                if len(batch) > 1:  # one bad form must not fail the others: each alone
+                    for docx, done in batch:
+                        await self._alone(docx, done)
+                    continue
+                pdfs = []
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+            for (_, done), data in zip(batch, pdfs, strict=False):
+                if not done.done():
+                    done.set_result(data)
+
+    @staticmethod
+    async def _alone(docx: bytes, done: asyncio.Future[bytes]) -> None:
+        try:
+            data = (await docx_to_pdf_many([docx], processes=1))[0]
+        except Exception as exc:  # noqa: BLE001 - handed to whoever asked
+            if not done.done():
+                done.set_exception(exc)
+        else:
+            if not done.done():
+                done.set_result(data)
+
+
+_gathered: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gathered] = weakref.WeakKeyDictionary()
+
+
+async def convert(docx: bytes) -> bytes:
+    """The PDF of one form, converted together with the other forms asked for meanwhile (see `_Gathered`).
+    Raises `PdfError` when it cannot be made."""
+    loop = asyncio.get_running_loop()
+    gathered = _gathered.get(loop)
+    if gathered is None:
+        gathered = _gathered[loop] = _Gathered()
+    return await gathered.convert(docx)

@@ -76,7 +76,7 @@ async def form_files(b: data.Bundle, i18n: I18n, tz: tzinfo, *, want_pdf: bool =
     out = [OutFile(form_name(b, "docx"), docx)]
     if want_pdf and pdf.converter():
         try:
-            converted = await asyncio.to_thread(pdf.docx_to_pdf, docx, "form")
+            converted = await pdf.convert(docx)  # with the other forms asked for meanwhile
         except pdf.PdfError as exc:
             raise DocumentError("pdf", b.app.id, str(exc)) from exc
         out.append(OutFile(form_name(b, "pdf"), converted))

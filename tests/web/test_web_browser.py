@@ -88,7 +88,10 @@ async def test_a_decision_on_the_page_reaches_the_applicant_and_the_next_level_o
         effects_before = await s.scalar(select(func.count()).select_from(Effect))
     async with serving(web_bot) as base, browser() as b:
         page = await open_page(b, launch_url(web_bot, base, f"/app/{app.id}", DISTRICT), *DESKTOP)
-        await page.click("[data-tab='l1_approve']")
+        await page.click("[data-tab='l1_reject']")
+        await page.click("[data-tab='l1_approve']")  # one decision's form at a time
+        assert await page.is_visible("form[data-action='l1_approve']")
+        assert not await page.is_visible("form[data-action='l1_reject']")
         await page.fill("form[data-action='l1_approve'] textarea", "同意推荐，成果突出。")
         await page.click("form[data-action='l1_approve'] button[type=submit]")
         await page.wait_for_selector("form[data-action='l1_approve'] .result.ok", timeout=15000)

@@ -144,11 +144,12 @@ async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
     await commands.refresh(app)
 
 
-async def run(settings: Settings, *, standby: bool = False) -> None:
-    """Start the bot and serve until SIGINT/SIGTERM (or until the instance lock is lost)."""
+async def run(settings: Settings, *, standby: bool = False, clock: Clock | None = None) -> None:
+    """Start the bot and serve until SIGINT/SIGTERM (or until the instance lock is lost); `clock`: the
+    system's unless given (a simulation)."""
     from bot import returns, startup
 
-    clock = SystemClock()
+    clock = clock or SystemClock()
     lock = await startup.prepare(settings, standby=standby)  # DATA_DIR, the database file, one instance
     db = Database(settings.database_url)
     await startup.migrated(prepare_database(db, clock, settings), settings)
@@ -210,5 +211,5 @@ async def run(settings: Settings, *, standby: bool = False) -> None:
     await lock.release()
 
 
-def main_run(settings: Settings, *, standby: bool = False, **_: Any) -> None:
-    asyncio.run(run(settings, standby=standby))
+def main_run(settings: Settings, *, standby: bool = False, clock: Clock | None = None, **_: Any) -> None:
+    asyncio.run(run(settings, standby=standby, clock=clock))

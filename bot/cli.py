@@ -11,13 +11,15 @@ import os
 import sys
 
 from bot import logs, startup
+from bot.clock import Clock
 from bot.config import ConfigError, load_settings
 
 # office tools need the database, not a working token
 OFFLINE = ("export", "backup", "restore", "doctor", "import-studios")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, clock: Clock | None = None) -> int:
+    """Run the command in `argv`; `clock` replaces the system's for the bot (a simulation)."""
     os.umask(0o077)  # everything the bot writes (database, materials, backups, logs) is its user's only
     parser = argparse.ArgumentParser(prog="python -m bot", description="劳模创新工作室 application bot")
     sub = parser.add_subparsers(dest="command")
@@ -61,7 +63,7 @@ def main(argv: list[str]) -> int:
             return import_cli.run(args, settings)
         from bot.app import main_run
 
-        main_run(settings, standby=bool(getattr(args, "standby", False)))
+        main_run(settings, standby=bool(getattr(args, "standby", False)), clock=clock)
         return 0
     except startup.StartupFault as fault:
         print(f"start-up error: {logs.redact(fault.line)}", file=sys.stderr)

@@ -4,7 +4,8 @@ with a button into /pending — not one message per application.
 
 Like the reminders (`bot.jobs`), nothing is scheduled per person: a repeating job asks the database who
 has work waiting, and records each digest as a `Ping` row (`digest:<user>:<day>`, unique) in the same
-transaction as its message, so a restart neither loses the day's digest nor sends it twice.
+transaction as its message (an effect under the same key), so a restart neither loses the day's digest
+nor sends it twice.
 """
 
 from __future__ import annotations
@@ -86,8 +87,11 @@ async def send_digests(application: Application) -> list[int]:  # type: ignore[t
                     items.append(views.Waiting(app.number or "", since,
                                                since + timedelta(days=settings.review_escalate_days), inspection))
                 text, markup = views.digest(svc.translator(user), items, local.date())
+                row = await effects.write_once(s, effects.message(uid, text, markup, once=key), key[:64], now)
+                if row is None:
+                    continue  # owed already
                 s.add(Ping(key=key, kind=KIND, recipient_id=uid, due_at=now, sent_at=now))
-                rows += effects.write(s, [effects.message(uid, text, markup)], key[:64], now)
+                rows.append(row)
                 sent.append(uid)
             await s.commit()
         await svc.db.durable(s)

@@ -10,8 +10,13 @@ update (or job) whose change causes it, so it is committed together with that ch
              cannot be edited
 
 A `screen` names a flow whose questions are answered one after another (the wizard): only its newest
-message keeps buttons, the one before loses them when the next is delivered, so nothing stale is left
-to press.
+message keeps buttons, the one before loses them when the next is delivered (if it still has any), so
+nothing stale is left to press.
+
+A scheduled notice (a reminder, an escalation, an opening notice, a digest, returned materials) carries a
+key `once` = kind:recipient:subject:occasion, unique among the effects: the job that decides to send it
+writes it with `write_once` in the same transaction, so a run after a crash finds it owed already and
+adds nothing.
 - `album`    photos by Telegram file id: `photos`, `caption`
 - `file`     one document, video or photo by file id: `type`, `file_id`, `caption`
 - `card`     a reviewer's card (`review` = its `review_messages` row, which gets the message id)
@@ -26,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert as sa_insert
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
@@ -42,10 +49,11 @@ class Owed:
     kind: str
     payload: dict[str, Any]
     stale_ok: bool = False
+    once: str | None = None  # a scheduled notice's key
 
     def row(self, origin: str | None, now: Any) -> Effect:
         return Effect(origin=origin, chat_id=self.chat_id, kind=self.kind, payload=self.payload,
-                      stale_ok=self.stale_ok, created_at=now, attempts=0)
+                      stale_ok=self.stale_ok, created_at=now, attempts=0, once=self.once)
 
 
 def keyboard_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
@@ -53,11 +61,11 @@ def keyboard_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
 
 
 def message(chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, stale_ok: bool = False,
-            screen: str | None = None) -> Owed:
+            screen: str | None = None, once: str | None = None) -> Owed:
     payload: dict[str, Any] = {"text": text, "keyboard": keyboard_json(markup)}
     if screen:
         payload["screen"] = screen
-    return Owed(chat_id, "message", payload, stale_ok)
+    return Owed(chat_id, "message", payload, stale_ok, once)
 
 
 def edit(chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
@@ -88,8 +96,8 @@ def close(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup 
     return Owed(chat_id, "close", {"review": review_id, "text": text, "keyboard": keyboard_json(markup)})
 
 
-def render(chat_id: int, what: str, **params: Any) -> Owed:
-    return Owed(chat_id, "render", {"what": what, **params})
+def render(chat_id: int, what: str, *, once: str | None = None, **params: Any) -> Owed:
+    return Owed(chat_id, "render", {"what": what, **params}, once=once)
 
 
 def commands(chat_id: int) -> Owed:
@@ -104,7 +112,7 @@ def write(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any)
 
 
 _COLUMNS = ("origin", "chat_id", "kind", "payload", "stale_ok", "created_at", "attempts", "due_at", "sent_at",
-            "result")
+            "result", "once")
 
 
 async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any) -> list[Effect]:
@@ -126,6 +134,21 @@ async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, no
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
     return rows
+
+
+async def write_once(session: AsyncSession, owed: Owed, origin: str | None, now: Any) -> Effect | None:
+    """Add a scheduled notice unless its key is owed already (in this transaction or before); the row, or
+    None. Each in a savepoint, so a key taken meanwhile by another run undoes only this row."""
+    assert owed.once, "a scheduled notice needs its key"
+    if await session.scalar(select(Effect.id).where(Effect.once == owed.once)) is not None:
+        return None
+    row = owed.row(origin, now)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:

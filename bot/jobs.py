@@ -1,10 +1,11 @@
 """Background jobs: the reminders (R-D1…R-D5, R-O) sent from a repeating JobQueue job.
 
 Nothing is scheduled per reminder: every run asks the database what is due now
-(`bot.services.pings.due_pings`) and records each ping (`Ping.key` is unique) with its message in one
-transaction; `bot.sender` delivers it. A restart therefore neither loses a reminder (it is still due
-at the next run, or its message is still owed) nor repeats one (its key is recorded). Quiet hours
-and mutes are part of "due".
+(`bot.services.pings.due_pings`) and records each ping (`Ping.key` is unique) with its message, an
+effect keyed by kind, recipient, subject and occasion (`Effect.once` is unique), in one transaction;
+`bot.sender` delivers it, each marked before the next goes out. A restart therefore neither loses a
+reminder (it is still due at the next run, or its message is still owed) nor repeats one (its key is
+recorded, its message marked as soon as Telegram took it). Quiet hours and mutes are part of "due".
 
 Wiring: `schedule(app)` once at start-up (after the JobQueue exists). Tests call
 `send_due_pings(app)` directly with a moved clock.
@@ -98,8 +99,12 @@ async def send_due_pings(application: Application) -> list[str]:  # type: ignore
                 if not await svc_pings.claim(s, ping):
                     continue  # another run got there first
                 await svc_pings.mark_sent(s, ping.key, now)
-                rows += effects.write(s, [effects.message(ping.recipient, composed.text, _keyboard(t, composed))],
-                                      f"p:{ping.key}"[:64], now)
+                owed = effects.message(ping.recipient, composed.text, _keyboard(t, composed),
+                                       once=svc_pings.once_key(ping))
+                row = await effects.write_once(s, owed, f"p:{ping.key}"[:64], now)
+                if row is None:
+                    continue  # owed already
+                rows.append(row)
                 sent.append(ping.key)
             await s.commit()
         await svc.db.durable(s)

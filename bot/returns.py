@@ -59,8 +59,11 @@ async def _send_archives(application: Application) -> int:  # type: ignore[type-
             name = service.file_name("申报材料", app.number, (app.answers or {}).get("leader_name"), "zip",
                                      fallback=f"draft{app.id}")
             retention.record_sent(s, item.app_id, item.applicant_id, now, name=name, sha256="", size=0)
-            rows += effects.write(s, [effects.render(item.applicant_id, "returned", app=item.app_id,
-                                                     remove_on=item.remove_on.isoformat())], f"r{item.app_id}", now)
+            owed = effects.render(item.applicant_id, "returned", app=item.app_id, remove_on=item.remove_on.isoformat(),
+                                  once=f"returned:{item.applicant_id}:{item.app_id}")
+            row = await effects.write_once(s, owed, f"r{item.app_id}", now)
+            if row is not None:
+                rows.append(row)
         await s.commit()
     await svc.db.durable(s)
     svc.sender.push(rows)

@@ -9,8 +9,19 @@ retried with a bounded back-off, then parked for the sweep; one row that fails n
 another chat. A row is marked sent as soon as Telegram accepted it, and a chat's next row goes out only
 once that mark is stored: a kill repeats at most the one row per chat that was in hand.
 
+Scheduled notices (rows with a `once` key: reminders, digests …) go out one after another in a lane of
+their own, each marked before the next is sent, so a kill in the middle of a batch repeats at most one.
+
+Small calls (a reply, an edit, a callback answer) have short time-outs (`SMALL`), so a stalled call is
+given up and tried again within seconds; the person's own replies never wait for a free slot behind calls
+to other people (`OTHERS_AT_ONCE`). A retry never shows a person an old screen: when a try of their own
+reply fails and a newer reply of theirs is already queued, the old one is superseded, not sent; a flow's
+screen older than the one last delivered is never sent. A reply too long for one message is resumed
+after the parts Telegram already took.
+
 Of a flow's screens (`screen` in the payload) only the newest message keeps its buttons: once the next
-one is delivered, the previous one's are removed (best effort, once; a stale press is refused anyway).
+one is delivered, the previous one's are removed if it still has any (best effort, once; a stale press
+is refused anyway).
 
 After a restart the person's own screens that went stale meanwhile are not replayed one by one:
 per chat only the newest is sent (it says where they are), and old callback answers are dropped.
@@ -24,7 +35,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +56,7 @@ from storage.models import Effect, HandledUpdate, ReviewMessage, Screen, User
 
 log = logging.getLogger(__name__)
 
-CHATS_AT_ONCE = 16
+OTHERS_AT_ONCE = 12  # calls to other people at once; the connection pool (16) keeps room for replies
 QUICK_TRIES = 6  # then the row is parked for the sweep
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 PARK = timedelta(minutes=2)
@@ -54,8 +65,12 @@ ANSWER_TTL = timedelta(seconds=10)  # Telegram no longer takes the answer to an 
 KEEP_SENT = timedelta(days=2)
 KEEP_UNSENT = timedelta(days=7)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+SMALL_TIMEOUT = 4.0  # seconds for a reply, an edit, an answer; Telegram takes them in well under one
+SMALL: dict[str, Any] = {"read_timeout": SMALL_TIMEOUT, "write_timeout": SMALL_TIMEOUT, "connect_timeout": SMALL_TIMEOUT,
+         "pool_timeout": SMALL_TIMEOUT}
 
-Lane = tuple[int, bool]  # (chat, documents made after the commit)
+CHAT, RENDER, ONCE = "chat", "render", "once"
+Lane = tuple[int, str]  # (chat, CHAT or RENDER), or (0, ONCE) for the scheduled notices
 Renderer = Callable[[Bot, int, dict[str, Any]], Awaitable[None]]
 
 
@@ -71,16 +86,28 @@ class Item:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int = 0
+    origin: str | None = None
+    own: bool = False  # the actor's own reply (`Effect.stale_ok`)
+    once: str | None = None
+    parts: list[int] = field(default_factory=list)  # messages of a long reply Telegram took already
 
     @property
     def lane(self) -> Lane:
         """Messages of a chat go out in order; documents made after the commit go out in order too, in a
-        lane of their own, so that a form taking seconds to make never holds up the person's next answer."""
-        return (self.chat_id, self.kind == "render")
+        lane of their own, so that a form taking seconds to make never holds up the person's next answer;
+        scheduled notices one after another, in one lane for all."""
+        if self.kind == "render":
+            return (self.chat_id, RENDER)
+        return (0, ONCE) if self.once else (self.chat_id, CHAT)
+
+    @property
+    def screen(self) -> str | None:
+        return self.payload.get("screen") if self.kind in ("message", "edit") else None
 
     @classmethod
     def of(cls, row: Effect) -> Item:
-        return cls(row.id, row.chat_id, row.kind, row.payload, row.created_at, row.attempts or 0)
+        return cls(row.id, row.chat_id, row.kind, row.payload, row.created_at, row.attempts or 0, row.origin,
+                   bool(row.stale_ok), row.once)
 
 
 @dataclass(eq=False)
@@ -106,13 +133,15 @@ class Sender:
         self.queues: dict[Lane, deque[Item]] = {}
         self.workers: dict[Lane, asyncio.Task[None]] = {}
         self.known: set[int] = set()
-        self.limit = asyncio.Semaphore(CHATS_AT_ONCE)
+        self.limit = asyncio.Semaphore(OTHERS_AT_ONCE)
         self.unrecorded: list[Mark] = []  # accepted, their marks not stored yet
         self._sweeper: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self.delivered = 0
-        self.screens: dict[tuple[int, str], int | None] = {}  # a flow's newest message per chat
+        # a flow's newest message per chat: its id and whether it still has buttons
+        self.screens: dict[tuple[int, str], tuple[int, bool] | None] = {}
+        self.shown: dict[tuple[int, str], int] = {}  # the effect of a flow's screen delivered last
         self.waiting = 0  # batches held back until an actor's own answer is out (`push_after`)
         self.stopping = False
 
@@ -138,7 +167,7 @@ class Sender:
         """Deliver `rows` once the messages queued for `chat_id` are out (an update's effects for other
         people follow the actor's own answer, as they would be seen: a kill in between then repeats
         nothing that was already delivered to them)."""
-        worker = self.workers.get((chat_id, False))
+        worker = self.workers.get((chat_id, CHAT))
         if worker is None or worker.done():
             self.push(rows)
             return
@@ -202,18 +231,22 @@ class Sender:
     async def _serve(self, lane: Lane) -> None:
         queue = self.queues[lane]
         try:
-            async with self.limit:
-                while queue and not self.stopping:
-                    item = queue[0]
-                    mark = await self._attempt(item)
-                    if mark is None:  # retry after the back-off
-                        continue
-                    queue.popleft()
-                    marks = [mark]
-                    if mark.blocked:  # the rest for this chat would meet the same refusal
-                        while queue:
-                            marks.append(Mark(queue.popleft(), mark.result, blocked=True))
-                    await self._record(marks)
+            while queue and not self.stopping:
+                item = queue[0]
+                if item.own:  # never waits behind calls to other people
+                    mark = await self._attempt(item, queue)
+                else:
+                    async with self.limit:
+                        mark = await self._attempt(item, queue)
+                if mark is None:  # retry after the back-off
+                    continue
+                queue.popleft()
+                marks = [mark]
+                if mark.blocked:  # the rest for this chat would meet the same refusal
+                    for other in [x for x in queue if x.chat_id == item.chat_id]:
+                        queue.remove(other)
+                        marks.append(Mark(other, mark.result, blocked=True))
+                await self._record(marks)
         finally:
             self.workers.pop(lane, None)
             if not queue:
@@ -222,19 +255,22 @@ class Sender:
                 self.workers[lane] = asyncio.get_running_loop().create_task(self._serve(lane))
             self._check_idle()
 
-    async def _attempt(self, item: Item) -> Mark | None:
+    async def _attempt(self, item: Item, queue: deque[Item]) -> Mark | None:
         """One try: the mark to record, or None to try again (after sleeping the back-off here)."""
         assert self.bot is not None
+        if (screen := item.screen) and self.shown.get((item.chat_id, screen), 0) > item.id:
+            return Mark(item, "superseded")  # a newer screen of the flow is out already
         try:
             message_id = await self._deliver(self.bot, item)
         except RetryAfter as exc:
             wait = exc.retry_after
             delay = float(wait if isinstance(wait, int | float) else wait.total_seconds())
-            return await self._again(item, delay + 0.1, str(exc))
+            return self._superseded(item, queue) or await self._again(item, delay + 0.1, str(exc))
         except (TimedOut, NetworkError) as exc:
             if isinstance(exc, BadRequest):  # a subclass of NetworkError in PTB: not transient
                 return self._refused(item, exc)
-            return await self._again(item, BACKOFF[min(item.attempts, len(BACKOFF) - 1)], str(exc))
+            return self._superseded(item, queue) or await self._again(
+                item, BACKOFF[min(item.attempts, len(BACKOFF) - 1)], str(exc))
         except Forbidden as exc:
             return Mark(item, f"forbidden: {exc}"[:200], blocked=True)
         except TelegramError as exc:
@@ -251,6 +287,20 @@ class Sender:
             return Mark(item, f"error: {exc!r}"[:200])
         self.delivered += 1
         return Mark(item, "ok", message_id)
+
+    @staticmethod
+    def _superseded(item: Item, queue: deque[Item]) -> Mark | None:
+        """A reply of the person's own that did not go out, when a newer one of theirs waits behind it (what
+        a restart folds, see `fold_stale`): not tried again, so nothing older turns up below the newer."""
+        if not item.own or item.kind == "answer" or item.parts:
+            return None
+        for later in queue:
+            if later is item or not later.own or later.kind == "answer":
+                continue
+            if later.origin != item.origin or (item.screen is not None and later.screen == item.screen):
+                log.info("effect %s to %s superseded by %s after a failed try", item.id, item.chat_id, later.id)
+                return Mark(item, "superseded")
+        return None
 
     def _refused(self, item: Item, exc: TelegramError) -> Mark:
         text = str(exc).lower()
@@ -277,16 +327,18 @@ class Sender:
             if self.clock.now() - item.created_at > ANSWER_TTL:
                 return None
             try:
-                await bot.answer_callback_query(p["id"], text=p.get("text") or None, show_alert=bool(p.get("alert")))
+                await bot.answer_callback_query(p["id"], text=p.get("text") or None, show_alert=bool(p.get("alert")),
+                                                **SMALL)
             except BadRequest as exc:  # too old, or answered already: the message that follows informs
                 log.info("callback answer not taken: %s", exc)
             return None
-        if kind in ("message", "edit") and p.get("screen"):
-            before = await self._screen(chat, p["screen"])
+        if (screen := item.screen) is not None:
+            before = await self._screen(chat, screen)
             shown = await self._send_or_edit(bot, item)
-            self.screens[(chat, p["screen"])] = shown
-            if before is not None and before != shown:
-                await self._strip(bot, chat, before)
+            self.screens[(chat, screen)] = (shown, bool(p.get("keyboard")))
+            self.shown[(chat, screen)] = item.id
+            if before is not None and before[0] != shown and before[1]:
+                await self._strip(bot, chat, before[0])
             return shown
         if kind in ("message", "edit", "card"):
             return await self._send_or_edit(bot, item)
@@ -297,7 +349,7 @@ class Sender:
             try:
                 await bot.edit_message_text(p["text"], chat_id=chat, message_id=card,
                                             parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
-                                            reply_markup=_markup(bot, p.get("keyboard")))
+                                            reply_markup=_markup(bot, p.get("keyboard")), **SMALL)
             except BadRequest as exc:  # deleted by the reviewer, or too old to edit
                 log.info("card %s not updated: %s", p["review"], exc)
             return None
@@ -335,48 +387,52 @@ class Sender:
             try:
                 await bot.edit_message_text(p["text"], chat_id=chat, message_id=p["message_id"],
                                             parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
-                                            reply_markup=_markup(bot, p.get("keyboard")))
+                                            reply_markup=_markup(bot, p.get("keyboard")), **SMALL)
                 return int(p["message_id"])
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
                     return int(p["message_id"])
                 log.info("edit failed, sending instead: %s", exc)
-        return await self._send_text(bot, chat, p["text"], p.get("keyboard"))
+        return await self._send_text(bot, item)
 
-    async def _screen(self, chat: int, name: str) -> int | None:
-        """The flow's newest message in the chat, as last recorded."""
+    async def _screen(self, chat: int, name: str) -> tuple[int, bool] | None:
+        """The flow's newest message in the chat and whether it still has buttons, as last recorded."""
         key = (chat, name)
         if key not in self.screens:
             async with self.db.session() as s:
-                found = await s.scalar(select(Screen.message_id).where(Screen.chat_id == chat, Screen.name == name))
-            self.screens[key] = found
+                found = (await s.execute(select(Screen.message_id, Screen.keyboard)
+                                         .where(Screen.chat_id == chat, Screen.name == name))).first()
+            self.screens[key] = (int(found[0]), bool(found[1])) if found is not None else None
         return self.screens[key]
 
     @staticmethod
     async def _strip(bot: Bot, chat: int, message_id: int) -> None:
         """The buttons of a flow's previous message removed, once the next one is there."""
         try:
-            await bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=None)
+            await bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=None, **SMALL)
         except TelegramError as exc:  # deleted, too old, no buttons left: nothing to press there anyway
             log.debug("buttons of message %s in %s not removed: %s", message_id, chat, exc)
 
     @staticmethod
-    async def _send_text(bot: Bot, chat: int, text: str, keyboard: dict[str, Any] | None) -> int:
-        parts = split_message(text)
-        message_id = 0
-        for i, part in enumerate(parts):  # too long for one message: in parts, the buttons on the last
+    async def _send_text(bot: Bot, item: Item) -> int:
+        """The text as new messages: in parts when too long for one, the buttons on the last; a retry goes
+        on after the parts already taken."""
+        chat, keyboard = item.chat_id, item.payload.get("keyboard")
+        parts = split_message(item.payload["text"])
+        for i, part in enumerate(parts[len(item.parts):], start=len(item.parts)):
             markup = _markup(bot, keyboard) if i == len(parts) - 1 else None
             try:
                 sent = await bot.send_message(chat, part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
-                                              reply_markup=markup)
+                                              reply_markup=markup, **SMALL)
             except BadRequest as exc:
                 if "parse entities" not in str(exc).lower():
                     raise
                 # markup Telegram refuses: the words matter more than the bold
                 log.warning("message to %s refused as HTML (%s); sent as plain text", chat, exc)
-                sent = await bot.send_message(chat, plain(part), link_preview_options=_NO_PREVIEW, reply_markup=markup)
-            message_id = sent.message_id
-        return message_id
+                sent = await bot.send_message(chat, plain(part), link_preview_options=_NO_PREVIEW, reply_markup=markup,
+                                              **SMALL)
+            item.parts.append(sent.message_id)
+        return item.parts[-1]
 
     async def _card_message(self, review_id: int) -> int | None:
         async with self.db.session() as s:
@@ -426,8 +482,9 @@ class Sender:
                     if m.park_until is None:
                         await s.execute(update(ReviewMessage).where(ReviewMessage.id == m.item.payload["review"])
                                         .values(**values))
-                if m.result == "ok" and m.message_id and (name := m.item.payload.get("screen")):
-                    await s.merge(Screen(chat_id=m.item.chat_id, name=name, message_id=m.message_id))
+                if m.result == "ok" and m.message_id and (name := m.item.screen):
+                    await s.merge(Screen(chat_id=m.item.chat_id, name=name, message_id=m.message_id,
+                                         keyboard=bool(m.item.payload.get("keyboard"))))
                 if m.blocked:
                     await s.execute(update(User).where(User.id == m.item.chat_id, User.blocked_at.is_(None))
                                     .values(blocked_at=now))
@@ -443,7 +500,7 @@ class Sender:
     async def chat_idle(self, chat_id: int) -> None:
         """Wait until the messages pushed for this chat are delivered (or parked); documents being made
         for it are not waited for."""
-        while (task := self.workers.get((chat_id, False))) is not None:
+        while (task := self.workers.get((chat_id, CHAT))) is not None:
             await asyncio.wait([task])
 
     def busy(self) -> bool:

@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000  # another process's write lock (a backup, a second tool) is waited for this long
 # The newest migration (checked against the migrations folder by tests): a database already there is
 # not handed to Alembic, which is imported only to upgrade (it costs ~11 MB of memory for the whole run).
-HEAD = "0012"
+HEAD = "0013"
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

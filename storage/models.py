@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -407,7 +408,8 @@ class Effect(Base):
     answer), written in the transaction of the change that causes it and delivered by `bot.sender`."""
 
     __tablename__ = "effects"
-    __table_args__ = (Index("ix_effects_unsent", "sent_at", "chat_id", "id"),)
+    __table_args__ = (Index("ix_effects_unsent", "sent_at", "chat_id", "id"),
+                      Index("ux_effects_once", "once", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     origin: Mapped[str | None] = mapped_column(String(64))  # the update or job that caused it
@@ -421,6 +423,8 @@ class Effect(Base):
     due_at: Mapped[datetime | None] = mapped_column(Stamp)  # the next attempt, after a failure
     sent_at: Mapped[datetime | None] = mapped_column(Stamp)
     result: Mapped[str | None] = mapped_column(String(200))  # "ok", "superseded", or why it failed for good
+    # a scheduled notice's key (kind:recipient:subject:occasion): owed once, however often its job runs
+    once: Mapped[str | None] = mapped_column(String(200))
 
 
 class Screen(Base):
@@ -431,6 +435,7 @@ class Screen(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     message_id: Mapped[int] = mapped_column(BigInteger)
+    keyboard: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # buttons still there
 
 
 @event.listens_for(AuditEvent, "before_update")

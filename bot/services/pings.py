@@ -137,6 +137,11 @@ async def claim(s: AsyncSession, ping: Ping) -> bool:
     return True
 
 
+def once_key(ping: Ping) -> str:
+    """The key of the ping's message among the effects: kind, recipient, then subject and occasion."""
+    return f"{ping.kind.value}:{ping.recipient}:{ping.key}"[:200]
+
+
 async def mark_sent(s: AsyncSession, key: str, now: datetime) -> None:
     await s.execute(update(PingRow).where(PingRow.key == key).values(sent_at=now))
 

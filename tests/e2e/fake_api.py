@@ -186,6 +186,7 @@ class Fault:
     perform: bool = False  # execute the method first, then fail/delay/drop
     when: Callable[[JSON], bool] | None = None
     body: str | None = None  # raw response body (default: JSON, nginx HTML for 502)
+    run: Callable[[JSON], None] | None = None  # called with the params when the fault is taken
     hits: int = 0
 
     def matches(self, method: str, params: JSON) -> bool:
@@ -1263,6 +1264,7 @@ class FakeTelegramServer:
         perform: bool = False,
         when: Callable[[JSON], bool] | None = None,
         body: str | None = None,
+        run: Callable[[JSON], None] | None = None,
     ) -> Fault:
         """Program a failure for ``method`` (``"*"`` = any).
 
@@ -1271,11 +1273,12 @@ class FakeTelegramServer:
         successful call); ``drop`` closes the connection without response;
         ``perform`` executes the call before failing (e.g. message sent but
         the response is lost).  Consumed once per matching call, ``times``
-        times (None = forever); ``when(params)`` narrows the match.
+        times (None = forever); ``when(params)`` narrows the match; ``run(params)``
+        is called as the fault is taken (e.g. to kill the bot at that moment).
         """
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(method, status, retry_after, description, delay, drop, times, perform, when, body)
+        fault = Fault(method, status, retry_after, description, delay, drop, times, perform, when, body, run)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -1381,6 +1384,8 @@ class FakeTelegramServer:
             return self._error(404, "Not Found")
         fault = self._take_fault(call.method, call.params)
         call.fault = fault
+        if fault is not None and fault.run is not None:
+            fault.run(call.params)
         if fault is not None and not fault.perform:
             response = await self._apply_fault(fault, request)
             if response is not None:

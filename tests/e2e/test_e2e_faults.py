@@ -844,3 +844,33 @@ async def test_failed_removal_of_a_photo_keeps_its_file(any_bot, monkeypatch):
     await tap_op(bot, u, WizardOp.FILE_DEL, str(att.id))  # the commit fails
     state = await _draft_state(bot, 623)
     assert set(state[3]) == _files(bot), (state[3], _files(bot))
+
+
+# --------------------------------------------------------------------------- calls that change nothing
+
+
+def unchanged(api: FakeTelegramServer, since: int = 0) -> list[str]:
+    """The calls the Bot API refused as changing nothing ("message is not modified")."""
+    return [f"{c.method} {c.params.get('chat_id')}:{c.params.get('message_id')}" for c in api.calls[since:]
+            if c.status == 400 and "not modified" in (c.error or "")]
+
+
+@pytest.mark.timeout(300)
+async def test_a_journey_and_a_review_make_no_call_that_changes_nothing(fake_api, bot_process_factory, tmp_path):
+    """R-F1, R-W1…R-W3: a whole application and its review from the district's approval to the city's
+    confirmation, then the applicant asking for the form twice more, without faults: no Bot API call is
+    refused as "message is not modified" (buttons removed from a message that has none, such as the receipt,
+    or an edit to the same text) — each would be a wasted call against Telegram's limits and a line in the
+    error log."""
+    from .test_e2e_review_crash import APPLICANT, CITY, DISTRICT, review
+
+    data_dir, base = tmp_path / "data", 760
+    await prepare(data_dir, [(base + DISTRICT, "district_reviewer", True), (base + CITY, "city_reviewer", False)])
+    bot = await bot_process_factory(data_dir=data_dir, workdir=tmp_path / "w")
+    result = await review(fake_api, bot, data_dir, base, crash=False)
+    assert result["status"] == "approved"
+    applicant = fake_api.user(base + APPLICANT)
+    for _ in range(2):
+        await say(fake_api, applicant, "/apply")
+    await fake_api.wait_idle(quiet=1.0, timeout=30)
+    assert unchanged(fake_api) == [], unchanged(fake_api)

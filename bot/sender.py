@@ -66,8 +66,7 @@ KEEP_SENT = timedelta(days=2)
 KEEP_UNSENT = timedelta(days=7)
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SMALL_TIMEOUT = 4.0  # seconds for a reply, an edit, an answer; Telegram takes them in well under one
-SMALL: dict[str, Any] = {"read_timeout": SMALL_TIMEOUT, "write_timeout": SMALL_TIMEOUT, "connect_timeout": SMALL_TIMEOUT,
-         "pool_timeout": SMALL_TIMEOUT}
+SMALL: dict[str, Any] = {f"{what}_timeout": SMALL_TIMEOUT for what in ("read", "write", "connect", "pool")}
 
 CHAT, RENDER, ONCE = "chat", "render", "once"
 Lane = tuple[int, str]  # (chat, CHAT or RENDER), or (0, ONCE) for the scheduled notices

@@ -23,6 +23,7 @@ import io
 import itertools
 import json
 import mimetypes
+import random
 import re
 import secrets
 import threading
@@ -188,6 +189,7 @@ class Fault:
     body: str | None = None  # raw response body (default: JSON, nginx HTML for 502)
     run: Callable[[JSON], None] | None = None  # called with the params when the fault is taken
     hits: int = 0
+    name: str = ""  # the kind of a random fault (`Chaos`)
 
     def matches(self, method: str, params: JSON) -> bool:
         if self.times is not None and self.hits >= self.times:
@@ -200,6 +202,33 @@ class Fault:
     @property
     def exhausted(self) -> bool:
         return self.times is not None and self.hits >= self.times
+
+
+@dataclass
+class Chaos:
+    """Random faults on a share of the calls (`FakeTelegramServer.chaos`), counted by kind."""
+
+    rate: float
+    rng: random.Random
+    stall: float
+    methods: frozenset[str]
+    kinds: tuple[str, ...] = ("502", "429", "lost", "stall")
+    taken: list[tuple[int, str]] = field(default_factory=list)  # (call index, kind)
+
+    def fault(self, method: str) -> Fault | None:
+        if method not in self.methods or self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(self.kinds)
+        if kind == "502":
+            return Fault(method, 502, name=kind)
+        if kind == "429":
+            return Fault(method, 429, retry_after=1, name=kind)
+        if kind == "lost":  # done, but the answer never reaches the bot
+            return Fault(method, drop=True, perform=True, name=kind)
+        return Fault(method, delay=self.stall, name=kind)  # answered late, if the bot still waits
+
+    def count(self, kind: str, since: int = 0, where: Callable[[int], bool] | None = None) -> int:
+        return sum(1 for i, k in self.taken if k == kind and i >= since and (where is None or where(i)))
 
 
 @dataclass
@@ -494,6 +523,7 @@ class FakeTelegramServer:
         self.default_menu_button: JSON = {"type": "commands"}
         self.files: dict[str, StoredFile] = {}
         self.faults: list[Fault] = []
+        self.random_faults: Chaos | None = None
         self.diagnostics: list[Callable[[], str]] = []
         """Callables whose text is appended to wait_* timeout errors (e.g. bot log)."""
 
@@ -1286,13 +1316,29 @@ class FakeTelegramServer:
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.random_faults = None
 
-    def _take_fault(self, method: str, params: JSON) -> Fault | None:
+    def chaos(self, rate: float, *, seed: int = 0, stall: float = 6.0,
+              methods: Sequence[str] = ("sendMessage", "editMessageText", "editMessageReplyMarkup",
+                                        "answerCallbackQuery", "sendDocument", "sendMediaGroup", "sendPhoto",
+                                        "sendVideo", "setMyCommands", "deleteMyCommands")) -> Chaos:
+        """Fail a share ``rate`` of the calls to ``methods`` at random (seeded): an nginx 502, a 429 with
+        ``retry_after`` 1, a lost answer (done, the connection dropped) or a stall of ``stall`` seconds
+        (done afterwards only if the bot still waits). Programmed faults come first."""
+        with self._lock:
+            self.random_faults = Chaos(rate, random.Random(seed), stall, frozenset(methods))
+            return self.random_faults
+
+    def _take_fault(self, method: str, params: JSON, index: int = -1) -> Fault | None:
         with self._lock:
             for fault in self.faults:
                 if fault.matches(method, params):
                     fault.hits += 1
                     return fault
+            chance = self.random_faults.fault(method) if self.random_faults is not None else None
+            if self.random_faults is not None and chance is not None:
+                self.random_faults.taken.append((index, chance.name))
+                return chance
         return None
 
     async def _apply_fault(self, fault: Fault, request: web.Request) -> web.StreamResponse | None:
@@ -1382,7 +1428,7 @@ class FakeTelegramServer:
         if handler is None:
             call.status, call.error = 404, "Not Found"
             return self._error(404, "Not Found")
-        fault = self._take_fault(call.method, call.params)
+        fault = self._take_fault(call.method, call.params, call.index)
         call.fault = fault
         if fault is not None and fault.run is not None:
             fault.run(call.params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 

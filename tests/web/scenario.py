@@ -17,8 +17,8 @@ ACHIEVEMENTS = ("主持完成集装箱装卸工艺改造十二项，获国家发
 PLAN = ("三年内完成智能码头关键技术攻关，建成自动化作业示范线一条，培养高级技师二十名，"
         "每年开展技术交流和技能培训不少于十二次。") * 40
 MEMBERS = [
-    {"member_name": name, "member_gender": gender, "member_birth": birth, "member_education": edu,
-     "member_title": title, "member_employer": "大连港集团有限公司", "member_role": role}
+    {"name": name, "gender": gender, "birth": birth, "education": edu, "title": title,
+     "employer": "大连港集团有限公司", "role": role}  # stored as the wizard stores them (`form.member_row`)
     for name, gender, birth, edu, title, role in (
         ("李明", "female", "1985-06", "master", "高级工程师", "工艺设计"),
         ("赵强", "male", "1988-02", "bachelor", "technician", "设备改造"),

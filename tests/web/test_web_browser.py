@@ -19,7 +19,7 @@ from tests.web.helpers import browser, client, headers, launch_url, needs_chromi
 from tests.web.scenario import ADMIN, APPLICANT, CITY, DISTRICT, DISTRICT2, ready
 
 pytestmark = needs_chromium
-PHONE, DESKTOP = (375, 812), (1280, 900)
+PHONE, DESKTOP = (375, 812), (1280, 1500)
 
 
 def shots_dir(tmp_path: Path) -> Path:
@@ -50,6 +50,7 @@ async def test_application_page_shows_every_field_in_full_and_the_photos(web_bot
                     continue
                 if f.kind is Kind.MEMBERS:
                     parts = [c for row in answers[f.key] for c in member_cells(row, t.plain) if c]
+                    assert len(parts) == 6 * len(form.MEMBER_FIELDS)
                 elif f.kind is Kind.LINES:
                     parts = list(answers[f.key])
                 else:
@@ -131,7 +132,7 @@ async def test_the_overview_filters_searches_and_exports_the_view(web_bot, tmp_p
     await more_applications(web_bot, 9)
     out = shots_dir(tmp_path)
     async with serving(web_bot) as base, browser() as b:
-        for name, (w, h) in (("phone", PHONE), ("desktop", DESKTOP)):
+        for name, (w, h) in (("phone", PHONE), ("desktop", (DESKTOP[0], 800))):
             page = await open_page(b, launch_url(web_bot, base, "/", ADMIN), w, h)
             rows = await page.locator("table.list tbody tr").count()
             assert rows == 10

@@ -200,3 +200,29 @@ async def test_two_reviewers_deciding_at_once_record_one_decision(web_bot):
         status = (await s.get(Application, app.id)).status
     assert status in ("forwarded", "rejected")
     assert len(web_bot.request.texts(APPLICANT, since=mark)) == 1
+
+
+async def test_the_application_page_shows_the_rounds_and_every_opinion(web_bot):
+    """R-W1, R-F8 in the web view: after a return and a resubmission the page shows the return's remark,
+    the sections reopened, each changed answer before and after, and the timeline with every opinion."""
+    from bot.callbacks import WizardOp
+    from tests.apply_steps import tap_op
+    from tests.test_review_flow import returned_by_district
+
+    app = await ready(web_bot)
+    await returned_by_district(web_bot, app.id, "请补充设备清单，写明用途。", "equipment")
+    u = web_bot.user(APPLICANT)
+    await web_bot.text(u, "/apply")
+    await tap_op(web_bot, u, WizardOp.EDIT, "equipment")
+    await web_bot.text(u, "数控机床\n三维扫描仪\n检测平台\n激光切割机")
+    await tap_op(web_bot, u, WizardOp.DONE)
+    await tap_op(web_bot, u, WizardOp.SUBMIT)
+    await tap_op(web_bot, u, WizardOp.CONFIRM)
+    async with client(web_bot) as c:
+        page = (await c.get(f"/api/app/{app.id}", headers=headers(web_bot, DISTRICT))).text
+    rounds = page[page.index('id="sec-rounds"'):page.index('id="sec-timeline"')]
+    assert "第 2 轮" in rounds and "请补充设备清单，写明用途。" in rounds and "工作设备" in rounds
+    old, new = rounds.split('class="old">')[1], rounds.split('class="new">')[1]
+    assert "激光切割机" not in old.split("</td>")[0] and "激光切割机" in new.split("</td>")[0]
+    timeline = page[page.index('id="sec-timeline"'):]
+    assert "请补充设备清单，写明用途。" in timeline and "修改后重新提交" in timeline and "同意申报" in page

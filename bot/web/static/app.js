@@ -198,7 +198,18 @@
     }
   });
 
+  // Telegram's documented web events: the page is ready, and may use the whole height
+  function postEvent(type, data) {
+    var body = JSON.stringify(data || {});
+    try {
+      if (window.TelegramWebviewProxy) window.TelegramWebviewProxy.postEvent(type, body);
+      else if (window.parent !== window) {
+        window.parent.postMessage(JSON.stringify({eventType: type, eventData: data || {}}), "https://web.telegram.org");
+      }
+    } catch (e) { /* outside Telegram: nothing to tell */ }
+  }
+
   window.addEventListener("popstate", load);
   launch();
-  load();
+  load().then(function () { postEvent("web_app_ready"); postEvent("web_app_expand"); });
 })();

@@ -129,6 +129,7 @@ class WizardOp(StrEnum):
     PASTE_OK = "po"  # add the valid rows of a pasted members table
     PASTE_FIX = "pf"  # v: the index of a pasted row to complete step by step
     PASTE_DROP = "px"  # discard the pasted rows
+    FIELD = "ef"  # v: a field to change on its own, from the summary
 
 
 @dataclass(frozen=True)

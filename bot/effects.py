@@ -11,7 +11,8 @@ update (or job) whose change causes it, so it is committed together with that ch
 
 A `screen` names a flow whose questions are answered one after another (the wizard): only its newest
 message keeps buttons, the one before loses them when the next is delivered (if it still has any), so
-nothing stale is left to press.
+nothing stale is left to press; with `retire` it is changed into that text (the question with the answer
+it got).
 
 A scheduled notice (a reminder, an escalation, an opening notice, a digest, returned materials) carries a
 key `once` = kind:recipient:subject:occasion, unique among the effects: the job that decides to send it
@@ -61,19 +62,24 @@ def keyboard_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
 
 
 def message(chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, stale_ok: bool = False,
-            screen: str | None = None, once: str | None = None) -> Owed:
+            screen: str | None = None, once: str | None = None, retire: str | None = None) -> Owed:
     payload: dict[str, Any] = {"text": text, "keyboard": keyboard_json(markup)}
-    if screen:
-        payload["screen"] = screen
+    _screen(payload, screen, retire)
     return Owed(chat_id, "message", payload, stale_ok, once)
 
 
 def edit(chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *,
-         screen: str | None = None) -> Owed:
+         screen: str | None = None, retire: str | None = None) -> Owed:
     payload: dict[str, Any] = {"message_id": message_id, "text": text, "keyboard": keyboard_json(markup)}
+    _screen(payload, screen, retire)
+    return Owed(chat_id, "edit", payload, True)
+
+
+def _screen(payload: dict[str, Any], screen: str | None, retire: str | None) -> None:
     if screen:
         payload["screen"] = screen
-    return Owed(chat_id, "edit", payload, True)
+        if retire:
+            payload["retire"] = retire
 
 
 def answer(chat_id: int, query_id: str, text: str = "", alert: bool = False) -> Owed:

@@ -125,6 +125,7 @@ class Outgoing:
     edit: bool = False
     chat_id: int | None = None
     screen: str | None = None
+    retire: str | None = None  # what the screen's previous message is to say once this one is there
 
 
 class Rq:
@@ -188,13 +189,16 @@ class Rq:
     def lang(self) -> str:
         return self.t.lang
 
-    def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None, *, screen: str | None = None) -> None:
-        """A new message; `screen`: the flow it belongs to (see `bot.effects`)."""
-        self.out.append(Outgoing(text, keyboard, screen=screen))
+    def reply(self, text: str, keyboard: InlineKeyboardMarkup | None = None, *, screen: str | None = None,
+              retire: str | None = None) -> None:
+        """A new message; `screen`: the flow it belongs to, `retire`: what that flow's previous message then
+        says (see `bot.effects`)."""
+        self.out.append(Outgoing(text, keyboard, screen=screen, retire=retire))
 
-    def edit(self, text: str, keyboard: InlineKeyboardMarkup | None = None, *, screen: str | None = None) -> None:
+    def edit(self, text: str, keyboard: InlineKeyboardMarkup | None = None, *, screen: str | None = None,
+             retire: str | None = None) -> None:
         """Replace the pressed message; falls back to a new message for text input."""
-        self.out.append(Outgoing(text, keyboard, edit=self.query is not None, screen=screen))
+        self.out.append(Outgoing(text, keyboard, edit=self.query is not None, screen=screen, retire=retire))
 
     def alert(self, text: str) -> None:
         self.answer = (text, True)
@@ -233,10 +237,11 @@ class Rq:
             out.append(effects.answer(self.chat_id, q.id, text, alert))
         for o in self.out:
             if o.edit and pressed is not None:
-                out.append(effects.edit(pressed.chat.id, pressed.message_id, o.text, o.keyboard, screen=o.screen))
+                out.append(effects.edit(pressed.chat.id, pressed.message_id, o.text, o.keyboard, screen=o.screen,
+                                        retire=o.retire))
             else:
                 out.append(effects.message(o.chat_id or self.chat_id, o.text, o.keyboard, stale_ok=True,
-                                           screen=o.screen))
+                                           screen=o.screen, retire=o.retire))
         return out
 
     async def commit(self, key: str) -> None:

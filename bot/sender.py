@@ -20,8 +20,8 @@ screen older than the one last delivered is never sent. A reply too long for one
 after the parts Telegram already took.
 
 Of a flow's screens (`screen` in the payload) only the newest message keeps its buttons: once the next
-one is delivered, the previous one's are removed if it still has any (best effort, once; a stale press
-is refused anyway).
+one is delivered, the previous one's are removed if it still has any, or it is changed into the
+payload's `retire` text (best effort, once; a stale press is refused anyway).
 
 After a restart the person's own screens that went stale meanwhile are not replayed one by one:
 per chat only the newest is sent (it says where they are), and old callback answers are dropped.
@@ -333,11 +333,15 @@ class Sender:
             return None
         if (screen := item.screen) is not None:
             before = await self._screen(chat, screen)
+            if before is not None and before[1] and item.kind == "message":  # the next one comes below it
+                await self._strip(bot, chat, before[0], p.get("retire"))
+                self.screens[(chat, screen)] = (before[0], False)
+                before = None
             shown = await self._send_or_edit(bot, item)
             self.screens[(chat, screen)] = (shown, bool(p.get("keyboard")))
             self.shown[(chat, screen)] = item.id
             if before is not None and before[0] != shown and before[1]:
-                await self._strip(bot, chat, before[0])
+                await self._strip(bot, chat, before[0], p.get("retire"))
             return shown
         if kind in ("message", "edit", "card"):
             return await self._send_or_edit(bot, item)
@@ -405,10 +409,15 @@ class Sender:
         return self.screens[key]
 
     @staticmethod
-    async def _strip(bot: Bot, chat: int, message_id: int) -> None:
-        """The buttons of a flow's previous message removed, once the next one is there."""
+    async def _strip(bot: Bot, chat: int, message_id: int, retire: str | None = None) -> None:
+        """The buttons of a flow's previous message removed (and its text changed to `retire`), once the
+        next one is there."""
         try:
-            await bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=None, **SMALL)
+            if retire:
+                await bot.edit_message_text(retire, chat_id=chat, message_id=message_id, parse_mode=ParseMode.HTML,
+                                            link_preview_options=_NO_PREVIEW, **SMALL)
+            else:
+                await bot.edit_message_reply_markup(chat_id=chat, message_id=message_id, reply_markup=None, **SMALL)
         except TelegramError as exc:  # deleted, too old, no buttons left: nothing to press there anyway
             log.debug("buttons of message %s in %s not removed: %s", message_id, chat, exc)
 

@@ -3,10 +3,11 @@ step or pasted as a table), photos, documents, summary with edit, declaration an
 
 Every screen is derived from `bot.domain.form` and drawn by `bot.views.wizard`; the cursor lives in the
 application row, so a restart, `kill -9` or another device continues exactly where the user was.
-An answer brings the next question in a new message; moving about (back, summary, edit) replaces the
-pressed screen. Every button carries the position it was shown at, so one pressed on an older question
-is refused. A short answer (an error, a part received) carries the step's buttons without repeating
-the question.
+One living message per screen: a button changes the message it was pressed on into the next screen;
+a typed answer or an upload brings the next screen in one new message, and the screen before keeps
+the answer it got, without buttons. Every button carries the position it was shown at, so one pressed
+on an older question is refused. A short answer (an error, a part received) carries the step's buttons
+without repeating the question.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ async def load(rq: Rq, app: App) -> Draft:
 
 
 async def summary_text(rq: Rq, app: App) -> str:
-    """The whole application, section by section (the applicant's summary; the reviewer's full view)."""
-    return views.summary_text(await load(rq, app))
+    """The whole application, section by section, every answer whole (the reviewer's full view)."""
+    return views.summary_text(await load(rq, app), limit=None)
 
 
 def labels(rq: Rq, f: FormField) -> dict[str, str]:
@@ -136,51 +137,56 @@ def labels(rq: Rq, f: FormField) -> dict[str, str]:
 # --------------------------------------------------------------------------- sending
 
 
-async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, edit: bool = False) -> None:
-    """The screen of where the wizard stands, in a new message, or replacing the pressed one (`edit`).
-    `short`: only the note with the step's name and buttons."""
+Answered = tuple[FormField, Any]  # a question and the answer typed to it
+
+
+async def show(rq: Rq, app: App, note: str | None = None, *, short: bool = False, new: bool = False,
+               answered: Answered | None = None) -> None:
+    """The screen of where the wizard stands: the pressed message changed into it, or (after text, or
+    `new`) a new message. `short`: only the note with the step's name and buttons; `answered`: the
+    previous screen then shows that question with its answer."""
     d = await load(rq, app)
     text, markup = views.short_reply(d, note) if short and note else views.screen(d, note)
-    send(rq, text, markup, edit=edit)
+    retire = views.answered_line(d, *answered) if answered and rq.query is None else None
+    send(rq, text, markup, new=new, retire=retire)
 
 
-def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, edit: bool = False) -> None:
-    if edit:
-        rq.edit(text, markup, screen=SCREEN)
+def send(rq: Rq, text: str, markup: InlineKeyboardMarkup | None, *, new: bool = False,
+         retire: str | None = None) -> None:
+    if new:
+        rq.reply(text, markup, screen=SCREEN, retire=retire)
     else:
-        rq.reply(text, markup, screen=SCREEN)
-
+        rq.edit(text, markup, screen=SCREEN, retire=retire)
 
 
 # --------------------------------------------------------------------------- moving
 
 
-async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, edit: bool = False) -> None:
+async def goto(rq: Rq, app: App, step: str, note: str | None = None, *, answered: Answered | None = None) -> None:
     st = drafts.state(app).moved(step)
     if step == "summary":
         st = st.model_copy(update={"edit": None, "section": None, "seen_summary": True})
     drafts.save_state(app, st)
-    await show(rq, app, note, edit=edit)
+    await show(rq, app, note, answered=answered)
 
 
-async def advance(rq: Rq, app: App, key: str, note: str | None = None) -> None:
+async def advance(rq: Rq, app: App, key: str, note: str | None = None, *, answered: Answered | None = None) -> None:
     files = files_of(app)
-    await goto(rq, app, drafts.next_step(app, files, key), note)
+    await goto(rq, app, drafts.next_step(app, files, key), note, answered=answered)
 
 
 async def accept(rq: Rq, app: App, f: FormField, value: Any, also: str | None = None) -> None:
     """Store one answer and move on; `also`: what else the applicant is told with it."""
     drafts.set_answer(app, f.key, value, rq.svc.clock.now())
-    note = rq.t("wizard.saved")
-    if f.kind is Kind.YESNO and value is False:
-        note = rq.t("elig.failed", condition=rq.t(f.label_key))
-    await advance(rq, app, f.key, f"{note}\n{also}" if also else note)
+    note = rq.t("elig.failed", condition=rq.t(f.label_key)) if f.kind is Kind.YESNO and value is False else None
+    note = "\n".join(x for x in (note, also) if x) or None
+    await advance(rq, app, f.key, note, answered=(f, value))
 
 
 # --------------------------------------------------------------------------- handlers
 
 
-async def _enter(rq: Rq) -> str | int:
+async def _enter(rq: Rq, *, new: bool = False) -> str | int:
     """Into the wizard: the season's draft, or in a new season the choice of last year's answers."""
     st = await standing(rq)
     if st.current is None and st.previous is not None:  # a new season: last year's answers or a fresh form
@@ -189,7 +195,7 @@ async def _enter(rq: Rq) -> str | int:
         return FORM
     app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
                                                      rq.svc.settings.tz))[0]
-    return await _open(rq, app)
+    return await _open(rq, app, new=new)
 
 
 @handler
@@ -203,7 +209,7 @@ async def on_go(rq: Rq) -> str | int:
     if not isinstance(cb.decode(rq.query.data if rq.query else None), Go):
         rq.refuse(rq.t("error.bad_button"), "bad_button")
         return None  # type: ignore[return-value]
-    return await _enter(rq)
+    return await _enter(rq, new=True)
 
 
 @handler
@@ -225,7 +231,7 @@ async def on_new_season(rq: Rq) -> str | int:
     return await _open(rq, app, note, intro=source is None)
 
 
-async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = False) -> str | int:
+async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = False, new: bool = False) -> str | int:
     if not drafts.editable(app):
         rq.reply(rq.t("apply.one_per_season", year=app.season_year, number=app.number or "",
                       status=rq.t(f"status.{app.status}")), screen=SCREEN)
@@ -242,7 +248,7 @@ async def _open(rq: Rq, app: App, note: str | None = None, *, intro: bool = Fals
         if step_of(app) != "summary":
             window = views.window_line(d)
             note += "\n" + window if window else ""
-    await show(rq, app, note)
+    await show(rq, app, note, new=new)
     return FORM
 
 
@@ -426,14 +432,14 @@ async def _member_value(rq: Rq, app: App, m: MemberCursor, mf: FormField, value:
         members[m.index][short] = value
         drafts.set_answer(app, "members", members, now)
         drafts.set_wizard(app, member=None, other=False)
-        await show(rq, app, rq.t("members.updated"))
+        await show(rq, app, rq.t("members.updated"), answered=(mf, value))
         return
     row = {**m.row, short: value}
     ask = m.questions(MEMBER_KEYS)
     idx = ask.index(mf.key) if mf.key in ask else len(ask) - 1
     if idx + 1 < len(ask):
         drafts.set_wizard(app, member=m.model_copy(update={"question": ask[idx + 1], "row": row}), other=False)
-        await show(rq, app, rq.t("wizard.saved"))
+        await show(rq, app, answered=(mf, value))
         return
     members.append(row)
     drafts.set_answer(app, "members", members, now)
@@ -441,7 +447,7 @@ async def _member_value(rq: Rq, app: App, m: MemberCursor, mf: FormField, value:
     if m.paste is not None and m.paste < len(paste):
         paste.pop(m.paste)
     drafts.set_wizard(app, member=None, other=False, paste=paste or None)
-    await show(rq, app, rq.t("members.added", name=row.get("name", ""), n=len(members)))
+    await show(rq, app, rq.t("members.added", name=row.get("name", ""), n=len(members)), answered=(mf, value))
 
 
 async def _on_paste(rq: Rq, app: App, text: str) -> None:
@@ -619,7 +625,7 @@ class Press:
         self.rq.alert(self.t("error.bad_button"))
 
     async def show(self, note: str | None = None) -> None:
-        await show(self.rq, self.app, note, edit=True)
+        await show(self.rq, self.app, note)
 
 
 Action = Callable[[Press], Awaitable[None]]
@@ -651,7 +657,7 @@ async def _resume(p: Press) -> None:
 
 
 async def _to_summary(p: Press) -> None:
-    await goto(p.rq, p.app, "summary", edit=True)
+    await goto(p.rq, p.app, "summary")
 
 
 async def _full(p: Press) -> None:
@@ -663,7 +669,12 @@ async def _full(p: Press) -> None:
 
 
 async def _album(p: Press) -> None:
-    await _send_photos(p.rq, p.app)
+    """The photos as an album; on the photos step its screen follows below them, its buttons under what
+    they remove."""
+    if not await _send_photos(p.rq, p.app) or p.st.step != "photos":
+        return
+    text, markup = views.screen(await load(p.rq, p.app))
+    p.rq.owe(effects.message(p.rq.chat_id, text, markup, stale_ok=True, screen=SCREEN))
 
 
 async def _edit_section(p: Press) -> None:
@@ -673,9 +684,27 @@ async def _edit_section(p: Press) -> None:
     fields = [f for f in form.section_fields(p.v) if drafts.may_edit(p.app, f.key)]
     if not fields:
         p.rq.alert(p.t("apply.locked"))
-        return
-    drafts.set_wizard(p.app, edit="edit")
-    await goto(p.rq, p.app, fields[0].key, edit=True)
+    elif len(fields) == 1:
+        await _edit_one(p, fields[0])
+    else:
+        drafts.set_wizard(p.app, section=p.v)
+        await p.show()
+
+
+async def _edit_field(p: Press) -> None:
+    f = form.BY_KEY.get(p.v or "")
+    if f is None or f not in form.STEPS or p.st.step not in (None, "summary"):
+        p.bad()
+    elif not drafts.may_edit(p.app, f.key):
+        p.rq.alert(p.t("apply.locked"))
+    else:
+        await _edit_one(p, f)
+
+
+async def _edit_one(p: Press, f: FormField) -> None:
+    """One field asked on its own; its answer leads back to the summary."""
+    drafts.set_wizard(p.app, edit="edit", section=None)
+    await goto(p.rq, p.app, f.key)
 
 
 async def _submit_pressed(p: Press) -> None:
@@ -684,9 +713,9 @@ async def _submit_pressed(p: Press) -> None:
         return
     d = await load(p.rq, p.app)
     if d.obstacles:  # submission cannot succeed: say why, before any pledge
-        send(p.rq, *views.summary_screen(d, "⛔ " + p.t("summary.blocked")), edit=True)
+        send(p.rq, *views.summary_screen(d, "⛔ " + p.t("summary.blocked")))
         return
-    await goto(p.rq, p.app, "confirm", edit=True)
+    await goto(p.rq, p.app, "confirm")
 
 
 async def _confirm(p: Press) -> None:
@@ -698,6 +727,7 @@ async def _confirm(p: Press) -> None:
 
 ANYWHERE: dict[Op, Action] = {
     Op.RESUME: _resume, Op.SUMMARY: _to_summary, Op.FULL: _full, Op.ALBUM: _album, Op.EDIT: _edit_section,
+    Op.FIELD: _edit_field,
     Op.SUBMIT: _submit_pressed, Op.CONFIRM: _confirm,
 }
 
@@ -714,7 +744,7 @@ async def _back(p: Press) -> None:
     if prev is None:
         p.rq.toast(p.t("wizard.first_step"))
         return
-    await goto(p.rq, p.app, prev, edit=True)
+    await goto(p.rq, p.app, prev)
 
 
 async def _skip(p: Press) -> None:
@@ -967,7 +997,7 @@ async def _members_back(p: Press) -> None:
         drafts.set_wizard(p.app, member=None)
         await p.show()
         return
-    await goto(p.rq, p.app, form.previous_step("members") or "members", edit=True)
+    await goto(p.rq, p.app, form.previous_step("members") or "members")
 
 
 async def _members_done(p: Press) -> None:
@@ -984,12 +1014,12 @@ ON_MEMBERS: dict[Op, Action] = {
 }
 
 
-async def _send_photos(rq: Rq, app: App) -> None:
-    """The uploaded photos, as an album (an image sent as a file goes as that file)."""
+async def _send_photos(rq: Rq, app: App) -> bool:
+    """The uploaded photos, as an album (an image sent as a file goes as that file); False when none."""
     atts = list(await repo.attachments(rq.session, app.id, "photos"))
     if not atts:
         rq.alert(rq.t("photos.none"))
-        return
+        return False
     photos = [a.telegram_file_id for a in atts if a.kind == "photo"]
     if photos:
         rq.owe(effects.album(rq.chat_id, photos, rq.t.plain("photos.album_caption", n=len(atts))))
@@ -997,6 +1027,7 @@ async def _send_photos(rq: Rq, app: App) -> None:
         if a.kind != "photo":
             rq.owe(effects.file(rq.chat_id, "document", a.telegram_file_id, a.original_name or ""))
     rq.toast(rq.t("photos.sending", n=len(atts)))
+    return True
 
 
 async def _submit(rq: Rq, app: App) -> None:
@@ -1011,7 +1042,7 @@ async def _submit(rq: Rq, app: App) -> None:
         if "conditions" in params:
             params["conditions"] = "\n".join(t(f"field.elig_{c[-1]}.label") for c in params["conditions"])
         drafts.set_wizard(app, step="summary")
-        await show(rq, app, "⛔ " + t(exc.key, **params), edit=True)
+        await show(rq, app, "⛔ " + t(exc.key, **params))
         return
     record_pledge(rq, app)
     rq.edit(t("submit.receipt", number=app.number, date=app.application_date.isoformat() if app.application_date

@@ -272,16 +272,22 @@ async def test_last_minute_submission_accepted(bot):
     assert app.status == "submitted" and app.application_date.isoformat() == "2026-07-31"
 
 
-async def test_edit_section_from_summary_returns_to_summary(bot):
+async def test_one_field_is_changed_from_the_summary_on_its_own(bot):
+    """R-F4: from the summary a section offers its fields with their answers; the one picked is asked on
+    its own and its answer leads straight back to the summary, the others untouched."""
     u = bot.user(64)
     await fill_until_summary(bot, u)
-    await tap_op(bot, u, WizardOp.EDIT, "site")
-    await tap_op(bot, u, WizardOp.KEEP)  # location unchanged
-    await bot.text(u, "150")
-    await tap_op(bot, u, WizardOp.KEEP)  # funds unchanged
+    before = (await app_of(bot, 64)).answers
+    mark = await tap_op(bot, u, WizardOp.EDIT, "site")
+    picker = bot.request.sent(64, since=mark)
+    assert [n for n, _ in picker] == ["editMessageText"] and "面积" in picker[0][1]["text"]
+    assert "120" in picker[0][1]["text"]
+    await tap_op(bot, u, WizardOp.FIELD, "area")
+    mark = await bot.text(u, "150")
     app = await app_of(bot, 64)
     assert app.wizard["step"] == "summary" and app.answers["area"] == 150.0
-    assert app.answers["funds"] == 500000
+    assert {k: v for k, v in app.answers.items() if k != "area"} == {k: v for k, v in before.items() if k != "area"}
+    assert "申报表" in bot.request.texts(64, since=mark)[-1]
 
 
 async def test_members_edit_and_remove(bot):
@@ -388,10 +394,8 @@ async def test_complete_but_ineligible_application_is_refused(bot):
     u = bot.user(70)
     await fill_until_summary(bot, u)
     await tap_op(bot, u, WizardOp.EDIT, "eligibility")
-    await tap_op(bot, u, WizardOp.YES)
-    await tap_op(bot, u, WizardOp.NO)  # R-E2: no site and equipment
-    for _ in range(3):
-        mark = await tap_op(bot, u, WizardOp.KEEP)
+    await tap_op(bot, u, WizardOp.FIELD, "elig_2")
+    mark = await tap_op(bot, u, WizardOp.NO)  # R-E2: no site and equipment
     # the summary says why at once, and offers neither the submit button nor the pledge
     text = bot.request.texts(70, since=mark)[-1]
     assert "⛔" in text and "企事业级" in text

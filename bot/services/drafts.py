@@ -182,15 +182,11 @@ async def albums_pending(s: AsyncSession) -> list[int]:
 
 
 def next_step(app: Application, files: dict[str, int], after: str) -> str:
-    """Where the wizard goes after `after`: the next unanswered step, or the section's next field
-    while editing; `summary` when nothing is left."""
+    """Where the wizard goes after `after`: the next unanswered step, or back to the summary after one
+    field changed from there; `summary` when nothing is left."""
     keys = [f.key for f in form.STEPS]
     idx = keys.index(after)
     if state(app).edit == "edit":
-        section = form.BY_KEY[after].section
-        nxt = keys[idx + 1] if idx + 1 < len(keys) else None
-        if nxt and form.BY_KEY[nxt].section == section and _reopened(app, nxt):
-            return nxt
         return "summary"
     for f in form.STEPS[idx + 1 :]:
         if not form.is_answered(f, app.answers or {}, files) and _reopened(app, f.key):

@@ -145,9 +145,9 @@ def label_sep(t: Translator, label: str, value: str) -> str:
     return f"<b>{esc(label)}</b>{sep.rstrip() if gap else sep}{gap}{esc(value)}"
 
 
-def summary_text(d: Draft, *, limit: int = CLIP) -> str:
+def summary_text(d: Draft, *, limit: int | None = CLIP) -> str:
     """The whole application, section by section; answers longer than `limit` are cut (the applicant's
-    summary offers them whole with a button)."""
+    summary offers them whole with a button; None: every answer whole)."""
     t = d.t
     out = [t("summary.title", number=d.app.number or t("summary.no_number"))]
     answers = d.answers
@@ -159,7 +159,7 @@ def summary_text(d: Draft, *, limit: int = CLIP) -> str:
                 value = t.plain("summary.skipped")
             if not value:
                 value = t.plain("summary.missing" if f.required else "summary.skipped")
-            elif len(value) > limit:
+            elif limit is not None and len(value) > limit:
                 value = clip(value, limit) + t.plain("summary.cut", n=len(value))
             lines.append(label_sep(t, t.plain(f.label_key), value))
         out.append(f"<u>{t(f'section.{section}')}</u>\n" + "\n".join(lines))
@@ -191,8 +191,23 @@ def obstacle_lines(t: Translator, obstacles: Sequence[tuple[str, Mapping[str, An
     return out
 
 
+def section_screen(d: Draft, section: str, note: str | None = None) -> Screen:
+    """The fields of one section, each with its answer: the one pressed is asked on its own."""
+    t = d.t
+    fields = [f for f in form.section_fields(section) if f.key in d.editable]
+    lines = [label_sep(t, t.plain(f.label_key), clip(shown_value(d, f) or t.plain("summary.missing"), 80))
+             for f in fields]
+    parts = ([note] if note else []) + [t("summary.pick_field", section=t.plain(f"section.{section}")),
+                                        "\n".join(lines)]
+    btns = [button(d, Op.FIELD, f.key, label=t.plain("summary.button.field", field=clip(t.plain(f.label_key), 20)))
+            for f in fields]
+    return "\n\n".join(parts), kb([*pairs(btns), [button(d, Op.SUMMARY)]])
+
+
 def summary_screen(d: Draft, note: str | None = None) -> Screen:
     t = d.t
+    if d.state.section:
+        return section_screen(d, d.state.section, note)
     parts = ([note] if note else []) + [summary_text(d)]
     window = window_line(d)
     if window:
@@ -218,6 +233,12 @@ def confirm_screen(d: Draft, note: str | None = None) -> Screen:
     parts = ([note] if note else []) + [t("submit.declaration")]
     rows = [[button(d, Op.CONFIRM, key="submit.button.confirm")], [button(d, Op.SUMMARY)]]
     return "\n\n".join(parts), kb(rows)
+
+
+def answered_line(d: Draft, f: FormField, value: Any) -> str:
+    """A question with the answer it got, as its screen reads once the next one is there."""
+    shown = display(f, value, d.t, unions=d.unions) if f.kind not in form.FILE_KINDS else shown_value(d, f)
+    return label_sep(d.t, d.t.plain(f.label_key), clip(shown, CLIP)) + " ✓"
 
 
 def full_text(d: Draft, f: FormField) -> str:

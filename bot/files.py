@@ -1,8 +1,8 @@
 """Downloading materials into DATA_DIR under generated names, with size, type and SHA-256.
 
 A document is what it claims or it is refused: its first bytes must be those of its type (a PDF starts with
-`%PDF-`, a DOCX is a ZIP holding `word/document.xml`, a DOC an OLE container, a video an MP4/QuickTime or
-Matroska container), and images are decoded with Pillow. Files are written 0600 in folders 0700.
+`%PDF-`, a DOCX is a ZIP holding `word/document.xml`, a DOC or a WPS Writer file an OLE container, a video
+an MP4/QuickTime or Matroska container), and images are decoded with Pillow. Files are written 0600 in folders 0700.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ from bot.services import StoredFile
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the public Bot API's getFile limit
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+WPS = "application/vnd.ms-works"  # WPS Writer (.wps), the word processor of many Chinese offices
+WPS_ALIASES = {"application/kswps", "application/wps-office.wps", "application/wps", "application/x-wps"}
 DOC_TYPES = {
     "application/pdf": ".pdf",
     "application/msword": ".doc",
     DOCX: ".docx",
+    WPS: ".wps",
     "image/jpeg": ".jpg",
     "image/png": ".png",
     "image/webp": ".webp",
@@ -79,6 +82,9 @@ def safe_name(name: str | None) -> str | None:
 
 
 def _mime_of(mime: str | None, name: str | None) -> str:
+    if (mime or "").lower() in WPS_ALIASES or (Path(name or "").suffix.lower() == ".wps"
+                                               and (mime or "").lower() not in DOC_TYPES):
+        return WPS  # clients name it in several ways, most often by its extension alone
     if mime and mime != "application/octet-stream":
         return mime.lower()
     guessed = mimetypes.guess_type(name or "")[0]
@@ -213,7 +219,7 @@ def checked_type(mime: str, data: bytes) -> str:
         if b"%PDF-" in data[:1024]:
             return mime
         raise refused
-    if mime == "application/msword":
+    if mime in ("application/msword", WPS):
         if data.startswith(OLE):
             return mime
         raise refused

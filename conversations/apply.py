@@ -125,13 +125,26 @@ async def summary_text(rq: Rq, app: App) -> str:
 
 
 def labels(rq: Rq, f: FormField) -> dict[str, str]:
-    """A choice's option labels in every language (normalised label → option): "男" and "Male" alike."""
+    """A choice's option labels in every language (normalised label → option): "男" and "Male" alike,
+    and the short forms people use ("M", "F")."""
     out: dict[str, str] = {}
     for lang in rq.svc.i18n.catalogs:
         t = rq.svc.i18n.get(lang)
         for option in f.options():
             out[values.normal_label(t.plain(f"choice.{f.choices}.{option}"))] = option
+    for option, words in form.ALIASES.get(f.choices or "", {}).items():
+        out.update({values.normal_label(w): option for w in words})
     return out
+
+
+def _is_header(rq: Rq, cells: list[str]) -> bool:
+    """Whether a pasted row is the table's head: two or more cells that name a member's column."""
+    names = {values.normal_label(rq.svc.i18n.get(lang).plain(mf.label_key))
+             for lang in rq.svc.i18n.catalogs for mf in form.MEMBER_FIELDS}
+    named = 0
+    for cell in map(values.normal_label, cells):
+        named += len(cell) >= 2 and any(cell in name or name in cell for name in names)
+    return named >= 2
 
 
 # --------------------------------------------------------------------------- sending
@@ -455,6 +468,8 @@ async def _on_paste(rq: Rq, app: App, text: str) -> None:
     today = rq.svc.today()
     by_field = {mf.key: labels(rq, mf) for mf in form.MEMBER_FIELDS if mf.choices}
     rows = values.table_rows(text)
+    if rows and _is_header(rq, rows[0]):  # the table's head, copied with it
+        rows = rows[1:]
     members = (app.answers or {}).get("members") or []
     if not rows:
         await show(rq, app, "⚠️ " + rq.t("error.empty"))
@@ -486,6 +501,8 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         if item is None:
             raise fileio.FileRefused(f"file.want_{want}")
         existing = await repo.attachments(rq.session, app.id, f.key)
+        if item.original_name is None and f.kind is Kind.DOCUMENT:  # a photo: named after what it stands for
+            item.original_name = t.plain("file.photo_name", field=t.plain(f.label_key), n=len(existing) + 1)
         room = {Kind.PHOTOS: (form.MAX_PHOTOS, fileio.FileRefused("photos.too_many", max=form.MAX_PHOTOS)),
                 Kind.VIDEO: (1, fileio.FileRefused("file.one_video"))}.get(f.kind)
         rel, size, sha = await fileio.take(rq.context.bot, item, existing, rq.svc.settings.data_dir, str(app.id),
@@ -932,7 +949,8 @@ async def _paste_ok(p: Press) -> None:
     members = _members(p.app) + good
     drafts.set_answer(p.app, "members", members, p.rq.svc.clock.now())
     drafts.set_wizard(p.app, paste=rest or None)
-    await p.show(p.t("paste.added", n=len(good), total=len(members)))
+    await p.show(p.t("paste.added_rest", n=len(good), total=len(members), rest=len(rest)) if rest
+                 else p.t("paste.added", n=len(good), total=len(members)))
 
 
 async def _paste_fix(p: Press) -> None:
@@ -948,11 +966,13 @@ async def _paste_fix(p: Press) -> None:
 
 
 async def _paste_drop(p: Press) -> None:
-    if not p.st.paste:
+    paste = p.st.paste or []
+    if not paste:
         p.stale()
         return
     drafts.set_wizard(p.app, paste=None)
-    await p.show(p.t("paste.dropped"))
+    # rows that were complete are added all at once: with none left, what is dropped is the rest
+    await p.show(p.t("paste.dropped") if any(not r.err for r in paste) else p.t("paste.dropped_rest", n=len(paste)))
 
 
 async def _member_add(p: Press) -> None:

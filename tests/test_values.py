@@ -27,10 +27,13 @@ def test_birth_year_month_forms(raw):
     assert parse_year_month(raw, on=ON) == "1975-03"
 
 
-@pytest.mark.parametrize("raw,code", [("1975-13", "year_month_format"), ("Smarch 1975", "year_month_format"),
+@pytest.mark.parametrize("raw,code", [("1975-13", "month_range"), ("1971年13月", "month_range"),
+                                      ("1975-00", "month_range"), ("2031-05", "year_month_future"),
+                                      ("2026-08", "year_month_future"), ("Smarch 1975", "year_month_format"),
                                       ("2015-01", "age_range"), ("1940-01", "age_range"), ("", "year_month_format")])
 def test_birth_refused(raw, code):
-    """An adult of working age at the application date."""
+    """R-F2/R-F6: an adult of working age at the application date; a month out of range and a month still
+    to come are told as such, not as an age or an unreadable text."""
     with pytest.raises(InvalidInput) as exc:
         parse_year_month(raw, on=ON)
     assert exc.value.code == code
@@ -43,9 +46,10 @@ def test_age_boundary_is_by_month():
 
 
 @pytest.mark.parametrize("raw,value", [("120", 120.0), ("120平方米", 120.0), ("120 m²", 120.0), ("85.5㎡", 85.5),
-                                       ("１２０平米", 120.0), ("1,200", 1200.0)])
+                                       ("１２０平米", 120.0), ("1,200", 1200.0), ("约150平米", 150.0),
+                                       ("150平方米左右", 150.0), ("about 120 m²", 120.0)])
 def test_area(raw, value):
-    """R-F4 面积 in m²."""
+    """R-F4 面积 in m², an approximate figure as typed ("约150平米")."""
     assert parse_area(raw) == value
 
 
@@ -58,9 +62,10 @@ def test_area_refused(raw, code):
 
 
 @pytest.mark.parametrize("raw,yuan", [("50", 500000), ("50万元", 500000), ("500000元", 500000), ("50万", 500000),
-                                      ("0", 0), ("2.5万元", 25000), ("¥30,000元", 30000)])
+                                      ("0", 0), ("2.5万元", 25000), ("¥30,000元", 30000), ("每年80万元", 800000),
+                                      ("80万元/年", 800000), ("约20万", 200000)])
 def test_money_in_one_unit(raw, yuan):
-    """R-F4 配套资金 is stored in yuan whatever unit was typed; a bare number means 万元."""
+    """R-F4 配套资金 is stored in yuan whatever unit was typed ("每年80万元" too); a bare number means 万元."""
     assert parse_money(raw) == yuan
 
 

@@ -52,6 +52,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Short forms of options people type, in any language (normalised as labels are)
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "gender": {"male": ("m", "男性", "man"), "female": ("f", "女性", "woman")},
+}
+
 MIN_PHOTOS, MAX_PHOTOS = 3, 5
 PRINTED_MEMBER_ROWS = 6
 LONG_TEXT_MAX = 2000

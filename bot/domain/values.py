@@ -133,7 +133,9 @@ def parse_year_month(raw: str, *, on: date, min_age: int = 18, max_age: int = 70
     working age on `on`."""
     year, month = _year_month(clean_text(raw).translate(_FULLWIDTH_DIGITS))
     if not 1 <= month <= 12:
-        raise InvalidInput("year_month_format")
+        raise InvalidInput("month_range", month=month)
+    if (year, month) > (on.year, on.month):
+        raise InvalidInput("year_month_future", value=f"{year:04d}-{month:02d}")
     age = on.year - year - (1 if on.month < month else 0)
     if age < min_age or age > max_age:
         raise InvalidInput("age_range", min=min_age, max=max_age, age=age)
@@ -141,6 +143,17 @@ def parse_year_month(raw: str, *, on: date, min_age: int = 18, max_age: int = 70
 
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
+# words around a figure that do not change it: "约150平米", "每年80万元", "about 120 m²", "80万元/年"
+_BEFORE = re.compile(r"^(?:大约|约为|约合|约|近|共计|合计|总计|共|每年度?|年均|年|about|approx(?:imately)?\.?|around"
+                     r"|~|≈|～)+")
+_AFTER = re.compile(r"(?:左右|以上|上下|多|/年|每年|一年|peryear|ayear|/year|annually|/yr|pa)+$")
+
+
+def _figure(raw: str) -> str:
+    """The typed figure for the parsers of amounts: digits made plain, separators, spaces and the words
+    around it that do not change it dropped."""
+    text = clean_text(raw).translate(_FULLWIDTH_DIGITS).replace(",", "").replace(" ", "").lower()
+    return _AFTER.sub("", _BEFORE.sub("", text))
 
 
 def _number(text: str) -> Decimal:
@@ -151,8 +164,8 @@ def _number(text: str) -> Decimal:
 
 
 def parse_area(raw: str) -> float:
-    """`120`, `120平方米`, `120 m²`, `120㎡` → square metres (> 0)."""
-    text = clean_text(raw).translate(_FULLWIDTH_DIGITS).replace(",", "").replace(" ", "").lower()
+    """`120`, `120平方米`, `约150平米`, `120 m²`, `120㎡` → square metres (> 0)."""
+    text = _figure(raw)
     m = re.fullmatch(r"([-−]?)" + _NUMBER + r"(平方米|平米|平方|㎡|m²|m2|sqm|squaremetres|squaremeters)?", text)
     if not m:
         raise InvalidInput("area_format")
@@ -166,8 +179,9 @@ def parse_area(raw: str) -> float:
 
 def parse_money(raw: str) -> int:
     """`50` (万元, i.e. 10,000 yuan), `50万元`, `50万`, `500000元`, `500000 yuan`, `¥500,000` → yuan (≥ 0).
-    A bare number is in 万元, the unit of the printed form; a yuan sign or unit means yuan."""
-    text = clean_text(raw).translate(_FULLWIDTH_DIGITS).replace(",", "").replace(" ", "").lower()
+    A bare number is in 万元, the unit of the printed form; a yuan sign or unit means yuan. "每年80万元"
+    is 80万元 (the studio's yearly funds)."""
+    text = _figure(raw)
     sign = text[:1] in ("-", "−")
     text = text.lstrip("-−")
     marked = text[:1] in ("¥", "￥") or text.startswith("rmb")

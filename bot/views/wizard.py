@@ -265,7 +265,8 @@ def nav_row(d: Draft, f: FormField, answered: bool) -> list[Btn]:
         row.append(button(d, Op.BACK))
     if not f.required:  # once something is given, the same button moves on with it
         given = f.kind in (Kind.VIDEO, Kind.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
-        row.append(button(d, Op.SKIP, key="wizard.button.next" if given else None))
+        done = "wizard.button.done" if f.kind is Kind.DOCUMENT else "wizard.button.next"
+        row.append(button(d, Op.SKIP, key=done if given else None))
     keep = f.kind in (Kind.UNION, Kind.YESNO, Kind.TEXT, Kind.CHOICE, Kind.YEARMONTH, Kind.AREA, Kind.MONEY) or (
         f.kind is Kind.LONGTEXT and not st.parts)
     if answered and keep:
@@ -319,7 +320,7 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
         if buf:
             rows.append([button(d, Op.DONE), button(d, Op.CLEAR)])
         elif answered and f.required:
-            rows.append([button(d, Op.DONE, key="wizard.button.next")])
+            rows.append([button(d, Op.DONE)])
     elif f.kind is Kind.VIDEO and d.atts.get(f.key):
         rows.append([button(d, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video")
                      for a in d.atts[f.key]])
@@ -484,7 +485,8 @@ def paste_screen(d: Draft, note: str | None = None) -> Screen:
             continue
         errs = "；".join if t.lang == "zh" else "; ".join
         bits = errs([t.plain("paste.error", field=t.plain(form.BY_KEY[k].label_key),
-                             why=t.plain(f"error.{code}", **params)) for k, (code, params) in r.err.items()])
+                             why=t.plain(f"error.{code}", **params).rstrip("。."))  # joined by "；"
+                     for k, (code, params) in r.err.items()])
         name = data.get("name") or t.plain("paste.no_name")
         lines.append(f"{i}. ⚠️ {esc(str(name))}：{esc(bits)}" if t.lang == "zh" else
                      f"{i}. ⚠️ {esc(str(name))}: {esc(bits)}")

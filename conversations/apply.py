@@ -285,17 +285,9 @@ def _wanted(f: FormField, m: MemberCursor | None) -> str:
     if m is not None and m.question:
         mf = form.BY_KEY[m.question]
         return "buttons" if mf.kind is Kind.CHOICE and not mf.allow_other else "text"
-    if f.kind in (Kind.UNION, Kind.YESNO) or (f.kind is Kind.CHOICE and not f.allow_other):
-        return "buttons"
-    if f.kind is Kind.MEMBERS:
-        return "buttons"
-    if f.kind is Kind.PHOTOS:
-        return "photo"
-    if f.kind is Kind.VIDEO:
-        return "video"
-    if f.kind is Kind.DOCUMENT:
-        return "document"
-    return "text"
+    if f.kind is Kind.CHOICE and f.allow_other:
+        return "text"
+    return f.kind_spec.wants
 
 
 async def _hint(rq: Rq, app: App, got: str, want: str) -> None:

@@ -151,11 +151,10 @@ def test_a_field_added_to_the_leader_block_renders(tmp_path, monkeypatch):
     block (which used to fail with "8 cells do not fit 7 columns"), the leader's table takes a second row
     of captions and values, the new answer is printed, and the form proper still fits two pages."""
     phone = FormField(key="leader_phone", kind=Kind.TEXT, section="leader", spec="R-F2", max_len=20,
-                      print_width=3.0)
+                      print_width=3.0, caption="联系电话")
     steps = list(form.STEPS)
     at = max(i for i, f in enumerate(steps) if f.section == "leader") + 1
     steps.insert(at, phone)
-    monkeypatch.setitem(docx_form.CAPTIONS, "leader_phone", "联系电话")
     answers = {
         "union": 1, **{f"elig_{n}": True for n in range(1, 6)}, "applying_unit": "星海机床股份有限公司",
         "leader_name": "赵春梅", "leader_gender": "female", "leader_birth": "1970-11", "leader_education": "college",

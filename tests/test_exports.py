@@ -129,8 +129,10 @@ async def approved(h: Harness) -> Application:
 
 
 COMPLETE = {
-    "union": None, **{f"elig_{n}": True for n in range(1, 6)},
-    "applying_unit": "星海机床股份有限公司", "leader_name": "赵/春:梅", "leader_gender": "female",
+    # every field's declared sample, so that a field added to the form is answered here too …
+    **{f.key: f.sample_value(date(2026, 7, 10)) for f in form.STEPS if f.kind_spec.annotation is not None},
+    # … and the answers these tests print and read back
+    "union": None, "applying_unit": "星海机床股份有限公司", "leader_name": "赵/春:梅", "leader_gender": "female",
     "leader_birth": "1970-11", "leader_education": "college", "leader_title": "技师（数控）",
     "leader_honour": "provincial_model", "leader_employer": "星海机床股份有限公司",
     "achievements": "攻克五轴联动加工难题。", "location": "星海机床二车间", "area": 85.5, "funds": 300000,

@@ -340,6 +340,8 @@ def plain_answers(h: Harness, mark: int) -> list[str]:
         except EntityParseError as exc:  # Telegram would refuse the message: the user gets nothing
             raise AssertionError(f"invalid HTML ({exc}): {p['text'][:300]!r}") from None
         assert 0 < utf16_len(text) <= 4096, f"message of {utf16_len(text)} characters"
+        if name == "editMessageText" and not p.get("reply_markup"):
+            continue  # the question before, left with the answer it got: not an answer of its own
         out.append(text)
     return out
 

@@ -6,37 +6,21 @@ printable DOCX all walk `FORM`. A field's texts live under `field.<key>.*` in `l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic import Field as PField
 
-from bot.domain import values
+from bot.domain.kinds import KINDS, Ask, Kind, KindSpec
 from bot.domain.values import InvalidInput
 
+__all__ = ["Ask", "Kind", "KindSpec"]
 
-class Kind(StrEnum):
-    UNION = "union"  # choice of reviewing union, from the database
-    YESNO = "yesno"  # eligibility condition
-    TEXT = "text"  # one line
-    LONGTEXT = "longtext"  # may come in several messages, then Done
-    CHOICE = "choice"  # buttons, optionally with free-text "other"
-    YEARMONTH = "yearmonth"
-    AREA = "area"
-    MONEY = "money"
-    LINES = "lines"  # one item per line
-    MEMBERS = "members"  # repeated rows of MEMBER_FIELDS
-    PHOTOS = "photos"  # 3..5 images
-    VIDEO = "video"
-    DOCUMENT = "document"  # a file or typed text
-
-
-TEXT_KINDS = {Kind.TEXT, Kind.LONGTEXT, Kind.YEARMONTH, Kind.AREA, Kind.MONEY, Kind.LINES, Kind.CHOICE}
-FILE_KINDS = {Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT}
+TEXT_KINDS = {k for k, spec in KINDS.items() if spec.typed and not spec.file}
+FILE_KINDS = {k for k, spec in KINDS.items() if spec.file}
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "gender": ("male", "female"),
@@ -87,6 +71,14 @@ class FormField:
     # for CHOICE an option (or typed text when allow_other), YESNO "yes", PHOTOS the number of photos,
     # DOCUMENT "file:<name>" or typed text, "" for an optional step that is skipped.
     sample: str = ""
+    caption: str = ""  # its caption on the printed form (Chinese, as printed); "" when it is not printed
+    # a check of the parsed answer beyond its kind's: raises `InvalidInput` (e.g. a phone number's shape)
+    check: Callable[[Any], None] | None = None
+
+    @property
+    def kind_spec(self) -> KindSpec:
+        """How its kind is asked, parsed, stored and shown (`bot.domain.kinds`)."""
+        return KINDS[self.kind]
 
     @property
     def label_key(self) -> str:
@@ -105,32 +97,30 @@ class FormField:
 
     def parse(self, raw: str, *, today: date, labels: Mapping[str, str] | None = None) -> Any:
         """Turn typed text into the stored value, or raise `InvalidInput`. `labels` (normalised label →
-        option, in every language) lets a typed option label ("男", "Male") count as the button."""
-        match self.kind:
-            case Kind.TEXT:
-                return values.parse_short_text(raw, max_len=self.max_len)
-            case Kind.LONGTEXT | Kind.DOCUMENT:
-                return values.parse_long_text(raw, max_len=self.max_len)
-            case Kind.CHOICE:
-                option = values.match_choice(raw, dict(labels or {}))
-                if option in self.options():
-                    return option
-                text = values.parse_short_text(raw, max_len=self.max_len)
-                if not self.allow_other:
-                    raise InvalidInput("use_buttons")
-                return text
-            case Kind.YEARMONTH:
-                return values.parse_year_month(raw, on=today)
-            case Kind.AREA:
-                return values.parse_area(raw)
-            case Kind.MONEY:
-                return values.parse_money(raw)
-            case Kind.LINES:
-                return values.parse_lines(raw, max_items=self.max_items, max_len=self.max_len)
-        raise InvalidInput("use_buttons")
+        option, in every language) lets a typed option label ("男", "Male") count as the button.
+        The field's own `check` follows its kind's."""
+        if self.kind_spec.parse is None:
+            raise InvalidInput("use_buttons")
+        value = self.kind_spec.parse(self, raw, today, labels)
+        if self.check is not None:
+            self.check(value)
+        return value
 
     def accepts_text(self) -> bool:
-        return self.kind in TEXT_KINDS or self.kind is Kind.DOCUMENT
+        return self.kind_spec.typed
+
+    def sample_value(self, today: date) -> Any:
+        """The stored value of the declared `sample` (None: a union, a file, or a skipped step)."""
+        if self.kind is Kind.YESNO:
+            return self.sample != "no"
+        if self.kind is Kind.MEMBERS:
+            return [{mf.key.removeprefix("member_"): mf.sample_value(today) for mf in MEMBER_FIELDS}]
+        if self.kind is Kind.UNION or not self.sample or self.sample.startswith("file:") or (
+                self.kind_spec.file and self.kind is not Kind.DOCUMENT):
+            return None
+        if self.sample in self.options():
+            return self.sample
+        return self.parse(self.sample, today=today)
 
 
 def _f(key: str, kind: Kind, section: str, spec: str, **kw: Any) -> FormField:
@@ -143,42 +133,52 @@ ELIGIBILITY = tuple(
 )
 
 MEMBER_FIELDS: tuple[FormField, ...] = (
-    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30, print_width=2.0, sample="李明"),
-    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender", print_width=1.1, sample="female"),
-    _f("member_birth", Kind.YEARMONTH, "members", "R-F6", print_width=1.9, sample="1985-06"),
+    _f("member_name", Kind.TEXT, "members", "R-F6", max_len=30, print_width=2.0, sample="李明",
+       caption="姓名"),
+    _f("member_gender", Kind.CHOICE, "members", "R-F6", choices="gender", print_width=1.1,
+       sample="female", caption="性别"),
+    _f("member_birth", Kind.YEARMONTH, "members", "R-F6", print_width=1.9, sample="1985-06",
+       caption="出生年月"),
     _f("member_education", Kind.CHOICE, "members", "R-F6", choices="education", allow_other=True,
-       print_width=2.1, sample="master"),
+       print_width=2.1, sample="master", caption="学历"),
     _f("member_title", Kind.CHOICE, "members", "R-F6", choices="title", allow_other=True, max_len=50,
-       print_width=2.7, sample="高级工程师"),
-    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.8, sample="大连港集团"),
-    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.4, sample="工艺设计"),
+       print_width=2.7, sample="高级工程师", caption="职称/技术等级"),
+    _f("member_employer", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.8,
+       sample="大连港集团", caption="所在单位"),
+    _f("member_role", Kind.TEXT, "members", "R-F6", max_len=100, print_width=3.4,
+       sample="工艺设计", caption="主要分工"),
 )
 
 STEPS: tuple[FormField, ...] = (
     _f("union", Kind.UNION, "union", "R-W1", roster=True, card=False, sample="first"),  # the card's title names it
     *ELIGIBILITY,
-    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100, roster=True, sample="大连港集团有限公司"),
-    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30, print_width=2.0, roster=True, sample="王建国"),
-    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender", print_width=1.1, sample="male"),
-    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2", print_width=1.9, sample="1975年3月"),
+    _f("applying_unit", Kind.TEXT, "unit", "R-F1", max_len=100, roster=True,
+       sample="大连港集团有限公司", caption="申报单位"),
+    _f("leader_name", Kind.TEXT, "leader", "R-F2", max_len=30, print_width=2.0, roster=True,
+       sample="王建国", caption="姓名"),
+    _f("leader_gender", Kind.CHOICE, "leader", "R-F2", choices="gender", print_width=1.1, sample="male",
+       caption="性别"),
+    _f("leader_birth", Kind.YEARMONTH, "leader", "R-F2", print_width=1.9, sample="1975年3月",
+       caption="出生年月"),
     _f("leader_education", Kind.CHOICE, "leader", "R-F2", choices="education", allow_other=True,
-       print_width=2.2, sample="bachelor"),
+       print_width=2.2, sample="bachelor", caption="学历"),
     _f("leader_title", Kind.CHOICE, "leader", "R-F2", choices="title", allow_other=True, max_len=50,
-       print_width=2.7, sample="senior_technician"),
+       print_width=2.7, sample="senior_technician", caption="职称/技术等级"),
     _f("leader_honour", Kind.CHOICE, "leader", "R-F2", choices="honour", allow_other=True, max_len=60,
-       print_width=3.0, roster=True, sample="national_model"),
+       print_width=3.0, roster=True, sample="national_model", caption="劳模最高荣誉"),
     _f("leader_employer", Kind.TEXT, "leader", "R-F2", max_len=100, print_width=4.1, roster=True,
-       sample="大连港集团有限公司"),
+       sample="大连港集团有限公司", caption="所在单位"),
     _f("achievements", Kind.LONGTEXT, "achievements", "R-F3", max_len=LONG_TEXT_MAX,
-       sample="主持完成集装箱装卸工艺改造12项，获国家专利5项。"),
-    _f("location", Kind.TEXT, "site", "R-F4", max_len=100, print_lines=2, roster=True, sample="大连港集装箱码头3号楼"),
-    _f("area", Kind.AREA, "site", "R-F4", roster=True, sample="120平方米"),
-    _f("funds", Kind.MONEY, "site", "R-F4", roster=True, sample="50万元"),
+       sample="主持完成集装箱装卸工艺改造12项，获国家专利5项。", caption="主要工作成绩和成果"),
+    _f("location", Kind.TEXT, "site", "R-F4", max_len=100, print_lines=2, roster=True,
+       sample="大连港集装箱码头3号楼", caption="工作地点"),
+    _f("area", Kind.AREA, "site", "R-F4", roster=True, sample="120平方米", caption="面积"),
+    _f("funds", Kind.MONEY, "site", "R-F4", roster=True, sample="50万元", caption="配套资金"),
     _f("equipment", Kind.LINES, "equipment", "R-F5", max_len=100, print_lines=9,
-       sample="数控机床\n三维扫描仪\n- 检测平台"),
-    _f("members", Kind.MEMBERS, "members", "R-F6", roster=True),
+       sample="数控机床\n三维扫描仪\n- 检测平台", caption="工作设备清单"),
+    _f("members", Kind.MEMBERS, "members", "R-F6", roster=True, caption="工作室参与人员情况："),
     _f("plan", Kind.LONGTEXT, "plan", "R-F7", max_len=LONG_TEXT_MAX,
-       sample="三年内完成智能码头关键技术攻关，培养技师20名。"),
+       sample="三年内完成智能码头关键技术攻关，培养技师20名。", caption="主要工作计划和工作目标"),
     _f("photos", Kind.PHOTOS, "photos", "R-M4", sample="3"),
     _f("video", Kind.VIDEO, "photos", "R-M4", required=False),
     _f("recommendation", Kind.DOCUMENT, "documents", "R-M2", max_len=LONG_TEXT_MAX, sample="file:推荐材料.pdf"),
@@ -251,24 +251,9 @@ def _member_model() -> type[BaseModel]:
 
 
 def _annotation(f: FormField) -> tuple[Any, Any]:
-    match f.kind:
-        case Kind.UNION:
-            return (int, PField(gt=0))
-        case Kind.YESNO:
-            return (bool, ...)
-        case Kind.TEXT | Kind.CHOICE:
-            return (str, PField(min_length=1, max_length=f.max_len))
-        case Kind.LONGTEXT:
-            return (str, PField(min_length=1, max_length=f.max_len))
-        case Kind.YEARMONTH:
-            return (str, PField(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"))
-        case Kind.AREA:
-            return (float, PField(gt=0))
-        case Kind.MONEY:
-            return (int, PField(ge=0))
-        case Kind.LINES:
-            return (list[str], PField(min_length=1))
-    raise AssertionError(f.kind)
+    if f.kind_spec.annotation is None:
+        raise AssertionError(f"{f.kind} has no stored answer of its own")
+    return f.kind_spec.annotation(f)
 
 
 MemberRow = _member_model()
@@ -277,7 +262,7 @@ MemberRow = _member_model()
 def _answers_model() -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for f in STEPS:
-        if f.kind in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT):
+        if f.kind_spec.file:
             continue
         if f.kind is Kind.MEMBERS:
             fields[f.key] = (list[MemberRow], PField(min_length=1))  # type: ignore[valid-type]

@@ -5,34 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.domain import form, values
-from bot.domain.form import FormField, Kind
+from bot.domain import form
+from bot.domain.form import FormField
 
 Tr = Callable[..., str]
 
 
 def display(f: FormField, value: Any, t: Tr, *, unions: Mapping[int, str] | None = None) -> str:
-    """A stored value as plain text in the translator's language ('' when unanswered)."""
+    """A stored value as plain text in the translator's language ('' when unanswered), as its kind reads
+    it (`bot.domain.kinds`)."""
     if value is None or value == "" or value == []:
         return ""
-    match f.kind:
-        case Kind.UNION:
-            return (unions or {}).get(int(value), str(value))
-        case Kind.YESNO:
-            return t("common.yes") if value else t("common.no")
-        case Kind.CHOICE:
-            if value in f.options():
-                return t(f"choice.{f.choices}.{value}")
-            return str(value)
-        case Kind.AREA:
-            return values.format_area(float(value))
-        case Kind.MONEY:
-            return values.format_money(int(value), _lang(t))
-        case Kind.LINES:
-            return "\n".join(f"{i}. {item}" for i, item in enumerate(value, start=1))
-        case Kind.MEMBERS:
-            return "\n".join(member_line(row, t) for row in value)
-    return str(value)
+    show = f.kind_spec.show
+    return show(f, value, t, unions) if show is not None else str(value)
 
 
 def _lang(t: Tr) -> str:

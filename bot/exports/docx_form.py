@@ -11,9 +11,9 @@ in full on a 附页. Every page carries the application number (header) and "第
 Which fields go where is never listed here: every printed section of `form.SECTIONS` has a *shape*
 (`SHAPES`) and a page (`PAGE_OF`); the fields of a section come from the declaration, with their widths
 and box heights (`FormField.print_width`, `print_lines`). A long-text box without a height takes what is
-left of its page. Captions are the zh labels of the locale, except where the printed form words them
-differently (`CAPTIONS`); a caption too wide for its column is broken at a word boundary (after 、 or /,
-else where the line is full), never left to the renderer.
+left of its page. Captions are declared with the fields (`FormField.caption`); a caption too wide for
+its column is broken at a word boundary (after 、 or /, else where the line is full), never left to the
+renderer.
 
 How much text fits a box is measured here (`wrap`, with the widths of the fonts: CJK full width, Latin
 narrower, conservative), so the cut never depends on the renderer.
@@ -82,15 +82,6 @@ SHEET_PT = 12  # 小四: the heading of a continuation sheet
 SMALL_PT = 9  # 小五: the header, the footer and the note
 
 # The printed form's own captions where they differ from the locale's labels (keyed by field key).
-CAPTIONS: dict[str, str] = {
-    "leader_name": "姓名",
-    "leader_gender": "性别",
-    "leader_birth": "出生年月",
-    "leader_education": "学历",
-    "leader_title": "职称/技术等级",
-    "leader_employer": "所在单位",
-    "members": "工作室参与人员情况：",
-}
 # Captions of a whole section, printed above its rows.
 SECTION_CAPTIONS: dict[str, str] = {"leader": "工作室负责人情况："}
 
@@ -607,7 +598,10 @@ def template(key: str, make: Callable[[], bytes]) -> Template:
 
 
 def caption(f: FormField, t: Translator) -> str:
-    return CAPTIONS.get(f.key) or t.plain(f.label_key)
+    """The field's printed caption, as its declaration gives it (`FormField.caption`)."""
+    if not f.caption:
+        raise ValueError(f"{f.key} is printed but declares no caption")
+    return f.caption
 
 
 def zh_date(d: date | None) -> str:

@@ -26,7 +26,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.domain import form
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
 from bot.domain.render import display
 from bot.exports.data import RosterRow
 from bot.i18n import Translator
@@ -38,19 +38,11 @@ HEADER_ROW, FIRST_ROW = 2, 3
 # columns whose text may run long: wrapped, in a column of limited width
 WRAPPED = frozenset({"opinions", "applying_unit", "studio_name", "leader_employer", "location", "union",
                      "leader_honour"})
-FORMATS = {Kind.AREA: "0.##", Kind.MONEY: "#,##0.####"}
-
-
 def _field_value(f: FormField, t: Translator) -> Callable[[RosterRow], Any]:
     key = f.key
-    if f.kind is Kind.MEMBERS:
-        return lambda r: len(r.fields.get(key) or [])
-    if f.kind is Kind.AREA:
-        return lambda r: r.fields.get(key)
-    if f.kind is Kind.MONEY:  # in 万元, as the form has it
-        return lambda r: None if r.fields.get(key) is None else r.fields[key] / 10_000
-    if f.kind is Kind.UNION:
-        return lambda r: r.fields.get(key) or ""
+    cell = f.kind_spec.cell  # the kind's own cell (a number, a count …), else its text
+    if cell is not None:
+        return lambda r: cell(r.fields.get(key))
     shown: dict[Any, str] = {}  # the same few choices come back on every row: each one looked up once
 
     def value(r: RosterRow) -> str:
@@ -190,7 +182,7 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | 
     ws.append([styled(text, **head_style) for text in head])
     # the style of each column's cells, and of its date cells, as made once on a model cell
     top = {wrap: Alignment(vertical="top", wrap_text=wrap) for wrap in (False, True)}  # one per style
-    formats = {f.key: FORMATS[f.kind] for f in form.roster_fields() if f.kind in FORMATS}
+    formats = {f.key: f.kind_spec.cell_format for f in form.roster_fields() if f.kind_spec.cell_format}
     plain = [styled(None, alignment=top[w], border=ruled, number_format=formats.get(k, "General"))._style
              for k, w in zip(keys, wrap_col, strict=True)]
     dated = [styled(None, alignment=top[w], border=ruled, number_format=DATE_FORMAT)._style for w in wrap_col]

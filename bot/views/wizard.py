@@ -267,9 +267,7 @@ def nav_row(d: Draft, f: FormField, answered: bool) -> list[Btn]:
         given = f.kind in (Kind.VIDEO, Kind.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
         done = "wizard.button.done" if f.kind is Kind.DOCUMENT else "wizard.button.next"
         row.append(button(d, Op.SKIP, key=done if given else None))
-    keep = f.kind in (Kind.UNION, Kind.YESNO, Kind.TEXT, Kind.CHOICE, Kind.YEARMONTH, Kind.AREA, Kind.MONEY) or (
-        f.kind is Kind.LONGTEXT and not st.parts)
-    if answered and keep:
+    if answered and f.kind_spec.keep and not st.parts:
         row.append(button(d, Op.KEEP))
     if st.edit == "edit" or st.seen_summary:
         row.append(button(d, Op.SUMMARY))

@@ -1,0 +1,131 @@
+"""The recipe "add a form field" holds: a field added to a copy of the declaration, with its locale lines,
+is asked, checked, summarised, shown on the card, listed in the roster and printed, and the checks that
+walk the declaration name what a field lacks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date
+from typing import Any
+
+import pytest
+from docx import Document
+
+from bot.domain import form
+from bot.domain.form import FormField, Kind
+from bot.domain.values import InvalidInput
+from bot.domain.workflow import Role
+from bot.exports import data, docx_form, roster
+from bot.i18n import I18n
+from bot.views import review as review_views
+from tests.apply_steps import answer
+from tests.test_wizard_inputs import app_of, goto_step
+
+
+def _phone(value: Any) -> None:
+    digits = [ch for ch in str(value) if ch.isdigit()]
+    if not 7 <= len(digits) <= 15 or any(not (ch.isdigit() or ch in "-+ ()") for ch in str(value)):
+        raise InvalidInput("phone_format")
+
+
+PHONE = FormField(key="leader_phone", kind=Kind.TEXT, section="leader", spec="R-F2", max_len=20, print_width=3.0,
+                  roster=True, caption="联系电话", sample="0411-82610410", check=_phone)
+LINES = {
+    "zh": {"field.leader_phone.label": "负责人联系电话", "field.leader_phone.prompt": "请填写负责人的联系电话。",
+           "error.phone_format": "这不像电话号码，请填写 7～15 位数字（可带区号和“-”）。"},
+    "en": {"field.leader_phone.label": "Leader's phone", "field.leader_phone.prompt": "The leader's phone number.",
+           "error.phone_format": "That does not look like a phone number: 7 to 15 digits, a dash allowed."},
+}
+
+
+def missing_lines(catalogs: dict[str, dict[str, str]]) -> list[str]:
+    """The locale lines a declared field needs and lacks, named as `lang: key`."""
+    out = []
+    for lang, cat in catalogs.items():
+        for f in (*form.STEPS, *form.MEMBER_FIELDS):
+            out += [f"{lang}: {key}" for key in (f.label_key, f.prompt_key) if not cat.get(key, "").strip()]
+    return out
+
+
+def unprinted(steps: tuple[FormField, ...]) -> list[str]:
+    """Fields of a printed section that declare no printed caption."""
+    return [f.key for f in steps if f.section in docx_form.SHAPES and not f.caption]
+
+
+@pytest.fixture
+def with_phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[FormField]:
+    """A copy of the declaration with the leader's phone after the leader's unit."""
+    steps = list(form.STEPS)
+    steps.insert(steps.index(form.BY_KEY["leader_employer"]) + 1, PHONE)
+    monkeypatch.setattr(form, "STEPS", tuple(steps))
+    monkeypatch.setattr(form, "BY_KEY", {**form.BY_KEY, PHONE.key: PHONE})
+    monkeypatch.setattr(form, "ApplicationAnswers", form._answers_model())
+    yield PHONE
+
+
+@pytest.fixture
+def phone_lines(bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalogs = bot.app.bot_data["services"].i18n.catalogs
+    for lang, lines in LINES.items():
+        for key, text in lines.items():
+            monkeypatch.setitem(catalogs[lang], key, text)
+
+
+async def test_a_declared_field_is_asked_checked_and_shown_everywhere(bot, with_phone, phone_lines):
+    """R-F2, R-F9: the phone, declared with its check, caption and locale lines only, is asked after the
+    leader's unit; a bad number is refused with the declared check's words; the sample is taken and reads
+    on the summary, the reviewer's card, the roster and the printed form."""
+    u = bot.user(320)
+    await goto_step(bot, u, "leader_phone")
+    assert "请填写负责人的联系电话" in bot.request.texts(320)[-1]
+    mark = await bot.text(u, "电话号码")
+    assert "这不像电话号码" in bot.request.texts(320, since=mark)[-1]
+    for f in form.STEPS[form.STEPS.index(PHONE):]:
+        await answer(bot, u, f)
+    app = await app_of(bot, 320)
+    assert app.answers["leader_phone"] == "0411-82610410" and app.wizard["step"] == "summary"
+    summary = bot.request.texts(320)[-1]
+    assert "负责人联系电话" in summary and "0411-82610410" in summary
+    assert not form.validate_complete(app.answers)
+
+    t = bot.app.bot_data["services"].i18n.get("zh")
+    app.number = "2026-0001"
+    card, _ = review_views.card(t, review_views.CardData(app=app, union="甘井子区总工会", first_year=False),
+                                Role.CITY)
+    assert "负责人联系电话" in card and "0411-82610410" in card
+    columns = [key for key, _ in roster.columns(t)]
+    assert "leader_phone" in columns and roster.header("leader_phone", t) == "负责人联系电话"
+    bundle = data.Bundle(app=app, union=None, opinions=[], attachments=[], trail=[])
+    doc = Document(io.BytesIO(docx_form.build_docx(bundle, t, UTC)))
+    cells = [c.text for table in doc.tables for row in table.rows for c in row.cells]
+    assert "联系电话" in cells and "0411-82610410" in cells
+
+
+def test_what_a_declared_field_lacks_is_named(with_phone):
+    """R-F2: without its locale lines or its caption, the checks that walk the declaration say which line
+    and which field; with them, nothing is missing."""
+    catalogs = I18n().catalogs
+    assert missing_lines(catalogs) == ["zh: field.leader_phone.label", "zh: field.leader_phone.prompt",
+                                       "en: field.leader_phone.label", "en: field.leader_phone.prompt"]
+    for lang, lines in LINES.items():
+        catalogs[lang].update(lines)
+    assert missing_lines(catalogs) == []
+    assert unprinted(form.STEPS) == []
+    assert unprinted((replace(PHONE, caption=""),)) == ["leader_phone"]
+    with pytest.raises(ValueError, match="leader_phone is printed but declares no caption"):
+        docx_form.caption(replace(PHONE, caption=""), I18n().get("zh"))
+
+
+def test_every_printed_field_declares_its_caption():
+    """R-F9: the printed form's captions come from the declaration, none from the long label."""
+    assert unprinted(form.STEPS) == [] and all(mf.caption for mf in form.MEMBER_FIELDS)
+
+
+def test_a_field_sample_is_its_stored_answer():
+    """R-F1…R-F8: every answered field's declared sample parses and passes its checks, so tests built from
+    the declaration answer a new field too."""
+    answers = {f.key: f.sample_value(date(2026, 7, 10)) for f in form.STEPS}
+    answers["union"] = 1
+    assert form.validate_complete(answers) == []

@@ -245,14 +245,14 @@ def scan() -> Scan:
                             out.add(key, where)
                     for prefix in pres:
                         out.prefixes.setdefault(prefix, []).append(where)
-            # a wizard button without an explicit label or key: wizard.button.<op>
+            # a wizard button without an explicit label or key: wizard.button.<op> (`button(d, Op.X)`)
             if (
                 name == "button"
-                and len(node.args) >= 3
-                and isinstance(node.args[2], ast.Attribute)
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Attribute)
                 and not {"label", "key"} & {kw.arg for kw in node.keywords}
             ):
-                out.add(f"wizard.button.{node.args[2].attr.lower()}", where)
+                out.add(f"wizard.button.{node.args[1].attr.lower()}", where)
             if name in ALERT_CALLS and first is not None and _is_translation(first):
                 assert isinstance(first, ast.Call)
                 lits, pres = _strings(first.args[0])

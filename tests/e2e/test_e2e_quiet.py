@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -81,7 +82,7 @@ async def walk(api, u) -> Tally:  # noqa: ANN001
     await press(WizardOp.DONE)
     await press(WizardOp.SKIP)  # no video
     for name in ("推荐材料.pdf", "工作制度.pdf"):
-        await counted(tally.typed, lambda name=name: _pdf(api, u, name))
+        await counted(tally.typed, functools.partial(_pdf, api, u, name))
         await press(WizardOp.DONE)
     await press(WizardOp.SKIP)  # no other materials
     await say("同意申报")

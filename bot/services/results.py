@@ -19,6 +19,7 @@ from storage import repo
 from storage.models import Application, Attachment, Result, Studio
 
 RECENT_DAYS = 366  # "the last year" of the R-E5 question
+ELIGIBILITY = "R-E5"  # the eligibility condition whose question shows the results on record
 FILE_FIELD = "result"
 COMMEND_SHOWN = 5  # studios with the most recognised results shown as candidates for commendation
 
@@ -101,12 +102,11 @@ async def add(s: AsyncSession, record: Mapping[str, Any], *, today: date, now: d
                          **certificate.__dict__)
         s.add(att)
         await s.flush()
+    values = {f.key: clean.get(f.key) for f in dom.TYPED}  # each declared field is a column of its own
+    values.update(on=date.fromisoformat(clean["on"]), in_use=bool(clean.get("in_use")))
     row = Result(studio_id=studio.id if studio else None, application_id=application.id if application else None,
-                 title=clean["title"], kind=clean["kind"], on=date.fromisoformat(clean["on"]),
-                 level=clean.get("level"), body=clean.get("body"), number=clean.get("number"),
-                 in_use=bool(clean.get("in_use")), benefit=clean.get("benefit"), social=clean.get("social"),
-                 members=clean.get("members"), ownership=clean.get("ownership"),
-                 certificate_id=att.id if att else None, source=source, created_by=actor_id, created_at=now)
+                 certificate_id=att.id if att else None, source=source, created_by=actor_id, created_at=now,
+                 **values)
     s.add(row)
     await s.flush()
     repo.audit(s, now, "result_recorded", application_id=application.id if application else studio.application_id

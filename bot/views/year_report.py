@@ -31,13 +31,13 @@ def report_summary(t: Translator, report: YearReport, studio: Studio, files: int
     """The report's answers; the year's results are those on record (older reports kept them as lines)."""
     a = report.answers or {}
     results = a.get("results")
-    if isinstance(results, list) and all(isinstance(r, int) for r in results):
+    if report.filed_at is not None and isinstance(results, list) and all(isinstance(r, int) for r in results):
         recorded = [x for x in recorded if x[0] in results]  # those the report was filed with
-    if recorded and results:
-        shown_results = result_views.report_lines(t, [r for _, r in recorded])
-    elif results and all(isinstance(r, str) for r in results):
+    if results and all(isinstance(r, str) for r in results):  # filed before results were records
         shown_results = "\n".join(f"{i}. {esc(clip(r, 200))}" for i, r in enumerate(results, start=1))
-    elif results == []:
+    elif recorded and "results" in a:
+        shown_results = result_views.report_lines(t, [r for _, r in recorded])
+    elif "results" in a:
         shown_results = esc(t.plain("report.no_results"))
     else:
         shown_results = esc(t.plain("report.missing"))

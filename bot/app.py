@@ -147,7 +147,7 @@ async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
 async def run(settings: Settings, *, standby: bool = False, clock: Clock | None = None) -> None:
     """Start the bot and serve until SIGINT/SIGTERM (or until the instance lock is lost); `clock`: the
     system's unless given (a simulation)."""
-    from bot import returns, startup
+    from bot import naming, returns, startup
 
     clock = clock or SystemClock()
     lock = await startup.prepare(settings, standby=standby)  # DATA_DIR, the database file, one instance
@@ -178,6 +178,7 @@ async def run(settings: Settings, *, standby: bool = False, clock: Clock | None 
         jobs.schedule(app)  # due reminders are worked out from the database, so restarts lose none
         digest.schedule(app)  # a reviewer's waiting work in one message each working-day morning
         returns.schedule(app)  # R-W4: returned materials sent back, then removed after their period
+        naming.schedule(app)  # the season's notice ends and its list is named on the naming date
         web = None
         if web_socket is not None:  # the Mini App, and the webhook when there is one, on one server
             web = server.server(app)

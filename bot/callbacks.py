@@ -357,3 +357,30 @@ class Overview(Codec):
     status: str | None = None
     union: int | None = None
     n: int | None = None
+
+
+class MeetingOp(StrEnum):
+    LIST = "ls"  # the meeting's list
+    OUTCOME = "o"  # n: the candidate whose outcome turns (approve → reject → defer)
+    PAPERS = "pp"  # v: docx | xlsx
+    RECORD = "rec"  # record the meeting: its date, kind and minute number, then the reasons
+    KIND = "k"  # v: president | standing
+    REASON = "r"  # n: the candidate whose rejection takes the usual reason
+    CONFIRM = "ok"
+    CANCEL = "x"
+    NOTICE = "nt"  # the approved list under notice
+    NOTICE_DOC = "nd"  # the notice as DOCX
+    OBJECT = "ob"  # n: the entry an objection is recorded against
+    UPHOLD = "up"  # n: the objection, found true
+    DISMISS = "dm"  # n: the objection, not found true
+    PLAQUE = "pl"  # n: the entry whose plaque date is set
+
+
+@dataclass(frozen=True)
+class Meet(Codec):
+    """A button of the meeting's list and the notice (`/meeting`)."""
+
+    prefix: ClassVar[str] = "mt"
+    op: MeetingOp
+    n: int | None = None
+    v: str | None = None

@@ -17,13 +17,13 @@ from storage.models import RoleGrant
 log = logging.getLogger(__name__)
 
 COMMANDS = (  # the menu's order
-    "start", "apply", "my", "status", "report", "results", "reminders", "pending", "overview", "inspect", "export",
-    "stats", "compilation", "admin", "language", "help", "cancel",
+    "start", "apply", "my", "status", "report", "results", "reminders", "pending", "overview", "meeting", "inspect",
+    "export", "stats", "compilation", "admin", "language", "help", "cancel",
 )
 EVERYONE = ("start", "apply", "my", "status", "report", "results", "reminders", "language", "help", "cancel")
 BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.DISTRICT: ("pending",),
-    Role.CITY: ("pending", "overview", "inspect", "export", "stats", "compilation"),
+    Role.CITY: ("pending", "overview", "meeting", "inspect", "export", "stats", "compilation"),
     Role.CONTACT: ("export", "stats", "compilation"),
     Role.ADMIN: ("admin", "pending", "overview", "inspect", "export", "stats", "compilation"),
 }

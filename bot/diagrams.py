@@ -49,6 +49,10 @@ def states(t: Translator) -> str:
             extra.append("date")
         if tr.first_year_only_skip:
             extra.append("first year only")
+        if tr.batch:
+            extra.append("meeting list")
+        if tr.internal:
+            extra.append("not told to the applicant")
         note = f" ({', '.join(extra)})" if extra else ""
         for src in sorted(tr.sources, key=list(workflow.Status).index):
             lines.append(f"    {src.value} --> {tr.target.value}: {tr.action.value} by {tr.role.value}{note}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,9 +68,10 @@ async def transitioned(rq: Rq, app: Application, action: str) -> None:
         text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
                  when=svc.local(last.at if last else now).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
         rq.owe(effects.close(rm.chat_id, rm.id, text, views.decided_keyboard(t, app)))
-    # 2. the applicant hears of every transition but their own, with the opinion
+    # 2. the applicant hears of every transition but their own, with the opinion; not of what stays with
+    # the reviewers and the meeting (the findings, the preliminary opinion: `Transition.internal`)
     applicant = await s.get(User, app.applicant_id)
-    if applicant is not None and workflow.Action(action) not in workflow.SUBMISSIONS:
+    if applicant is not None and workflow.of_action(workflow.Action(action)).news_key is not None:
         t = svc.translator(applicant)
         rq.owe(effects.message(applicant.id, views.applicant_news(t, app, action, last.opinion if last else None),
                                views.applicant_keyboard(t, app)))
@@ -169,3 +170,28 @@ async def unstaffed_pick(rq: Rq, app: Application, union_id: int) -> str | None:
             rq.owe(effects.message(admin_id, *office_views.unstaffed_admin(
                 t, union_id, union.name(t.lang) if union else "", app.season_year)))
     return office_views.unstaffed_applicant(rq.t, union.name(rq.lang) if union else "", await office.contact(s))
+
+
+async def meeting_outcomes(s: AsyncSession, svc: Services, outcomes: Sequence[Any], actor_id: int | None = None
+                           ) -> list[effects.Owed]:
+    """Each final outcome of the meeting's list (`bot.services.meeting.Outcome`) told to everyone concerned,
+    in their language: the applicant, the union's reviewers, the contact persons, the admins; the applicant
+    also gets the form as it now stands (R-F9, R-W4)."""
+    from bot.services import meeting
+    from bot.views import meeting as meeting_views
+
+    contact = await office.contact(s)
+    out: list[effects.Owed] = []
+    for o in outcomes:
+        app = o.app
+        leader = str((app.answers or {}).get("leader_name") or "")
+        for person in await meeting.concerned(s, app, svc.settings.admin_ids, actor_id):
+            t = svc.translator(person)
+            text = meeting_views.outcome(t, app.number or "", leader, o.action.value, name=app.studio_name or "",
+                                         date_=app.plaque_on.isoformat() if app.plaque_on else "",
+                                         reason=o.reason or "",
+                                         contact=office_views.contact_line(t, contact) if person.id == app.applicant_id
+                                         else "")
+            out.append(effects.message(person.id, text))
+        out.append(effects.render(app.applicant_id, "form", app=app.id, version=app.version))
+    return out

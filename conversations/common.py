@@ -159,6 +159,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
         exports,
         inputs,
         inspect,
+        meeting,
         notice,
         overview,
         reminders,
@@ -172,7 +173,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     # catch-alls below come last
     app.add_handler(TypeHandler(Update, inputs.ender(
         [apply.WIZARD, review.REVIEW, admin.ADMIN, report.REPORT, inspect.INSPECT,
-         results.RESULTS])), group=inputs.PRE_GROUP)
+         results.RESULTS, meeting.MEETING])), group=inputs.PRE_GROUP)
     report.register(app)
     inspect.register(app)
     notice.register(app)
@@ -184,6 +185,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     status.register(app)
     exports.register(app)
     overview.register(app)
+    meeting.register(app)
     app.add_handler(CommandHandler("start", cmd_start))
     app.add_handler(CommandHandler("help", cmd_help))
     app.add_handler(CommandHandler("language", cmd_language))

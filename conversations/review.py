@@ -27,7 +27,7 @@ from telegram.ext import (
 from bot import callbacks as cb
 from bot import effects, notify
 from bot.domain import form, workflow
-from bot.domain.values import parse_date_or_none
+from bot.domain.values import date_examples, parse_date_or_none
 from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
 from bot.services import office
@@ -152,7 +152,8 @@ async def on_review(rq: Rq) -> str | int:
         await _refuse(rq, "forged", raw, None)
         return None  # type: ignore[return-value]
     try:
-        t = await svc_review.check(rq.session, app, rq.user.id, rq.roles, data.action, first_year)
+        t = await svc_review.check(rq.session, app, rq.user.id, rq.roles, data.action, first_year,
+                                   today=rq.svc.today())
     except NotAllowed as exc:
         if exc.reason == "status" and await _decided(rq, app, alert=True):  # audited there
             return None  # type: ignore[return-value]
@@ -198,6 +199,7 @@ async def _prompt(rq: Rq, app: App, pending: dict[str, Any]) -> None:
     if action is Action.APPROVE:
         naming_by = (await repo.ensure_season(rq.session, app.season_year)).naming_by
     rq.reply(*views.step_prompt(rq.t, app, action, Step(pending["step"]), pending, default_name=default_name,
+                                today=rq.svc.today(),
                                 naming_by=naming_by))
 
 
@@ -220,9 +222,9 @@ async def on_text(rq: Rq) -> str | int:
             return OPINION
         pending["opinion"] = text
     elif step == Step.DATE.value:
-        on = parse_date_or_none(text)
+        on = parse_date_or_none(text, today=rq.svc.today(), future=True)
         if on is None:
-            rq.reply(rq.t("review.bad_date"))
+            rq.reply(rq.t("review.bad_date", **date_examples(rq.svc.today())))
             return OPINION
         pending["on"] = on.isoformat()
     elif step == Step.NAME.value:

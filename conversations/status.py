@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot import callbacks as cb
 from bot import effects
 from bot.callbacks import Codec
-from bot.domain import calendar
+from bot.domain import calendar, workflow
 from bot.domain.workflow import Status
 from bot.runtime import Rq, handler
 from bot.services import drafts
@@ -123,12 +123,18 @@ async def timeline(rq: Rq, app: App) -> str:
         on = (ev.details or {}).get("date") if ev.action == "schedule" else None
         if on:
             lines.append(t("timeline.inspection", date=on))
-        if ev.opinion:
+        if ev.opinion and not _internal(ev.action):
             lines.append(t("timeline.opinion", text=ev.opinion))
     if app.studio_name:
         lines.append(t("timeline.named", name=app.studio_name,
                        date=app.plaque_on.isoformat() if app.plaque_on else ""))
     return "\n".join(lines)
+
+
+def _internal(action: str) -> bool:
+    """An opinion that stays with the reviewers and the meeting (the findings, the preliminary opinion)."""
+    known = {a.value for a in workflow.Action}
+    return action in known and workflow.of_action(workflow.Action(action)).internal
 
 
 @handler

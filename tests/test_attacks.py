@@ -355,6 +355,9 @@ FORGED = [
     (NOBODY, "res:add:1:s:"), (OWNER, "res:add:999:s:"), (FOREIGN, "res:add:1:a:"), (NOBODY, "res:ls:1:s:"),
     (NOBODY, "res:v:1::"), (NOBODY, "res:delok:1::"), (NOBODY, "res:p:0:invention:kind"), (NOBODY, "res:ok:0::"),
     (NOBODY, "insp:res:0:2026"), (CITY, "insp:res:0:1999"), (CITY, "insp:res:0:9999"),
+    (NOBODY, "ov:h:2026:::"), (FOREIGN, "ov:c:2026:::1"), (DISTRICT, "ov:l:2026:submitted::0"),
+    (CONTACT, "ov:c:2026:::1"), (NOBODY, "mt:ls::"), (DISTRICT, "mt:ok::"), (ADMIN, "mt:rec::"),
+    (CONTACT, "mt:up:1:"), (OWNER, "mt:o:1:"), (CITY, "mt:zz::"), (CITY, "mt:up:999:"),
 ]
 
 
@@ -451,7 +454,7 @@ def test_every_registered_prefix_is_covered():
     from conversations.exports import ExportZip
 
     covered = {"rv", "rx", "rs", "rt", "rm", "pp", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns", "go",
-               "mine", "mf", "res"}
+               "mine", "mf", "res", "ov", "mt"}
     assert set(cb.Codec.registry) <= covered, set(cb.Codec.registry) - covered
     assert ExportZip.prefix in covered
     assert all(f.key for f in form.STEPS)

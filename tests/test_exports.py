@@ -114,7 +114,7 @@ async def approved(h: Harness) -> Application:
         app = (await s.scalars(select(Application).where(Application.applicant_id == APPLICANT))).one()
     h.clock.advance(timedelta(days=2))
     await decide(h, app.id, DISTRICT, Role.DISTRICT, Action.L1_APPROVE, opinion="同意推荐，材料齐全。")
-    await decide(h, app.id, CITY, Role.CITY, Action.SCHEDULE, on=date(2026, 9, 20))
+    await decide(h, app.id, CITY, Role.CITY, Action.SCHEDULE, on=date(2026, 7, 14))  # the next decision's day
     await decide(h, app.id, CITY, Role.CITY, Action.INSPECT, opinion="场地、设备齐全。")
     await decide(h, app.id, CITY, Role.CITY, Action.PRELIMINARY, opinion="建议命名。")
     await decide(h, app.id, CITY, Role.CITY, Action.APPROVE, opinion="同意命名", on=date(2026, 12, 18))
@@ -202,7 +202,7 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
     assert "申报单位：大连港集团有限公司（盖章）" in paras[1] and "申报日期：2026年7月10日" in paras[1]
     note = paras.index("注：本表一式三份，基层工会留存一份，区市县、产业工会一份，市总工会备案一份。请单页双面打印。")
     assert paras[note + 1].startswith("附页 1") and "实地考察情况" in paras[note + 1]  # the findings' own sheet
-    assert paras[note + 2] == "实地考察（2026年9月20日）：场地、设备齐全。"
+    assert paras[note + 2] == "实地考察（2026年7月14日）：场地、设备齐全。"
     rows = table_rows(doc)
     # R-F2: the leader's header row and the values under it
     leader = form.section_fields("leader")

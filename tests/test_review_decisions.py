@@ -320,9 +320,9 @@ async def test_accepting_an_invitation_sets_the_menu(bot):
 # --------------------------------------------------------------------------- the printed city box
 
 
-async def test_printed_city_box_carries_the_findings_and_the_preliminary_opinion(bot):
-    """R-W2, R-F8: the findings and the preliminary opinion are the city federation's review: they are
-    printed in 市总工会审核意见, after the decision, and not in 备注."""
+async def test_printed_city_box_carries_the_preliminary_opinion_and_refers_to_the_findings(bot):
+    """R-W2, R-F8: the preliminary opinion is printed in 市总工会审核意见 after the decision; the findings on a
+    附页 of their own the box refers to; neither in 备注."""
     app = await city_ready(bot)
     city = who(bot, CITY)
     await press_action(bot, CITY, Action.APPROVE, app.id)
@@ -338,8 +338,10 @@ async def test_printed_city_box_carries_the_findings_and_the_preliminary_opinion
 
     box = writer._box(Box.CITY, 4000, 12, "市总工会审核意见")
     text = "\n".join(_text(p) for p in box.paras)
-    assert text.startswith("同意命名") and "实地考察（2026年9月20日）：场地设备齐全。" in text
-    assert "初步考核意见：建议命名。" in text
+    assert text.startswith("同意命名") and "初步考核意见：建议命名。" in text
+    sheet = writer.continued[-1]  # the findings on a sheet of their own, referred to from the box
+    assert f"实地考察情况见附页{sheet.n}" in text and "场地设备齐全" not in text
+    assert sheet.text == "实地考察（2026年9月20日）：场地设备齐全。"
     assert "场地设备齐全" not in (bundle.app.remarks or "")
     district = writer._box(Box.DISTRICT, 4000, 12, "区市县、产业工会意见")
     assert "场地设备齐全" not in "\n".join(_text(p) for p in district.paras)

@@ -86,6 +86,7 @@ async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
     city = who(bot, CITY)
     await press_action(bot, CITY, Action.SCHEDULE, app.id)
     await bot.text(city, "2026-09-20")
+    bot.clock.advance(timedelta(days=72))  # the inspection's day: its findings are recorded from then on
     await press_action(bot, CITY, Action.INSPECT, app.id)
     await bot.text(city, "场地、设备齐全，制度健全。")
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)
@@ -316,6 +317,7 @@ async def city_ready(bot) -> Application:
     city = who(bot, CITY)
     await press_action(bot, CITY, Action.SCHEDULE, app.id)
     await bot.text(city, "2026-09-20")
+    bot.clock.advance(timedelta(days=72))  # the inspection's day: its findings are recorded from then on
     await press_action(bot, CITY, Action.INSPECT, app.id)
     await bot.text(city, "场地设备齐全。")
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)

@@ -65,3 +65,27 @@ def days_left(deadline: date, now: datetime, tz: ZoneInfo) -> int:
 
 def opens_at(opens_on: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(opens_on, time(0, 0), tzinfo=tz)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The `days`-th working day (Monday to Friday) from `start` on, `start` counting when it is one:
+    the last day of a notice of `days` working days that begins on `start`. Public holidays and the
+    weekend days worked in their stead (调休) are not known here; the office moves a date when they fall."""
+    if days < 1:
+        raise ValueError(days)
+    on = start
+    while on.weekday() >= 5:
+        on += timedelta(days=1)
+    left = days - 1
+    while left:
+        on += timedelta(days=1)
+        if on.weekday() < 5:
+            left -= 1
+    return on
+
+
+def next_working_day(after: date) -> date:
+    on = after + timedelta(days=1)
+    while on.weekday() >= 5:
+        on += timedelta(days=1)
+    return on

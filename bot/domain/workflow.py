@@ -21,6 +21,8 @@ class Status(StrEnum):
     PRELIMINARY = "preliminary"  # preliminary opinion drafted, waiting for the presidents' meeting
     RETURNED_L2 = "returned_l2"  # returned for revision by the city federation
     SUPPLEMENT_REQUESTED = "supplement_requested"  # the city asked for supplementary materials
+    NOTICE = "notice"  # approved by the meeting, publicly noticed (公示中)
+    NOTICED = "noticed"  # the notice is over without an objection upheld: named on the naming date
     APPROVED = "approved"  # named, materials archived by the federation (R-W4)
     REJECTED = "rejected"  # materials returned to the applying unit (R-W4)
 
@@ -46,6 +48,11 @@ class Action(StrEnum):
     REJECT = "reject"
     RETURN = "return"
     SUPPLEMENT = "supplement"  # the city asks for supplementary materials
+    MEETING_APPROVE = "meeting_approve"  # the meeting approves (from its list): to the public notice
+    MEETING_REJECT = "meeting_reject"  # the meeting does not approve
+    OBJECTION_UPHELD = "objection_upheld"  # an objection during the notice found true: not named
+    NOTICE_END = "notice_end"  # the notice period is over
+    NAME = "name"  # named together on the season's naming date
 
 
 class Box(StrEnum):
@@ -86,6 +93,11 @@ class Transition:
     # only when confirmed there (approvals, returns, rejections and the naming).
     steps: tuple[Step, ...] = ()
     confirm: bool = False
+    # recorded for a list at once (the meeting, the notice, the naming: `bot.services.meeting`), never from
+    # a reviewer's card; an application in a status such rows leave from waits for no reviewer's card
+    batch: bool = False
+    # what it records stays with the reviewers and the meeting: the applicant is not told of it
+    internal: bool = False
 
     @property
     def reopens(self) -> bool:
@@ -101,7 +113,9 @@ class Transition:
     @property
     def news_key(self) -> str | None:
         """What the applicant is told when a reviewer takes this action (none for the applicant's own)."""
-        return None if self.role is Role.APPLICANT else f"news.{self.action.value}"
+        if self.role is Role.APPLICANT or self.internal or self.batch:  # a list's outcomes: bot.services.meeting
+            return None
+        return f"news.{self.action.value}"
 
     @property
     def prompt_key(self) -> str | None:
@@ -144,14 +158,15 @@ TABLE: tuple[Transition, ...] = (
     Transition(Action.SCHEDULE, frozenset({S.FORWARDED, S.INSPECTION_SCHEDULED}), S.INSPECTION_SCHEDULED,
                Role.CITY, needs_date=True, steps=(Step.DATE,)),
     # R-W2: the findings of the on-site inspection and the preliminary opinion are the department's
-    # assessment; they are printed in the 市总工会审核意见 box (bot.exports.docx_form), not a box of their own.
+    # assessment for the meeting: the applicant hears of neither (`internal`); the printed form carries the
+    # preliminary opinion in the 市总工会审核意见 box and the findings on a 附页 (bot.exports.docx_form).
     Transition(Action.INSPECT, frozenset({S.INSPECTION_SCHEDULED}), S.INSPECTED, Role.CITY,
-               Opinion.REQUIRED, steps=_O),
+               Opinion.REQUIRED, steps=_O, internal=True),
     Transition(Action.PRELIMINARY, frozenset({S.INSPECTED}), S.PRELIMINARY, Role.CITY, Opinion.REQUIRED,
-               steps=_O),
+               steps=_O, internal=True),
     # R-D4: in a first-year season there is no inspection, so the preliminary opinion follows forwarding.
     Transition(Action.PRELIMINARY, frozenset({S.FORWARDED}), S.PRELIMINARY, Role.CITY, Opinion.REQUIRED,
-               first_year_only_skip=True, steps=_O),
+               first_year_only_skip=True, steps=_O, internal=True),
     Transition(Action.APPROVE, frozenset({S.PRELIMINARY}), S.APPROVED, Role.CITY, Opinion.OPTIONAL, Box.CITY,
                needs_date=True, steps=(Step.OPINION, Step.NAME, Step.DATE), confirm=True),
     Transition(Action.REJECT, _CITY_OPEN, S.REJECTED, Role.CITY, Opinion.REQUIRED, Box.CITY, steps=_O,
@@ -162,12 +177,30 @@ TABLE: tuple[Transition, ...] = (
     Transition(Action.SUPPLEMENT, _CITY_OPEN, S.SUPPLEMENT_REQUESTED, Role.CITY, Opinion.REQUIRED, steps=_R,
                confirm=True),
     Transition(Action.RESUBMIT, frozenset({S.SUPPLEMENT_REQUESTED}), S.FORWARDED, Role.APPLICANT),
+    # the meeting decides the season's list (bot.services.meeting); the approved are publicly noticed, an
+    # objection upheld takes an entry off, the rest are named together on the season's naming date
+    Transition(Action.MEETING_APPROVE, frozenset({S.PRELIMINARY}), S.NOTICE, Role.CITY, box=Box.CITY, batch=True),
+    Transition(Action.MEETING_REJECT, frozenset({S.PRELIMINARY}), S.REJECTED, Role.CITY, Opinion.REQUIRED,
+               Box.CITY, batch=True),
+    Transition(Action.OBJECTION_UPHELD, frozenset({S.NOTICE, S.NOTICED}), S.REJECTED, Role.CITY, Opinion.REQUIRED,
+               Box.CITY, batch=True),
+    Transition(Action.NOTICE_END, frozenset({S.NOTICE}), S.NOTICED, Role.CITY, batch=True),
+    Transition(Action.NAME, frozenset({S.NOTICED}), S.APPROVED, Role.CITY, batch=True),
 )
 
 
 def waits_for(role: Role, table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
-    """The statuses in which an application waits for `role`: those its rows leave from."""
-    return frozenset(s for t in (TABLE if table is None else table) if t.role is role for s in t.sources)
+    """The statuses in which an application waits for `role`'s card: those its rows leave from, but for
+    the statuses only the meeting's list leaves from (batch rows)."""
+    return frozenset(s for t in (TABLE if table is None else table) if t.role is role and not t.batch
+                     for s in t.sources)
+
+
+def batch_statuses(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
+    """The statuses only the meeting's list, the notice or the naming move on."""
+    rows = TABLE if table is None else table
+    return frozenset(s for t in rows if t.batch for s in t.sources) - frozenset(
+        s for t in rows if not t.batch for s in t.sources)
 
 
 def reopened(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
@@ -194,6 +227,8 @@ EDITABLE = frozenset({S.DRAFT}) | REOPENED
 UNSUBMITTED = frozenset(s for t in TABLE if t.role is Role.APPLICANT and t.target in LEVEL1_WAITING
                         for s in t.sources)
 FINAL = frozenset(s for s in Status if s is not S.DRAFT and not any(s in t.sources for t in TABLE))
+MEETING = frozenset({S.PRELIMINARY})  # the candidates of the meeting's list
+NOTICED = batch_statuses()  # approved by the meeting, not yet named (under notice, or waiting for the date)
 
 
 class NotAllowed(Exception):
@@ -204,11 +239,15 @@ class NotAllowed(Exception):
         self.reason = reason
 
 
-def find(action: Action, status: Status, role: Role, *, first_year: bool = False) -> Transition:
-    """The transition for `action` from `status` by `role`, or `NotAllowed` with the reason."""
+def find(action: Action, status: Status, role: Role, *, first_year: bool = False, batch: bool = False
+         ) -> Transition:
+    """The transition for `action` from `status` by `role`, or `NotAllowed` with the reason. A `batch` row
+    (the meeting's list, the notice, the naming) is found only when asked for (`batch`), never from a card."""
     by_action = [t for t in TABLE if t.action is action]
     if not by_action:
         raise NotAllowed("unknown_action")
+    if any(t.batch for t in by_action) and not batch:
+        raise NotAllowed("meeting")
     if not any(t.role is role for t in by_action):
         raise NotAllowed("role")
     for t in by_action:
@@ -223,7 +262,7 @@ def actions_for(status: Status, role: Role, *, first_year: bool = False) -> list
     """Actions `role` may take now, in table order (for buttons)."""
     out: list[Action] = []
     for t in TABLE:
-        if t.role is role and status in t.sources and t.action not in out:
+        if t.role is role and status in t.sources and t.action not in out and not t.batch:
             if t.first_year_only_skip and not first_year:
                 continue
             out.append(t.action)

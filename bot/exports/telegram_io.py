@@ -120,5 +120,35 @@ def renderers(svc: Any) -> dict[str, Any]:
         blob = OutFile(t.plain("import.template.sheet") + ".xlsx", imports.template(t))
         await send_document(bot, chat_id, blob, t("import.template_caption"))
 
+    async def meeting_papers(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """The meeting's list (DOCX or XLSX) of a season's candidates."""
+        from bot.exports import meeting as papers
+        from bot.services import meeting
+
+        t = svc.i18n.get(p["lang"])
+        year = int(p["year"])
+        async with svc.db.session() as s:
+            items = await meeting.candidates(s, year)
+        today = svc.clock.now().astimezone(svc.settings.tz).date()
+        blob = papers.papers_xlsx(year, items) if p["fmt"] == "xlsx" else papers.papers_docx(year, items, today)
+        await send_document(bot, chat_id, OutFile(f"{year}年度上会名单.{p['fmt']}", blob),
+                            t("meeting.papers_caption", year=year, n=len(items)))
+
+    async def season_notice(bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
+        """The public notice of the approved list (DOCX, for the office to post)."""
+        from bot.exports import meeting as papers
+        from bot.services import meeting
+
+        t = svc.i18n.get(p["lang"])
+        year = int(p["year"])
+        async with svc.db.session() as s:
+            entries = await meeting.entries(s, year)
+            unions = {u.id: u.name("zh") for u in await repo.all_unions(s)}
+        today = svc.clock.now().astimezone(svc.settings.tz).date()
+        await send_document(bot, chat_id, OutFile(f"{year}年度拟命名名单公示.docx",
+                                                  papers.notice_docx(year, entries, unions, today)),
+                            t("meeting.notice_caption", year=year, n=len(entries)))
+
     return {"form": form, "roster": roster, "archive": archive, "chart": chart, "returned": returned,
-            "notice": notice, "import_template": import_template, "compilation": compilation}
+            "notice": notice, "import_template": import_template, "compilation": compilation,
+            "meeting_papers": meeting_papers, "season_notice": season_notice}

@@ -3,10 +3,12 @@ database access here, so views and web pages may import them)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from bot.domain.workflow import Role
-from storage.models import Application, RoleGrant, Union, User
+from storage.models import Application, Meeting, Objection, RoleGrant, Union, User
 
 # administration
 NAME_MAX = 50
@@ -68,3 +70,60 @@ class Listing:
     page: int
     pages: int
     first: int  # the list's number of the page's first item
+
+
+# the meeting and the notice
+
+KINDS: tuple[str, ...] = ("president", "standing")  # 主席办公会, 常委会
+KIND_ZH = {"president": "主席办公会", "standing": "常委会"}
+OUTCOMES: tuple[str, ...] = ("approve", "reject", "defer")
+MINUTE_MAX = 40
+REASON_MAX = 500
+OBJECTION_MAX = 1000
+
+
+@dataclass
+class Candidate:
+    """One entry of the meeting's list, with what the meeting papers show."""
+
+    app: Application
+    union: str
+    leader: str
+    unit: str
+    name: str  # the proposed studio name
+    district: str  # the district/industry union's opinion
+    findings: str
+    inspected_on: str
+    preliminary: str
+
+@dataclass
+class Decisions:
+    """What the meeting decided: its date, kind and minute number, each candidate's outcome (by application
+    id: approve, reject or defer), the reason of each rejection, the name of each approved studio."""
+
+    held_on: date
+    kind: str
+    minute_no: str
+    outcomes: Mapping[int, str]
+    reasons: Mapping[int, str] = field(default_factory=dict)
+    names: Mapping[int, str] = field(default_factory=dict)
+
+@dataclass
+class Notice:
+    """The notice period that follows a meeting: its first and last day, and the naming date."""
+
+    first: date | None
+    last: date | None
+    naming: date
+
+@dataclass
+class Entry:
+    """An entry of the approved list: the application, its meeting and its objections."""
+
+    app: Application
+    meeting: Meeting
+    objections: list[Objection]
+
+    @property
+    def open_objections(self) -> list[Objection]:
+        return [o for o in self.objections if o.decision is None]

@@ -45,15 +45,20 @@ async def may_view(s: AsyncSession, app: Application, user_id: int, roles: set[R
 
 
 async def check(s: AsyncSession, app: Application, user_id: int, roles: set[Role], action: Action,
-                first_year: bool) -> Transition:
+                first_year: bool, *, today: date | None = None) -> Transition:
+    """The transition `user_id` may take now, or `NotAllowed`; the findings of an inspection are recorded
+    on or after its day (`today`)."""
     role = await acting_role(s, app, user_id, roles, action)
-    return workflow.find(action, Status(app.status), role, first_year=first_year)
+    t = workflow.find(action, Status(app.status), role, first_year=first_year)
+    if action is Action.INSPECT and today is not None and app.inspection_on is not None and today < app.inspection_on:
+        raise NotAllowed("inspection_ahead")
+    return t
 
 
 async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Role], action: Action,
                  d: Decision, now: datetime, *, first_year: bool, tz: Any) -> Transition:
     """Apply one decision; everything is re-checked here, whatever the caller checked before."""
-    t = await check(s, app, user_id, roles, action, first_year)
+    t = await check(s, app, user_id, roles, action, first_year, today=now.astimezone(tz).date())
     opinion = (d.opinion or "").strip() or None
     if t.opinion is workflow.Opinion.REQUIRED and not opinion:
         raise NotAllowed("opinion_required")

@@ -27,6 +27,7 @@ from bot import callbacks as cb
 from bot.domain import form, workflow
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
+from bot.domain.values import date_examples
 from bot.domain.workflow import Action, Role, Status, Step
 from bot.i18n import Markup, Translator
 from bot.views.common import Page, clip, pager
@@ -218,8 +219,10 @@ def _aux(op: cb.ReviewOp, app_id: int) -> str:
 
 
 def step_prompt(t: Translator, app: App, action: Action, step: Step, draft: Mapping[str, Any], *,
-                default_name: str, naming_by: date | None) -> tuple[str, InlineKeyboardMarkup]:
-    """The prompt of one step of a decision (the sections step of a return is its confirmation screen)."""
+                default_name: str, naming_by: date | None, today: date | None = None
+                ) -> tuple[str, InlineKeyboardMarkup]:
+    """The prompt of one step of a decision (the sections step of a return is its confirmation screen);
+    `today`: the day a date's example is computed from (a future day)."""
     tr = workflow.of_action(action)
     rows: list[list[Btn]] = []
     params = {"number": app.number or "", "action": t(tr.label_key)}
@@ -243,6 +246,7 @@ def step_prompt(t: Translator, app: App, action: Action, step: Step, draft: Mapp
         rows.append([Btn(t.plain("review.button.use_name", name=default_name),
                          callback_data=_aux(cb.ReviewOp.DEFAULT, app.id))])
     else:  # DATE
+        params.update(date_examples(today or naming_by or date(2000, 1, 1)))
         if action is Action.APPROVE:
             name = draft.get("name") or default_name
             text = t("review.name_set", name=name) + "\n" + t("review.ask_plaque_date", **params)

@@ -18,7 +18,7 @@ from bot import callbacks as cb
 from bot import effects
 from bot.callbacks import InspectOp
 from bot.domain.results import record_of
-from bot.domain.values import parse_date_or_none
+from bot.domain.values import date_examples, parse_date_or_none
 from bot.domain.workflow import Role
 from bot.i18n import Translator
 from bot.runtime import Rq, handler
@@ -214,9 +214,10 @@ async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
         rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t("studio.inspect.use_buttons")))
         return
     if step == "date":
-        on = parse_date_or_none(text)
+        on = parse_date_or_none(text, today=rq.svc.today())  # 10月15日: this year's
         if on is None:
-            rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t("studio.inspect.bad_date")))
+            rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t(
+                "studio.inspect.bad_date", **date_examples(rq.svc.today(), future=False))))
             return
         try:
             await svc.check_date(rq.session, studio, on, rq.svc.today())

@@ -35,13 +35,14 @@ from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
 from bot.domain import form, values
 from bot.domain.form import FormField, Kind
+from bot.domain.results import record_of
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.wizard_state import Album, MemberCursor, PastedRow, WizardState
 from bot.domain.workflow import Status
 from bot.i18n import Translator
 from bot.ordering import PerUserOrder
 from bot.runtime import APPLICATIONS, Rq, handler, run_as
-from bot.services import drafts
+from bot.services import drafts, results
 from bot.views import wizard as views
 from bot.views.wizard import Draft, position, step_of
 from conversations import inputs, season_entry
@@ -113,10 +114,13 @@ async def load(rq: Rq, app: App) -> Draft:
     season = await repo.season(rq.session, app.season_year)
     now, tz = rq.svc.clock.now(), rq.svc.settings.tz
     found = drafts.obstacles(app, season, now, tz)
+    recorded, asked = None, form.BY_KEY.get(step_of(app))
+    if asked is not None and asked.condition == results.ELIGIBILITY:
+        recorded = [record_of(r) for r in await results.recent_recognised(rq.session, app.id, rq.svc.today())]
     return Draft(t=rq.t, app=app, unions={u.id: u.name(rq.lang) for u in unions},
                  offered=[(u.id, u.name(rq.lang)) for u in unions if u.active], atts=by_field, season=season,
                  now=now, tz=tz, obstacles=[(r.key, r.params) for r in found],
-                 editable=frozenset(f.key for f in form.STEPS if drafts.may_edit(app, f.key)))
+                 editable=frozenset(f.key for f in form.STEPS if drafts.may_edit(app, f.key)), recorded=recorded)
 
 
 async def summary_text(rq: Rq, app: App) -> str:

@@ -15,8 +15,11 @@ from sqlalchemy import select
 
 from bot import jobs
 from bot.callbacks import InspectOp, ReportOp, ResultOp
+from bot.domain import form
+from bot.domain.workflow import Status
 from bot.exports import pdf, service
-from storage.models import Result
+from storage.models import Application, Result, Studio
+from tests.apply_steps import answer
 from tests.offline import Harness
 from tests.results_steps import record_result, result_button, tap_result
 from tests.roles import grant
@@ -24,6 +27,7 @@ from tests.test_studios import CITY, LEADER, OTHER, add_studio, tap_inspect, tap
 
 SH = ZoneInfo("Asia/Shanghai")
 DEC_5 = datetime(2026, 12, 5, 10, 0, tzinfo=SH)
+JUL_10 = datetime(2026, 7, 10, 10, 0, tzinfo=SH)
 
 
 @pytest_asyncio.fixture
@@ -97,26 +101,46 @@ async def test_bad_input_is_refused_and_nothing_is_lost(h: Harness) -> None:
     assert row.certificate_id is not None
 
 
-async def two_recognised_one_not(h: Harness) -> tuple[int, int]:
-    """A studio whose leader records, in 2026, two recognised results and one not (and one of 2025); a
-    second studio records none. The two studios' ids."""
-    sid = await add_studio(h, LEADER)
-    quiet = await add_studio(h, OTHER, name="李红梅劳模创新工作室")
+async def two_recognised_one_not(h: Harness) -> tuple[str, str]:
+    """In July the applicant records on the draft two recognised results of 2026 and one not (and one of
+    the year before); the studio is named from the application; a second studio records none. What the
+    R-E5 question said before and after the results were recorded."""
+    h.clock.set(JUL_10)
     u = h.user(LEADER)
+    await h.text(u, "/apply")
+    for f in form.STEPS:
+        if f.condition == "R-E5":
+            break
+        await answer(h, u, f)
+    before = h.request.texts(LEADER)[-1]
     await h.text(u, "/results")
     await record_result(h, u, "一种岸桥吊具", "utility_model", "2026-03-01", level="national", body="国家知识产权局",
                         number="ZL2026200001.1", in_use=True, benefit="20")
     await record_result(h, u, "集装箱快速装卸工法", "method", "2026-06-01", level="provincial", body="省总工会",
                         benefit="5.5")
-    await record_result(h, u, "班组安全合理化建议", "suggestion", "2026-09-01")
-    await record_result(h, u, "往年的技术革新", "innovation", "2025-10-01", level="city", body="市总工会")
-    return sid, quiet
+    await record_result(h, u, "班组安全合理化建议", "suggestion", "2026-06-15")
+    await record_result(h, u, "往年的技术革新", "innovation", "2025-05-01", level="city", body="市总工会")
+    mark = await h.text(u, "/apply")
+    after = h.request.texts(LEADER, since=mark)[-1]
+    async with h.db.session() as s:  # named from the application, as the city does on approval
+        app = (await s.scalars(select(Application).where(Application.applicant_id == LEADER))).one()
+        app.status = Status.APPROVED.value
+        s.add(Studio(application_id=app.id, name="王建国劳模创新工作室", leader_id=LEADER, union_id=app.union_id,
+                     named_on=date(2026, 7, 20)))
+        await s.commit()
+    await add_studio(h, OTHER, name="李红梅劳模创新工作室")
+    h.clock.set(DEC_5)
+    return before, after
 
 
 async def test_the_year_counts_agree_everywhere(h: Harness) -> None:
-    """R-E5, R-D5, R-O2: a studio's year with two recognised results and one not: the year report, the
-    city's oversight lists and the statistics all count 3 results, 2 recognised (the year before apart)."""
-    sid, _ = await two_recognised_one_not(h)
+    """R-E5, R-D5, R-O2: a studio's year with two recognised results and one not: the R-E5 question of the
+    application, the year report, the city's oversight lists and the statistics all count 3 results, 2
+    recognised (the year before apart)."""
+    before, after = await two_recognised_one_not(h)
+    assert "目前没有登记近一年获认定的成果" in before
+    assert "已登记近一年获认定的成果 2 项" in after and "目前没有" not in after
+    assert "一种岸桥吊具" in after and "集装箱快速装卸工法" in after and "班组安全合理化建议" not in after
     u = h.user(LEADER)
     # the year report's results step and its summary
     await h.text(u, "/report")

@@ -20,6 +20,7 @@ from bot.domain.render import display, member_line
 from bot.domain.wizard_state import MemberCursor, WizardState
 from bot.domain.workflow import UNSUBMITTED, Status
 from bot.i18n import Markup, Translator
+from bot.views import results as result_views
 from bot.views.common import clip, esc, kb, pairs
 from storage.models import Application as App
 from storage.models import Attachment, Season
@@ -46,6 +47,7 @@ class Draft:
     tz: Any = None
     obstacles: Sequence[tuple[str, Mapping[str, Any]]] = ()  # what stands in the way of submitting
     editable: frozenset[str] = frozenset()  # keys of the fields that may change
+    recorded: Sequence[Mapping[str, Any]] | None = None  # results of the last year on record (R-E5)
     _state: WizardState | None = field(default=None, repr=False)
     _stored: Any = field(default=None, repr=False)
 
@@ -347,6 +349,8 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
     parts += [progress(t, key), f"<b>{t(f.label_key)}</b>", t(f.prompt_key)]
     if t.has(f.example_key):
         parts.append(t("wizard.example", example=t(f.example_key)))
+    if d.recorded is not None:
+        parts.append(result_views.eligibility_hint(t, d.recorded))
     buf = st.parts or []
     if buf:
         parts.append(t("wizard.buffer", chars=sum(len(b) for b in buf), max=f.max_len, parts=len(buf)))

@@ -135,19 +135,26 @@ def parse(field: ResultField, raw: Any, today: date) -> Any:
         if isinstance(raw, bool):
             return raw
         raise Invalid("result.error.yesno")
-    text = str(raw)
     if field.ask is Ask.DATE:
-        try:
-            on = values.parse_date(text)
-        except InvalidInput as exc:
-            raise Invalid(f"result.error.{exc.code}") from None
-        if on > today:
-            raise Invalid("result.error.date_future", today=today.isoformat())
-        if on.year < 1949:
-            raise Invalid("result.error.date_old")
-        return on.isoformat()
+        return _parse_day(str(raw), today)
     if field.ask is Ask.BENEFIT:
-        return parse_benefit(text)
+        return parse_benefit(str(raw))
+    return _parse_text(field, str(raw))
+
+
+def _parse_day(text: str, today: date) -> str:
+    try:
+        on = values.parse_date(text)
+    except InvalidInput as exc:
+        raise Invalid(f"result.error.{exc.code}") from None
+    if on > today:
+        raise Invalid("result.error.date_future", today=today.isoformat())
+    if on.year < 1949:
+        raise Invalid("result.error.date_old")
+    return on.isoformat()
+
+
+def _parse_text(field: ResultField, text: str) -> str:
     if field.ask is Ask.LONGTEXT:
         text = values.clean_text(text)
     else:

@@ -154,49 +154,70 @@ async def check(s: AsyncSession, data: bytes, today: date) -> tuple[list[Entry],
             unions[_norm(alias)] = u.id
     entries: list[Entry] = []
     seen: dict[tuple[str, int], int] = {}
-    for n, values in rows:
-        def get(key: str, values: list[Any] = values) -> Any:
-            i = cols.get(key)
-            return values[i] if i is not None and i < len(values) else None
-
-        bad: list[Problem] = []
-        text = {k: _cell(get(k)) for k in ("name", "leader", "unit", "basic_union", "union", "status", "leader_tg")}
-        for k in REQUIRED:
-            if k != "year" and not text[k]:
-                bad.append(Problem(n, "required", {"column": k}))
-        for k, limit in LIMITS.items():
-            if len(text[k]) > limit:
-                bad.append(Problem(n, "too_long", {"column": k, "max": limit}))
-        union_id = unions.get(_norm(text["union"])) if text["union"] else None
-        if text["union"] and union_id is None:
-            bad.append(Problem(n, "union", {"value": text["union"]}))
-        raw_year = _cell(get("year"))
-        year = int(raw_year) if raw_year.isdigit() else 0
-        if not FIRST_YEAR <= year <= today.year:
-            bad.append(Problem(n, "year", {"value": raw_year, "min": FIRST_YEAR, "max": today.year}))
-        plaque = get("plaque_on")
-        plaque_on = _date(plaque) if _cell(plaque) else None
-        if _cell(plaque) and plaque_on is None:
-            bad.append(Problem(n, "date", {"value": _cell(plaque)}))
-        elif plaque_on is not None and year and not (year <= plaque_on.year <= year + 1 and plaque_on <= today):
-            bad.append(Problem(n, "plaque_year", {"value": plaque_on.isoformat(), "year": year}))
-        status = STATUS_WORDS.get(_norm(text["status"]))
-        if status is None:
-            bad.append(Problem(n, "status", {"value": text["status"]}))
-        tg = text["leader_tg"]
-        if tg and not (tg.isdigit() and 0 < int(tg) < 10**15):
-            bad.append(Problem(n, "telegram", {"value": tg}))
-        key = (_norm(text["name"]), year)
-        if text["name"] and year and key in seen:
-            bad.append(Problem(n, "duplicate", {"other": seen[key]}))
-        seen.setdefault(key, n)
-        if bad:
+    for n, row in rows:
+        entry, bad = _check_row(n, _RowCells(cols, row), unions, seen, today)
+        if entry is None:
             problems += bad
-            continue
-        assert union_id is not None and status is not None
-        entries.append(Entry(n, text["name"], text["leader"], text["unit"], text["basic_union"] or None, union_id,
-                             year, plaque_on, status, int(tg) if tg else None))
+        else:
+            entries.append(entry)
     return entries, problems
+
+
+@dataclass
+class _RowCells:
+    """One roster row read by column key."""
+
+    cols: dict[str, int]
+    values: list[Any]
+
+    def get(self, key: str) -> Any:
+        i = self.cols.get(key)
+        return self.values[i] if i is not None and i < len(self.values) else None
+
+
+def _check_row(n: int, row: _RowCells, unions: dict[str, int], seen: dict[tuple[str, int], int],
+               today: date) -> tuple[Entry | None, list[Problem]]:
+    """A row's entry, or None and what is wrong with it (`seen` remembers the studios of earlier rows)."""
+    bad: list[Problem] = []
+    text = {k: _cell(row.get(k)) for k in ("name", "leader", "unit", "basic_union", "union", "status", "leader_tg")}
+    bad += [Problem(n, "required", {"column": k}) for k in REQUIRED if k != "year" and not text[k]]
+    bad += [Problem(n, "too_long", {"column": k, "max": limit}) for k, limit in LIMITS.items()
+            if len(text[k]) > limit]
+    union_id = unions.get(_norm(text["union"])) if text["union"] else None
+    if text["union"] and union_id is None:
+        bad.append(Problem(n, "union", {"value": text["union"]}))
+    raw_year = _cell(row.get("year"))
+    year = int(raw_year) if raw_year.isdigit() else 0
+    if not FIRST_YEAR <= year <= today.year:
+        bad.append(Problem(n, "year", {"value": raw_year, "min": FIRST_YEAR, "max": today.year}))
+    plaque_on = _check_plaque(n, row.get("plaque_on"), year, today, bad)
+    status = STATUS_WORDS.get(_norm(text["status"]))
+    if status is None:
+        bad.append(Problem(n, "status", {"value": text["status"]}))
+    tg = text["leader_tg"]
+    if tg and not (tg.isdigit() and 0 < int(tg) < 10**15):
+        bad.append(Problem(n, "telegram", {"value": tg}))
+    key = (_norm(text["name"]), year)
+    if text["name"] and year and key in seen:
+        bad.append(Problem(n, "duplicate", {"other": seen[key]}))
+    seen.setdefault(key, n)
+    if bad:
+        return None, bad
+    assert union_id is not None and status is not None
+    return Entry(n, text["name"], text["leader"], text["unit"], text["basic_union"] or None, union_id,
+                 year, plaque_on, status, int(tg) if tg else None), []
+
+
+def _check_plaque(n: int, plaque: Any, year: int, today: date, bad: list[Problem]) -> date | None:
+    """The plaque date of a row, when given and sound; what is wrong with it goes to `bad`."""
+    if not _cell(plaque):
+        return None
+    plaque_on = _date(plaque)
+    if plaque_on is None:
+        bad.append(Problem(n, "date", {"value": _cell(plaque)}))
+    elif year and not (year <= plaque_on.year <= year + 1 and plaque_on <= today):
+        bad.append(Problem(n, "plaque_year", {"value": plaque_on.isoformat(), "year": year}))
+    return plaque_on
 
 
 def _values(e: Entry) -> dict[str, Any]:

@@ -205,41 +205,32 @@ def label(mime: str) -> str:
 def checked_type(mime: str, data: bytes) -> str:
     """The file's real type when its content is one of the accepted kinds of its family (an image sent
     as `.png` that is a JPEG is stored as a JPEG); `FileRefused("file.bad_content")` otherwise."""
-    refused = FileRefused("file.bad_content", kind=label(mime))
-    if mime in IMAGE_TYPES:
-        if mime == "image/heic":
-            if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
-                return mime
-            raise refused
+    if mime in IMAGE_TYPES and mime != "image/heic":
         real = _decoded_image(data)
-        if real is None:
-            raise refused
-        return real
+    else:
+        real = mime if _content_is(mime, data) else None
+    if real is None:
+        raise FileRefused("file.bad_content", kind=label(mime))
+    return real
+
+
+def _content_is(mime: str, data: bytes) -> bool:
+    """Whether the bytes begin as a file of that type does (images other than HEIC are decoded instead)."""
+    if mime == "image/heic":
+        return data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS
     if mime == "application/pdf":
-        if b"%PDF-" in data[:1024]:
-            return mime
-        raise refused
+        return b"%PDF-" in data[:1024]
     if mime in ("application/msword", WPS):
-        if data.startswith(OLE):
-            return mime
-        raise refused
+        return data.startswith(OLE)
     if mime == DOCX:
-        if data.startswith(b"PK\x03\x04") and _is_docx(data):
-            return mime
-        raise refused
+        return data.startswith(b"PK\x03\x04") and _is_docx(data)
     if mime in ("video/mp4", "video/quicktime"):
-        if data[4:8] in QT_ATOMS:
-            return mime
-        raise refused
+        return data[4:8] in QT_ATOMS
     if mime in ("video/x-matroska", "video/webm"):
-        if data.startswith(EBML):
-            return mime
-        raise refused
+        return data.startswith(EBML)
     if mime.startswith("video/"):
-        if data[4:8] in QT_ATOMS or data.startswith(EBML):
-            return mime
-        raise refused
-    raise refused
+        return data[4:8] in QT_ATOMS or data.startswith(EBML)
+    return False
 
 
 def _decoded_image(data: bytes) -> str | None:

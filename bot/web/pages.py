@@ -406,6 +406,8 @@ async def _decisions(ctx: Ctx, s: AsyncSession, v: Viewer, app: Application, sea
             t = await svc_review.check(s, app, v.id, v.roles, action, season.first_year)
         except NotAllowed:
             continue
+        if getattr(t, "batch", False):  # decided for a whole list at once (the meeting), not one by one
+            continue
         steps = [st.value for st in t.steps]
         out.append({
             "action": action.value, "label": v.t.plain(f"action.{action.value}"), "steps": steps,

@@ -71,7 +71,7 @@ class Viewer:
         if self.roles & REVIEWERS:
             out.append("queue")
         if overview_service.may_see(self.roles):
-            out.append("overview")
+            out += ["overview", "meetings"]
         return out
 
 
@@ -108,7 +108,7 @@ class Ctx:
 
     async def refused(self, exc: Refused) -> Response:
         text = self.t.plain(exc.key, **exc.params)
-        if self.request.url.path.endswith("/decide"):
+        if self.request.method == "POST" and not self.request.url.path.startswith("/api/overview"):
             return JSONResponse({"error": exc.key, "message": text}, status_code=exc.code)
         return self.render("refused.html", exc.code, message=text)
 

@@ -27,14 +27,14 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.runtime import Services, services_of
-from bot.web import pages
+from bot.web import meetings, pages
 from bot.web.auth import Unauthorized, verify
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 HEADER = "X-Telegram-Init-Data"
-SHELLS = ("/", "/queue", "/overview", "/app/{app_id:int}")
+SHELLS = ("/", "/queue", "/overview", "/meetings", "/app/{app_id:int}")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
        "font-src 'self'; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'self' https://web.telegram.org https://*.telegram.org")
@@ -80,6 +80,8 @@ class Web:
             Route("/api/app/{app_id:int}", self.api(pages.application)),
             Route("/api/app/{app_id:int}/decide", self.api(pages.decide), methods=["POST"]),
             Route("/api/file/{file_id:int}", self.api(pages.attachment)),
+            Route("/api/meetings", self.api(meetings.page)),
+            Route("/api/meetings/record", self.api(meetings.record), methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
         url = self.svc.settings.webhook_url

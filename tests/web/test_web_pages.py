@@ -48,7 +48,7 @@ async def test_no_page_shows_an_untranslated_key(web_bot, lang):
     await more_applications(web_bot, 3)
     async with client(web_bot) as c:
         for who, path in ((DISTRICT, f"/api/app/{app.id}"), (DISTRICT, "/api/queue"), (ADMIN, "/api/overview"),
-                          (CITY, "/api/home"), (ADMIN, f"/api/app/{app.id}")):
+                          (CITY, "/api/home"), (ADMIN, f"/api/app/{app.id}"), (ADMIN, "/api/meetings")):
             r = await c.get(path, headers=headers(web_bot, who, lang=lang))
             assert r.status_code == 200, path
             assert not KEY_SHAPE.findall(r.text), (path, KEY_SHAPE.findall(r.text))

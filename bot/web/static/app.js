@@ -142,9 +142,13 @@
     Array.prototype.forEach.call(form.querySelectorAll("input[name=reopen]:checked"), function (x) {
       body.reopen.push(x.value);
     });
+    send(form, button, "/app/" + form.dataset.decide + "/decide", body);
+  }
+
+  function send(form, button, path, body) {
     var result = form.querySelector(".result");
     button.disabled = true;
-    api("/app/" + form.dataset.decide + "/decide", {
+    api(path, {
       method: "POST", body: JSON.stringify(body), headers: {"Content-Type": "application/json"}
     }).then(function (res) {
       return res.json().then(function (data) {
@@ -153,6 +157,19 @@
         if (res.ok) setTimeout(load, 1200); else button.disabled = false;
       });
     }).catch(function () { button.disabled = false; });
+  }
+
+  function recordMeeting(form, button) {
+    var body = {year: form.dataset.meeting, held_on: form.elements.held_on.value, kind: form.elements.kind.value,
+                minute: form.elements.minute.value, outcomes: {}, reasons: {}, names: {}};
+    Array.prototype.forEach.call(form.querySelectorAll(".candidate"), function (li) {
+      var id = li.dataset.app;
+      var chosen = li.querySelector("input[type=radio]:checked");
+      body.outcomes[id] = chosen ? chosen.value : "defer";
+      body.reasons[id] = form.elements["r" + id].value;
+      body.names[id] = form.elements["n" + id].value;
+    });
+    send(form, button, "/meetings/record", body);
   }
 
   document.addEventListener("click", function (ev) {
@@ -195,6 +212,8 @@
       load();
     } else if (form.dataset.decide !== undefined) {
       decide(form, form.querySelector("button[type=submit]"));
+    } else if (form.dataset.meeting !== undefined) {
+      recordMeeting(form, form.querySelector("button[type=submit]"));
     }
   });
 

@@ -25,7 +25,7 @@ def wizard(t: Translator) -> str:
         for f in fields:
             optional = "" if f.required else ", optional"
             label = _label(t.plain(f.label_key))
-            lines.append(f'        {f.key}["{label}<br/><small>{f.kind.value}{optional}</small>"]')
+            lines.append(f'        {f.key}["{label}<br/><small>{f.kind}{optional}</small>"]')
         for a, b in zip(fields, fields[1:], strict=False):
             lines.append(f"        {a.key} --> {b.key}")
         lines.append("    end")

@@ -1,6 +1,6 @@
-"""The recipe "add a form field" holds: a field added to a copy of the declaration, with its locale lines,
-is asked, checked, summarised, shown on the card, listed in the roster and printed, and the checks that
-walk the declaration name what a field lacks."""
+"""The recipe "add a form field" holds: a field of a new kind added to a copy of the declaration, with its
+locale lines, is asked, checked, summarised, shown on the card, listed in the roster and printed, and the
+checks that walk the declaration name what a field lacks."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import io
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from docx import Document
+from pydantic import Field as PField
 
-from bot.domain import form
+from bot.domain import form, kinds, values
 from bot.domain.form import FormField, Kind
+from bot.domain.kinds import Ask, KindSpec
 from bot.domain.values import InvalidInput
 from bot.domain.workflow import Role
 from bot.exports import data, docx_form, roster
@@ -30,7 +32,14 @@ def _phone(value: Any) -> None:
         raise InvalidInput("phone_format")
 
 
-PHONE = FormField(key="leader_phone", kind=Kind.TEXT, section="leader", spec="R-F2", max_len=20, print_width=3.0,
+def _parse_phone(f: FormField, raw: str, today: date, labels: Any) -> str:
+    return "".join(values.clean_text(raw).translate(str.maketrans("０１２３４５６７８９－", "0123456789-")).split())
+
+
+PHONE_KIND = cast(Kind, "phone")  # a kind of its own: one KindSpec, nothing else
+PHONE_SPEC = KindSpec(Ask.TEXT, keep=True, parse=_parse_phone,
+                      annotation=lambda f: (str, PField(pattern=r"^[0-9+()-]{7,20}$")))
+PHONE = FormField(key="leader_phone", kind=PHONE_KIND, section="leader", spec="R-F2", max_len=20, print_width=3.0,
                   roster=True, caption="联系电话", sample="0411-82610410", check=_phone)
 LINES = {
     "zh": {"field.leader_phone.label": "负责人联系电话", "field.leader_phone.prompt": "请填写负责人的联系电话。",
@@ -59,6 +68,7 @@ def with_phone(monkeypatch: pytest.MonkeyPatch) -> Iterator[FormField]:
     """A copy of the declaration with the leader's phone after the leader's unit."""
     steps = list(form.STEPS)
     steps.insert(steps.index(form.BY_KEY["leader_employer"]) + 1, PHONE)
+    monkeypatch.setitem(kinds.KINDS, PHONE_KIND, PHONE_SPEC)
     monkeypatch.setattr(form, "STEPS", tuple(steps))
     monkeypatch.setattr(form, "BY_KEY", {**form.BY_KEY, PHONE.key: PHONE})
     monkeypatch.setattr(form, "ApplicationAnswers", form._answers_model())
@@ -74,15 +84,17 @@ def phone_lines(bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_declared_field_is_asked_checked_and_shown_everywhere(bot, with_phone, phone_lines):
-    """R-F2, R-F9: the phone, declared with its check, caption and locale lines only, is asked after the
-    leader's unit; a bad number is refused with the declared check's words; the sample is taken and reads
-    on the summary, the reviewer's card, the roster and the printed form."""
+    """R-F2, R-F9: the phone, of a new kind, declared with its check, caption and locale lines only, is asked
+    after the leader's unit; a bad number is refused with the declared check's words; a number typed in
+    full-width digits is read by its kind; it reads on the summary, the reviewer's card, the roster and the
+    printed form."""
     u = bot.user(320)
     await goto_step(bot, u, "leader_phone")
     assert "请填写负责人的联系电话" in bot.request.texts(320)[-1]
     mark = await bot.text(u, "电话号码")
     assert "这不像电话号码" in bot.request.texts(320, since=mark)[-1]
-    for f in form.STEPS[form.STEPS.index(PHONE):]:
+    await bot.text(u, "０４１１－８２６１ ０４１０")
+    for f in form.STEPS[form.STEPS.index(PHONE) + 1:]:
         await answer(bot, u, f)
     app = await app_of(bot, 320)
     assert app.answers["leader_phone"] == "0411-82610410" and app.wizard["step"] == "summary"

@@ -438,10 +438,7 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str, *, edit: bool = Fal
         return END
     if op == CSET:
         field = str(pending["field"])
-        try:
-            await office.set_contact(s, now, actor, field, text)
-        except office.Refused as exc:
-            raise svc.Refused(exc.key, **exc.params) from None
+        await office.set_contact(s, now, actor, field, text)
         _set_pending(rq, None)
         show(await contact_screen(rq, t("admin.contact.saved", field=t.plain(f"admin.contact.button.{field}"))))
         return END

@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class Refused(Exception):
+    """A change refused, nothing done; `key` is a locale key, `params` its placeholders."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
 def patched(data: dict[str, Any] | None, **changes: Any) -> dict[str, Any]:
     """A new dict with `changes` applied (None removes a key), so JSON columns are written."""
     out = dict(data or {})

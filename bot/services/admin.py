@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, values
 from bot.domain.workflow import Role
+from bot.services import Refused
 from bot.services.records import INVITABLE, NAME_MAX, NOTICE_MAX, SEASON_FIELDS, UNION_KINDS, Person
 from storage import repo
 from storage.models import Invitation, RoleGrant, Season, Union
@@ -24,14 +25,6 @@ INVITE_PREFIX = "inv-"
 
 _INVITE_SHAPE = re.compile(r"^inv-[A-Za-z0-9_\-]{16,60}$")
 
-
-class Refused(Exception):
-    """An administrative change refused; `key` is a locale key, `params` its placeholders."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 # --------------------------------------------------------------------------- input

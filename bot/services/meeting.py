@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, workflow
 from bot.domain.workflow import Action, Box, NotAllowed, Role, Status
+from bot.services import Refused
 from bot.services.records import (
     KIND_ZH,
     KINDS,
@@ -40,15 +41,6 @@ from bot.services.records import (
 )
 from storage import repo
 from storage.models import Application, AuditEvent, Meeting, Objection, OpinionRecord, Studio, User
-
-
-class Refused(Exception):
-    """Refused; `key` is a locale key, `params` its placeholders."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 def _zh_date(d: date) -> str:

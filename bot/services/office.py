@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.workflow import Role
+from bot.services import Refused
 from bot.services.records import Contact
 from storage import repo
 from storage.models import Office, Ping, RoleGrant, Union
@@ -18,14 +19,6 @@ NAME_MAX = 50
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-转]{4,30}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
-
-class Refused(Exception):
-    """A value refused; `key` is a locale key, `params` its placeholders."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 

@@ -154,6 +154,8 @@ class ReviewOp(StrEnum):
     DEFAULT = "dflt"  # one-tap default opinion
     CANCEL = "cancel"
     CONFIRM = "ok"  # record the decision shown on the confirmation screen
+    PHOTOS = "pho"  # the photos again, on request
+    FILES = "fil"  # the documents again, on request
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,14 @@ class PendingPage(Codec):
 
     prefix: ClassVar[str] = "pp"
     page: int
+
+
+@dataclass(frozen=True)
+class PendingOpen(Codec):
+    """An application of the `/pending` list: its card, in place of the list."""
+
+    prefix: ClassVar[str] = "po"
+    app: int
 
 
 # --------------------------------------------------------------------------- studios and reminders

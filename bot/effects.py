@@ -20,7 +20,8 @@ writes it with `write_once` in the same transaction, so a run after a crash find
 adds nothing.
 - `album`    photos by Telegram file id: `photos`, `caption`
 - `file`     one document, video or photo by file id: `type`, `file_id`, `caption`
-- `card`     a reviewer's card (`review` = its `review_messages` row, which gets the message id)
+- `card`     a reviewer's card (`review` = its `review_messages` row, which gets the message id); with a
+             `screen`, the screen's previous message loses its buttons once the card is delivered
 - `close`    a decided card's text replaced, its decision buttons removed: `review`, `text`, `keyboard`
 - `render`   a document made after the commit and sent (`what`: form, roster, archive, chart …)
 - `commands` the person's command menu, set from their roles as they are when it is sent
@@ -94,8 +95,12 @@ def file(chat_id: int, kind: str, file_id: str, caption: str = "") -> Owed:
     return Owed(chat_id, "file", {"type": kind, "file_id": file_id, "caption": caption})
 
 
-def card(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup | None) -> Owed:
-    return Owed(chat_id, "card", {"review": review_id, "text": text, "keyboard": keyboard_json(markup)})
+def card(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup | None, *,
+         screen: str | None = None) -> Owed:
+    payload: dict[str, Any] = {"review": review_id, "text": text, "keyboard": keyboard_json(markup)}
+    if screen:
+        payload["screen"] = screen
+    return Owed(chat_id, "card", payload)
 
 
 def close(chat_id: int, review_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Owed:

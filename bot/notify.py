@@ -1,9 +1,10 @@
 """What other people are owed when an application moves: reviewers' cards, the applicant's news,
 admins' warnings — written as effects in the transaction of the move itself (`bot.effects`).
 
-A card belongs to the transition that put the application in front of the reviewer (its audit event),
-so every round of review, a resubmission included, gives each reviewer a new card; the cards of the
-round just decided are edited to say who decided, and lose their buttons.
+Each reviewer has one card per application, edited as the application moves (status, opinions, who
+decided, the buttons that apply now). When the application reaches a level (a new round: the first
+arrival, a resubmission) its reviewers get the card anew as the newest message of that screen, under
+the photos and documents they have not seen yet; more of them only on request (🖼 / 📎 on the card).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup
 
 from bot import effects
 from bot.domain import workflow
 from bot.domain.workflow import Role, Status
-from bot.i18n import Markup
+from bot.i18n import Markup, Translator
 from bot.services import office
 from bot.views import office as office_views
 from bot.views import review as views
@@ -37,14 +39,22 @@ _LAST_EVENT = (select(AuditEvent).where(AuditEvent.application_id == bindparam("
 
 
 async def card_data(s: AsyncSession, app: Application, opinions: Sequence[OpinionRecord] | None = None,
-                    attachments: Sequence[Attachment] | None = None) -> views.CardData:
-    """What the reviewer's card of `app` shows, loaded (`opinions`, `attachments`: when the caller has them)."""
+                    attachments: Sequence[Attachment] | None = None, svc: Services | None = None) -> views.CardData:
+    """What the reviewer's card of `app` shows, loaded (`opinions`, `attachments`: when the caller has them;
+    `svc`: to say who made the latest move, and when)."""
     union = await s.get(repo.Union, app.union_id) if app.union_id else None
     season = await repo.ensure_season(s, app.season_year)
+    trail = await repo.audit_trail(s, app.id)
+    last = None
+    moved = next((e for e in reversed(trail) if e.to_status), None)
+    if svc is not None and moved is not None:
+        actor = await s.get(User, moved.actor_id) if moved.actor_id else None
+        last = views.Move(moved.action, actor.display_name if actor else "",
+                          svc.local(moved.at).strftime("%Y-%m-%d %H:%M"))
     return views.CardData(
         app=app, union=union.name("zh") if union else "", first_year=season.first_year,
         opinions=opinions if opinions is not None else await repo.opinions(s, app.id),
-        trail=await repo.audit_trail(s, app.id),
+        trail=trail, last=last,
         attachments=attachments if attachments is not None else await repo.attachments(s, app.id))
 
 
@@ -53,21 +63,62 @@ def with_union(d: views.CardData, union: repo.Union | None, lang: str) -> views.
     return d
 
 
+def screen_of(app_id: int) -> str:
+    """The screen of an application's card in a reviewer's chat: its prompts and the card are one message."""
+    return f"rv{app_id}"
+
+
+async def cards(s: AsyncSession, app_id: int) -> dict[int, ReviewMessage]:
+    """Each reviewer's card of the application (chat → its row)."""
+    rows = (await s.scalars(select(ReviewMessage).where(ReviewMessage.application_id == app_id)
+                            .order_by(ReviewMessage.id))).all()
+    return {r.chat_id: r for r in rows}
+
+
+def role_of(rm: ReviewMessage) -> Role:
+    """The role a card was made for: the level the application was at when it first reached the reviewer."""
+    return Role.DISTRICT if workflow.level_of(Status(rm.status)) == 1 else Role.CITY
+
+
+async def card_of(s: AsyncSession, app: Application, chat_id: int, role: Role) -> ReviewMessage:
+    """The reviewer's card row of the application, made when there is none yet."""
+    rm = (await cards(s, app.id)).get(chat_id)
+    if rm is None:
+        rm = ReviewMessage(application_id=app.id, chat_id=chat_id,
+                           status=(Status.SUBMITTED if role is Role.DISTRICT else Status.FORWARDED).value)
+        s.add(rm)
+        await s.flush()
+    return rm
+
+
+async def render_card(rq: Rq, app: Application, role: Role, reader: User | None = None,
+                      data: views.CardData | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """The card of `app` as `reader` (the actor by default) sees it now."""
+    s, svc = rq.session, rq.svc
+    t = svc.translator(reader) if reader is not None else rq.t
+    data = data or await card_data(s, app, svc=svc)
+    union = await s.get(repo.Union, app.union_id) if app.union_id else None
+    return views.card(t, with_union(data, union, t.lang), role, svc.settings.webapp_link(f"app/{app.id}"))
+
+
 async def transitioned(rq: Rq, app: Application, action: str) -> None:
-    """Owe everyone concerned what `action` (just recorded on `app`) means for them."""
+    """Owe everyone concerned what `action` (just recorded on `app`) means for them; the actor's own card is
+    the handler's (it shows the result where the decision was taken)."""
     s, svc = rq.session, rq.svc
     await s.flush()
     last = await s.scalar(_LAST_EVENT, {"app": app.id})
-    actor = await s.get(User, last.actor_id) if last and last.actor_id else None
-    now = svc.clock.now()
-    # 1. the open cards now say who decided, and lose their buttons
-    for rm in await repo.open_cards(s, app.id):
-        rm.closed_at = now
-        reader = await s.get(User, rm.chat_id)
-        t = svc.translator(reader)
-        text = t("review.decided", number=app.number or "", who=actor.display_name if actor else "",
-                 when=svc.local(last.at if last else now).strftime("%Y-%m-%d %H:%M"), action=t(f"action.{action}"))
-        rq.owe(effects.close(rm.chat_id, rm.id, text, views.decided_keyboard(t, app)))
+    before = Status(last.from_status) if last and last.from_status else None
+    arrives = workflow.Action(action) in workflow.SUBMISSIONS or (
+        before is not None and workflow.level_of(before) != workflow.level_of(Status(app.status)))
+    data = await card_data(s, app, svc=svc)
+    # 1. every other reviewer's card of the application now says where it stands (who decided, what applies)
+    level = workflow.level_of(Status(app.status))
+    for chat_id, rm in (await cards(s, app.id)).items():
+        if chat_id == rq.user.id or (arrives and role_of(rm) is _role(level)):
+            continue  # the actor's own is the handler's; a new round's card is sent anew below
+        reader = await s.get(User, chat_id)
+        text, markup = await render_card(rq, app, role_of(rm), reader, data)
+        rq.owe(effects.close(chat_id, rm.id, text, markup))
     # 2. the applicant hears of every transition but their own, with the opinion; not of what stays with
     # the reviewers and the meeting (the findings, the preliminary opinion: `Transition.internal`)
     applicant = await s.get(User, app.applicant_id)
@@ -77,45 +128,94 @@ async def transitioned(rq: Rq, app: Application, action: str) -> None:
                                views.applicant_keyboard(t, app)))
         if action in FORM_AT:  # the completed form: the basic union's copy (R-F9), or returned (R-W4)
             rq.owe(effects.render(applicant.id, "form", app=app.id, version=app.version))
-    # 3. the next reviewers get the application: a card each for this round
-    await owe_cards(rq, app, last)
+    # 3. when the application reaches a level (a new round), its reviewers get the card anew
+    if arrives:
+        await owe_cards(rq, app, last, data)
 
 
-async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None) -> int:
-    """A card for this round to every reachable reviewer of the application's level; the admins are
-    warned when there is none. How many cards."""
+def _role(level: int) -> Role:
+    return Role.DISTRICT if level == 1 else Role.CITY
+
+
+async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None,
+                    data: views.CardData | None = None) -> int:
+    """The card of this round to every reachable reviewer of the application's level, under the photos and
+    documents they have not seen yet (all of them the first time; after a resubmission, those that changed);
+    the admins are warned when there is nobody. How many cards."""
     s, svc = rq.session, rq.svc
     status = Status(app.status)
     level = workflow.level_of(status)
     if not level:
         return 0
-    role = Role.DISTRICT if level == 1 else Role.CITY
+    role = _role(level)
     people = await reachable_reviewers(s, app, level)
     if not people:
         await warn_admins(rq, app, level)
         return 0
-    atts = await repo.attachments(s, app.id)
-    data = await card_data(s, app, attachments=atts)
-    union = await s.get(repo.Union, app.union_id) if app.union_id else None
-    photos = [a.telegram_file_id for a in atts if a.kind == "photo" and a.field == "photos"]
+    data = data or await card_data(s, app, svc=svc)
+    atts = list(data.attachments)
+    seen = _seen_before(data.trail)
+    known = await cards(s, app.id)
     for person in people:
         t = svc.translator(person)
-        row = ReviewMessage(application_id=app.id, event_id=event.id if event else None, chat_id=person.id,
-                            status=status.value)
-        s.add(row)
-        await s.flush()
-        if len(photos) >= 2:
-            rq.owe(effects.album(person.id, photos, t("review.photos_caption", number=app.number)))
-        for a in atts:
-            if a.kind == "document" or a.field != "photos":
-                label = t(f"field.{a.field}.label")
-                caption = t("review.file_caption", label=Markup(label), name=a.original_name) if a.original_name \
-                    else label
-                rq.owe(effects.file(person.id, "video" if a.kind == "video" else "document", a.telegram_file_id,
-                                    caption))
-        text, markup = views.card(t, with_union(data, union, t.lang), role, svc.settings.webapp_link(f"app/{app.id}"))
-        rq.owe(effects.card(person.id, row.id, text, markup))
+        rm = known.get(person.id)
+        if rm is None:
+            rm = ReviewMessage(application_id=app.id, event_id=event.id if event else None, chat_id=person.id,
+                               status=status.value)
+            s.add(rm)
+            await s.flush()
+            new = atts
+        else:
+            rm.event_id, rm.closed_at = (event.id if event else rm.event_id), None
+            new = [a for a in atts if a.sha256 not in seen] if seen is not None else atts
+        photos = views.materials(atts, "photos")
+        if any(a in new for a in photos):
+            rq.owe(*_send_materials(t, app, person.id, "photos", photos))
+        rq.owe(*_send_materials(t, app, person.id, "files", [a for a in views.materials(atts, "files") if a in new]))
+        text, markup = await render_card(rq, app, role, person, data)
+        rq.owe(effects.card(person.id, rm.id, text, markup, screen=screen_of(app.id)))
     return len(people)
+
+
+def _seen_before(trail: Sequence[AuditEvent]) -> set[str] | None:
+    """The files the reviewers saw in the round before the latest reopening (None: not known)."""
+    ret = next((e for e in reversed(trail) if e.action in views.RETURNS), None)
+    kept = (ret.details or {}).get("attachments") if ret is not None else None
+    return {row[2] for row in kept} if isinstance(kept, list) else None
+
+
+def _send_materials(t: Translator, app: Application, chat_id: int, kind: str,
+                    atts: Sequence[Attachment]) -> list[effects.Owed]:
+    """The photos as an album (one photo alone), or each other file with its field and name."""
+    if not atts:
+        return []
+    if kind == "photos":
+        ids = [a.telegram_file_id for a in atts]
+        caption = t("review.photos_caption", number=app.number or "")
+        if len(ids) >= 2:
+            return [effects.album(chat_id, ids, caption)]
+        return [effects.file(chat_id, "photo", ids[0], caption)]
+    out = []
+    for a in atts:
+        label = t(f"field.{a.field}.label")
+        caption = t("review.file_caption", label=Markup(label), name=a.original_name) if a.original_name else label
+        out.append(effects.file(chat_id, "video" if a.kind == "video" else "photo" if a.kind == "photo"
+                                else "document", a.telegram_file_id, caption))
+    return out
+
+
+async def send_materials(rq: Rq, app: Application, kind: str) -> bool:
+    """The photos or the documents again, on request, with the card moved under them; whether any."""
+    atts = views.materials(await repo.attachments(rq.session, app.id), kind)
+    owed = _send_materials(rq.t, app, rq.user.id, kind, atts)
+    if not owed:
+        return False
+    rq.owe(*owed)
+    rm = (await cards(rq.session, app.id)).get(rq.user.id)
+    if rm is not None:
+        text, markup = await render_card(rq, app, role_of(rm))
+        rq.owe(effects.card(rq.user.id, rm.id, text, markup, screen=screen_of(app.id)))
+    return True
 
 
 async def reachable_reviewers(s: AsyncSession, app: Application, level: int) -> list[User]:

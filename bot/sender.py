@@ -101,7 +101,7 @@ class Item:
 
     @property
     def screen(self) -> str | None:
-        return self.payload.get("screen") if self.kind in ("message", "edit") else None
+        return self.payload.get("screen") if self.kind in ("message", "edit", "card") else None
 
     @classmethod
     def of(cls, row: Effect) -> Item:
@@ -333,7 +333,7 @@ class Sender:
             return None
         if (screen := item.screen) is not None:
             before = await self._screen(chat, screen)
-            if before is not None and before[1] and item.kind == "message":  # the next one comes below it
+            if before is not None and before[1] and item.kind in ("message", "card"):  # the next one comes below it
                 await self._strip(bot, chat, before[0], p.get("retire"))
                 self.screens[(chat, screen)] = (before[0], False)
                 before = None

@@ -7,6 +7,10 @@ A decision is given step by step (`Transition.steps`: opinion, name, date, secti
 returns, rejections and the naming are recorded only from the screen that shows all of it
 (`bot.views.review.decision_screen`), where every part can be changed. Cancelled, what was typed is
 kept as a draft of that decision and offered again at the next press of the same button.
+
+The card, the prompts of a decision and its confirmation are one screen (`notify.screen_of`): a press
+edits it in place, a typed answer gets the next step as one new message (the previous loses its
+buttons), and the decision ends with the card showing its result where it was taken.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from bot.runtime import Rq, handler
 from bot.services import office
 from bot.services import review as svc_review
 from bot.views import review as views
-from bot.views.common import page_of
+from bot.views.common import Page, page_of
 from bot.views.office import ask_office
 from conversations import inputs, overview
 from storage import repo
@@ -44,7 +48,7 @@ log = logging.getLogger(__name__)
 OPINION = "opinion"
 NAME = "review"
 CONFIRM = "confirm"  # the pending decision's step while its confirmation screen is shown
-PAGE_SIZE = 5  # cards per page of /pending
+PAGE_SIZE = 10  # lines per page of /pending
 DRAFTS = "review_drafts"  # user_data: cancelled decisions, by "<app>:<action>"
 FIELDS = ("opinion", "name", "on", "reopen")  # what a decision records (`pending` keys)
 STEP_KEY = {Step.OPINION: "opinion", Step.NAME: "name", Step.DATE: "on", Step.REOPEN: "reopen"}
@@ -175,9 +179,8 @@ async def on_review(rq: Rq) -> str | int:
     pending["step"] = step or CONFIRM
     if draft:
         pending["editing"] = True
-        rq.reply(rq.t("review.draft_restored"))
     _set_pending(rq, pending)
-    await _prompt(rq, app, pending)
+    await _prompt(rq, app, pending, note=rq.t("review.draft_restored") if draft else None)
     return OPINION
 
 
@@ -189,18 +192,21 @@ def _first_missing(t: workflow.Transition, pending: dict[str, Any]) -> str | Non
     return None
 
 
-async def _prompt(rq: Rq, app: App, pending: dict[str, Any]) -> None:
+async def _prompt(rq: Rq, app: App, pending: dict[str, Any], note: str | None = None) -> None:
+    """The step's prompt (or the confirmation) on the card's screen: the pressed message edited, or after a
+    typed answer one new message."""
     action = Action(pending["action"])
     default_name = svc_review.default_studio_name(app)
     if pending["step"] == CONFIRM:
-        rq.reply(*views.decision_screen(rq.t, app, action, pending, default_name=default_name))
-        return
-    naming_by = None
-    if action is Action.APPROVE:
-        naming_by = (await repo.ensure_season(rq.session, app.season_year)).naming_by
-    rq.reply(*views.step_prompt(rq.t, app, action, Step(pending["step"]), pending, default_name=default_name,
-                                today=rq.svc.today(),
-                                naming_by=naming_by))
+        text, markup = views.decision_screen(rq.t, app, action, pending, default_name=default_name)
+    else:
+        naming_by = None
+        if action is Action.APPROVE:
+            naming_by = (await repo.ensure_season(rq.session, app.season_year)).naming_by
+        text, markup = views.step_prompt(rq.t, app, action, Step(pending["step"]), pending,
+                                         default_name=default_name, today=rq.svc.today(),
+                                         naming_by=naming_by)
+    rq.edit(f"{note}\n\n{text}" if note else text, markup, screen=notify.screen_of(app.id))
 
 
 @handler
@@ -269,6 +275,9 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
     if isinstance(data, cb.ReviewAux) and data.op is cb.ReviewOp.FULL:
         await _full(rq, data.app)
         return None  # type: ignore[return-value]  # a read-only view: the flow waiting stays as it was
+    if isinstance(data, cb.ReviewAux) and data.op in (cb.ReviewOp.PHOTOS, cb.ReviewOp.FILES):
+        await _materials(rq, data.app, "photos" if data.op is cb.ReviewOp.PHOTOS else "files")
+        return None  # type: ignore[return-value]
     pending = _pending(rq)
     if not isinstance(data, cb.ReviewAux | cb.ReviewSection | cb.ReviewStep) or not pending \
             or int(pending["app"]) != data.app:
@@ -299,11 +308,11 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
         _set_pending(rq, pending)
         await _prompt(rq, app, pending)
         return OPINION
-    if data.op is cb.ReviewOp.CANCEL:
+    if data.op is cb.ReviewOp.CANCEL:  # the card again, as it was
         _set_pending(rq, None)
         kept = _keep_draft(rq, pending)
-        rq.edit(rq.t("review.cancelled_draft" if kept else "review.cancelled",
-                     action=rq.t(f"action.{action.value}")))
+        rq.toast(rq.t.plain("review.cancelled_draft" if kept else "review.cancelled", action=rq.t.plain(t.label_key)))
+        await _show_card(rq, app, t.role)
         return ConversationHandler.END
     if data.op is cb.ReviewOp.CONFIRM:
         if step != CONFIRM:
@@ -351,9 +360,35 @@ async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -
                    details={"action": action.value, "why": exc.reason})
         rq.reply(rq.t(f"workflow.denied.{exc.reason}", status=rq.t(f"status.{app.status}")))
         return
-    rq.reply(rq.t("review.done", number=app.number or "", action=rq.t(f"action.{action.value}"),
-                  status=rq.t(f"status.{app.status}")))
+    tr = workflow.of_action(action)
+    rq.toast(rq.t.plain("review.done", number=app.number or "", action=rq.t.plain(tr.label_key),
+                        status=rq.t.plain(workflow.status_key(Status(app.status)))))
     await notify.transitioned(rq, app, action.value)
+    await _show_card(rq, app, tr.role)
+
+
+async def _show_card(rq: Rq, app: App, role: Role) -> None:
+    """The reviewer's card of `app` as it stands, on the screen they are on: the pressed message edited in
+    place, or after a typed answer the card anew as the newest message (it moves; the old one keeps no
+    buttons)."""
+    rm = await notify.card_of(rq.session, app, rq.user.id, role)
+    text, markup = await notify.render_card(rq, app, role)
+    pressed = rq.query.message if rq.query is not None else None
+    if pressed is not None:
+        rm.message_id = pressed.message_id
+        rq.edit(text, markup, screen=notify.screen_of(app.id))
+    else:
+        rq.owe(effects.card(rq.user.id, rm.id, text, markup, screen=notify.screen_of(app.id)))
+
+
+async def _materials(rq: Rq, app_id: int, kind: str) -> None:
+    """🖼 / 📎 on the card: the photos or the documents again, once per press, the card moved under them."""
+    app = await repo.get_application(rq.session, app_id)
+    if app is None or not await svc_review.may_view(rq.session, app, rq.user.id, rq.roles):
+        await _refuse(rq, "forged", rq.query.data if rq.query else None, app_id if app else None)
+        return
+    if not await notify.send_materials(rq, app, kind):
+        rq.toast(rq.t.plain("review.no_materials"))
 
 
 async def _full(rq: Rq, app_id: int) -> None:
@@ -381,7 +416,8 @@ async def on_more(rq: Rq) -> None:
 
 
 async def _pending_page(rq: Rq, page: int) -> None:
-    """One page of what awaits me, in the order of submission, each card with its buttons again."""
+    """One page of what awaits me as one message, the longest waiting first: a line and a button each;
+    a page's button edits the list, a line's button opens that card in its place."""
     t = rq.t
     if not rq.roles & {Role.DISTRICT, Role.CITY}:
         if Role.ADMIN in rq.roles:  # the office: every application of the season, nothing to decide
@@ -391,23 +427,15 @@ async def _pending_page(rq: Rq, page: int) -> None:
         return
     apps = await svc_review.waiting_for(rq.session, rq.user.id, rq.roles)
     if not apps:
-        rq.reply(t("review.pending_none"))
+        rq.edit(t("review.pending_none"))
         return
-    order = {s_.value: i for i, s_ in enumerate(Status)}
-    counts: dict[str, int] = {}
-    for a in sorted(apps, key=lambda a: order[a.status]):
-        counts[a.status] = counts.get(a.status, 0) + 1
     pg = page_of(apps, page, PAGE_SIZE)
-    page, pages, shown = pg.number, pg.count, pg.items
-    rq.reply(*views.pending_head(t, counts, page, pages))
-    unions = await repo.by_ids(rq.session, repo.Union, (a.union_id for a in shown if a.union_id))
-    for app in shown:
-        role = Role.DISTRICT if Status(app.status) in workflow.LEVEL1_WAITING else Role.CITY
-        data = await notify.card_data(rq.session, app)  # a card's bundle: a few reads, five cards a page
-        rq.reply(*views.card(t, notify.with_union(data, unions.get(app.union_id or 0), t.lang), role,
-                             rq.svc.settings.webapp_link(f"app/{app.id}")))
-    if pages > 1:
-        rq.reply(*views.pending_head(t, counts, page, pages))  # the pager again, below the cards
+    today, now = rq.svc.today(), rq.svc.clock.now()
+    lines = [views.Line(app.id, app.number or "", app.studio_name or svc_review.default_studio_name(app),
+                        Status(app.status), max((today - rq.svc.local(app.status_since or now).date()).days, 0),
+                        (app.answers or {}).get("applying_unit") or "")
+             for app in pg.items]
+    rq.edit(*views.pending_list(t, Page(lines, pg.number, pg.count, pg.first), len(apps)))
 
 
 @handler
@@ -422,6 +450,21 @@ async def on_page(rq: Rq) -> None:
         _stale(rq, None)
         return
     await _pending_page(rq, data.page)
+
+
+@handler
+async def on_open(rq: Rq) -> None:
+    """A line of /pending: the list becomes that application's card (the reviewer's one card moves here)."""
+    raw = rq.query.data if rq.query else None
+    data = cb.decode(raw)
+    app = await repo.get_application(rq.session, data.app) if isinstance(data, cb.PendingOpen) else None
+    if app is None or not await svc_review.may_view(rq.session, app, rq.user.id, rq.roles) \
+            or not rq.roles & {Role.DISTRICT, Role.CITY}:
+        await _refuse(rq, "forged", raw, app.id if app else None)
+        return
+    level = workflow.level_of(Status(app.status))
+    role = Role.DISTRICT if level == 1 and Role.DISTRICT in rq.roles or Role.CITY not in rq.roles else Role.CITY
+    await _show_card(rq, app, role)
 
 
 @handler
@@ -462,3 +505,4 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("pending", cmd_pending))
     app.add_handler(CallbackQueryHandler(on_more, pattern=cb.ReviewMore.pattern()))
     app.add_handler(CallbackQueryHandler(on_page, pattern=cb.PendingPage.pattern()))
+    app.add_handler(CallbackQueryHandler(on_open, pattern=cb.PendingOpen.pattern()))

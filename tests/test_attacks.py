@@ -248,7 +248,8 @@ async def test_reviewer_of_another_union_cannot_act_or_see(world):
     mark = await w.h.text(w.user(FOREIGN), "/pending")
     assert not any(buttons(p) for _, p in w.h.request.sent(FOREIGN, since=mark))
     for data in [*(Review(a, w.submitted).encode() for a in Action),
-                 ReviewAux(ReviewOp.FULL, w.submitted).encode(), cb.Status(w.submitted).encode()]:
+                 *(ReviewAux(op, w.submitted).encode() for op in (ReviewOp.FULL, ReviewOp.PHOTOS, ReviewOp.FILES)),
+                 cb.PendingOpen(w.submitted).encode(), cb.Status(w.submitted).encode()]:
         await assert_refused(w, FOREIGN, data)
 
 
@@ -453,8 +454,8 @@ def test_every_registered_prefix_is_covered():
     buttons must be added here)."""
     from conversations.exports import ExportZip
 
-    covered = {"rv", "rx", "rs", "rt", "rm", "pp", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns", "go",
-               "mine", "mf", "res", "ov", "mt"}
+    covered = {"rv", "rx", "rs", "rt", "rm", "pp", "po", "f", "st", "adm", "xz", "lang", "yr", "insp", "mute", "ns",
+               "go", "mine", "mf", "res", "ov", "mt"}
     assert set(cb.Codec.registry) <= covered, set(cb.Codec.registry) - covered
     assert ExportZip.prefix in covered
     assert all(f.key for f in form.STEPS)

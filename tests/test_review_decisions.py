@@ -13,6 +13,7 @@ from bot import digest
 from bot.callbacks import (
     Admin,
     AdminOp,
+    PendingOpen,
     PendingPage,
     Review,
     ReviewAux,
@@ -51,6 +52,13 @@ def datas(bot, chat_id: int, mark: int) -> list[str]:
     return [d for _, p in bot.request.sent(chat_id, since=mark) for _, d in buttons(p)]
 
 
+async def open_from_pending(bot, user_id: int, app_id: int) -> int:
+    """/pending, then the application's line: the mark before the card shows."""
+    mark = await bot.text(who(bot, user_id), "/pending")
+    listed = bot.request.sent(user_id, since=mark)[-1][1]
+    return await bot.press(who(bot, user_id), PendingOpen(app_id).encode(), message_id=int(listed["_message_id"]))
+
+
 def card_text(bot, chat_id: int, mark: int = 0) -> str:
     """The last message carrying review buttons (a card) since `mark`."""
     cards = [p["text"] for _, p in bot.request.sent(chat_id, since=mark)
@@ -85,7 +93,7 @@ async def test_long_answers_are_cut_with_a_more_button_that_shows_them_in_full(b
         row = await s.get(type(app), app.id)
         row.answers = {**row.answers, "achievements": long}
         await s.commit()
-    mark = await bot.text(who(bot, DISTRICT), "/pending")
+    mark = await open_from_pending(bot, DISTRICT, app.id)
     text = card_text(bot, DISTRICT, mark)
     assert long not in text and "…" in text
     more = ReviewMore(app.id, "achievements").encode()
@@ -101,7 +109,7 @@ async def test_card_after_inspection_shows_the_findings_and_the_preliminary_opin
     """R-W2: whoever decides after the presidents' meeting sees the inspection date and findings and the
     preliminary opinion on the card."""
     app = await city_ready(bot)
-    mark = await bot.text(who(bot, CITY), "/pending")
+    mark = await open_from_pending(bot, CITY, app.id)
     text = card_text(bot, CITY, mark)
     assert "2026-09-20" in text and "场地设备齐全" in text and "建议命名" in text
     assert Review(Action.APPROVE, app.id).encode() in datas(bot, CITY, mark)
@@ -162,7 +170,8 @@ async def test_cancel_keeps_the_decision_as_a_draft(bot):
     assert "大连港王建国智能码头劳模创新工作室" in bot.request.texts(CITY, since=mark)[-1]  # echoed
     await bot.text(city, "2026-12-18")
     mark = await bot.press(city, ReviewAux(ReviewOp.CANCEL, app.id).encode())
-    assert "草稿" in bot.request.texts(CITY, since=mark)[-1]
+    assert "草稿" in bot.request.alerts(since=mark)[-1]["text"]
+    assert "实地考察情况" in bot.request.texts(CITY, since=mark)[-1]  # the card again, in place
     assert (await load(bot)).status == "preliminary"
     mark = await press_action(bot, CITY, Action.APPROVE, app.id)
     screen = bot.request.texts(CITY, since=mark)[-1]
@@ -206,9 +215,9 @@ async def test_an_expired_decision_button_names_the_command(bot):
 # --------------------------------------------------------------------------- /pending
 
 
-async def test_pending_keeps_submission_order_after_the_city_acts_with_counts_and_pages(bot, monkeypatch):
-    """R-W1, R-W2: /pending lists in the order of submission even after the city scheduled the first
-    inspection, counts per status, and pages."""
+async def test_pending_lists_every_status_waiting_for_the_city_in_one_message_with_pages(bot, monkeypatch):
+    """R-W1, R-W2: /pending lists what waits for the city, whatever its status (forwarded, inspection
+    scheduled), in one message, and pages by editing it."""
     from conversations import review as conv
 
     first = await submitted(bot)
@@ -229,15 +238,15 @@ async def test_pending_keeps_submission_order_after_the_city_acts_with_counts_an
     await bot.text(who(bot, CITY), "2026-09-20")
     mark = await bot.text(who(bot, CITY), "/pending")
     texts = bot.request.texts(CITY, since=mark)
-    assert "已安排实地考察 1" in texts[0] and "2 份" in texts[0]
-    cards = [t for t in texts if first.number in t or second.number in t]
-    assert cards[0].find(first.number) >= 0 and second.number not in cards[0]
+    assert len(texts) == 1 and "2 份" in texts[0] and "已安排实地考察" in texts[0] and "待市总工会审核" in texts[0]
     monkeypatch.setattr(conv, "PAGE_SIZE", 1)
     mark = await bot.text(who(bot, CITY), "/pending")
     assert PendingPage(1).encode() in datas(bot, CITY, mark)
-    assert first.number in card_text(bot, CITY, mark)
+    shown = bot.request.texts(CITY, since=mark)[-1]
     mark = await bot.press(who(bot, CITY), PendingPage(1).encode())
-    assert second.number in card_text(bot, CITY, mark)
+    other = bot.request.texts(CITY, since=mark)[-1]
+    assert {first.number in shown, first.number in other} == {True, False}
+    assert {second.number in shown, second.number in other} == {True, False}
 
 
 # --------------------------------------------------------------------------- admins, invitations, menus
@@ -368,6 +377,6 @@ async def test_reviewer_digest_once_a_working_morning_with_a_button_into_pending
     assert bot.request.texts(CITY, since=mark) == []  # nothing waits for the city
     assert await digest.send_digests(bot.app) == []
     mark = await bot.press(who(bot, DISTRICT), PendingPage(0).encode())
-    assert any(isinstance(decode(d), Review) for d in datas(bot, DISTRICT, mark))
+    assert any(isinstance(decode(d), PendingOpen) for d in datas(bot, DISTRICT, mark))
     async with bot.db.session() as s:
         assert not (await s.scalars(select(AuditEvent).where(AuditEvent.action == "refused"))).all()

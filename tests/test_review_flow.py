@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.callbacks import Review, ReviewAux, ReviewOp, ReviewSection, WizardOp, decode
+from bot.callbacks import PendingOpen, Review, ReviewAux, ReviewOp, ReviewSection, WizardOp, decode
 from bot.domain.workflow import Action
 from storage.models import Application, AuditEvent, OpinionRecord, ReviewMessage, Studio
 from tests.apply_steps import fill_until_summary, tap_op
@@ -175,12 +175,12 @@ async def test_forged_replayed_and_foreign_presses_change_nothing(bot):
 
 
 async def test_pending_lists_oldest_first_with_buttons(bot):
-    """/pending shows what awaits the reviewer with the buttons again."""
+    """R-W1: /pending lists what awaits the reviewer, a button each into its card."""
     app = await submitted(bot)
     bot.clock.advance(timedelta(hours=1))
     mark = await bot.text(who(bot, DISTRICT), "/pending")
     sent = bot.request.sent(DISTRICT, since=mark)
-    assert any(decode(d) == Review(Action.L1_APPROVE, app.id) for _, p in sent for _, d in buttons(p))
+    assert any(decode(d) == PendingOpen(app.id) for _, p in sent for _, d in buttons(p))
 
 
 async def test_concurrent_decisions_change_the_application_once(bot):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import workflow
@@ -96,13 +96,15 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
     if t.reopens:  # what the applicant is asked to change: the next round's card shows the difference
         details["answers"] = dict(app.answers or {})
         details["files"] = dict(app.files or {})
+        details["attachments"] = [[a.id, a.field, a.sha256, a.original_name or ""]
+                                  for a in await repo.attachments(s, app.id)]
     repo.audit(s, now, action.value, application_id=app.id, actor_id=user_id, from_status=before.value,
                to_status=t.target.value, opinion=opinion, details=details)
     return t
 
 
 async def waiting_for(s: AsyncSession, user_id: int, roles: set[Role]) -> list[Application]:
-    """The applications waiting for `user_id`'s decision, in the order they were submitted."""
+    """The applications waiting for `user_id`'s decision, the longest waiting first."""
     conds: list[Any] = []
     if Role.DISTRICT in roles:
         unions = await repo.reviewer_unions(s, user_id)
@@ -113,7 +115,8 @@ async def waiting_for(s: AsyncSession, user_id: int, roles: set[Role]) -> list[A
         conds.append(Application.status.in_([x.value for x in workflow.LEVEL2_WAITING]))
     if not conds:
         return []
-    q = select(Application).where(or_(*conds)).order_by(Application.submitted_at, Application.id)
+    since = func.coalesce(Application.status_since, Application.submitted_at)
+    q = select(Application).where(or_(*conds)).order_by(since, Application.id)
     return list((await s.scalars(q)).all())
 
 

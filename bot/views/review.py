@@ -6,15 +6,17 @@
   sections and what changed since the return;
 - `step_prompt` and `decision_screen`: the prompts of a decision and the one screen that shows
   everything to be recorded before it is (opinion, name, date, sections);
-- `pending_head`: /pending's counts per status and its pages;
+- `pending_list`: /pending, one line and one button per application, and its pages;
 - `no_reviewer`: the admins' warning, naming the level and the union, with the invitation button;
 - `digest`: a reviewer's morning message;
-- `applicant_news`, `applicant_keyboard`, `decided_keyboard`: what the others see of a decision.
+- `applicant_news`, `applicant_keyboard`: what the applicant is told of a decision.
 """
 
 from __future__ import annotations
 
+import difflib
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,14 +32,14 @@ from bot.domain.render import display, member_line
 from bot.domain.values import date_examples
 from bot.domain.workflow import Action, Role, Status, Step
 from bot.i18n import Markup, Translator
-from bot.views.common import Page, clip, pager
+from bot.views.common import Page, clip, kb, pager
 from storage.models import Application as App
 from storage.models import Attachment, AuditEvent, OpinionRecord
 
 CLIP = 160  # characters of a long answer on the card; the rest behind "展开"
 CLIP_OPINION = 300
-CLIP_CHANGE = 60  # each side of a changed answer
-MAX_CHANGES = 10
+MAX_CHANGES = 30  # lines of what changed; the rest: in the full form
+LONG = 120  # a text longer than this changes by its sentences
 MEMBERS_SHOWN = form.PRINTED_MEMBER_ROWS
 LINES_SHOWN = 4
 RETURNS = frozenset(a.value for a in workflow.REOPENING)  # a new round of review follows each
@@ -53,7 +55,16 @@ class Round:
     remark: str | None = None
     asked_by: str | None = None  # the action that reopened the form (a return, a request for materials)
     reopened: list[str] = field(default_factory=list)
-    changes: list[tuple[str, str, str]] | None = None  # (field key, before, after); None: not known
+    changes: list[str] | None = None  # what changed since, a line each; None: not known
+
+
+@dataclass
+class Move:
+    """The application's latest move: what, by whom, when (local time, formatted)."""
+
+    action: str
+    who: str
+    when: str
 
 
 @dataclass
@@ -66,36 +77,125 @@ class CardData:
     opinions: Sequence[OpinionRecord] = ()
     trail: Sequence[AuditEvent] = ()
     attachments: Sequence[Attachment] = ()
+    last: Move | None = None
 
 
 def _value(f: FormField, answers: Mapping[str, Any], t: Translator) -> str:
     return display(f, answers.get(f.key), t)
 
 
-def round_of(t: Translator, app: App, trail: Sequence[AuditEvent]) -> Round:
-    """The round of review from the trail: 1 + the resubmissions; the last return's remark, sections and
-    the answers it left (kept with the return) against the answers now."""
+def round_of(t: Translator, app: App, trail: Sequence[AuditEvent], attachments: Sequence[Attachment] = ()) -> Round:
+    """The round of review from the trail: 1 + the resubmissions; the last reopening's remark, sections and
+    what changed since (the answers and files it left are kept with its event)."""
     n = sum(1 for e in trail if e.action in SUBMISSIONS)
     ret = next((e for e in reversed(trail) if e.action in RETURNS), None)
     if n < 2 or ret is None:
         return Round(max(n, 1))
     details = ret.details or {}
     before = details.get("answers")
-    changes: list[tuple[str, str, str]] | None = None
+    reopened = list(details.get("reopen") or [])
+    changes = None
     if isinstance(before, dict):
-        now = app.answers or {}
-        changes = []
+        kept = details.get("attachments")
+        files = [(str(r[1]), str(r[2]), str(r[3])) for r in kept] if isinstance(kept, list) else None
+        changes = diff(t, before, app.answers or {}, files, attachments, reopened)
+    return Round(n, ret.opinion, ret.action, reopened, changes)
+
+
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?")
+
+
+def _sentences(text: str) -> list[str]:
+    return [m.group(0).strip() for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+
+
+def diff(t: Translator, before: Mapping[str, Any], now: Mapping[str, Any],
+         files_before: Sequence[tuple[str, str, str]] | None, files_now: Sequence[Attachment],
+         reopened: Sequence[str] = ()) -> list[str]:
+    """What changed, one line each, in full: a field's old → new value (a long text: the sentences taken out
+    and put in), the members added, removed or changed by name with the fields that changed, the files
+    added, replaced or removed by name; a reopened section nothing changed in says so."""
+    out: list[str] = []
+    touched: set[str] = set()
+    for f in form.STEPS:
+        if f.kind in (Kind.PHOTOS, Kind.VIDEO):
+            continue
+        old, new = before.get(f.key), now.get(f.key)  # a document step may be answered in words
+        if (old or None) == (new or None):
+            continue
+        touched.add(f.section)
+        label = Markup(t(f.label_key))
+        if f.kind is Kind.MEMBERS:
+            out += _member_changes(t, label, old or [], new or [])
+        elif f.kind is Kind.LONGTEXT or len(_value(f, before, t)) > LONG:
+            gone, came = _sentence_diff(_value(f, before, t), _value(f, now, t))
+            out.append(t("review.card.change_text", label=label))
+            out += [t("review.card.sentence_out", text=x) for x in gone]
+            out += [t("review.card.sentence_in", text=x) for x in came]
+        else:
+            out.append(t("review.card.change", label=label, before=_value(f, before, t) or "—",
+                         after=_value(f, now, t) or "—"))
+    if files_before is not None:
         for f in form.STEPS:
-            if f.kind in form.FILE_KINDS and f.kind is not Kind.DOCUMENT:
-                continue
-            old, new = _value(f, before, t), _value(f, now, t)
-            if old != new:
-                changes.append((f.key, old, new))
-        files_before = details.get("files") or {}
-        for key, count in sorted((app.files or {}).items()):
-            if files_before.get(key, 0) != count and key not in {k for k, _, _ in changes}:
-                changes.append((key, str(files_before.get(key, 0)), str(count)))
-    return Round(n, ret.opinion, ret.action, list(details.get("reopen") or []), changes)
+            if f.kind in form.FILE_KINDS:
+                lines = _file_changes(t, f, [x for x in files_before if x[0] == f.key],
+                                      [a for a in files_now if a.field == f.key])
+                if lines:
+                    touched.add(f.section)
+                    out += lines
+    if out:
+        out += [t("review.card.section_unchanged", section=t(f"section.{x}")) for x in reopened if x not in touched]
+    return out
+
+
+def _sentence_diff(old: str, new: str) -> tuple[list[str], list[str]]:
+    a, b = _sentences(old), _sentences(new)
+    gone: list[str] = []
+    came: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            gone += a[i1:i2]
+        if op in ("replace", "insert"):
+            came += b[j1:j2]
+    return gone, came
+
+
+def _member_changes(t: Translator, label: Markup, old: Sequence[Mapping[str, Any]],
+                    new: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Members by name: added (in full), removed, and changed with each field's old → new."""
+    name = form.MEMBER_FIELDS[0].key
+    before = {str(r[name] or ""): r for r in map(form.member_row, old)}
+    after = {str(r[name] or ""): (r, raw) for r, raw in zip(map(form.member_row, new), new, strict=True)}
+    out = [t("review.card.member_added", label=label, member=member_line(raw, t)) for k, (_, raw) in after.items()
+           if k not in before]
+    out += [t("review.card.member_removed", label=label, name=k) for k in before if k not in after]
+    for k, (r, _) in after.items():
+        if k in before:
+            was = before[k]
+            fields = [t.plain("review.card.member_field", field=t.plain(f.label_key),
+                              before=display(f, was.get(f.key), t) or "—", after=display(f, r.get(f.key), t) or "—")
+                      for f in form.MEMBER_FIELDS[1:] if was.get(f.key) != r.get(f.key)]
+            if fields:
+                out.append(t("review.card.member_changed", label=label, name=k, fields="；".join(fields)))
+    return out
+
+
+def _file_changes(t: Translator, f: FormField, old: Sequence[tuple[str, str, str]],
+                  new: Sequence[Attachment]) -> list[str]:
+    """A file field's files by name: replaced (one out, one in), added, removed; photos by number."""
+    label = Markup(t(f.label_key))
+    gone = [name or t.plain("review.card.unnamed") for _, sha, name in old if sha not in {a.sha256 for a in new}]
+    came = [a.original_name or t.plain("review.card.unnamed") for a in new
+            if a.sha256 not in {sha for _, sha, _ in old}]
+    if f.kind is not Kind.DOCUMENT:
+        if not gone and not came:
+            return []
+        return [t("review.card.photos_changed", label=label, before=len(old), after=len(new), out=len(gone),
+                  came=len(came))]
+    out = [t("review.card.file_replaced", label=label, before=a, after=b) for a, b in zip(gone, came, strict=False)]
+    out += [t("review.card.file_added", label=label, name=x) for x in came[len(gone):]]
+    out += [t("review.card.file_removed", label=label, name=x) for x in gone[len(came):]]
+    return out
 
 
 def _inspection(trail: Sequence[AuditEvent]) -> tuple[str | None, str | None, str | None]:
@@ -116,15 +216,14 @@ def _inspection(trail: Sequence[AuditEvent]) -> tuple[str | None, str | None, st
 def _field_line(t: Translator, f: FormField, d: CardData, more: list[str]) -> str | None:
     a = d.app.answers or {}
     label = f"<b>{t(f.label_key)}</b>"
-    if f.kind in (Kind.PHOTOS, Kind.VIDEO):
-        n = sum(1 for x in d.attachments if x.field == f.key)
-        if not n:
+    mine = [x for x in d.attachments if x.field == f.key]
+    if f.kind is Kind.DOCUMENT and mine:  # named here; the files themselves behind 📎
+        names = [x.original_name or t.plain("review.card.unnamed") for x in mine]
+        return f"{label}：" + t("review.card.files", names=t.join(names))
+    if f.kind in (Kind.PHOTOS, Kind.VIDEO):  # counted here; the files themselves behind 🖼 / 📎
+        if not mine:
             return None if not f.required else f"{label}：{t('review.card.none')}"
-        return f"{label}：" + t("review.card.photos" if f.kind is Kind.PHOTOS else "review.card.videos", n=n)
-    if f.kind is Kind.DOCUMENT:
-        names = [x.original_name or t.plain("review.card.unnamed") for x in d.attachments if x.field == f.key]
-        if names:
-            return f"{label}：" + t("review.card.files", names=t.join(names))
+        return f"{label}：" + t("review.card.photos" if f.kind is Kind.PHOTOS else "review.card.videos", n=len(mine))
     if f.kind is Kind.MEMBERS:
         rows = a.get(f.key) or []
         lines = [f"{label}（{len(rows)}）："] + [f"• {html.escape(member_line(r, t))}" for r in rows[:MEMBERS_SHOWN]]
@@ -151,7 +250,9 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
     app = d.app
     lines = [t("review.card_title", number=app.number or "", union=d.union,
                status=t(workflow.status_key(Status(app.status))))]
-    rnd = round_of(t, app, d.trail)
+    if d.last is not None and d.last.action not in SUBMISSIONS:
+        lines.append(t("review.card.last", action=t(_label(d.last.action)), who=d.last.who, when=d.last.when))
+    rnd = round_of(t, app, d.trail, d.attachments)
     if rnd.n > 1:
         lines.append(t("review.card.round", n=rnd.n))
         if rnd.remark and rnd.asked_by:
@@ -179,29 +280,40 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
         lines.append(t("review.card.findings", text=clip(findings, CLIP_OPINION)))
     if preliminary:
         lines.append(t("review.card.preliminary", text=clip(preliminary, CLIP_OPINION)))
+    return "\n".join(lines), card_keyboard(t, d, role, more, web)
+
+
+def card_keyboard(t: Translator, d: CardData, role: Role, more: Sequence[str] = (),
+                  web: str | None = None) -> InlineKeyboardMarkup:
+    """The card's buttons, the one place they are made: the actions the workflow allows `role` now, the long
+    answers to expand, the photos and documents on request, the full form, the Mini App page (`web`)."""
+    app = d.app
     actions = workflow.actions_for(Status(app.status), role, first_year=d.first_year)
     rows = [[Btn(t.plain(_label(a)), callback_data=cb.Review(a, app.id).encode())] for a in actions]
     expand = [Btn(t.plain("review.button.more", label=t.plain(form.BY_KEY[k].label_key)),
                   callback_data=cb.ReviewMore(app.id, k).encode()) for k in more]
     rows += [expand[i : i + 2] for i in range(0, len(expand), 2)]
-    rows.append([Btn(t.plain("review.button.full"), callback_data=cb.ReviewAux(cb.ReviewOp.FULL, app.id).encode())])
+    files = [Btn(t.plain(f"review.button.{kind}"), callback_data=_aux(op, app.id))
+             for kind, op in (("photos", cb.ReviewOp.PHOTOS), ("files", cb.ReviewOp.FILES))
+             if any(materials(d.attachments, kind))]
+    rows.append([*files, Btn(t.plain("review.button.full"), callback_data=_aux(cb.ReviewOp.FULL, app.id))])
     if web:
         rows.append([Btn(t.plain("web.button.open"), web_app=WebAppInfo(web))])
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup(rows)
 
 
-def change_lines(t: Translator, changes: Sequence[tuple[str, str, str]]) -> str:
+def materials(attachments: Sequence[Attachment], kind: str) -> list[Attachment]:
+    """The photos of the photo field (sent as an album), or every other file (one by one)."""
+    photos = [a for a in attachments if a.kind == "photo" and a.field == "photos"]
+    return photos if kind == "photos" else [a for a in attachments if a not in photos]
+
+
+def change_lines(t: Translator, changes: Sequence[str]) -> str:
     if not changes:
         return t("review.card.no_changes")
-    out = [t("review.card.changes", n=len(changes))]
-    for key, old, new in changes[:MAX_CHANGES]:
-        f = form.BY_KEY.get(key)
-        label = t(f.label_key) if f else key
-        out.append(t("review.card.change", label=Markup(label), before=clip(old.replace("\n", " ") or "—", CLIP_CHANGE),
-                     after=clip(new.replace("\n", " ") or "—", CLIP_CHANGE)))
-    if len(changes) > MAX_CHANGES:
-        out.append(t("review.card.more_changes", n=len(changes) - MAX_CHANGES))
-    return "\n".join(out)
+    shown = list(changes[:MAX_CHANGES])
+    more = len(changes) - len(shown)
+    return "\n".join([t("review.card.changes"), *shown] + ([t("review.card.more_changes", n=more)] if more else []))
 
 
 def full_answer(t: Translator, app: App, key: str) -> str:
@@ -299,16 +411,33 @@ def decision_screen(t: Translator, app: App, action: Action, draft: Mapping[str,
 # --------------------------------------------------------------------------- /pending
 
 
-def pending_head(t: Translator, counts: Mapping[str, int], page: int, pages: int) -> tuple[str, Any]:
-    """The count per status, the page, and the buttons to the other pages."""
-    total = sum(counts.values())
-    parts = [t("review.pending_count", n=total)]
-    parts.append(t.join([t("review.pending_status", status=t(workflow.status_key(Status(s))), n=n)
-                         for s, n in counts.items()]))
+@dataclass
+class Line:
+    """One application of the /pending list."""
+
+    app_id: int
+    number: str
+    studio: str
+    status: Status
+    days: int  # waiting in this status
+    unit: str
+
+
+def pending_list(t: Translator, lines: Page[Line], total: int) -> tuple[str, InlineKeyboardMarkup]:
+    """/pending: one line per application, the longest waiting first, a button each that opens its card
+    in place of the list, and the pager."""
+    page, pages = lines.number, lines.count
+    out = [t("review.pending_count", n=total)]
     if pages > 1:
-        parts.append(t("review.pending_page", page=page + 1, pages=pages))
-    row = pager(t, Page([], page, pages, 0), lambda n: cb.PendingPage(n).encode())
-    return "\n".join(parts), InlineKeyboardMarkup([row]) if row else None
+        out.append(t("review.pending_page", page=page + 1, pages=pages))
+    rows = []
+    for i, x in enumerate(lines.items, start=lines.first):
+        out.append(t("review.pending_line", i=i, number=x.number, unit=clip(x.unit, 20), studio=clip(x.studio, 24),
+                     status=t(workflow.status_key(x.status)), days=x.days))
+        rows.append([Btn(t.plain("review.button.open", i=i, number=x.number, studio=clip(x.studio, 24)),
+                         callback_data=cb.PendingOpen(x.app_id).encode())])
+    rows.append(pager(t, lines, lambda n: cb.PendingPage(n).encode()))
+    return "\n".join(out), kb(rows)
 
 
 # --------------------------------------------------------------------------- admins, digest
@@ -380,11 +509,6 @@ def applicant_news(t: Translator, app: App, action: str, opinion: str | None) ->
             parts.append(t("news.reopened", sections=t.join([t(f"section.{x}") for x in app.reopened])))
         parts.append(t("news.resubmit"))
     return "\n\n".join(parts)
-
-
-def decided_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup:
-    """A decided card keeps one button: the full form, as it stands."""
-    return InlineKeyboardMarkup([[Btn(t.plain("review.button.full"), callback_data=_aux(cb.ReviewOp.FULL, app.id))]])
 
 
 def applicant_keyboard(t: Translator, app: App) -> InlineKeyboardMarkup | None:

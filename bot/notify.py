@@ -248,9 +248,9 @@ async def reviewer_blocked(svc: Services, review_id: int) -> list[effects.Owed]:
     async with svc.db.session() as s:
         rm = await s.get(ReviewMessage, review_id)
         app = await s.get(Application, rm.application_id) if rm is not None else None
-        if rm is None or app is None or app.status != rm.status:
-            return []
-        level = workflow.level_of(Status(app.status))
+        level = workflow.level_of(Status(app.status)) if app is not None else 0
+        if rm is None or app is None or not level or role_of(rm) is not _role(level):
+            return []  # the application has moved on from that reviewer's level
         if await reachable_reviewers(s, app, level):
             return []
         return await _warnings(s, svc, app, level)

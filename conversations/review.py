@@ -238,8 +238,8 @@ async def on_text(rq: Rq) -> str | int:
             rq.reply(rq.t("review.bad_name", max=100))
             return OPINION
         pending["name"] = text
-    else:
-        rq.reply(rq.t("review.use_buttons"))
+    else:  # the screen again, under the text, with the buttons that are wanted here
+        await _prompt(rq, app, pending, note=rq.t("review.use_buttons"))
         return OPINION
     return await _advance(rq, app, pending, first_year)
 

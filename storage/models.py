@@ -269,8 +269,9 @@ class AuditEvent(Base):
 
 
 class ReviewMessage(Base):
-    """A reviewer's card of one round of review: the transition (`event_id`) that put the application in
-    front of them. Its buttons are edited away (`closed_at`) when someone decides."""
+    """A reviewer's one card of an application: the message it lives in now (`message_id`, it moves to the
+    newest screen), the round that last brought it (`event_id`), the status it first came for (`status`: the
+    reviewer's level)."""
 
     __tablename__ = "review_messages"
     __table_args__ = (UniqueConstraint("event_id", "chat_id", name="uq_review_messages_round"),)

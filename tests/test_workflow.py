@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import shutil
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -159,7 +164,9 @@ async def test_every_reviewer_row_works_from_the_card_to_the_applicants_news(bot
 
     app = await submitted(bot)
     t = bot.app.bot_data["services"].i18n.get("zh")
-    rows = [r for r in workflow.TABLE if r.role is not Role.APPLICANT and not r.batch]  # batch: test_meeting
+    only = os.environ.get("WALK_ONLY")  # the recipe's check below walks its new row alone
+    rows = [r for r in workflow.TABLE if r.role is not Role.APPLICANT and not r.batch  # batch: test_meeting
+            and only in (None, r.action.value)]
     for row in rows:
         if row.action is Action.INSPECT:  # the findings are recorded on or after the inspection's day
             bot.clock.advance(timedelta(days=120))
@@ -182,3 +189,51 @@ async def test_every_reviewer_row_works_from_the_card_to_the_applicants_news(bot
         assert news and not RAW_KEY.search(news[-1]["text"]), (row.action, news[-1:])
         edit = Wiz(app.id, WizardOp.RESUME).encode() in [d for _, d in buttons(news[-1])]
         assert edit is row.reopens, row.action
+
+
+PROBE_ROW = """    Transition(Action.PROBE, frozenset({S.INSPECTED}), S.INSPECTED, Role.CITY, Opinion.REQUIRED,
+               steps=_O, confirm=True),
+)
+"""
+PROBE_LINES = {
+    "zh": '[action]\nprobe = "补充核查"\n[news]\nprobe = "市总工会对申报 {number} 进行了补充核查。"\n'
+          '[review]\nask_probe = "申报 {number}：{action}。\\n请输入核查情况："\n',
+    "en": '[action]\nprobe = "extra check"\n[news]\nprobe = "The city federation checked application {number} again."\n'
+          '[review]\nask_probe = "Application {number}: {action}.\\nType what the check found:"\n',
+}
+
+
+def _pytest(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "-o", "timeout=600", *args], cwd=root, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, **env})
+
+
+@pytest.mark.timeout(900)
+def test_a_review_action_added_by_the_recipe_is_taken_up_or_its_missing_lines_named(tmp_path):
+    """R-W1, R-W2: the README's recipe on a copy of the code: a throwaway action declared in the table alone
+    fails the locale test naming each missing line; with its lines, the card offers it, it prompts in its own
+    words and the applicant is told (the walk over the table), and the attack suite tries it for every role."""
+    root = Path(__file__).resolve().parent.parent
+    for part in ("bot", "conversations", "storage", "locales", "tests"):
+        shutil.copytree(root / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "alembic.ini"):
+        if (root / name).exists():
+            shutil.copy(root / name, tmp_path / name)
+    declared = tmp_path / "bot" / "domain" / "workflow.py"
+    text = declared.read_text()
+    text = text.replace('    SUPPLEMENT = "supplement"', '    SUPPLEMENT = "supplement"\n    PROBE = "probe"', 1)
+    head, tail = text.split("\n)\n\n\ndef waits_for", 1)
+    declared.write_text(head + "\n" + PROBE_ROW + "\n\ndef waits_for" + tail)
+
+    bare = _pytest(tmp_path, "tests/test_locales.py", "-k", "referenced_key_exists")
+    assert bare.returncode != 0, bare.stdout[-2000:]
+    for key in ("action.probe", "news.probe", "review.ask_probe"):
+        assert key in bare.stdout, (key, bare.stdout[-2000:])
+
+    for lang, lines in PROBE_LINES.items():
+        (tmp_path / "locales" / lang / "probe.toml").write_text(lines)
+    done = _pytest(tmp_path, "tests/test_locales.py", "tests/test_workflow.py", "tests/test_attacks.py", "-k",
+                   "referenced_key_exists or reviewer_row or (every_review_action and sqlite)", WALK_ONLY="probe")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "4 passed" in done.stdout, done.stdout[-1000:]

@@ -173,7 +173,7 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None,
             rq.owe(*_send_materials(t, app, person.id, "photos", photos))
         rq.owe(*_send_materials(t, app, person.id, "files", [a for a in views.materials(atts, "files") if a in new]))
         text, markup = await render_card(rq, app, role, person, data)
-        rq.owe(effects.card(person.id, rm.id, text, markup, screen=screen_of(app.id)))
+        rq.owe(effects.card(person.id, rm.id, text, markup))
     return len(people)
 
 

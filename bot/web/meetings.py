@@ -10,7 +10,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 
 from bot import notify
-from bot.domain.values import parse_date_or_none
+from bot.domain.values import date_examples, parse_date_or_none
 from bot.domain.workflow import NotAllowed
 from bot.runtime import BotContext, Rq, run_as
 from bot.services import meeting
@@ -49,9 +49,9 @@ async def record(ctx: Ctx) -> Response:
         names = {int(k): str(v) for k, v in dict(body.get("names") or {}).items() if str(v).strip()}
     except (ValueError, TypeError, KeyError, AttributeError):
         raise Refused(400, "workflow.denied.forged") from None
-    held_on = parse_date_or_none(str(body.get("held_on") or ""))
+    held_on = parse_date_or_none(str(body.get("held_on") or ""), today=ctx.svc.today())
     if held_on is None:
-        raise Refused(400, "review.bad_date")
+        raise Refused(400, "review.bad_date", **date_examples(ctx.svc.today(), future=False))
     if any(o not in OUTCOMES for o in outcomes.values()):
         raise Refused(400, "workflow.denied.forged")
     async with ctx.svc.db.session() as s:

@@ -25,7 +25,7 @@ from bot import notify
 from bot.domain import form, workflow
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_cells
-from bot.domain.values import parse_date_or_none
+from bot.domain.values import date_examples, parse_date_or_none
 from bot.domain.workflow import Action, Box, NotAllowed, Role, Status, Step
 from bot.exports.data import Bundle, load_bundle
 from bot.exports.docx_form import SHAPES
@@ -453,7 +453,7 @@ async def decide(ctx: Ctx) -> Response:
         season = await repo.ensure_season(rq.session, app.season_year)
         d, problem = _decision(body)
         if problem is not None:
-            result["refused"] = Refused(400, problem, max=OPINION_MAX)
+            result["refused"] = Refused(400, problem, max=OPINION_MAX, **date_examples(rq.svc.today()))
             return
         try:
             await svc_review.decide(rq.session, app, rq.user.id, rq.roles, action, d, rq.svc.clock.now(),

@@ -1503,45 +1503,12 @@ class FakeTelegramServer:
         if not isinstance(markup, dict):
             raise _bad("can't parse reply keyboard markup JSON object")
         if "inline_keyboard" in markup:
-            rows = markup["inline_keyboard"]
-            if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad(
-                    "can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays"
-                )
-            count = 0
-            for row in rows:
-                for b in row:
-                    count += 1
-                    if not isinstance(b, dict) or not isinstance(b.get("text"), str):
-                        raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
-                    if not b["text"]:
-                        raise _bad("BUTTON_TEXT_INVALID")
-                    kinds = [k for k in _INLINE_BUTTON_KINDS if k in b]
-                    if len(kinds) != 1:
-                        raise _bad(
-                            "can't parse inline keyboard button: "
-                            "Text buttons are unallowed in the inline keyboard"
-                        )
-                    if "callback_data" in b:
-                        data = b["callback_data"]
-                        if not isinstance(data, str) or not 1 <= len(data.encode()) <= 64:
-                            raise _bad("BUTTON_DATA_INVALID")
-                    if "url" in b and not re.match(r"(https?|tg)://", str(b["url"])):
-                        raise _bad("BUTTON_URL_INVALID")
-            if count > 100:
-                raise _bad("reply markup is too long")
+            _check_inline_keyboard(markup["inline_keyboard"])
             return markup
         if inline_only:
             raise _bad("inline keyboard expected")
         if "keyboard" in markup:
-            rows = markup["keyboard"]
-            if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad("can't parse reply keyboard markup JSON object")
-            for row in rows:
-                for b in row:
-                    text = b if isinstance(b, str) else (b.get("text") if isinstance(b, dict) else None)
-                    if not isinstance(text, str) or not text:
-                        raise _bad('can\'t parse keyboard button: Field "text" must be of type String')
+            _check_reply_keyboard(markup["keyboard"])
             return markup
         if markup.get("remove_keyboard") is True or markup.get("force_reply") is True:
             return markup
@@ -2134,3 +2101,39 @@ class FakeTelegramServer:
                     )  # fmt: skip
                 )
             return out
+
+
+def _check_inline_keyboard(rows: Any) -> None:
+    """Refuse an inline keyboard as Telegram does."""
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise _bad("can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays")
+    buttons = [b for row in rows for b in row]
+    for b in buttons:
+        _check_inline_button(b)
+    if len(buttons) > 100:
+        raise _bad("reply markup is too long")
+
+
+def _check_inline_button(b: Any) -> None:
+    if not isinstance(b, dict) or not isinstance(b.get("text"), str):
+        raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
+    if not b["text"]:
+        raise _bad("BUTTON_TEXT_INVALID")
+    if len([k for k in _INLINE_BUTTON_KINDS if k in b]) != 1:
+        raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+    if "callback_data" in b:
+        data = b["callback_data"]
+        if not isinstance(data, str) or not 1 <= len(data.encode()) <= 64:
+            raise _bad("BUTTON_DATA_INVALID")
+    if "url" in b and not re.match(r"(https?|tg)://", str(b["url"])):
+        raise _bad("BUTTON_URL_INVALID")
+
+
+def _check_reply_keyboard(rows: Any) -> None:
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise _bad("can't parse reply keyboard markup JSON object")
+    for row in rows:
+        for b in row:
+            text = b if isinstance(b, str) else (b.get("text") if isinstance(b, dict) else None)
+            if not isinstance(text, str) or not text:
+                raise _bad('can\'t parse keyboard button: Field "text" must be of type String')

@@ -221,44 +221,43 @@ def scan() -> Scan:
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         out.assigns.setdefault(target.id, node.value)
-            if not isinstance(node, ast.Call):
-                continue
-            where = f"{rel}:{node.lineno}"
-            name = _callee(node)
-            first = node.args[0] if node.args else None
-            found: tuple[list[str], list[str]] = ([], [])
-            if name in TRANSLATE_CALLS or name in KEY_EXCEPTIONS:
-                found = _strings(first)
-            elif name in CODE_EXCEPTIONS:
-                lits, pres = _strings(first)
-                pre = CODE_EXCEPTIONS[name]
-                found = ([pre + x for x in lits], [pre + x for x in pres])
-            for key in found[0]:
-                out.add(key, where)
-            for prefix in found[1]:
-                out.prefixes.setdefault(prefix, []).append(where)
-            for kw in node.keywords:
-                if kw.arg == "key":
-                    lits, pres = _strings(kw.value)
-                    for key in lits:
-                        if _KEY_SHAPE.match(key):
-                            out.add(key, where)
-                    for prefix in pres:
-                        out.prefixes.setdefault(prefix, []).append(where)
-            # a wizard button without an explicit label or key: wizard.button.<op> (`button(d, Op.X)`)
-            if (
-                name == "button"
-                and len(node.args) >= 2
-                and isinstance(node.args[1], ast.Attribute)
-                and not {"label", "key"} & {kw.arg for kw in node.keywords}
-            ):
-                out.add(f"wizard.button.{node.args[1].attr.lower()}", where)
-            if name in ALERT_CALLS and first is not None and _is_translation(first):
-                assert isinstance(first, ast.Call)
-                lits, pres = _strings(first.args[0])
-                out.alert_keys.update(lits)
-                out.alert_prefixes.update(pres)
+            if isinstance(node, ast.Call):
+                _scan_call(out, node, f"{rel}:{node.lineno}")
     return out
+
+
+def _scan_call(out: Scan, node: ast.Call, where: str) -> None:
+    """The keys one call asks for: its first argument, its `key=`, a wizard button's op, an alert's text."""
+    name = _callee(node)
+    first = node.args[0] if node.args else None
+    found: tuple[list[str], list[str]] = ([], [])
+    if name in TRANSLATE_CALLS or name in KEY_EXCEPTIONS:
+        found = _strings(first)
+    elif name in CODE_EXCEPTIONS:
+        lits, pres = _strings(first)
+        pre = CODE_EXCEPTIONS[name]
+        found = ([pre + x for x in lits], [pre + x for x in pres])
+    for kw in node.keywords:
+        if kw.arg == "key":
+            lits, pres = _strings(kw.value)
+            found = (found[0] + [k for k in lits if _KEY_SHAPE.match(k)], found[1] + pres)
+    for key in found[0]:
+        out.add(key, where)
+    for prefix in found[1]:
+        out.prefixes.setdefault(prefix, []).append(where)
+    # a wizard button without an explicit label or key: wizard.button.<op> (`button(d, Op.X)`)
+    if (
+        name == "button"
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Attribute)
+        and not {"label", "key"} & {kw.arg for kw in node.keywords}
+    ):
+        out.add(f"wizard.button.{node.args[1].attr.lower()}", where)
+    if name in ALERT_CALLS and first is not None and _is_translation(first):
+        assert isinstance(first, ast.Call)
+        lits, pres = _strings(first.args[0])
+        out.alert_keys.update(lits)
+        out.alert_prefixes.update(pres)
 
 
 def _function_strings(fn: str, *, returns_only: bool = False) -> list[str]:
@@ -277,9 +276,15 @@ def _function_strings(fn: str, *, returns_only: bool = False) -> list[str]:
 
 def generated_keys() -> dict[str, str]:
     """Keys the code builds from declarations (key → what needs it)."""
-    from bot.commands import COMMANDS
+    out = _declared_keys()
+    out.update(_handler_keys())
+    return out
+
+
+def _declared_keys() -> dict[str, str]:
+    """Keys of the form's fields, choices and sections, and of the workflow's statuses and actions."""
     from bot.domain import form, workflow
-    from bot.domain.workflow import Role, Status
+    from bot.domain.workflow import Status
 
     out: dict[str, str] = {}
     for f in (*form.STEPS, *form.MEMBER_FIELDS):
@@ -298,6 +303,15 @@ def generated_keys() -> dict[str, str]:
     for tr in workflow.TABLE:  # the action's name, the applicant's news, its prompt, the status it leads to
         for key in tr.keys():
             out.setdefault(key, f"workflow.TABLE {tr.action.value}")
+    return out
+
+
+def _handler_keys() -> dict[str, str]:
+    """Keys the handlers build: answers, commands, kinds of message, what a step wants, roles."""
+    from bot.commands import COMMANDS
+    from bot.domain.workflow import Role
+
+    out: dict[str, str] = {}
     out["common.yes"] = out["common.no"] = "yes/no answers"
     for command in COMMANDS:
         out[f"command.{command}"] = "bot.commands.COMMANDS"

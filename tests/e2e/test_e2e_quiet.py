@@ -40,7 +40,7 @@ async def walk(api, u) -> Tally:  # noqa: ANN001
     async def counted(into: list[list[str]], action: Callable[[], Awaitable[object]]) -> None:
         since = api.mark()
         await action()
-        await api.wait_reply(u, since=since, timeout=15)
+        await api.wait_reply(u, since=since, timeout=15, settle=0.6)  # all of it, even on a busy machine
         into.append([c.method for c in api.calls[since:] if c.method.startswith(TO_CHAT)])
         tally.failed += [f"{c.method} {c.status}" for c in api.failed_calls(since)]
 

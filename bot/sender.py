@@ -141,6 +141,7 @@ class Sender:
         # a flow's newest message per chat: its id and whether it still has buttons
         self.screens: dict[tuple[int, str], tuple[int, bool] | None] = {}
         self.shown: dict[tuple[int, str], int] = {}  # the effect of a flow's screen delivered last
+        self.looks: dict[tuple[int, int], tuple[str, Any]] = {}  # a screen message's text and buttons, as sent
         self.waiting = 0  # batches held back until an actor's own answer is out (`push_after`)
         self.stopping = False
 
@@ -336,12 +337,16 @@ class Sender:
             if before is not None and before[1] and item.kind in ("message", "card"):  # the next one comes below it
                 await self._strip(bot, chat, before[0], p.get("retire"))
                 self.screens[(chat, screen)] = (before[0], False)
+                self.looks.pop((chat, before[0]), None)
                 before = None
             shown = await self._send_or_edit(bot, item)
             self.screens[(chat, screen)] = (shown, bool(p.get("keyboard")))
             self.shown[(chat, screen)] = item.id
-            if before is not None and before[0] != shown and before[1]:
-                await self._strip(bot, chat, before[0], p.get("retire"))
+            self.looks[(chat, shown)] = (p["text"], p.get("keyboard"))
+            if before is not None and before[0] != shown:
+                self.looks.pop((chat, before[0]), None)
+                if before[1]:
+                    await self._strip(bot, chat, before[0], p.get("retire"))
             return shown
         if kind in ("message", "edit", "card"):
             return await self._send_or_edit(bot, item)
@@ -384,9 +389,12 @@ class Sender:
         raise Failed(f"unknown kind {kind}")
 
     async def _send_or_edit(self, bot: Bot, item: Item) -> int:
-        """The message's id: the pressed one edited, or a new one (also when it cannot be edited)."""
+        """The message's id: the pressed one edited (unless it shows that already), or a new one (also when
+        it cannot be edited)."""
         p, chat = item.payload, item.chat_id
         if item.kind == "edit":
+            if self.looks.get((chat, int(p["message_id"]))) == (p["text"], p.get("keyboard")):
+                return int(p["message_id"])  # already shows exactly this: an edit would change nothing
             try:
                 await bot.edit_message_text(p["text"], chat_id=chat, message_id=p["message_id"],
                                             parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,

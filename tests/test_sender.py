@@ -165,3 +165,16 @@ async def test_buttons_are_removed_only_from_a_message_that_has_some(h):
     stripped = calls(h, "editMessageReplyMarkup", mark)
     sent = calls(h, "sendMessage", mark)
     assert [p["message_id"] for p in stripped] == [sent[1]["_message_id"]]
+
+
+async def test_an_edit_to_what_the_message_shows_already_is_not_sent(h):
+    """R-F1: a press that renders the same screen again (the same text and buttons) makes no Bot API call
+    (Telegram would answer "message is not modified")."""
+    await deliver(h, await owed(h, ("u1", [effects.message(CHAT, "第 5 步", KEYS, stale_ok=True, screen="w")])))
+    shown = calls(h, "sendMessage")[-1]["_message_id"]
+    mark = len(h.request.calls)
+    again = effects.edit(CHAT, shown, "第 5 步", KEYS, screen="w")
+    changed = effects.edit(CHAT, shown, "第 6 步", KEYS, screen="w")
+    await deliver(h, await owed(h, ("u2", [again]), ("u3", [changed])))
+    assert [p["text"] for p in calls(h, "editMessageText", mark)] == ["第 6 步"]
+    assert await results(h) == ["ok"] * 3

@@ -252,16 +252,7 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
                status=t(workflow.status_key(Status(app.status))))]
     if d.last is not None and d.last.action not in SUBMISSIONS:
         lines.append(t("review.card.last", action=t(_label(d.last.action)), who=d.last.who, when=d.last.when))
-    rnd = round_of(t, app, d.trail, d.attachments)
-    if rnd.n > 1:
-        lines.append(t("review.card.round", n=rnd.n))
-        if rnd.remark and rnd.asked_by:
-            lines.append(t("review.card.return_remark", action=t(_label(rnd.asked_by)),
-                           text=clip(rnd.remark, CLIP_OPINION)))
-        lines.append(t("review.card.reopened", sections=t.join([t(f"section.{x}") for x in rnd.reopened])
-                       if rnd.reopened else t("review.whole_form")))
-        if rnd.changes is not None:
-            lines.append(change_lines(t, rnd.changes))
+    lines += _round_lines(t, d)
     lines.append("")
     more: list[str] = []
     for f in form.STEPS:
@@ -272,15 +263,36 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
     for op in d.opinions:  # the reviewers' boxes; a return's remark belongs to its round, above
         if op.box not in (workflow.Box.UNIT.value, workflow.Box.UNION.value) and op.action not in RETURNS:
             lines.append(t("review.opinion_line", box=t(f"box.{op.box}"), text=clip(op.text, CLIP_OPINION)))
+    lines += _inspection_lines(t, d)
+    return "\n".join(lines), card_keyboard(t, d, role, more, web)
+
+
+def _round_lines(t: Translator, d: CardData) -> list[str]:
+    """From the second round on: the round, what was asked and reopened, and what changed."""
+    rnd = round_of(t, d.app, d.trail, d.attachments)
+    if rnd.n <= 1:
+        return []
+    lines = [t("review.card.round", n=rnd.n)]
+    if rnd.remark and rnd.asked_by:
+        lines.append(t("review.card.return_remark", action=t(_label(rnd.asked_by)),
+                       text=clip(rnd.remark, CLIP_OPINION)))
+    lines.append(t("review.card.reopened", sections=t.join([t(f"section.{x}") for x in rnd.reopened])
+                   if rnd.reopened else t("review.whole_form")))
+    if rnd.changes is not None:
+        lines.append(change_lines(t, rnd.changes))
+    return lines
+
+
+def _inspection_lines(t: Translator, d: CardData) -> list[str]:
+    """The inspection's day, findings and the preliminary opinion, where recorded."""
     on, findings, preliminary = _inspection(d.trail)
-    on = on or (app.inspection_on.isoformat() if app.inspection_on else None)
-    if on:
-        lines.append(t("review.inspection_on", date=on))
+    on = on or (d.app.inspection_on.isoformat() if d.app.inspection_on else None)
+    lines = [t("review.inspection_on", date=on)] if on else []
     if findings:
         lines.append(t("review.card.findings", text=clip(findings, CLIP_OPINION)))
     if preliminary:
         lines.append(t("review.card.preliminary", text=clip(preliminary, CLIP_OPINION)))
-    return "\n".join(lines), card_keyboard(t, d, role, more, web)
+    return lines
 
 
 def card_keyboard(t: Translator, d: CardData, role: Role, more: Sequence[str] = (),

@@ -324,69 +324,86 @@ class Sender:
         p, chat = item.payload, item.chat_id
         kind = item.kind
         if kind == "answer":
-            if self.clock.now() - item.created_at > ANSWER_TTL:
-                return None
-            try:
-                await bot.answer_callback_query(p["id"], text=p.get("text") or None, show_alert=bool(p.get("alert")),
-                                                **SMALL)
-            except BadRequest as exc:  # too old, or answered already: the message that follows informs
-                log.info("callback answer not taken: %s", exc)
+            await self._answer(bot, item)
             return None
-        if (screen := item.screen) is not None:
-            before = await self._screen(chat, screen)
-            if before is not None and before[1] and item.kind in ("message", "card"):  # the next one comes below it
-                await self._strip(bot, chat, before[0], p.get("retire"))
-                self.screens[(chat, screen)] = (before[0], False)
-                self.looks.pop((chat, before[0]), None)
-                before = None
-            shown = await self._send_or_edit(bot, item)
-            self.screens[(chat, screen)] = (shown, bool(p.get("keyboard")))
-            self.shown[(chat, screen)] = item.id
-            self.looks[(chat, shown)] = (p["text"], p.get("keyboard"))
-            if before is not None and before[0] != shown:
-                self.looks.pop((chat, before[0]), None)
-                if before[1]:
-                    await self._strip(bot, chat, before[0], p.get("retire"))
-            return shown
+        if item.screen is not None:
+            return await self._show_screen(bot, item, item.screen)
         if kind in ("message", "edit", "card"):
             return await self._send_or_edit(bot, item)
         if kind == "close":
-            card = await self._card_message(p["review"])
-            if card is None:
-                return None  # the card never went out
-            try:
-                await bot.edit_message_text(p["text"], chat_id=chat, message_id=card,
-                                            parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
-                                            reply_markup=_markup(bot, p.get("keyboard")), **SMALL)
-            except BadRequest as exc:  # deleted by the reviewer, or too old to edit
-                log.info("card %s not updated: %s", p["review"], exc)
-            return None
-        if kind == "album":
+            await self._update_card(bot, item)
+        elif kind == "album":
             media = [InputMediaPhoto(fid) for fid in p["photos"]]
             if p.get("caption"):
                 media[0] = InputMediaPhoto(p["photos"][0], caption=p["caption"])
             await bot.send_media_group(chat, media)
-            return None
-        if kind == "file":
-            caption = p.get("caption") or None
-            if p["type"] == "video":
-                await bot.send_video(chat, p["file_id"], caption=caption)
-            elif p["type"] == "photo":
-                await bot.send_photo(chat, p["file_id"], caption=caption)
-            else:
-                await bot.send_document(chat, p["file_id"], caption=caption)
-            return None
-        if kind == "render":
+        elif kind == "file":
+            await self._send_file(bot, item)
+        elif kind == "render":
             renderer = self.renderers.get(p["what"])
             if renderer is None:
                 raise Failed(f"nothing renders {p['what']}")
             await renderer(bot, chat, p)
-            return None
-        if kind == "commands":
+        elif kind == "commands":
             if self.on_commands is not None:
                 await self.on_commands(bot, chat)
-            return None
-        raise Failed(f"unknown kind {kind}")
+        else:
+            raise Failed(f"unknown kind {kind}")
+        return None
+
+    async def _answer(self, bot: Bot, item: Item) -> None:
+        p = item.payload
+        if self.clock.now() - item.created_at > ANSWER_TTL:
+            return
+        try:
+            await bot.answer_callback_query(p["id"], text=p.get("text") or None, show_alert=bool(p.get("alert")),
+                                            **SMALL)
+        except BadRequest as exc:  # too old, or answered already: the message that follows informs
+            log.info("callback answer not taken: %s", exc)
+
+    async def _show_screen(self, bot: Bot, item: Item, screen: str) -> int:
+        """A flow's next screen: the previous one retired (its buttons off, its answer kept) once it is
+        no longer the newest."""
+        p, chat = item.payload, item.chat_id
+        before = await self._screen(chat, screen)
+        if before is not None and before[1] and item.kind in ("message", "card"):  # the next one comes below it
+            await self._strip(bot, chat, before[0], p.get("retire"))
+            self.screens[(chat, screen)] = (before[0], False)
+            self.looks.pop((chat, before[0]), None)
+            before = None
+        shown = await self._send_or_edit(bot, item)
+        self.screens[(chat, screen)] = (shown, bool(p.get("keyboard")))
+        self.shown[(chat, screen)] = item.id
+        self.looks[(chat, shown)] = (p["text"], p.get("keyboard"))
+        if before is not None and before[0] != shown:
+            self.looks.pop((chat, before[0]), None)
+            if before[1]:
+                await self._strip(bot, chat, before[0], p.get("retire"))
+        return shown
+
+    async def _update_card(self, bot: Bot, item: Item) -> None:
+        """A reviewer's card changed in place."""
+        p, chat = item.payload, item.chat_id
+        card = await self._card_message(p["review"])
+        if card is None:
+            return  # the card never went out
+        try:
+            await bot.edit_message_text(p["text"], chat_id=chat, message_id=card,
+                                        parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+                                        reply_markup=_markup(bot, p.get("keyboard")), **SMALL)
+        except BadRequest as exc:  # deleted by the reviewer, or too old to edit
+            log.info("card %s not updated: %s", p["review"], exc)
+
+    @staticmethod
+    async def _send_file(bot: Bot, item: Item) -> None:
+        p, chat = item.payload, item.chat_id
+        caption = p.get("caption") or None
+        if p["type"] == "video":
+            await bot.send_video(chat, p["file_id"], caption=caption)
+        elif p["type"] == "photo":
+            await bot.send_photo(chat, p["file_id"], caption=caption)
+        else:
+            await bot.send_document(chat, p["file_id"], caption=caption)
 
     async def _send_or_edit(self, bot: Bot, item: Item) -> int:
         """The message's id: the pressed one edited (unless it shows that already), or a new one (also when

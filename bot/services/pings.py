@@ -256,80 +256,108 @@ async def compose(s: AsyncSession, t: Translator, ping: Ping, settings: Settings
 
 
 async def _compose(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
-    tz = settings.tz
-    if ping.kind is Kind.OPENING:
-        season = await _season(s, ping.year or 0)
-        if await repo.application_of(s, ping.recipient, season.year) is not None:
-            return None  # started meanwhile: the draft reminders take over
-        left = max(calendar.days_left(season.deadline, now, tz), 0)
-        key = "ping.opening.soon" if ping.days else "ping.opening.open"
-        return Composed(t(key, year=season.year, opens=_date(season.opens_on), deadline=_date(season.deadline),
-                          days=left))
-    if ping.kind in (Kind.COUNTDOWN, Kind.FINAL, Kind.REVIEW_START, Kind.NAMING):
-        season = await _season(s, ping.year or 0)
-        counts = await season_counts(s, season.year)
-        figures = Markup(_figures(counts, await _unions(s), t))
-        total: Counter[str] = Counter()
-        for c in counts.values():
-            total.update(c)
-        left = calendar.days_left(season.deadline, now, tz)
-        if ping.kind is Kind.COUNTDOWN:
-            key = "ping.countdown.today" if left <= 0 else "ping.countdown.days"
-            return Composed(t(key, year=season.year, days=max(left, 0), deadline=_date(season.deadline),
-                              figures=figures))
-        if ping.kind is Kind.FINAL:
-            return Composed(t("ping.final", year=season.year, deadline=_date(season.deadline), figures=figures,
-                              submitted=total["submitted"], drafts=total["draft"] + total["returned_l1"]))
-        if ping.kind is Kind.REVIEW_START:
-            key = "ping.review_start.first_year" if season.first_year else "ping.review_start.regular"
-            return Composed(t(key, year=season.year, date=_date(season.review_starts), l1=total["l1"],
-                              l2=total["l2"]))
-        days = (season.naming_by - now.astimezone(tz).date()).days
-        return Composed(t("ping.naming", year=season.year, date=_date(season.naming_by), days=max(days, 0),
-                          approved=total["approved"], preliminary=total["preliminary"],
-                          open=total["l1"] + total["l2"] - total["preliminary"] + total["returned"]))
-    if ping.kind is Kind.DRAFT:
-        app = await s.get(Application, ping.app_id)
-        season = await _season(s, ping.year or 0)
-        if app is None or Status(app.status) not in rules_.UNSUBMITTED:
-            return None
-        left = max(calendar.days_left(season.deadline, now, tz), 0)
-        key = "ping.draft.returned" if app.status == Status.RETURNED_L1.value else "ping.draft.open"
-        return Composed(t(key, year=season.year, days=left, deadline=_date(season.deadline),
-                          number=app.number or ""), resume_app=app.id)
-    if ping.kind in (Kind.REVIEW, Kind.ESCALATION):
-        app = await s.get(Application, ping.app_id)
-        if app is None:
-            return None
-        union = await s.get(Union, app.union_id) if app.union_id else None
-        since = ping.since or app.status_since or now
-        days = max((now - since) // timedelta(days=1), 0)
-        params = dict(number=app.number or "", unit=(app.answers or {}).get("applying_unit", ""),
-                      union=union.name(t.lang) if union else "", status=t(f"status.{app.status}"), days=days,
-                      since=since.astimezone(tz).strftime("%Y-%m-%d"),
-                      level=t("ping.level.l1") if ping.level == 1 else t("ping.level.l2"))
-        key = "ping.review.remind" if ping.kind is Kind.REVIEW else "ping.review.escalate"
-        return Composed(t(key, **params))
-    if ping.kind is Kind.REPORT:
-        studio = await s.get(Studio, ping.studio_id)
-        if studio is None or studio.status != "active":
-            return None
-        return Composed(t("ping.report.ask", studio=studio.name, year=ping.year or 0), report_studio=studio.id)
-    if ping.kind is Kind.YEAR_END:
-        from bot.services import studios as svc_studios
-
-        year = ping.year or 0
-        due = await svc_studios.required_studios(s, year, rules_of(settings))
-        missing = await svc_studios.unfiled(s, year, rules_of(settings))
-        unions = await _unions(s)
-        if not missing:
-            return Composed(t("ping.year_end.all_filed", year=year, total=len(due)))
-        lines = "\n".join(t("ping.year_end.line", studio=x.name,
-                            union=unions[x.union_id].name(t.lang) if x.union_id in unions else "")
-                          for x in missing[:60])
-        return Composed(t("ping.year_end.missing", year=year, total=len(due), filed=len(due) - len(missing),
-                          n=len(missing), studios=Markup(lines)))
+    """The text of a ping that is due, or None when it no longer applies."""
+    for kinds, compose in _COMPOSERS:
+        if ping.kind in kinds:
+            return await compose(s, t, ping, settings, now)
     return None
+
+
+async def _opening(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
+    season = await _season(s, ping.year or 0)
+    if await repo.application_of(s, ping.recipient, season.year) is not None:
+        return None  # started meanwhile: the draft reminders take over
+    left = max(calendar.days_left(season.deadline, now, settings.tz), 0)
+    key = "ping.opening.soon" if ping.days else "ping.opening.open"
+    return Composed(t(key, year=season.year, opens=_date(season.opens_on), deadline=_date(season.deadline),
+                      days=left))
+
+
+async def _season_figures(s: AsyncSession, t: Translator, ping: Ping, settings: Settings,
+                          now: datetime) -> Composed | None:
+    """The contact person's countdown, last day, review start and naming pings, with the season's figures."""
+    tz = settings.tz
+    season = await _season(s, ping.year or 0)
+    counts = await season_counts(s, season.year)
+    figures = Markup(_figures(counts, await _unions(s), t))
+    total: Counter[str] = Counter()
+    for c in counts.values():
+        total.update(c)
+    left = calendar.days_left(season.deadline, now, tz)
+    if ping.kind is Kind.COUNTDOWN:
+        key = "ping.countdown.today" if left <= 0 else "ping.countdown.days"
+        return Composed(t(key, year=season.year, days=max(left, 0), deadline=_date(season.deadline),
+                          figures=figures))
+    if ping.kind is Kind.FINAL:
+        return Composed(t("ping.final", year=season.year, deadline=_date(season.deadline), figures=figures,
+                          submitted=total["submitted"], drafts=total["draft"] + total["returned_l1"]))
+    if ping.kind is Kind.REVIEW_START:
+        key = "ping.review_start.first_year" if season.first_year else "ping.review_start.regular"
+        return Composed(t(key, year=season.year, date=_date(season.review_starts), l1=total["l1"],
+                          l2=total["l2"]))
+    days = (season.naming_by - now.astimezone(tz).date()).days
+    return Composed(t("ping.naming", year=season.year, date=_date(season.naming_by), days=max(days, 0),
+                      approved=total["approved"], preliminary=total["preliminary"],
+                      open=total["l1"] + total["l2"] - total["preliminary"] + total["returned"]))
+
+
+async def _draft(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
+    app = await s.get(Application, ping.app_id)
+    season = await _season(s, ping.year or 0)
+    if app is None or Status(app.status) not in rules_.UNSUBMITTED:
+        return None
+    left = max(calendar.days_left(season.deadline, now, settings.tz), 0)
+    key = "ping.draft.returned" if app.status == Status.RETURNED_L1.value else "ping.draft.open"
+    return Composed(t(key, year=season.year, days=left, deadline=_date(season.deadline),
+                      number=app.number or ""), resume_app=app.id)
+
+
+async def _review(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
+    app = await s.get(Application, ping.app_id)
+    if app is None:
+        return None
+    union = await s.get(Union, app.union_id) if app.union_id else None
+    since = ping.since or app.status_since or now
+    days = max((now - since) // timedelta(days=1), 0)
+    params = dict(number=app.number or "", unit=(app.answers or {}).get("applying_unit", ""),
+                  union=union.name(t.lang) if union else "", status=t(f"status.{app.status}"), days=days,
+                  since=since.astimezone(settings.tz).strftime("%Y-%m-%d"),
+                  level=t("ping.level.l1") if ping.level == 1 else t("ping.level.l2"))
+    key = "ping.review.remind" if ping.kind is Kind.REVIEW else "ping.review.escalate"
+    return Composed(t(key, **params))
+
+
+async def _report(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
+    studio = await s.get(Studio, ping.studio_id)
+    if studio is None or studio.status != "active":
+        return None
+    return Composed(t("ping.report.ask", studio=studio.name, year=ping.year or 0), report_studio=studio.id)
+
+
+async def _year_end(s: AsyncSession, t: Translator, ping: Ping, settings: Settings, now: datetime) -> Composed | None:
+    from bot.services import studios as svc_studios
+
+    year = ping.year or 0
+    due = await svc_studios.required_studios(s, year, rules_of(settings))
+    missing = await svc_studios.unfiled(s, year, rules_of(settings))
+    unions = await _unions(s)
+    if not missing:
+        return Composed(t("ping.year_end.all_filed", year=year, total=len(due)))
+    lines = "\n".join(t("ping.year_end.line", studio=x.name,
+                        union=unions[x.union_id].name(t.lang) if x.union_id in unions else "")
+                      for x in missing[:60])
+    return Composed(t("ping.year_end.missing", year=year, total=len(due), filed=len(due) - len(missing),
+                      n=len(missing), studios=Markup(lines)))
+
+
+_COMPOSERS = (
+    ((Kind.OPENING,), _opening),
+    ((Kind.COUNTDOWN, Kind.FINAL, Kind.REVIEW_START, Kind.NAMING), _season_figures),
+    ((Kind.DRAFT,), _draft),
+    ((Kind.REVIEW, Kind.ESCALATION), _review),
+    ((Kind.REPORT,), _report),
+    ((Kind.YEAR_END,), _year_end),
+)
 
 
 def describe(t: Translator, ping: Ping, numbers: dict[int, str], studios: dict[int, str]) -> str:

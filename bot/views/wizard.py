@@ -4,7 +4,7 @@ with what these functions return; nothing here reads the database or talks to Te
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -287,45 +287,69 @@ def choice_buttons(d: Draft, f: FormField) -> list[list[Btn]]:
 
 def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
     """The buttons of step `f` as it stands (also carried by a short error or acknowledgement)."""
-    t, st = d.t, d.state
+    st = d.state
     answered = form.is_answered(f, d.answers, d.files)
     if st.other:
         return kb([[button(d, Op.BACK)]])
-    rows: list[list[Btn]] = []
-    buf = st.parts or []
-    if f.kind is Kind.UNION:
-        rows += pairs([button(d, Op.UNION, str(uid), label=name) for uid, name in d.offered])
-    elif f.kind is Kind.YESNO:
-        rows.append([button(d, Op.YES, key="common.yes"), button(d, Op.NO, key="common.no")])
-    elif f.kind is Kind.CHOICE:
-        rows += choice_buttons(d, f)
-    elif f.kind is Kind.LINES and st.item is not None \
+    if f.kind is Kind.LINES and st.item is not None \
             and st.item < len(d.answers.get(f.key) or []):  # one item: replaced by the next text, or removed
         return kb([[button(d, Op.ITEM_DEL, str(st.item))], [button(d, Op.BACK)]])
-    elif f.kind is Kind.LINES:
-        items = list(d.answers.get(f.key) or [])
-        rows += pairs([button(d, Op.ITEM_PICK, str(i), label=t.plain(
-            "wizard.button.item_pick", n=i + 1, item=clip(item, LABEL_CUT))) for i, item in enumerate(items)])
-        if items or buf:
-            rows.append([button(d, Op.DONE)])
-        if buf:
-            rows.append([button(d, Op.CLEAR)])
-    elif f.kind is Kind.LONGTEXT:
-        if buf:
-            rows.append([button(d, Op.DONE), button(d, Op.CLEAR)])
-    elif f.kind is Kind.DOCUMENT:
-        rows += [[button(d, Op.FILE_DEL, str(a.id), label=t.plain(
-            "wizard.button.file_del", name=clip(name, LABEL_CUT)))]
-            for a, name in zip(d.atts.get(f.key, ()), file_names(t, d.atts.get(f.key, ())), strict=True)]
-        if buf:
-            rows.append([button(d, Op.DONE), button(d, Op.CLEAR)])
-        elif answered and f.required:
-            rows.append([button(d, Op.DONE)])
-    elif f.kind is Kind.VIDEO and d.atts.get(f.key):
-        rows.append([button(d, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video")
-                     for a in d.atts[f.key]])
+    rows = _KIND_ROWS[f.kind](d, f, answered) if f.kind in _KIND_ROWS else []
     rows.append(nav_row(d, f, answered))
     return kb(rows)
+
+
+Rows = list[list[Btn]]
+
+
+def _union_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    return pairs([button(d, Op.UNION, str(uid), label=name) for uid, name in d.offered])
+
+
+def _yesno_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    return [[button(d, Op.YES, key="common.yes"), button(d, Op.NO, key="common.no")]]
+
+
+def _choice_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    return choice_buttons(d, f)
+
+
+def _lines_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    buf = d.state.parts or []
+    items = list(d.answers.get(f.key) or [])
+    rows = pairs([button(d, Op.ITEM_PICK, str(i), label=d.t.plain(
+        "wizard.button.item_pick", n=i + 1, item=clip(item, LABEL_CUT))) for i, item in enumerate(items)])
+    if items or buf:
+        rows.append([button(d, Op.DONE)])
+    if buf:
+        rows.append([button(d, Op.CLEAR)])
+    return rows
+
+
+def _longtext_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    return [[button(d, Op.DONE), button(d, Op.CLEAR)]] if d.state.parts else []
+
+
+def _document_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    atts = d.atts.get(f.key, ())
+    rows = [[button(d, Op.FILE_DEL, str(a.id), label=d.t.plain("wizard.button.file_del", name=clip(name, LABEL_CUT)))]
+            for a, name in zip(atts, file_names(d.t, atts), strict=True)]
+    if d.state.parts:
+        rows.append([button(d, Op.DONE), button(d, Op.CLEAR)])
+    elif answered and f.required:
+        rows.append([button(d, Op.DONE)])
+    return rows
+
+
+def _video_rows(d: Draft, f: FormField, answered: bool) -> Rows:
+    atts = d.atts.get(f.key)
+    return [[button(d, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video") for a in atts]] if atts else []
+
+
+_KIND_ROWS: dict[Kind, Callable[[Draft, FormField, bool], Rows]] = {
+    Kind.UNION: _union_rows, Kind.YESNO: _yesno_rows, Kind.CHOICE: _choice_rows, Kind.LINES: _lines_rows,
+    Kind.LONGTEXT: _longtext_rows, Kind.DOCUMENT: _document_rows, Kind.VIDEO: _video_rows,
+}
 
 
 def step_screen(d: Draft, note: str | None = None) -> Screen:

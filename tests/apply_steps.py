@@ -60,11 +60,7 @@ async def answer(h: Harness, u: dict[str, Any], f: form.FormField, *, photos: in
         case form.Kind.YESNO:
             await tap_op(h, u, WizardOp.YES if value != "no" else WizardOp.NO)
         case form.Kind.CHOICE:
-            if value in f.options():
-                await tap_op(h, u, WizardOp.CHOICE, value)
-            else:
-                await tap_op(h, u, WizardOp.OTHER)
-                await h.text(u, value)
+            await _choose(h, u, f, value)
         case form.Kind.LONGTEXT:  # sent in two parts, as long texts are
             await h.text(u, value[:10])
             await h.text(u, value[10:])
@@ -81,16 +77,31 @@ async def answer(h: Harness, u: dict[str, Any], f: form.FormField, *, photos: in
             for i in range(photos if photos is not None else int(value or form.MIN_PHOTOS)):
                 await h.photo(u, png(seed + i))
             await tap_op(h, u, WizardOp.DONE)
-        case form.Kind.VIDEO | form.Kind.DOCUMENT if not value:
-            await tap_op(h, u, WizardOp.SKIP)
-        case form.Kind.DOCUMENT if value.startswith("file:"):
-            await h.document(u, b"%PDF-1.4 " + value.encode(), value.removeprefix("file:"), "application/pdf")
-            await tap_op(h, u, WizardOp.DONE)
-        case form.Kind.DOCUMENT:
-            await h.text(u, value)
-            await tap_op(h, u, WizardOp.DONE)
+        case form.Kind.VIDEO | form.Kind.DOCUMENT:
+            await _attach(h, u, value)
         case _:
             await h.text(u, value)
+
+
+async def _choose(h: Harness, u: dict[str, Any], f: form.FormField, value: str) -> None:
+    """An option's button, or "other" and the words typed."""
+    if value in f.options():
+        await tap_op(h, u, WizardOp.CHOICE, value)
+    else:
+        await tap_op(h, u, WizardOp.OTHER)
+        await h.text(u, value)
+
+
+async def _attach(h: Harness, u: dict[str, Any], value: str) -> None:
+    """A file step: skipped without a sample, a PDF for a "file:" sample, else the words typed."""
+    if not value:
+        await tap_op(h, u, WizardOp.SKIP)
+        return
+    if value.startswith("file:"):
+        await h.document(u, b"%PDF-1.4 " + value.encode(), value.removeprefix("file:"), "application/pdf")
+    else:
+        await h.text(u, value)
+    await tap_op(h, u, WizardOp.DONE)
 
 
 async def fill_until_summary(h: Harness, u: dict[str, Any], *, photos: int = 3) -> None:

@@ -1107,17 +1107,9 @@ async def _run(args: argparse.Namespace, report: Report, work: Path, errors: Err
     report.add(Figure("peak RSS (whole run)", whole, "MB", note="including pre-filling and the exports"))
 
 
-async def _exports(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
-    fns = find_exports()
+async def _stats_figure(report: Report, app: Application, db: Database, stats: Any) -> None:  # type: ignore[type-arg]
+    """/stats: through the bot when the command is registered, else the function behind it."""
     svc = app.bot_data["services"]
-    n = args.prefill
-    missing = "n/a (module missing)"
-    if fns is None:
-        for name in ("/stats time", "XLSX roster export", "DOCX form", "DOCX forms for all"):
-            report.add(Figure(name, None, "", note=missing))
-        return
-    # /stats: through the bot when the command is registered, else the function behind it
-    stats = fns["stats"]
     if stats_registered(app):
         req: LeanRequest = app.bot.request  # type: ignore[assignment]
         # settle: the chart is sent by work the update starts after its reply; wait for it, so the time
@@ -1141,7 +1133,19 @@ async def _exports(report: Report, app: Application, db: Database, args: argpars
         report.add(Figure("/stats time", cold * 1000, "ms", "< 1000 ms", cold < 1,
                           note="bot.exports.service.stats_files (text + chart; /stats is not registered)"))
     else:
-        report.add(Figure("/stats time", None, "", note=missing))
+        report.add(Figure("/stats time", None, "", note="n/a (module missing)"))
+
+
+async def _exports(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+    fns = find_exports()
+    svc = app.bot_data["services"]
+    n = args.prefill
+    missing = "n/a (module missing)"
+    if fns is None:
+        for name in ("/stats time", "XLSX roster export", "DOCX form", "DOCX forms for all"):
+            report.add(Figure(name, None, "", note=missing))
+        return
+    await _stats_figure(report, app, db, fns["stats"])
 
     roster = fns["roster"]
     if roster is not None:

@@ -292,7 +292,7 @@ async def start_bot(data_dir: Path) -> TimedHarness:
     return h
 
 
-async def stop_app(app: Application, db: Database | None = None) -> None:  # type: ignore[type-arg]
+async def stop_app(app: Application, db: Database | None = None) -> None:
     if app.running:
         await app.stop()
     await app.shutdown()
@@ -423,7 +423,7 @@ class ErrorCounter(logging.Handler):
 # --------------------------------------------------------------------------- the echo bot
 
 
-def build_echo(request: LeanRequest) -> Application:  # type: ignore[type-arg]
+def build_echo(request: LeanRequest) -> Application:
     """A bare python-telegram-bot: one MessageHandler replying the text, no persistence."""
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -533,7 +533,7 @@ class StatementCounter:
 class Anchor:
     """The store-and-reply bot, its database and its statement count."""
 
-    app: Application  # type: ignore[type-arg]
+    app: Application
     request: LeanRequest
     engine: AsyncEngine
     counter: StatementCounter
@@ -755,7 +755,7 @@ class Startup:
         return ", ".join(f"{k} {v:.2f} s" for k, v in self.steps.items())
 
 
-async def timed_startup(data_dir: Path) -> tuple[Startup, Application, Database]:  # type: ignore[type-arg]
+async def timed_startup(data_dir: Path) -> tuple[Startup, Application, Database]:
     """prepare_database + build + initialize + start + command menu (the order of `bot.app.run`), on an
     existing database; the modules `bot.app` imports lazily (the conversations, the exports) are imported
     inside `build` when this is the first start of the process."""
@@ -827,7 +827,7 @@ def find_exports() -> dict[str, Callable[..., Any] | None] | None:
             "form": getattr(service, "form_files", None), "bundle": getattr(data, "load_bundle", None)}
 
 
-def stats_registered(app: Application) -> bool:  # type: ignore[type-arg]
+def stats_registered(app: Application) -> bool:
     return any(isinstance(hd, CommandHandler) and "stats" in hd.commands
                for group in app.handlers.values() for hd in group)
 
@@ -1107,11 +1107,11 @@ async def _run(args: argparse.Namespace, report: Report, work: Path, errors: Err
     report.add(Figure("peak RSS (whole run)", whole, "MB", note="including pre-filling and the exports"))
 
 
-async def _stats_figure(report: Report, app: Application, db: Database, stats: Any) -> None:  # type: ignore[type-arg]
+async def _stats_figure(report: Report, app: Application, db: Database, stats: Any) -> None:
     """/stats: through the bot when the command is registered, else the function behind it."""
     svc = app.bot_data["services"]
     if stats_registered(app):
-        req: LeanRequest = app.bot.request  # type: ignore[assignment]
+        req: LeanRequest = app.bot.request
         # settle: the chart is sent by work the update starts after its reply; wait for it, so the time
         # is until the chart went out (the text reply alone is process_update's time, in h.times)
         h = TimedHarness(app=app, request=req, clock=svc.clock, db=db, settings=svc.settings, settle=True, times=[])
@@ -1136,7 +1136,7 @@ async def _stats_figure(report: Report, app: Application, db: Database, stats: A
         report.add(Figure("/stats time", None, "", note="n/a (module missing)"))
 
 
-async def _exports(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+async def _exports(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:
     fns = find_exports()
     svc = app.bot_data["services"]
     n = args.prefill
@@ -1203,7 +1203,7 @@ BULK_TARGET = 300  # forms: a season's collective naming, its export, the meetin
 CHAT_BASE = 3_000_000  # the applicants answering the wizard while the forms are made
 
 
-async def _bulk_pdf(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:  # type: ignore[type-arg]
+async def _bulk_pdf(report: Report, app: Application, db: Database, args: argparse.Namespace) -> None:
     """`--pdf-bulk` printed forms (DOCX + PDF) made at once by `service.forms_in_bulk`, while applicants
     answer the wizard one update after another (with 50 ms to think): how long the forms take, and the
     handling time of the chat's updates meanwhile."""
@@ -1229,7 +1229,7 @@ async def _bulk_pdf(report: Report, app: Application, db: Database, args: argpar
     for app_id in ids:
         async with db.session() as s:
             bundles.append(await load_bundle(s, app_id))
-    req: LeanRequest = app.bot.request  # type: ignore[assignment]
+    req: LeanRequest = app.bot.request
     h = TimedHarness(app=app, request=req, clock=svc.clock, db=db, settings=svc.settings, times=[])
     done = asyncio.Event()
 

@@ -51,7 +51,7 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     db: Database | None = None,
     rate_limit: bool = True,
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """The configured Application. The database must be prepared before `initialize()`."""
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
@@ -59,7 +59,7 @@ def build_application(
     persistence = SqlPersistence(db)
     persistence.store_data = PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False)
     inflight = ingress.Inflight()
-    builder: ApplicationBuilder = (  # type: ignore[type-arg]
+    builder: ApplicationBuilder = (
         ApplicationBuilder()
         .application_class(ingress.TrackedApplication)
         .update_queue(ingress.TrackingQueue(inflight))
@@ -87,7 +87,7 @@ def build_application(
     return app
 
 
-def wire_sender(app: Application, services: Services) -> None:  # type: ignore[type-arg]
+def wire_sender(app: Application, services: Services) -> None:
     """What the sender needs to know of the rest: the documents it makes, menus, failures."""
     from bot import commands, effects, notify
     from bot.exports import telegram_io
@@ -118,7 +118,7 @@ def wire_sender(app: Application, services: Services) -> None:  # type: ignore[t
     sender.on_blocked = on_blocked
 
 
-def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(app: Application) -> None:
     from conversations import common
 
     common.register(app)
@@ -136,7 +136,7 @@ async def _persist_now(update: Update, context: BotContext) -> None:
         flush_pending(context)
 
 
-async def set_commands(app: Application) -> None:  # type: ignore[type-arg]
+async def set_commands(app: Application) -> None:
     """The localized command menus (everyone's, then the role holders' own)."""
     from bot import commands
 

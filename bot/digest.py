@@ -33,10 +33,10 @@ INTERVAL_SECONDS = 900
 FIRST_SECONDS = 30
 KIND = "digest"
 _LOCK = "digest_lock"
-WORKING_DAYS = range(0, 5)  # Monday to Friday
+WORKING_DAYS = range(5)  # Monday to Friday
 
 
-def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
+def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,
              first: float = FIRST_SECONDS) -> None:
     """Start the repeating digest job (replacing one already scheduled)."""
     from bot.jobs import repeat
@@ -53,7 +53,7 @@ def key_of(user_id: int, local: datetime) -> str:
     return f"{KIND}:{user_id}:{local.date().isoformat()}"
 
 
-async def send_digests(application: Application) -> list[int]:  # type: ignore[type-arg]
+async def send_digests(application: Application) -> list[int]:
     """Owe today's digest to every reviewer with work waiting who has not had it; whom."""
     svc = services_of(application)
     settings = svc.settings

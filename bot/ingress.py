@@ -138,7 +138,7 @@ def skip_unreadable(body: bytes) -> bytes:
     return json.dumps(payload).encode() if changed else body
 
 
-class TrackedApplication(Application):  # type: ignore[type-arg]
+class TrackedApplication(Application):
     """Marks an update handled when its processing ends, whatever happened in it."""
 
     async def process_update(self, update: object) -> None:
@@ -148,7 +148,7 @@ class TrackedApplication(Application):  # type: ignore[type-arg]
             handled(self, update)
 
 
-def handled(app: Application, update: object) -> None:  # type: ignore[type-arg]
+def handled(app: Application, update: object) -> None:
     """The update's changes and replies are committed: Telegram may forget it."""
     queue = app.update_queue
     if isinstance(queue, TrackingQueue) and isinstance(update, Update):

@@ -35,7 +35,7 @@ FIRST_SECONDS = 5  # first run a few seconds after start-up
 _LOCK = "pings_lock"
 
 
-def repeat(app: Application, name: str, run: Callable[[Application], Awaitable[Any]],  # type: ignore[type-arg]
+def repeat(app: Application, name: str, run: Callable[[Application], Awaitable[Any]],
            *, interval: float, first: float, what: str) -> None:
     """Run `run(app)` every `interval` seconds from `first` on, as the JobQueue job `name` (replacing one
     already scheduled); a failed run is logged and the next one tries again."""
@@ -49,19 +49,19 @@ def repeat(app: Application, name: str, run: Callable[[Application], Awaitable[A
     async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             await run(context.application)
-        except Exception:  # noqa: BLE001 - the next run tries again; never kill the repeating job
+        except Exception:
             log.exception("%s run failed", what)
 
     jq.run_repeating(tick, interval=interval, first=first, name=name)
 
 
-def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
+def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,
              first: float = FIRST_SECONDS) -> None:
     """Start the repeating reminders job (replacing one already scheduled)."""
     repeat(app, JOB_NAME, send_due_pings, interval=interval, first=first, what="reminders")
 
 
-def unschedule(app: Application) -> None:  # type: ignore[type-arg]
+def unschedule(app: Application) -> None:
     jq = app.job_queue
     if jq is not None:
         for job in jq.get_jobs_by_name(JOB_NAME):
@@ -78,7 +78,7 @@ def _keyboard(t: Any, composed: svc_pings.Composed) -> InlineKeyboardMarkup | No
     return None
 
 
-async def send_due_pings(application: Application) -> list[str]:  # type: ignore[type-arg]
+async def send_due_pings(application: Application) -> list[str]:
     """Owe every ping due now and not yet recorded; the keys. Each ping is recorded together with its
     message (an effect the sender delivers), so a crash neither loses nor repeats one. Safe to run
     concurrently."""

@@ -123,7 +123,7 @@ async def _pg_connect(url: str) -> tuple[AsyncEngine, AsyncConnection]:
     try:
         conn = await engine.connect()
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any driver's fault becomes one line
         await engine.dispose()
         raise LockUnavailable(describe_db_error(exc)) from None
     return engine, conn

@@ -24,7 +24,7 @@ FIRST_SECONDS = 90
 _LOCK = "naming_lock"
 
 
-def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
+def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,
              first: float = FIRST_SECONDS) -> None:
     """Start the repeating run (replacing one already scheduled)."""
     from bot.jobs import repeat
@@ -32,7 +32,7 @@ def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: i
     repeat(app, JOB_NAME, run_naming, interval=interval, first=first, what="notice and naming")
 
 
-async def run_naming(application: Application) -> int:  # type: ignore[type-arg]
+async def run_naming(application: Application) -> int:
     """End the notices that are over, name what is due; how many were named."""
     svc = services_of(application)
     lock = application.bot_data.setdefault(_LOCK, asyncio.Lock())

@@ -26,7 +26,7 @@ FIRST_SECONDS = 60
 _LOCK = "returns_lock"
 
 
-def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: ignore[type-arg]
+def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,
              first: float = FIRST_SECONDS) -> None:
     """Start the repeating job that returns materials (R-W4), replacing one already scheduled."""
     from bot.jobs import repeat
@@ -34,14 +34,14 @@ def schedule(app: Application, *, interval: float = INTERVAL_SECONDS,  # type: i
     repeat(app, JOB_NAME, run_returns, interval=interval, first=first, what="returned materials")
 
 
-async def run_returns(application: Application) -> tuple[int, int]:  # type: ignore[type-arg]
+async def run_returns(application: Application) -> tuple[int, int]:
     """Send every due archive, then remove every copy whose period is over: (sent, removed)."""
     lock = application.bot_data.setdefault(_LOCK, asyncio.Lock())
     async with lock:
         return await _send_archives(application), await _remove_due(application)
 
 
-async def _send_archives(application: Application) -> int:  # type: ignore[type-arg]
+async def _send_archives(application: Application) -> int:
     """Owe each due archive to its applicant: recorded with the obligation, built and sent by the sender
     (the `returned` render of `bot.exports.telegram_io`), so a crash neither loses nor repeats one."""
     from bot.exports import service
@@ -72,7 +72,7 @@ async def _send_archives(application: Application) -> int:  # type: ignore[type-
     return len(rows)
 
 
-async def _remove_due(application: Application) -> int:  # type: ignore[type-arg]
+async def _remove_due(application: Application) -> int:
     svc = services_of(application)
     settings = svc.settings
     now = svc.clock.now()

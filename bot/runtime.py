@@ -59,7 +59,7 @@ class Services:
     async def _guard(coro: Coroutine[Any, Any, Any]) -> None:
         try:
             await coro
-        except Exception:  # noqa: BLE001 - logged
+        except Exception:
             log.exception("background work failed")
 
     async def drain(self) -> None:
@@ -94,7 +94,7 @@ class Services:
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """The per-update context; `pending` holds committed effects until the conversation state is stored."""
 
-    def __init__(self, application: Application, chat_id: int | None = None,  # type: ignore[type-arg]
+    def __init__(self, application: Application, chat_id: int | None = None,
                  user_id: int | None = None) -> None:
         super().__init__(application, chat_id, user_id)
         self.pending: list[Rq] = []
@@ -108,11 +108,11 @@ def flush_pending(context: BotContext) -> None:
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+    return context.application.bot_data["services"]
 
 
-def services_of(app: Application) -> Services:  # type: ignore[type-arg]
-    return app.bot_data["services"]  # type: ignore[no-any-return]
+def services_of(app: Application) -> Services:
+    return app.bot_data["services"]
 
 
 APPLICATIONS = "applications"  # Rq.cache: the user's applications as loaded with the user

@@ -212,7 +212,7 @@ class Sender:
             await asyncio.sleep(every)
             try:
                 await self.sweep()
-            except Exception:  # noqa: BLE001 - the next sweep tries again
+            except Exception:
                 log.exception("effects sweep failed")
 
     async def sweep(self) -> int:
@@ -277,12 +277,12 @@ class Sender:
             return self._refused(item, exc)
         except Failed as exc:
             return Mark(item, f"failed: {exc}"[:200])
-        except Exception as exc:  # noqa: BLE001 - a document that could not be made, a bug: never the others
+        except Exception as exc:
             log.exception("effect %s (%s) failed", item.id, item.kind)
             if self.on_failed is not None:
                 try:
                     await self.on_failed(item, repr(exc))
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("could not report the failed effect %s", item.id)
             return Mark(item, f"error: {exc!r}"[:200])
         self.delivered += 1
@@ -480,7 +480,7 @@ class Sender:
             try:
                 await self._store(marks)
                 break
-            except Exception:  # noqa: BLE001 - at worst a row is sent again after a restart
+            except Exception:
                 log.exception("could not record %d delivered effects", len(marks))
                 if self.stopping:
                     return  # `stop` tries once more
@@ -493,7 +493,7 @@ class Sender:
             if m.blocked and m.item.kind == "card" and self.on_blocked is not None:
                 try:
                     await self.on_blocked(m.item)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("could not handle the blocked reviewer of effect %s", m.item.id)
 
     async def _store(self, marks: list[Mark]) -> None:

@@ -197,7 +197,7 @@ async def migrated(step: Awaitable[None], settings: Settings) -> None:
         await step
     except StartupFault:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every fault of a step is classified into one line
         raise classify(exc, settings) from None
 
 

@@ -540,7 +540,7 @@ def _bad_invitation(code: str) -> bool:
 # --------------------------------------------------------------------------- wiring
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     mine = inputs.Awaiting(app, ADMIN)
     buttons: Any = CallbackQueryHandler(on_button, pattern=cb.Admin.pattern())
     app.add_handler(inputs.conversation(

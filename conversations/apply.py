@@ -1080,7 +1080,7 @@ def record_pledge(rq: Rq, app: App) -> None:
                details={"version": version, "lang": rq.lang, "text": shown})
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     mine = inputs.Awaiting(app, WIZARD)
     entries = [
         CommandHandler("apply", cmd_apply),
@@ -1096,7 +1096,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     ))
 
 
-async def recover_albums(application: Application) -> int:  # type: ignore[type-arg]
+async def recover_albums(application: Application) -> int:
     """After a restart, answer albums whose single reply was still pending (the job is gone)."""
     from bot.runtime import BotContext, services_of
 

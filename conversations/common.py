@@ -148,11 +148,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         owed = [effects.answer(chat_id, update.callback_query.id)] if update.callback_query is not None else []
         owed.append(effects.message(chat_id, t("error.internal"), stale_ok=True))
         await owe(svc, owed, f"e{update.update_id}")
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not report the error to the user")
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     from conversations import (
         admin,
         apply,

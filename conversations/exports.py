@@ -126,7 +126,7 @@ async def cmd_stats(rq: Rq) -> None:
     rq.owe(effects.render(rq.chat_id, "chart", year=year, lang=rq.lang))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     """Add the handlers; call before the catch-all handlers of conversations/common.py."""
     app.add_handler(CommandHandler("export", cmd_export))
     app.add_handler(CommandHandler("stats", cmd_stats))

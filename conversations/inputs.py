@@ -133,7 +133,7 @@ def done(rq: Rq, *flows: Flow) -> None:
 class Awaiting(filters.MessageFilter):
     """True for a message from someone whose newest waiting flow is `flow`."""
 
-    def __init__(self, app: Application, flow: Flow) -> None:  # type: ignore[type-arg]
+    def __init__(self, app: Application, flow: Flow) -> None:
         super().__init__(name=f"awaiting_{flow.name}")
         self._app = app
         self._flow = flow

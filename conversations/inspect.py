@@ -248,7 +248,7 @@ async def cmd_cancel(rq: Rq) -> None:
     rq.reply(rq.t("studio.inspect.cancelled_typed"))
 
 
-def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ignore[type-arg]
+def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
     waiting = inputs.Awaiting(app, INSPECT)
     return [
         MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_inspection_input),
@@ -258,6 +258,6 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ign
     ]
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     for h in handlers(app):
         app.add_handler(h)

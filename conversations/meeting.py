@@ -278,7 +278,7 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str) -> None:
         rq.reply(ask_office(t, await office.contact(rq.session), t("meeting.input_gone")))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler("meeting", cmd_meeting))
     app.add_handler(CallbackQueryHandler(on_button, pattern=cb.Meet.pattern()))
     app.add_handler(MessageHandler(inputs.Awaiting(app, MEETING) & filters.TEXT & ~filters.COMMAND, on_text))

@@ -25,5 +25,5 @@ async def cmd_notice(rq: Rq) -> None:
     rq.owe(effects.render(rq.chat_id, "notice", year=year, lang=rq.lang))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler("notice", cmd_notice))

@@ -86,6 +86,6 @@ async def _card(rq: Rq, year: int, flt: svc.Filter, app_id: int | None) -> None:
     rq.reply(text, views.with_back(markup, views.back_row(rq.t, year, flt)))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler("overview", cmd_overview))
     app.add_handler(CallbackQueryHandler(on_button, pattern=cb.Overview.pattern()))

@@ -54,6 +54,6 @@ async def on_mute_button(rq: Rq) -> None:
     rq.edit(*await _screen(rq))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler("reminders", cmd_reminders))
     app.add_handler(CallbackQueryHandler(on_mute_button, pattern=cb.MuteBtn.pattern()))

@@ -283,7 +283,7 @@ async def cmd_cancel(rq: Rq) -> None:
     rq.reply(rq.t("report.cancelled"))
 
 
-def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ignore[type-arg]
+def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
     waiting = inputs.Awaiting(app, REPORT)
     return [
         MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_report_input),
@@ -293,6 +293,6 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ign
     ]
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     for h in handlers(app):
         app.add_handler(h)

@@ -338,7 +338,7 @@ async def cmd_compilation(rq: Rq) -> None:
     rq.owe(effects.render(rq.chat_id, "compilation", year=year, lang=rq.lang))
 
 
-def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ignore[type-arg]
+def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
     waiting = inputs.Awaiting(app, RESULTS)
     return [
         MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
@@ -349,7 +349,7 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:  # type: ign
     ]
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     for h in handlers(app):
         app.add_handler(h)
 

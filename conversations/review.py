@@ -483,7 +483,7 @@ async def cmd_cancel(rq: Rq) -> int:
     return ConversationHandler.END
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     aux = f"{cb.ReviewAux.pattern()}|{cb.ReviewSection.pattern()}|{cb.ReviewStep.pattern()}"
     mine = inputs.Awaiting(app, REVIEW)
     app.add_handler(inputs.conversation(

@@ -170,7 +170,7 @@ async def on_form_button(rq: Rq) -> None:
     rq.owe(effects.render(rq.chat_id, "form", app=app.id, version=app.version))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application) -> None:
     app.add_handler(CommandHandler("my", cmd_my))
     app.add_handler(CommandHandler("status", cmd_status))
     app.add_handler(CallbackQueryHandler(on_status_button, pattern=cb.Status.pattern()))

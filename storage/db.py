@@ -192,7 +192,7 @@ class Database:
     async def durable(session: AsyncSession) -> None:
         """Wait until what `session` committed is durable: each session commits alone, so at once (kept
         for callers written when commits were grouped)."""
-        return None
+        return
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration."""

@@ -154,7 +154,7 @@ async def _unions(s: AsyncSession) -> tuple[Union, ...]:
         if refs is not None:
             found = tuple(_detached_copy(u) for u in found)
             refs.put("unions", None, found)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 async def active_unions(s: AsyncSession) -> Sequence[Union]:
@@ -180,7 +180,7 @@ async def season(s: AsyncSession, year: int) -> Season | None:
     key = AsyncSession.identity_key(Season, year)
     own = s.identity_map.get(key)
     if own is not None:
-        return own  # type: ignore[no-any-return]
+        return own
     refs = _refs(s)
     held = refs.get("seasons", year) if refs is not None else None
     if held is not None:

@@ -41,7 +41,7 @@ PG_URL = _pg_url()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A fresh database per test: a new SQLite file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'studio.db'}"
@@ -72,14 +72,14 @@ async def pg_clean(database_url: str) -> AsyncIterator[str]:
 
 
 @pytest_asyncio.fixture
-async def bot(tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+async def bot(tmp_path) -> AsyncIterator[Harness]:
     h = await make_harness(tmp_path, now=JULY_10, admin_ids="900")
     yield h
     await close_harness(h)
 
 
 @pytest_asyncio.fixture
-async def any_bot(tmp_path, pg_clean) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+async def any_bot(tmp_path, pg_clean) -> AsyncIterator[Harness]:
     """The bot on SQLite and, when reachable, on PostgreSQL."""
     h = await make_harness(tmp_path, now=JULY_10, admin_ids="900", database_url=pg_clean)
     yield h

@@ -229,7 +229,7 @@ async def make_harness(tmp_path: Path, *, now: datetime, admin_ids: str = "", da
            "bot_api_url": "http://127.0.0.1:9/bot", "bot_file_url": "http://127.0.0.1:9/file/bot", **settings}
     if database_url:
         env["database_url"] = database_url
-    s = Settings(**env)  # type: ignore[arg-type]
+    s = Settings(**env)
     clock = MovableClock(now)
     db = Database(s.database_url)
     await prepare_database(db, clock, s)

@@ -138,7 +138,7 @@ ON_BOTH = pytest.mark.parametrize("world_db", BOTH, indirect=True)
 
 
 @pytest_asyncio.fixture
-async def world(templates, world_db, tmp_path) -> AsyncIterator[World]:  # type: ignore[no-untyped-def]
+async def world(templates, world_db, tmp_path) -> AsyncIterator[World]:
     tpl = await templates.get(world_db)
     shutil.copytree(tpl.root, tmp_path / "data")
     url = await create_pg_database(template=tpl.database_url) if tpl.database_url else None
@@ -233,7 +233,7 @@ async def test_replayed_and_stale_review_presses_change_nothing(world):
     await w.h.press(d, Review(Action.L1_APPROVE, w.submitted).encode())
     await w.h.press(d, ReviewAux(ReviewOp.DEFAULT, w.submitted).encode())
     async with w.h.db.session() as s:
-        assert (await s.get(Application, w.submitted)).status == "forwarded"  # type: ignore[union-attr]
+        assert (await s.get(Application, w.submitted)).status == "forwarded"
     for uid in (DISTRICT, DISTRICT2):
         for action in (Action.L1_APPROVE, Action.L1_RETURN, Action.L1_REJECT):
             await assert_refused(w, uid, Review(action, w.submitted).encode())

@@ -181,9 +181,9 @@ async def test_backup_while_running_and_restore_everywhere(any_bot, tmp_path, ta
 
     with tarfile.open(out) as tf:
         names = tf.getnames()
-        manifest = json.loads(tf.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(tf.extractfile("manifest.json").read())
         for entry in manifest["files"]:
-            data = tf.extractfile(entry["path"]).read()  # type: ignore[union-attr]
+            data = tf.extractfile(entry["path"]).read()
             assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["size"]
     assert set(names) == {"manifest.json", *(f["path"] for f in manifest["files"])}
     kind = "sqlite" if h.db.is_sqlite else "rows"
@@ -325,7 +325,7 @@ async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(archive
     _rewrite(good, bad, change)
     if damage in ("path_traversal", "absolute_path", "symlink"):
         with tarfile.open(bad) as tf:
-            members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]  # type: ignore[union-attr]
+            members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]
         with tarfile.open(bad, "w:gz") as out:
             for m, data in members:
                 out.addfile(m, io.BytesIO(data))
@@ -381,7 +381,7 @@ async def test_missing_material_file_is_reported(bot, tmp_path, capsys):
     assert await cli(bot.settings, "backup", "--out", str(out)) == 0
     assert att.stored_path in capsys.readouterr().err
     with tarfile.open(out) as tf:
-        manifest = json.loads(tf.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(tf.extractfile("manifest.json").read())
     assert manifest["missing"] == [att.stored_path]
 
 

@@ -78,7 +78,7 @@ async def test_office_commands_run_without_a_token(tmp_path):
     from storage.db import Database
 
     data = tmp_path / "data"
-    settings = Settings(bot_token="1:x", data_dir=data)  # type: ignore[call-arg]
+    settings = Settings(bot_token="1:x", data_dir=data)
     db = Database(settings.database_url)
     await prepare_database(db, SystemClock(), settings)
     await db.dispose()

@@ -61,7 +61,7 @@ async def test_command_menu_in_both_languages(bot):
     people with roles get their own fuller menu in their chat."""
     calls = [p for n, p in bot.request.calls if n == "setMyCommands"]
 
-    def names(p):  # type: ignore[no-untyped-def]
+    def names(p):
         cmds = p["commands"]
         cmds = json.loads(cmds) if isinstance(cmds, str) else cmds
         return [c["command"] if isinstance(c, dict) else c.command for c in cmds]

@@ -30,7 +30,7 @@ ZH = I18n().get("zh")
 
 
 @pytest_asyncio.fixture
-async def h(tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+async def h(tmp_path) -> AsyncIterator[Harness]:
     h = await make_harness(tmp_path, now=DEC_21, admin_ids=str(ADMIN))
     yield h
     await close_harness(h)
@@ -58,7 +58,7 @@ async def five_candidates(h: Harness) -> list[int]:
     return ids
 
 
-def press(h: Harness, op: MeetingOp, n: int | None = None, v: str | None = None):  # type: ignore[no-untyped-def]
+def press(h: Harness, op: MeetingOp, n: int | None = None, v: str | None = None):
     return h.press(h.user(CITY, name="U30"), Meet(op, n, v).encode())
 
 
@@ -187,4 +187,4 @@ async def test_applicant_hears_neither_findings_nor_preliminary_opinion_before_t
     told = "\n".join(bot.request.texts(APPLICANT, since=mark))
     assert "账目有瑕疵" not in told and "建议暂缓命名" not in told
     async with bot.db.session() as s:
-        assert (await s.get(Application, app.id)).status == "preliminary"  # type: ignore[union-attr]
+        assert (await s.get(Application, app.id)).status == "preliminary"

@@ -70,7 +70,7 @@ def test_a_token_of_the_wrong_shape_is_refused_without_echoing_it(tmp_path):
 async def test_unreachable_bot_api_is_retried_with_back_off_one_line_each(tmp_path, caplog):
     """A network that is down at start is retried (1, 2, 4 … s), one line per attempt; with
     STARTUP_RETRY_SECONDS the bot gives up with its own exit code."""
-    settings = Settings(bot_token=TOKEN, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(bot_token=TOKEN, data_dir=tmp_path)
     calls, slept = [], []
 
     async def init() -> None:
@@ -86,7 +86,7 @@ async def test_unreachable_bot_api_is_retried_with_back_off_one_line_each(tmp_pa
     assert len(calls) == 4 and slept == [1, 2, 4]
     assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == 3
 
-    limited = Settings(bot_token=TOKEN, data_dir=tmp_path, startup_retry_seconds=5)  # type: ignore[call-arg]
+    limited = Settings(bot_token=TOKEN, data_dir=tmp_path, startup_retry_seconds=5)
 
     async def never() -> None:
         raise NetworkError("down")
@@ -147,7 +147,7 @@ async def test_one_instance_per_postgres_database(tmp_path):
 async def test_restore_refused_while_the_lock_is_held(tmp_path):
     from bot import backup
 
-    settings = Settings(bot_token=TOKEN, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(bot_token=TOKEN, data_dir=tmp_path)
     held = await lock.acquire(settings.data_dir, settings.database_url)
     try:
         with pytest.raises(backup.BackupError, match="running"):
@@ -373,7 +373,7 @@ def test_doctor_names_what_to_fix(tmp_path, capsys):
     d.chmod(0o755)
     (d / "note.txt").write_text("x")
     (d / "note.txt").chmod(0o644)
-    settings = Settings(bot_token=TOKEN, data_dir=d, bot_api_url="http://127.0.0.1:9/bot")  # type: ignore[call-arg]
+    settings = Settings(bot_token=TOKEN, data_dir=d, bot_api_url="http://127.0.0.1:9/bot")
     assert doctor.run(settings) == 1
     out = capsys.readouterr().out
     assert f"chmod 700 {d}" in out and "go-rwx" in out

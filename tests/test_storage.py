@@ -17,7 +17,7 @@ async def test_migrations_match_models(pg_clean):
     db = Database(pg_clean)
     await db.migrate()
 
-    def diff(conn):  # type: ignore[no-untyped-def]
+    def diff(conn):
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(ctx, Base.metadata)
 

@@ -147,7 +147,7 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | 
         widths.append(width)
         wrap_col.append(wrap)
     extent = f"A1:{last}{len(rows) + HEADER_ROW}"
-    ws.calculate_dimension = lambda: extent  # type: ignore[attr-defined]  # the writer states it when known
+    ws.calculate_dimension = lambda: extent  # the writer states it when known
     ws.freeze_panes = f"B{FIRST_ROW}"
     ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{len(rows) + HEADER_ROW}"
     ws.merged_cells.add(f"A1:{last}1")
@@ -160,7 +160,7 @@ def build_xlsx(rows: list[RosterRow], t: Translator, year: int, made_on: date | 
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.6
     ws.print_options.horizontalCentered = True
-    ws.oddFooter.center.text = "&P / &N"  # type: ignore[attr-defined]
+    ws.oddFooter.center.text = "&P / &N"
 
     def styled(value: Any, **style: Any) -> Cell:
         cell = WriteOnlyCell(ws, value)

@@ -64,7 +64,7 @@ class Strict:
 class Web:
     """The routes, bound to the running Application (for its services and its outbox)."""
 
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application) -> None:
         self.application = application
         self.svc: Services = services_of(application)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
@@ -121,11 +121,11 @@ class Web:
                             content_disposition_type="inline", filename=name)
 
 
-def build(application: Application) -> ASGIApp:  # type: ignore[type-arg]
+def build(application: Application) -> ASGIApp:
     return Strict(Web(application).starlette())
 
 
-def server(application: Application) -> uvicorn.Server:  # type: ignore[type-arg]
+def server(application: Application) -> uvicorn.Server:
     """The uvicorn server of the pages (and of the webhook, when there is one), not started yet."""
     settings = services_of(application).settings
     config = uvicorn.Config(build(application), host=settings.web_listen, port=settings.web_port,

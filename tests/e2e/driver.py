@@ -24,7 +24,7 @@ async def prepare(data_dir: Path, grants: list[tuple[int, str, bool]] | None = N
 
     `grants`: (user id, role, bound to the first union?).
     """
-    settings = Settings(bot_token="1:x", data_dir=data_dir)  # type: ignore[call-arg,arg-type]
+    settings = Settings(bot_token="1:x", data_dir=data_dir)  # type: ignore[arg-type]
     db = Database(settings.database_url)
     from bot.app import prepare_database
 

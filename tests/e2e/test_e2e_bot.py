@@ -236,7 +236,7 @@ async def test_webhook_mode(fake_api, bot_process_factory, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    def ready(server, mark):  # type: ignore[no-untyped-def]
+    def ready(server, mark):
         return any(c[0] == "setWebhook" for c in server.calls[mark:])
 
     _ = ready_polling

@@ -40,7 +40,7 @@ async def exit_code(bot: BotProcess, timeout: float = 60.0) -> int | None:  # no
     return bot.returncode
 
 
-async def started_and_exited(factory, **kwargs) -> tuple[int | None, list[str]]:  # type: ignore[no-untyped-def]
+async def started_and_exited(factory, **kwargs) -> tuple[int | None, list[str]]:
     bot = await factory(start=False, **kwargs)
     await bot.start(wait_ready=False)
     code = await exit_code(bot)

@@ -33,7 +33,7 @@ class Tally:
         return sum(c in NEW for c in calls)
 
 
-async def walk(api, u) -> Tally:  # noqa: ANN001
+async def walk(api, u) -> Tally:
     """A clean application: two members, three photos as an album, two documents, no detours."""
     tally = Tally()
 
@@ -95,15 +95,15 @@ async def walk(api, u) -> Tally:  # noqa: ANN001
     return tally
 
 
-async def _send(api, u, text: str) -> None:  # noqa: ANN001
+async def _send(api, u, text: str) -> None:
     api.send_text(u, text)
 
 
-async def _album(api, u) -> None:  # noqa: ANN001
+async def _album(api, u) -> None:
     api.send_album(u, [png(1), png(2), png(3)])
 
 
-async def _pdf(api, u, name: str) -> None:  # noqa: ANN001
+async def _pdf(api, u, name: str) -> None:
     api.send_document(u, b"%PDF-1.4 " + name.encode(), file_name=name, mime_type="application/pdf")
 
 

@@ -34,7 +34,7 @@ REMINDER = "申报还没有提交"  # ping.draft.open (zh)
 
 async def drafts(data_dir: Path, year: int, created: datetime) -> None:
     """The season of `year` with the federation's dates (deadline 31 July) and one draft per applicant."""
-    db = Database(Settings(bot_token="1:x", data_dir=data_dir).database_url)  # type: ignore[call-arg,arg-type]
+    db = Database(Settings(bot_token="1:x", data_dir=data_dir).database_url)  # type: ignore[arg-type]
     try:
         async with db.session() as s:
             await repo.ensure_season(s, year)

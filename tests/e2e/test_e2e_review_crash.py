@@ -35,7 +35,7 @@ class Act:
     press: str | None = None
     text: str | None = None
 
-    def send(self, api: FakeTelegramServer, users: dict[int, FakeUser], app_id: int) -> tuple[int, str | None]:  # noqa: E501
+    def send(self, api: FakeTelegramServer, users: dict[int, FakeUser], app_id: int) -> tuple[int, str | None]:
         """Queue the update; (its update id, the callback query id of a press)."""
         u = users[self.who]
         if self.text is not None:
@@ -66,7 +66,7 @@ REVIEW = [
 
 
 async def outcome(data_dir: Path, applicant: int) -> dict[str, Any]:
-    db = Database(Settings(bot_token="1:x", data_dir=data_dir).database_url)  # type: ignore[call-arg,arg-type]
+    db = Database(Settings(bot_token="1:x", data_dir=data_dir).database_url)  # type: ignore[arg-type]
     try:
         async with db.session() as s:
             app = (await s.scalars(select(Application).where(Application.applicant_id == applicant))).one()

@@ -12,7 +12,7 @@ from tests.web.helpers import WEBAPP_URL
 
 
 @pytest_asyncio.fixture
-async def web_bot(tmp_path) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
+async def web_bot(tmp_path) -> AsyncIterator[Harness]:
     (tmp_path / "web").mkdir()
     h = await make_harness(tmp_path / "web", now=JULY_10, admin_ids="900", webapp_url=WEBAPP_URL)
     yield h

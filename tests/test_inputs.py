@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.callbacks import ReviewStep
 from bot.domain.workflow import Action
 from storage.models import Application, Union
+from tests.roles import first_union_id, grant
 from tests.test_review_flow import DISTRICT, press_action, submitted, who
 from tests.test_wizard_inputs import goto_step
 
@@ -46,16 +47,17 @@ async def test_an_admin_edit_ends_when_the_admin_turns_elsewhere_and_cancel_is_t
     """R-C1: an admin's typed step is the newest flow: /cancel ends it and not the wizard open before;
     another command ends it too, and the text goes back to the wizard."""
     a = bot.user(900)
+    await grant(bot, 901, "district_reviewer", await first_union_id(bot))  # no notice of an unstaffed union
     await goto_step(bot, a, "applying_unit")
     await bot.text(a, "/admin")
-    await bot.tap(a, "工会")
+    await bot.tap(a, "🏢 工会")
     await bot.tap(a, "新增区市县工会")
     await bot.text(a, "/cancel")
     await bot.text(a, "测试新区总工会")
     assert (await own_application(bot, 900)).answers.get("applying_unit") == "测试新区总工会"
 
     await bot.text(a, "/admin")
-    await bot.tap(a, "工会")
+    await bot.tap(a, "🏢 工会")
     await bot.tap(a, "新增区市县工会")
     await bot.text(a, "/my")
     await bot.text(a, "王建国")

@@ -215,6 +215,7 @@ async def test_wizard_refuses_an_executable_sent_as_a_photo_with_a_clear_message
     async with bot.db.session() as s:
         before = len((await s.scalars(select(Attachment))).all())
     await tap_op(bot, u, WizardOp.EDIT, "photos")  # back at the photos step, from the summary
+    await tap_op(bot, u, WizardOp.FIELD, "photos")
     mark = await bot.document(u, b"MZ\x90\x00" + b"\0" * 300, "fake.jpg", "image/jpeg")
     texts = bot.request.texts(u["id"], since=mark)
     assert any("内容与它的类型不符" in t for t in texts), texts

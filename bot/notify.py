@@ -22,6 +22,7 @@ from bot.domain import workflow
 from bot.domain.workflow import Role, Status
 from bot.i18n import Markup, Translator
 from bot.services import office
+from bot.services import results as svc_results
 from bot.views import office as office_views
 from bot.views import review as views
 from storage import repo
@@ -54,7 +55,7 @@ async def card_data(s: AsyncSession, app: Application, opinions: Sequence[Opinio
     return views.CardData(
         app=app, union=union.name("zh") if union else "", first_year=season.first_year,
         opinions=opinions if opinions is not None else await repo.opinions(s, app.id),
-        trail=trail, last=last,
+        trail=trail, last=last, results=await svc_results.of_application(s, app.id),
         attachments=attachments if attachments is not None else await repo.attachments(s, app.id))
 
 

@@ -301,3 +301,31 @@ def test_printed_form_lists_the_recorded_results_on_an_annex_sheet() -> None:
     assert cells[1] == ["1", "一种岸桥吊具（ZL2026200001.1）", "实用新型专利", "2026-03-01",
                         "国家级（国家知识产权局认定）", "是", "20"]
     assert cells[2][1:5] == ["班组安全合理化建议", "合理化建议", "2026-04-01", "未获认定"]
+
+
+def test_reviewer_card_counts_the_registered_results() -> None:
+    """R-E5: the reviewer's card says how many results the application registered, how many of them are
+    recognised, and names each by title and kind."""
+    from datetime import UTC
+
+    from bot.domain.workflow import Role
+    from bot.i18n import I18n
+    from bot.views import review as views
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    app = Application(id=7, number="2026-0007", season_year=2026, applicant_id=1, union_id=None,
+                      status=Status.SUBMITTED.value, answers={"applying_unit": "大连港集团"})
+    rows = [Result(id=1, application_id=7, title="一种岸桥吊具", kind="utility_model", on=date(2026, 3, 1),
+                   level="national", body="国家知识产权局", in_use=True, source="chat", created_at=now),
+            Result(id=2, application_id=7, title="班组安全合理化建议", kind="suggestion", on=date(2026, 4, 1),
+                   in_use=False, source="chat", created_at=now)]
+    zh, en = I18n().get("zh"), I18n().get("en")
+    bare, _ = views.card(zh, views.CardData(app=app, union="中山区总工会", first_year=False), Role.DISTRICT)
+    text, _ = views.card(zh, views.CardData(app=app, union="中山区总工会", first_year=False, results=rows),
+                         Role.DISTRICT)
+    assert "登记的成果" not in bare
+    assert "登记的成果</b>：2 项，其中获认定 1 项" in text
+    assert "一种岸桥吊具（实用新型专利）" in text and "班组安全合理化建议（合理化建议）" in text
+    english, _ = views.card(en, views.CardData(app=app, union="Zhongshan", first_year=False, results=rows),
+                            Role.DISTRICT)
+    assert "Registered results</b>: 2, 1 recognised" in english

@@ -27,6 +27,7 @@ from telegram import InlineKeyboardMarkup, WebAppInfo
 
 from bot import callbacks as cb
 from bot.domain import form, workflow
+from bot.domain import results as result_dom
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_line
 from bot.domain.values import date_examples
@@ -78,6 +79,7 @@ class CardData:
     trail: Sequence[AuditEvent] = ()
     attachments: Sequence[Attachment] = ()
     last: Move | None = None
+    results: Sequence[Any] = ()  # the results registered with the application (R-E5)
 
 
 def _value(f: FormField, answers: Mapping[str, Any], t: Translator) -> str:
@@ -263,8 +265,20 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
     for op in d.opinions:  # the reviewers' boxes; a return's remark belongs to its round, above
         if op.box not in (workflow.Box.UNIT.value, workflow.Box.UNION.value) and op.action not in RETURNS:
             lines.append(t("review.opinion_line", box=t(f"box.{op.box}"), text=clip(op.text, CLIP_OPINION)))
+    lines += _results_lines(t, d)
     lines += _inspection_lines(t, d)
     return "\n".join(lines), card_keyboard(t, d, role, more, web)
+
+
+def _results_lines(t: Translator, d: CardData) -> list[str]:
+    """R-E5: the results registered with the application, counted, and each by title and kind."""
+    if not d.results:
+        return []
+    records = [result_dom.record_of(r) for r in d.results]
+    recognised = sum(map(result_dom.recognised, records))
+    items = t.join([t("review.card.result_item", title=clip(str(x.get("title") or ""), 60),
+                      kind=t(f"result.kind.{x.get('kind')}")) for x in records])
+    return [t("review.card.results", n=len(records), recognised=recognised, items=items)]
 
 
 def _round_lines(t: Translator, d: CardData) -> list[str]:

@@ -91,9 +91,11 @@ async def test_sigkill_after_confirm_and_after_a_decisive_press_loses_nothing(fa
                 api.press(d, msg.message_id, Review(Action.L1_APPROVE, app_id).encode())
                 await api.wait_reply(d, since=s0, timeout=15)
                 break
-        last = api.chat(d)[-1]
+        default = ReviewAux(ReviewOp.DEFAULT, app_id).encode()
+        prompt = next(m for m in reversed(api.chat(d))  # the card, turned into the prompt in place
+                      if any(b.get("callback_data") == default for row in m.inline_keyboard for b in row))
         since = api.mark()
-        api.press(d, last.message_id, ReviewAux(ReviewOp.DEFAULT, app_id).encode())
+        api.press(d, prompt.message_id, default)
         await kill_after(api, bot, api.updates[-1]["update_id"], delay)
         city_first = Review(Action.SCHEDULE, app_id).encode().rsplit(":", 1)[0]
 
@@ -102,7 +104,8 @@ async def test_sigkill_after_confirm_and_after_a_decisive_press_loses_nothing(fa
             return sum(1 for c in sent if "已通过区市县" in c.params.get("text", ""))
 
         def closed(chat: int, since: int = since) -> int:
-            return sum(1 for c in accepted(api, since, "editMessageText", chat) if "已由" in c.params.get("text", ""))
+            return sum(1 for c in accepted(api, since, "editMessageText", chat)  # the card shows who moved it
+                       if "最近：" in c.params.get("text", "") and "待市总工会审核" in c.params.get("text", ""))
 
         def decided(since: int = since, app_id: int = app_id, city_first: str = city_first) -> bool:
             return news() >= 1 and cards(api, since, CITY, app_id, city_first) >= 1 and all(

@@ -102,9 +102,10 @@ async def render_card(rq: Rq, app: Application, role: Role, reader: User | None 
     return views.card(t, with_union(data, union, t.lang), role, svc.settings.webapp_link(f"app/{app.id}"))
 
 
-async def transitioned(rq: Rq, app: Application, action: str) -> None:
+async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool = False) -> None:
     """Owe everyone concerned what `action` (just recorded on `app`) means for them; the actor's own card is
-    the handler's (it shows the result where the decision was taken)."""
+    the handler's (it shows the result where the decision was taken), or, with `own_card` (a decision taken
+    elsewhere, on the web page), changed here like the others."""
     s, svc = rq.session, rq.svc
     await s.flush()
     last = await s.scalar(_LAST_EVENT, {"app": app.id})
@@ -115,7 +116,7 @@ async def transitioned(rq: Rq, app: Application, action: str) -> None:
     # 1. every other reviewer's card of the application now says where it stands (who decided, what applies)
     level = workflow.level_of(Status(app.status))
     for chat_id, rm in (await cards(s, app.id)).items():
-        if chat_id == rq.user.id or (arrives and role_of(rm) is _role(level)):
+        if (chat_id == rq.user.id and not own_card) or (arrives and role_of(rm) is _role(level)):
             continue  # the actor's own is the handler's; a new round's card is sent anew below
         reader = await s.get(User, chat_id)
         text, markup = await render_card(rq, app, role_of(rm), reader, data)

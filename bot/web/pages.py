@@ -465,7 +465,7 @@ async def decide(ctx: Ctx) -> Response:
             result["refused"] = Refused(code, f"workflow.denied.{exc.reason}", status=t.plain(f"status.{app.status}"))
             _audit_refused(rq, app, action, exc.reason)
             return
-        await notify.transitioned(rq, app, action.value)
+        await notify.transitioned(rq, app, action.value, own_card=True)
         result["message"] = t.plain("review.done", number=app.number or "", action=t.plain(f"action.{action.value}"),
                                     status=t.plain(f"status.{app.status}"))
 

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from bot import notify
 from bot.domain import form, workflow
+from bot.domain import results as result_dom
 from bot.domain.form import FormField, Kind
 from bot.domain.render import display, member_cells
 from bot.domain.values import date_examples, parse_date_or_none
@@ -33,6 +34,7 @@ from bot.i18n import Translator
 from bot.runtime import BotContext, Rq, run_as
 from bot.services import overview as overview_service
 from bot.services import review as svc_review
+from bot.views import results as result_views
 from bot.views.review import DEFAULT_OPINION, RETURNS, SUBMISSIONS
 from bot.web.auth import WebUser
 from storage import repo
@@ -288,6 +290,18 @@ class AppPage:
     def value(self, f: FormField, answers: Mapping[str, Any] | None = None) -> str:
         return display(f, (self.answers if answers is None else answers).get(f.key), self.t.plain,
                        unions=self.unions)
+
+    def result_fields(self) -> list[tuple[str, str]]:
+        """(key, label) of the results table's columns: every declared property but the certificate."""
+        return [(f.key, result_views.label(self.t, f.key)) for f in result_dom.TYPED]
+
+    def results(self) -> list[list[str]]:
+        """The results registered with the application (R-E5), a row each, as the declaration shows them."""
+        rows = []
+        for r in self.b.results:
+            record = result_dom.record_of(r)
+            rows.append([result_views.value_text(self.t, f, record.get(f.key)) for f in result_dom.TYPED])
+        return rows
 
     def sections(self) -> list[tuple[str, str, list[FormField]]]:
         """(section, shape, fields) in the declaration's order; shapes of the printed form, the rest by kind."""

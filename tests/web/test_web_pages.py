@@ -226,3 +226,27 @@ async def test_the_application_page_shows_the_rounds_and_every_opinion(web_bot):
     assert "激光切割机" not in old.split("</td>")[0] and "激光切割机" in new.split("</td>")[0]
     timeline = page[page.index('id="sec-timeline"'):]
     assert "请补充设备清单，写明用途。" in timeline and "修改后重新提交" in timeline and "同意申报" in page
+
+
+async def test_the_application_page_lists_the_registered_results(web_bot):
+    """R-E5 in the web view: the results registered with the application are a table of their own, each
+    declared property in its column, in the reader's language."""
+    from datetime import UTC, date, datetime
+
+    from storage.models import Result
+
+    app = await ready(web_bot)
+    async with client(web_bot) as c:
+        before = (await c.get(f"/api/app/{app.id}", headers=headers(web_bot, DISTRICT))).text
+    async with web_bot.db.session() as s:
+        s.add(Result(application_id=app.id, title="一种岸桥吊具", kind="utility_model", on=date(2026, 3, 1),
+                     level="national", body="国家知识产权局", in_use=True, benefit=20.0, source="chat",
+                     created_at=datetime(2026, 6, 1, tzinfo=UTC)))
+        await s.commit()
+    async with client(web_bot) as c:
+        page = (await c.get(f"/api/app/{app.id}", headers=headers(web_bot, DISTRICT))).text
+    assert 'id="sec-results"' not in before
+    table = page[page.index('id="sec-results"'):page.index('id="sec-timeline"')]
+    assert "登记的成果（1 项）" in table
+    for cell in ("一种岸桥吊具", "实用新型专利", "2026-03-01", "国家知识产权局", "成果类别", "认定级别"):
+        assert cell in table, cell

@@ -1,4 +1,4 @@
-"""Benchmark (issue 7): this bot against a bare python-telegram-bot echo bot, start-up and exports.
+"""Benchmark: this bot against a bare python-telegram-bot echo bot, start-up and exports.
 
     python -m benchmarks.benchmark [--applicants 200] [--prefill 10000] [--profile out.prof]
 

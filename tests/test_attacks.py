@@ -1,4 +1,4 @@
-"""Attacks (issue 7): forged, replayed and stale button presses, another person's application, a reviewer
+"""Attacks: forged, replayed and stale button presses, another person's application, a reviewer
 of another union, hostile file names, and the bot token.
 
 The rule for every press a user could not have received from the bot: nothing in the database changes
@@ -193,7 +193,7 @@ async def assert_refused(w: World, uid: int, data: str) -> None:
 
 @ON_BOTH
 async def test_every_review_action_by_every_role_is_refused_unless_offered(world):
-    """Issue 7 / attacks, R-W1…R-W4, on SQLite and PostgreSQL: `rv:<action>:<app>` for every Action and every role
+    """Attacks, R-W1…R-W4, on SQLite and PostgreSQL: `rv:<action>:<app>` for every Action and every role
     (and no role) on a submitted application and on a draft — except the buttons the bot gave that reviewer —
     changes nothing, is answered with an alert and recorded in the audit trail."""
     w = world
@@ -219,14 +219,14 @@ MALFORMED_REVIEW = [
 
 @pytest.mark.parametrize("data", MALFORMED_REVIEW)
 async def test_malformed_review_data_is_refused(world, data):
-    """Issue 7 / attacks: non-numeric, negative, extra or missing parts, made-up actions, overlong data."""
+    """Attacks: non-numeric, negative, extra or missing parts, made-up actions, overlong data."""
     for uid in (DISTRICT, NOBODY):
         await assert_refused(world, uid, data)
 
 
 @ON_BOTH
 async def test_replayed_and_stale_review_presses_change_nothing(world):
-    """Issue 7 / attacks, on SQLite and PostgreSQL: once a reviewer decided, the same button pressed again (replay),
+    """Attacks, on SQLite and PostgreSQL: once a reviewer decided, the same button pressed again (replay),
     another reviewer's card of the same union (stale) and a different action on the old card are refused."""
     w = world
     d = w.user(DISTRICT)
@@ -241,7 +241,7 @@ async def test_replayed_and_stale_review_presses_change_nothing(world):
 
 @ON_BOTH
 async def test_reviewer_of_another_union_cannot_act_or_see(world):
-    """Issue 7 / attacks, R-C2, on SQLite and PostgreSQL: a district reviewer of another union gets no card, no /pending
+    """Attacks, R-C2, on SQLite and PostgreSQL: a district reviewer of another union gets no card, no /pending
     entry, and every action, the full view and the status timeline of the application are refused."""
     w = world
     assert not w.given[FOREIGN]
@@ -255,7 +255,7 @@ async def test_reviewer_of_another_union_cannot_act_or_see(world):
 
 @ON_BOTH
 async def test_stale_review_aux_presses_are_recorded(world):
-    """Issue 7 / attacks, on SQLite and PostgreSQL: the default-opinion, cancel and section buttons of a decision that
+    """Attacks, on SQLite and PostgreSQL: the default-opinion, cancel and section buttons of a decision that
     is not in progress (already finished, cancelled, or never started) are refused and recorded."""
     w = world
     for uid in (DISTRICT, NOBODY, CITY):
@@ -267,7 +267,7 @@ async def test_stale_review_aux_presses_are_recorded(world):
 
 @pytest.mark.parametrize("data", ["rv:l1_approve:１", "rv:l1_approve:٣", "st:１", "f:１:y:"])
 def test_only_canonical_ascii_ids_decode(data):
-    """Issue 7 / attacks: the codec accepts only data this bot could have made."""
+    """Attacks: the codec accepts only data this bot could have made."""
     assert cb.decode(data) is None
 
 
@@ -276,7 +276,7 @@ def test_only_canonical_ascii_ids_decode(data):
 
 @ON_BOTH
 async def test_wizard_buttons_with_another_users_application(world):
-    """Issue 7 / attacks, on SQLite and PostgreSQL: every wizard operation carrying another person's application id (a
+    """Attacks, on SQLite and PostgreSQL: every wizard operation carrying another person's application id (a
     submitted one, a draft, one that does not exist) is refused for every role — including the owner pressing a button
     for a draft that is not theirs."""
     w = world
@@ -296,14 +296,14 @@ MALFORMED_WIZARD = ["f:abc:y:", "f:1:zz:", "f:1:y:../../x", "f:" + "1" * 70, "f"
 
 @pytest.mark.parametrize("data", MALFORMED_WIZARD)
 async def test_malformed_wizard_data_is_refused(world, data):
-    """Issue 7 / attacks: malformed wizard data changes nothing (not even the conversation state)."""
+    """Attacks: malformed wizard data changes nothing (not even the conversation state)."""
     for uid in (NOBODY, DRAFTER):
         await assert_refused(world, uid, data)
 
 
 @ON_BOTH
 async def test_double_tap_and_old_wizard_buttons_change_nothing(world):
-    """Issue 7 / attacks (replay), on SQLite and PostgreSQL: a button of a question already answered — pressed twice
+    """Attacks (replay), on SQLite and PostgreSQL: a button of a question already answered — pressed twice
     quickly, or on an older message — does not answer the question now on screen."""
     w = world
     u = w.user(DRAFTER)
@@ -321,7 +321,7 @@ async def test_double_tap_and_old_wizard_buttons_change_nothing(world):
 
 @ON_BOTH
 async def test_other_modules_buttons_refused_for_the_wrong_people(world):
-    """Issue 7 / attacks, on SQLite and PostgreSQL: admin buttons by non-admins, a status timeline of someone else's
+    """Attacks, on SQLite and PostgreSQL: admin buttons by non-admins, a status timeline of someone else's
     application, the export archive by people without the right — refused, alerted and recorded."""
     w = world
     for uid in (NOBODY, OWNER, DISTRICT, CITY, CONTACT):
@@ -344,7 +344,7 @@ GARBAGE = ["zz:1", "", "x" * 65, "rv2:l1_approve:1", "lang:fr", "lang:../../etc"
 
 @pytest.mark.parametrize("data", GARBAGE)
 async def test_made_up_prefixes_and_garbage_are_refused(world, data):
-    """Issue 7 / attacks: data no button of this bot carries."""
+    """Attacks: data no button of this bot carries."""
     for uid in (NOBODY, ADMIN):
         await assert_refused(world, uid, data)
 
@@ -364,13 +364,13 @@ FORGED = [
 
 @pytest.mark.parametrize("who,data", FORGED)
 async def test_forged_studio_export_and_admin_data_is_recorded(world, who, data):
-    """Issue 7 / attacks: forged year-report, inspection, reminder, export and admin data."""
+    """Attacks: forged year-report, inspection, reminder, export and admin data."""
     await assert_refused(world, who, data)
 
 
 @pytest.mark.parametrize("world_db", ["postgresql"], indirect=True)
 async def test_malformed_garbage_and_forged_data_on_postgresql(world):
-    """Issue 7 / attacks, on PostgreSQL: the data of the single-datum tests above (malformed review and wizard data,
+    """Attacks, on PostgreSQL: the data of the single-datum tests above (malformed review and wizard data,
     made-up prefixes and garbage — NUL, right-to-left and overlong data included —, forged studio, export and admin
     data), all in one world: each press changes nothing, gets an alert and one audit row."""
     for data in MALFORMED_REVIEW:
@@ -397,7 +397,7 @@ HOSTILE_NAMES = [
 
 
 async def test_uploaded_file_names_never_reach_the_file_system(tmp_path, pg_clean):
-    """Issue 7 / attacks, R-M2, on SQLite and PostgreSQL: documents called `../../x.pdf`, with control characters,
+    """Attacks, R-M2, on SQLite and PostgreSQL: documents called `../../x.pdf`, with control characters,
     a path, HTML or 300 characters are stored under generated names inside DATA_DIR/materials/<application>/;
     nothing is written anywhere else; the name kept in the database and shown has no path or control characters
     and every reply is valid HTML."""
@@ -436,7 +436,7 @@ async def test_uploaded_file_names_never_reach_the_file_system(tmp_path, pg_clea
 
 
 async def test_token_never_in_messages_to_users(world):
-    """Issue 7 / secrets: no message, button, caption or alert the bot sends contains the bot token (a whole
+    """Secrets: no message, button, caption or alert the bot sends contains the bot token (a whole
     flow: application, review, help, errors)."""
     w = world
     await w.h.text(w.user(NOBODY), "/help")
@@ -450,7 +450,7 @@ async def test_token_never_in_messages_to_users(world):
 
 
 def test_every_registered_prefix_is_covered():
-    """Issue 7 / attacks: the tests above cover every callback prefix the bot registers (a new module's
+    """Attacks: the tests above cover every callback prefix the bot registers (a new module's
     buttons must be added here)."""
     from conversations.exports import ExportZip
 
@@ -463,7 +463,7 @@ def test_every_registered_prefix_is_covered():
 
 @ON_BOTH
 async def test_refusals_are_cheap_and_bounded(world):
-    """Issue 7 / attacks, on SQLite and PostgreSQL: a burst of forged presses adds one bounded audit row each (overlong
+    """Attacks, on SQLite and PostgreSQL: a burst of forged presses adds one bounded audit row each (overlong
     data is truncated to the 64 bytes Telegram allows) and nothing else."""
     w = world
     before = await snapshot(w.h)
@@ -480,7 +480,7 @@ async def test_refusals_are_cheap_and_bounded(world):
 @pytest.mark.e2e
 @pytest.mark.timeout(120)
 async def test_token_never_in_the_log_of_the_real_bot(fake_api, bot_process_factory, tmp_path):  # noqa: F811
-    """Issue 7 / secrets: the real `python -m bot` process over HTTP, through errors (a 400 on an answer, a 500, a
+    """Secrets: the real `python -m bot` process over HTTP, through errors (a 400 on an answer, a 500, a
     dropped and a failing getUpdates, an unknown file), a restart and a shutdown: the token appears nowhere in its
     log (tracebacks included) nor in anything it sent to the Bot API as message content."""
     from tests.e2e.driver import prepare, say

@@ -1,4 +1,4 @@
-"""Issue 7: `python -m bot backup` / `restore` — an online, consistent backup of the database and the
+"""`python -m bot backup` / `restore` — an online, consistent backup of the database and the
 materials, restored into a new DATA_DIR / DATABASE_URL with every application, file and audit entry."""
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ async def keep_typing(h: Harness, stop: asyncio.Event) -> int:
 
 
 async def test_backup_while_running_and_restore_everywhere(any_bot, tmp_path, targets):
-    """Issue 7 / backup: applications filled and submitted through the wizard are backed up while the bot
+    """Backup: applications filled and submitted through the wizard are backed up while the bot
     keeps handling another user's updates; the archive has a manifest with a sha256 per file; restoring it
     into a new DATA_DIR (SQLite, and PostgreSQL when reachable) brings back every application, attachment
     file (checksums) and audit entry; the restored bot carries on with them."""
@@ -228,7 +228,7 @@ async def test_backup_while_running_and_restore_everywhere(any_bot, tmp_path, ta
 
 
 async def test_backup_is_consistent_under_concurrent_writes(bot, tmp_path):
-    """Issue 7 / online backup: several backups taken while a user uploads photos are each internally
+    """Online backup: several backups taken while a user uploads photos are each internally
     consistent — every attachment row in the copied database has its file in the archive (checksums)."""
     await build_history(bot)
     stop = asyncio.Event()
@@ -253,7 +253,7 @@ async def test_backup_is_consistent_under_concurrent_writes(bot, tmp_path):
 
 
 async def test_restore_refuses_a_database_with_data_unless_forced(archives, tmp_path, capsys):
-    """Issue 7 / restore: a database that already holds data is not overwritten without --force; with --force
+    """Restore: a database that already holds data is not overwritten without --force; with --force
     it is replaced and the old database and materials are kept aside, not deleted."""
     out = archives["zip"]
     # a second bot with its own data
@@ -284,7 +284,7 @@ async def test_restore_refuses_a_database_with_data_unless_forced(archives, tmp_
 
 
 async def test_restore_into_a_seeded_but_empty_database(archives, tmp_path):
-    """Issue 7 / restore: a database the bot only seeded (unions, season) counts as empty."""
+    """Restore: a database the bot only seeded (unions, season) counts as empty."""
     out = archives["tar"]
     fresh = tmp_path / "fresh"
     h2 = await make_harness(fresh, now=JULY_10)
@@ -307,7 +307,7 @@ def _rewrite(src: Path, dst: Path, change: Any) -> None:
 
 @pytest.mark.parametrize("damage", ["flip_a_byte", "drop_a_file", "path_traversal", "absolute_path", "symlink"])
 async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(archives, tmp_path, damage, capsys):
-    """Issue 7 / restore safety: a member that fails its checksum, a missing member, a member outside the
+    """Restore safety: a member that fails its checksum, a missing member, a member outside the
     layout (`../`, absolute, a link) — the restore is refused before anything is written."""
     good = archives["tar"]
     bad = tmp_path / "bad.tar.gz"
@@ -353,7 +353,7 @@ async def test_damaged_or_hostile_archive_is_refused_and_nothing_written(archive
 
 
 async def test_zip_format_round_trip(archives, tmp_path):
-    """Issue 7 / backup: `--out FILE.zip` writes a zip with the same manifest; restore reads it."""
+    """Backup: `--out FILE.zip` writes a zip with the same manifest; restore reads it."""
     out = archives["zip"]
     import zipfile
 
@@ -369,7 +369,7 @@ async def test_zip_format_round_trip(archives, tmp_path):
 
 
 async def test_missing_material_file_is_reported(bot, tmp_path, capsys):
-    """Issue 7 / backup: a file the database refers to but that is gone from disk is named in the manifest
+    """Backup: a file the database refers to but that is gone from disk is named in the manifest
     and as a warning (the backup is not silently incomplete)."""
     await build_history(bot, APPLICANTS[:1])
     async with bot.db.session() as s:
@@ -394,7 +394,7 @@ def _cli_has_backup() -> bool:
 
 @pytest.mark.skipif(not _cli_has_backup(), reason="bot/cli.py does not wire `bot.backup` yet")
 async def test_python_m_bot_backup_and_restore(bot, tmp_path):
-    """Issue 7 / CLI: `python -m bot backup --out FILE` and `python -m bot restore FILE` as processes."""
+    """CLI: `python -m bot backup --out FILE` and `python -m bot restore FILE` as processes."""
     await build_history(bot, APPLICANTS[:1])
     out = tmp_path / "cli.tar.gz"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATA_DIR", "DATABASE_URL"))}

@@ -1,4 +1,4 @@
-"""Exports (issue 6): the printed form as DOCX (R-F1…R-F9), the season's roster as XLSX, each application's
+"""Exports: the printed form as DOCX (R-F1…R-F9), the season's roster as XLSX, each application's
 archive ZIP (R-W4, R-M1…R-M5), `/stats` with its chart, and `python -m bot export`.
 
 Files the bot sends are taken from the multipart body of the Bot API call, so what is checked is what a

@@ -30,7 +30,7 @@ async def stored(data_dir: Path, applicant: int) -> tuple[Application, list[Atta
 
 
 async def test_start_language_and_kill_keep_state(fake_api, bot_process_factory):
-    """/start in Chinese; the language choice and the flow state survive SIGKILL (issue 2)."""
+    """/start in Chinese; the language choice and the flow state survive SIGKILL."""
     bot = await bot_process_factory()
     u = fake_api.user(501, first_name="王建国", language_code="zh-hans")
     assert "劳模创新工作室" in await say(fake_api, u, "/start")
@@ -115,7 +115,7 @@ async def fill_application(api, u, kill_at: set[str], bot, *, confirm: bool = Tr
 
 
 async def test_whole_application_with_sigkills_matches_a_clean_run(fake_api, bot_process_factory, tmp_path):
-    """Issue 3 / R-F1…R-F7, R-M2, R-M4: an application over HTTP with an album and a document, killed
+    """R-F1…R-F7, R-M2, R-M4: an application over HTTP with an album and a document, killed
     with SIGKILL several times mid-way, ends submitted with the same answers and files as without crashes."""
     results = []
     for run, kills in enumerate([set(), {"after_name", "mid_longtext", "mid_member", "after_album"}]):
@@ -139,7 +139,7 @@ async def test_whole_application_with_sigkills_matches_a_clean_run(fake_api, bot
 
 
 async def test_review_chain_with_three_accounts(fake_api, bot_process_factory, tmp_path):
-    """Issue 4 / R-W1…R-W3, R-F8: applicant, district reviewer and city reviewer take one application
+    """R-W1…R-W3, R-F8: applicant, district reviewer and city reviewer take one application
     from submission to a named studio over HTTP."""
     data_dir = tmp_path / "data"
     await prepare(data_dir, [(701, "district_reviewer", True), (702, "city_reviewer", False)])
@@ -187,7 +187,7 @@ async def test_review_chain_with_three_accounts(fake_api, bot_process_factory, t
 
 
 async def test_return_resubmit_and_rejection_over_http(fake_api, bot_process_factory, tmp_path):
-    """Issue 4 / R-W1, R-W4: one application is returned and resubmitted, another rejected."""
+    """R-W1, R-W4: one application is returned and resubmitted, another rejected."""
     data_dir = tmp_path / "data"
     await prepare(data_dir, [(801, "district_reviewer", True)])
     bot = await bot_process_factory(data_dir=data_dir)

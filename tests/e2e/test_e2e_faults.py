@@ -1,4 +1,4 @@
-"""Bot API faults over HTTP (issue 7): the real `python -m bot` process against the fake Bot API with
+"""Bot API faults over HTTP: the real `python -m bot` process against the fake Bot API with
 flood waits (429 + retry_after), server errors (500, nginx 502), slow calls and timeouts, and dropped
 connections on sendMessage, getUpdates and getFile; SIGKILL at every step of an application.
 
@@ -144,7 +144,7 @@ def press_op(api: FakeTelegramServer, u: FakeUser, op: WizardOp, v: str | None =
 
 
 async def test_flood_waits_on_send_message_are_waited_out(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: 429 Too Many Requests with retry_after on the user's answers — the bot waits and
+    """Faults: 429 Too Many Requests with retry_after on the user's answers — the bot waits and
     sends the real answer once (not an apology, not twice)."""
     _, _ = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(510, first_name="王建国")
@@ -160,7 +160,7 @@ async def test_flood_waits_on_send_message_are_waited_out(fake_api, bot_process_
 @pytest.mark.parametrize("fault", [{"status": 500}, {"status": 502}, {"drop": True}],
                          ids=["500", "502-nginx", "dropped"])
 async def test_server_errors_on_send_message_still_answer(dbs, fake_api, bot_process_factory, tmp_path, fault):
-    """Issue 7 / faults, on SQLite and PostgreSQL: a 500, an nginx 502 or a dropped connection on the answer — the
+    """Faults, on SQLite and PostgreSQL: a 500, an nginx 502 or a dropped connection on the answer — the
     user still gets exactly one answer, the real one (the reply is sent again, not replaced by an apology), and
     the answer is stored."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
@@ -174,7 +174,7 @@ async def test_server_errors_on_send_message_still_answer(dbs, fake_api, bot_pro
 
 
 async def test_timeout_on_send_message_still_answers(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: an answer that times out (the Bot API does not respond within the bot's 15 s read
+    """Faults: an answer that times out (the Bot API does not respond within the bot's 15 s read
     timeout) — the user still gets one answer and the stored state matches what it says."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(530, first_name="王建国")
@@ -190,7 +190,7 @@ async def test_timeout_on_send_message_still_answers(fake_api, bot_process_facto
 
 
 async def test_get_updates_faults_lose_no_message(dbs, fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults, on SQLite and PostgreSQL: getUpdates answered with 429 (retry_after), 500, nginx 502, a
+    """Faults, on SQLite and PostgreSQL: getUpdates answered with 429 (retry_after), 500, nginx 502, a
     dropped connection and a slow response — every message sent meanwhile is answered exactly once and in order,
     and every answer is stored."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
@@ -227,7 +227,7 @@ async def goto_photos(api: FakeTelegramServer, u: FakeUser) -> None:
 @pytest.mark.parametrize("fault", [{"status": 500}, {"status": 429, "retry_after": 1}, {"drop": True},
                                    {"delay": 3.0}], ids=["500", "429", "dropped", "slow"])
 async def test_get_file_faults_answer_every_photo(fake_api, bot_process_factory, tmp_path, fault):
-    """Issue 7 / faults, R-M4: getFile failing or slow while a photo is uploaded — the photo message gets
+    """Faults, R-M4: getFile failing or slow while a photo is uploaded — the photo message gets
     exactly one answer; a photo that could not be fetched leaves neither a row nor a file and is answered with
     the apology (whose “everything is saved” wording is questioned in
     test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_saved); sending it again works."""
@@ -250,7 +250,7 @@ async def test_get_file_faults_answer_every_photo(fake_api, bot_process_factory,
 
 
 async def test_album_with_a_slow_get_file_gets_one_answer(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults, R-M4: an album of three photos where fetching the second one is slow (2.5 s, longer
+    """Faults, R-M4: an album of three photos where fetching the second one is slow (2.5 s, longer
     than the 1.2 s album wait) still gets one answer and all three photos are stored."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path)
     u = fake_api.user(555, first_name="王建国")
@@ -287,7 +287,7 @@ def albums(api: FakeTelegramServer, reviewer: FakeUser) -> set[str]:
 
 async def test_reviewer_cards_arrive_exactly_once_despite_faults_and_restarts(dbs, fake_api, bot_process_factory,
                                                                              tmp_path):
-    """Issue 7 / faults, R-W1, on SQLite and PostgreSQL: the submission card reaches each reviewer of the union
+    """Faults, R-W1, on SQLite and PostgreSQL: the submission card reaches each reviewer of the union
     exactly once although their sendMessage / sendMediaGroup / sendDocument calls meet a 500, a 429, an nginx 502
     and a dropped connection; restarting the bot (SIGTERM, then SIGKILL) sends nothing again."""
     grants = [(561, "district_reviewer", True), (562, "district_reviewer", True)]
@@ -319,7 +319,7 @@ async def test_reviewer_cards_arrive_exactly_once_despite_faults_and_restarts(db
 
 
 async def test_reviewer_card_when_the_response_is_lost(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: Telegram delivered the card but the response was lost (the connection dropped after the
+    """Faults: Telegram delivered the card but the response was lost (the connection dropped after the
     message was sent). The Bot API has no idempotency key, so the bot cannot know: it retries, and the
     reviewer may see the card twice — never zero times, never more than twice."""
     grants = [(571, "district_reviewer", True)]
@@ -337,7 +337,7 @@ async def test_reviewer_card_when_the_response_is_lost(fake_api, bot_process_fac
 
 
 async def test_crash_before_the_reviewer_card_is_sent_loses_nothing(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults: SIGKILL after the submission is stored but while the applicant's receipt is still being
+    """Faults: SIGKILL after the submission is stored but while the applicant's receipt is still being
     sent (slow network) — after the restart the reviewer still gets the card, once."""
     grants = [(581, "district_reviewer", True)]
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, grants)
@@ -363,7 +363,7 @@ async def test_crash_before_the_reviewer_card_is_sent_loses_nothing(fake_api, bo
 
 async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(dbs, fake_api, bot_process_factory,
                                                                         tmp_path):
-    """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL while the reviewer's card (or the photos before it) is
+    """Faults, on SQLite and PostgreSQL: SIGKILL while the reviewer's card (or the photos before it) is
     being sent (slow network): after the restart the reviewer still gets the card, once."""
     grants = [(582, "district_reviewer", True)]
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, grants, dbs=dbs)
@@ -383,7 +383,7 @@ async def test_crash_while_the_reviewer_card_is_in_flight_loses_nothing(dbs, fak
 
 
 async def test_crash_while_the_answer_is_in_flight_still_answers(dbs, fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL while the answer to the user's message is being sent
+    """Faults, on SQLite and PostgreSQL: SIGKILL while the answer to the user's message is being sent
     (slow network): after the restart the user still gets an answer (kept in the database's effects), without
     re-sending anything, and the answer it confirms is stored."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path, dbs=dbs)
@@ -492,7 +492,7 @@ def _normalized(app: Application) -> dict[str, Any]:
 
 @pytest.mark.timeout(600)
 async def test_crash_at_every_step_matches_a_clean_run(dbs, fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults, on SQLite and PostgreSQL: SIGKILL right after each update of a whole application is
+    """Faults, on SQLite and PostgreSQL: SIGKILL right after each update of a whole application is
     fetched (every step), restart, re-send nothing: the user gets an answer every time, and the submitted
     application (answers, photos and document checksums) equals the one filled in without crashes.
 
@@ -532,7 +532,7 @@ async def test_crash_at_every_step_matches_a_clean_run(dbs, fake_api, bot_proces
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("hold,write", [(2.0, False), (11.0, True)], ids=["brief-lock", "lock-past-busy-timeout"])
 async def test_sqlite_write_lock_is_waited_out_and_retried(fake_api, bot_process_factory, tmp_path, hold, write):
-    """Issue 7 / database faults: another connection holds SQLite's write lock while the user's answer is handled
+    """Database faults: another connection holds SQLite's write lock while the user's answer is handled
     (briefly; then for longer than the 10 s busy timeout, writing meanwhile so the bot's snapshot goes stale) — the
     answer is still stored and the user gets the real answer once, not an apology."""
     import sqlite3
@@ -624,7 +624,7 @@ async def start_pg_bot(pg_dbs: Databases, factory: Any, tmp_path: Path, *setting
     ("LOCK TABLE applications IN ACCESS EXCLUSIVE MODE", 6.0),
 ], ids=["row-lock", "table-lock"])
 async def test_postgresql_lock_is_waited_out(pg_dbs, fake_api, bot_process_factory, tmp_path, lock, hold):
-    """Issue 7 / database faults, PostgreSQL (the counterpart of the held SQLite write lock): another connection
+    """Database faults, PostgreSQL (the counterpart of the held SQLite write lock): another connection
     holds a lock the bot needs while the user's answer is handled — the row of the user's application (SELECT …
     FOR UPDATE, 3 s) or the whole table (ACCESS EXCLUSIVE, as a migration or VACUUM FULL takes it, 6 s). The bot
     waits it out: nothing is sent before the answer is stored, then the user gets the real answer once, not an
@@ -657,7 +657,7 @@ async def test_postgresql_lock_is_waited_out(pg_dbs, fake_api, bot_process_facto
 @pytest.mark.parametrize("fault", ["deadlock", "lock-timeout"])
 async def test_postgresql_deadlock_and_lock_timeout_are_retried(pg_dbs, fake_api, bot_process_factory, tmp_path,
                                                                 fault):
-    """Issue 7 / database faults, PostgreSQL (the counterpart of SQLite's “database is locked” after the busy
+    """Database faults, PostgreSQL (the counterpart of SQLite's “database is locked” after the busy
     timeout, which the bot retries): PostgreSQL aborts the bot's statement because of another connection — a
     deadlock (it holds a SHARE lock on `effects` the bot's insert waits for, then updates the application row the
     bot has just updated: “deadlock detected”), or a lock wait longer than the database's `lock_timeout` (1 s here,
@@ -702,7 +702,7 @@ async def test_postgresql_deadlock_and_lock_timeout_are_retried(pg_dbs, fake_api
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("when", ["idle", "mid-update"])
 async def test_postgresql_connections_ended_by_the_server(pg_dbs, fake_api, bot_process_factory, tmp_path, when):
-    """Issue 7 / database faults, PostgreSQL: the server ends the bot's connections (a restart, a fail-over, a
+    """Database faults, PostgreSQL: the server ends the bot's connections (a restart, a fail-over, a
     proxy closing idle connections; here pg_terminate_backend). While the bot is idle: the next answer is handled
     normally — the real answer once, stored (the pool replaces the dead connections). In the middle of an update
     (the bot waiting for a row lock): nothing of the update was committed, so the bot tries it again on a new
@@ -776,7 +776,7 @@ def _files(h: Any) -> set[str]:
 
 
 async def test_failed_write_of_a_typed_answer_saves_nothing_and_says_try_again(any_bot, monkeypatch):
-    """Issue 7 / database faults, on SQLite and PostgreSQL: the commit of a typed answer fails (a disk error, not a
+    """Database faults, on SQLite and PostgreSQL: the commit of a typed answer fails (a disk error, not a
     busy database) — nothing of that answer is stored, the user gets one answer telling them to try again, and
     sending it again works. (What the bot says: the apology asking to send the message again.)"""
     from tests.test_wizard_inputs import goto_step
@@ -798,7 +798,7 @@ async def test_failed_write_of_a_typed_answer_saves_nothing_and_says_try_again(a
 
 
 async def test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_saved(any_bot, monkeypatch):
-    """Issue 7 / database faults, on SQLite and PostgreSQL: the apology must be true — the answer whose write
+    """Database faults, on SQLite and PostgreSQL: the apology must be true — the answer whose write
     failed is not saved."""
     from tests.test_wizard_inputs import goto_step
 
@@ -813,7 +813,7 @@ async def test_the_apology_after_a_failed_write_does_not_claim_the_answer_was_sa
 
 
 async def test_failed_write_of_a_photo_leaves_no_orphan_file(any_bot, monkeypatch):
-    """Issue 7 / database faults, R-M4, on SQLite and PostgreSQL: a failed commit while a photo is stored leaves
+    """Database faults, R-M4, on SQLite and PostgreSQL: a failed commit while a photo is stored leaves
     the files on disk exactly matching the attachment rows."""
     from tests.test_wizard_inputs import goto_step
 
@@ -829,7 +829,7 @@ async def test_failed_write_of_a_photo_leaves_no_orphan_file(any_bot, monkeypatc
 
 
 async def test_failed_removal_of_a_photo_keeps_its_file(any_bot, monkeypatch):
-    """Issue 7 / database faults, R-M4, on SQLite and PostgreSQL: a failed commit while a photo is removed leaves
+    """Database faults, R-M4, on SQLite and PostgreSQL: a failed commit while a photo is removed leaves
     the photo and its row."""
     from tests.apply_steps import tap_op
     from tests.test_wizard_inputs import goto_step

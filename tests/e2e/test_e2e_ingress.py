@@ -1,4 +1,4 @@
-"""Telegram is told an update was received only once its answer is stored (issue 7, crash at every step).
+"""Telegram is told an update was received only once its answer is stored (crash at every step).
 
 The real `python -m bot` against the fake Bot API: an update whose handling is cut short by SIGKILL is
 delivered again after the restart and applied once; one handled but not yet confirmed is not applied twice.
@@ -24,7 +24,7 @@ def png(i: int) -> bytes:
 
 async def test_update_killed_before_its_commit_is_delivered_again_and_stored_once(
         fake_api: FakeTelegramServer, bot_process_factory, tmp_path):
-    """Issue 7 / faults (crash at every step): the bot is killed while it handles a photo (its download
+    """Faults (crash at every step): the bot is killed while it handles a photo (its download
     is slow); Telegram was not yet told the update arrived, so after the restart it comes again, the
     photo is stored once and the user is answered once."""
     bot, _ = await start_bot(fake_api, bot_process_factory, tmp_path)

@@ -1,4 +1,4 @@
-"""Crash at every step of a review (issue 7, faults): the real `python -m bot` is killed with SIGKILL right
+"""Crash at every step of a review (faults): the real `python -m bot` is killed with SIGKILL right
 after each reviewer's message or press reaches the Bot API, restarted, and the review goes on. The named
 studio, its opinions and its audit trail equal those of a review without crashes, and every step was answered.
 """
@@ -107,7 +107,7 @@ async def review(api: FakeTelegramServer, bot: Any, data_dir: Path, base: int, c
 
 @pytest.mark.timeout(600)
 async def test_crash_at_every_review_step_matches_a_clean_review(fake_api, bot_process_factory, tmp_path):
-    """Issue 7 / faults, R-W1…R-W3: SIGKILL right after each of the thirteen review steps (district approval and
+    """Faults, R-W1…R-W3: SIGKILL right after each of the thirteen review steps (district approval and
     opinion, city schedule, inspection, preliminary opinion, approval, name, plaque date, confirmation) reaches the Bot
     API; restart; the studio, opinions and audit trail equal those of a review without crashes."""
     results = []

@@ -34,7 +34,8 @@ from bot import files as fileio
 from bot.callbacks import Codec
 from bot.callbacks import WizardOp as Op
 from bot.domain import form, values
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
+from bot.domain.kinds import Ask
 from bot.domain.results import record_of
 from bot.domain.values import InvalidInput, clean_text
 from bot.domain.wizard_state import Album, MemberCursor, PastedRow, WizardState
@@ -195,7 +196,7 @@ async def advance(rq: Rq, app: App, key: str, note: str | None = None, *, answer
 async def accept(rq: Rq, app: App, f: FormField, value: Any, also: str | None = None) -> None:
     """Store one answer and move on; `also`: what else the applicant is told with it."""
     drafts.set_answer(app, f.key, value, rq.svc.clock.now())
-    note = rq.t("elig.failed", condition=rq.t(f.label_key)) if f.kind is Kind.YESNO and value is False else None
+    note = rq.t("elig.failed", condition=rq.t(f.label_key)) if f.ask is Ask.YESNO and value is False else None
     note = "\n".join(x for x in (note, also) if x) or None
     await advance(rq, app, f.key, note, answered=(f, value))
 
@@ -288,8 +289,8 @@ def _message_kind(msg: Message) -> str:
 def _wanted(f: FormField, m: MemberCursor | None) -> str:
     if m is not None and m.question:
         mf = form.BY_KEY[m.question]
-        return "buttons" if mf.kind is Kind.CHOICE and not mf.allow_other else "text"
-    if f.kind is Kind.CHOICE and f.allow_other:
+        return "buttons" if mf.ask is Ask.CHOICE and not mf.allow_other else "text"
+    if f.ask is Ask.CHOICE and f.allow_other:
         return "text"
     return f.kind_spec.wants
 
@@ -322,9 +323,9 @@ async def on_message(rq: Rq) -> str | int:
         await show(rq, app, rq.t("wizard.use_buttons_summary"))
     elif got == "text" and m is not None and m.question:
         await _on_member_text(rq, app, m, msg.text or "")
-    elif got == "text" and f.kind is Kind.MEMBERS:
+    elif got == "text" and f.ask is Ask.MEMBERS:
         await _on_paste(rq, app, msg.text or "")
-    elif got == "text" and (want in ("text", "document") or st.other or f.kind is Kind.CHOICE):
+    elif got == "text" and (want in ("text", "document") or st.other or f.ask is Ask.CHOICE):
         await _on_text(rq, app, f, msg.text or "")
     elif takes_file:
         await _on_file(rq, app, f, msg)
@@ -343,9 +344,9 @@ def _error(rq: Rq, exc: InvalidInput, f: FormField) -> str:
 
 
 async def _on_text(rq: Rq, app: App, f: FormField, text: str) -> None:
-    if f.kind is Kind.LINES:
+    if f.ask is Ask.ITEMS:
         await _on_items(rq, app, f, text)
-    elif f.kind in (Kind.LONGTEXT, Kind.DOCUMENT):
+    elif f.ask in (Ask.PARTS, Ask.DOCUMENT):
         await _on_part(rq, app, f, text)
     else:
         try:
@@ -490,17 +491,17 @@ async def _on_paste(rq: Rq, app: App, text: str) -> None:
 
 async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
     t = rq.t
-    want = {Kind.PHOTOS: "photo", Kind.VIDEO: "video", Kind.DOCUMENT: "document"}[f.kind]
+    want = f.kind_spec.wants
     album = msg.media_group_id
     try:
         item = fileio.incoming(msg, want)
         if item is None:
             raise fileio.FileRefused(f"file.want_{want}")
         existing = await repo.attachments(rq.session, app.id, f.key)
-        if item.original_name is None and f.kind is Kind.DOCUMENT:  # a photo: named after what it stands for
+        if item.original_name is None and f.ask is Ask.DOCUMENT:  # a photo: named after what it stands for
             item.original_name = t.plain("file.photo_name", field=t.plain(f.label_key), n=len(existing) + 1)
-        room = {Kind.PHOTOS: (form.MAX_PHOTOS, fileio.FileRefused("photos.too_many", max=form.MAX_PHOTOS)),
-                Kind.VIDEO: (1, fileio.FileRefused("file.one_video"))}.get(f.kind)
+        room = {Ask.PHOTOS: (form.MAX_PHOTOS, fileio.FileRefused("photos.too_many", max=form.MAX_PHOTOS)),
+                Ask.VIDEO: (1, fileio.FileRefused("file.one_video"))}.get(f.ask)
         rel, size, sha = await fileio.take(rq.context.bot, item, existing, rq.svc.settings.data_dir, str(app.id),
                                            room=room)
         rq.undo.append(lambda: (rq.svc.settings.data_dir / rel).unlink(missing_ok=True))
@@ -508,17 +509,17 @@ async def _on_file(rq: Rq, app: App, f: FormField, msg: Message) -> None:
         if album:
             _album_note(rq, app, album, refused=t.plain(exc.key, **exc.params))
             return
-        await show(rq, app, "⚠️ " + t(exc.key, **exc.params), short=f.kind is not Kind.PHOTOS)
+        await show(rq, app, "⚠️ " + t(exc.key, **exc.params), short=f.ask is not Ask.PHOTOS)
         return
     drafts.add_attachment(rq.session, app, f.key, fileio.stored(item, rel, size, sha), rq.svc.clock.now())
     await rq.session.flush()
     if album:
         _album_note(rq, app, album, added=True)
         return
-    if f.kind is Kind.VIDEO:
+    if f.ask is Ask.VIDEO:
         await advance(rq, app, f.key, t("file.video_saved"))
         return
-    if f.kind is Kind.DOCUMENT:
+    if f.ask is Ask.DOCUMENT:
         await show(rq, app, t("file.doc_saved", name=item.original_name or t.plain("file.unnamed")))
         return
     await show(rq, app, t("photos.saved"))
@@ -652,7 +653,7 @@ async def dispatch_button(rq: Rq, app: App, data: cb.Wiz) -> None:
         action = _stale
         if p.st.step not in (None, "summary", "confirm"):
             table = ON_STEP
-            if p.field.kind is Kind.MEMBERS:
+            if p.field.ask is Ask.MEMBERS:
                 table = ON_MEMBER_QUESTION if p.st.member is not None and p.st.member.question else ON_MEMBERS
             action = table.get(p.op, _stale)
     await action(p)
@@ -778,7 +779,7 @@ async def _keep(p: Press) -> None:
 
 
 async def _union(p: Press) -> None:
-    if p.field.kind is not Kind.UNION:
+    if p.field.ask is not Ask.UNION:
         p.stale()
         return
     unions = {u.id for u in await repo.unions_for_display(p.rq.session) if u.active}
@@ -789,7 +790,7 @@ async def _union(p: Press) -> None:
 
 
 async def _yes_no(p: Press) -> None:
-    if p.field.kind is not Kind.YESNO:
+    if p.field.ask is not Ask.YESNO:
         p.stale()
         return
     await accept(p.rq, p.app, p.field, p.op is Op.YES)
@@ -797,7 +798,7 @@ async def _yes_no(p: Press) -> None:
 
 async def _choice(p: Press) -> None:
     f = p.field
-    if f.kind is not Kind.CHOICE:
+    if f.ask is not Ask.CHOICE:
         p.stale()
     elif p.v not in f.options():
         p.bad()
@@ -823,7 +824,7 @@ async def _item(p: Press) -> None:
     f = p.field
     items = list((p.app.answers or {}).get(f.key) or [])
     i = p.index(len(items))
-    if f.kind is not Kind.LINES or i is None:
+    if f.ask is not Ask.ITEMS or i is None:
         p.stale()
     elif p.op is Op.ITEM_PICK:  # the item on its own: the next text replaces it, or its button removes it
         drafts.set_wizard(p.app, item=i)
@@ -837,7 +838,7 @@ async def _item(p: Press) -> None:
 
 async def _file_del(p: Press) -> None:
     f, rq = p.field, p.rq
-    if f.kind not in form.FILE_KINDS:
+    if not f.kind_spec.file:
         p.stale()
         return
     att = await drafts.remove_attachment(rq.session, p.app, f.key, p.v, rq.user.id, rq.svc.clock.now())
@@ -850,20 +851,20 @@ async def _file_del(p: Press) -> None:
         gone.unlink(missing_ok=True)
 
     rq.later(unlink)
-    name = att.original_name if f.kind is not Kind.PHOTOS else None
+    name = att.original_name if f.ask is not Ask.PHOTOS else None
     await p.show(p.t("file.removed", name=name) if name else p.t("photos.removed"))
 
 
 async def _done(p: Press) -> None:
     rq, app, f, t = p.rq, p.app, p.field, p.t
     parts = p.st.parts or []
-    if f.kind is Kind.PHOTOS:
+    if f.ask is Ask.PHOTOS:
         n = files_of(app).get(f.key, 0)
         if n < form.MIN_PHOTOS:
             rq.alert(t("photos.too_few", n=n, min=form.MIN_PHOTOS))
             return
         await advance(rq, app, f.key)
-    elif parts and f.kind is Kind.LINES:
+    elif parts and f.ask is Ask.ITEMS:
         await _add_lines(p, parts)
     elif parts:
         try:
@@ -925,7 +926,7 @@ async def _member_choice(p: Press) -> None:
     m = p.st.member
     assert m is not None and m.question
     mf = form.BY_KEY[m.question]
-    if mf.kind is not Kind.CHOICE or p.v not in mf.options():
+    if mf.ask is not Ask.CHOICE or p.v not in mf.options():
         p.stale()
         return
     await _member_value(p.rq, p.app, m, mf, p.v)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.callbacks import Wiz, WizardOp, decode
 from bot.domain import form
+from bot.domain.kinds import Ask
 from tests.offline import Harness
 
 
@@ -45,8 +46,8 @@ def sample(key: str) -> str:
     return form.BY_KEY[key].sample
 
 
-LEADER = {f.key: f.sample for f in form.STEPS if f.kind in form.TEXT_KINDS and f.kind is not form.Kind.CHOICE}
-MEMBER = [None if f.kind is form.Kind.CHOICE and f.sample in f.options() else f.sample for f in form.MEMBER_FIELDS]
+LEADER = {f.key: f.sample for f in form.STEPS if f.ask in (Ask.TEXT, Ask.PARTS, Ask.ITEMS)}
+MEMBER = [None if f.ask is Ask.CHOICE and f.sample in f.options() else f.sample for f in form.MEMBER_FIELDS]
 
 
 async def answer(h: Harness, u: dict[str, Any], f: form.FormField, *, photos: int | None = None,
@@ -54,30 +55,30 @@ async def answer(h: Harness, u: dict[str, Any], f: form.FormField, *, photos: in
     """Answer step `f` with its sample (or the value a test put in `LEADER`), the way a person would for
     its kind."""
     value = LEADER.get(f.key, f.sample)
-    match f.kind:
-        case form.Kind.UNION:
+    match f.ask:
+        case Ask.UNION:
             await tap_op(h, u, WizardOp.UNION)  # the first one offered
-        case form.Kind.YESNO:
+        case Ask.YESNO:
             await tap_op(h, u, WizardOp.YES if value != "no" else WizardOp.NO)
-        case form.Kind.CHOICE:
+        case Ask.CHOICE:
             await _choose(h, u, f, value)
-        case form.Kind.LONGTEXT:  # sent in two parts, as long texts are
+        case Ask.PARTS:  # sent in two parts, as long texts are
             await h.text(u, value[:10])
             await h.text(u, value[10:])
             await tap_op(h, u, WizardOp.DONE)
-        case form.Kind.LINES:
+        case Ask.ITEMS:
             await h.text(u, value)
             await tap_op(h, u, WizardOp.DONE)
-        case form.Kind.MEMBERS:
+        case Ask.MEMBERS:
             await tap_op(h, u, WizardOp.MEMBER_ADD)
             for mf in form.MEMBER_FIELDS:
                 await answer(h, u, mf)
             await tap_op(h, u, WizardOp.DONE)
-        case form.Kind.PHOTOS:
+        case Ask.PHOTOS:
             for i in range(photos if photos is not None else int(value or form.MIN_PHOTOS)):
                 await h.photo(u, png(seed + i))
             await tap_op(h, u, WizardOp.DONE)
-        case form.Kind.VIDEO | form.Kind.DOCUMENT:
+        case Ask.VIDEO | Ask.DOCUMENT:
             await _attach(h, u, value)
         case _:
             await h.text(u, value)

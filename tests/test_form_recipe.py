@@ -14,6 +14,7 @@ import pytest
 from docx import Document
 from pydantic import Field as PField
 
+from bot.callbacks import WizardOp
 from bot.domain import form, kinds, values
 from bot.domain.form import FormField, Kind
 from bot.domain.kinds import Ask, KindSpec
@@ -22,7 +23,8 @@ from bot.domain.workflow import Role
 from bot.exports import data, docx_form, roster
 from bot.i18n import I18n
 from bot.views import review as review_views
-from tests.apply_steps import answer
+from tests.apply_steps import answer, op_button, tap_op
+from tests.test_sweep import sweep_form
 from tests.test_wizard_inputs import app_of, goto_step
 
 
@@ -141,3 +143,50 @@ def test_a_field_sample_is_its_stored_answer():
     answers = {f.key: f.sample_value(date(2026, 7, 10)) for f in form.STEPS}
     answers["union"] = 1
     assert form.validate_complete(answers) == []
+
+
+def test_a_declared_field_meets_the_attack_sweep(tmp_path, with_phone):
+    """R-F2, attacks: at the new field's step, every kind of message (any text, script or markup, stickers,
+    files of any type and size …) gets one localized, Telegram-valid answer showing the step, and the draft
+    changes only for a number its kind and check accept; the walk passes through the new step."""
+    positions = sweep_form(tmp_path, "sqlite", 25, only=PHONE.key, lines=LINES)
+    assert PHONE.key in positions
+
+
+LEVEL_KIND = cast(Kind, "level")  # a new kind asked by buttons: the screen follows its `KindSpec.ask`
+LEVEL = FormField(key="site_level", kind=LEVEL_KIND, section="site", spec="R-W5", choices="level",
+                  sample="city", caption="级别")
+LEVEL_LINES = {
+    "zh": {"field.site_level.label": "工作室级别", "field.site_level.prompt": "工作室目前的级别？",
+           "choice.level.city": "市级", "choice.level.province": "省级"},
+    "en": {"field.site_level.label": "Studio level", "field.site_level.prompt": "The studio's level now?",
+           "choice.level.city": "City", "choice.level.province": "Province"},
+}
+
+
+async def test_a_new_kind_is_asked_the_way_its_spec_declares(bot, monkeypatch):
+    """R-W5: a field of a new kind whose spec asks by buttons shows its options as buttons (and the wizard's
+    "keep" button once answered); a press stores the option and moves on; typed text is read as a label."""
+    steps = list(form.STEPS)
+    steps.insert(steps.index(form.BY_KEY["location"]) + 1, LEVEL)
+    monkeypatch.setitem(kinds.KINDS, LEVEL_KIND, replace(kinds.KINDS[Kind.CHOICE], keep=True))
+    monkeypatch.setitem(form.CHOICES, "level", ("city", "province"))
+    monkeypatch.setattr(form, "STEPS", tuple(steps))
+    monkeypatch.setattr(form, "BY_KEY", {**form.BY_KEY, LEVEL.key: LEVEL})
+    monkeypatch.setattr(form, "ApplicationAnswers", form._answers_model())
+    catalogs = bot.app.bot_data["services"].i18n.catalogs
+    for lang, lines in LEVEL_LINES.items():
+        for key, text in lines.items():
+            monkeypatch.setitem(catalogs[lang], key, text)
+    u = bot.user(321)
+    await goto_step(bot, u, LEVEL.key)
+    labels = [label for label, _ in bot.last_buttons(321)]
+    assert "市级" in labels and "省级" in labels
+    await tap_op(bot, u, WizardOp.CHOICE, "province")
+    app = await app_of(bot, 321)
+    assert app.answers[LEVEL.key] == "province" and app.wizard["step"] == "area"
+    await tap_op(bot, u, WizardOp.BACK)
+    assert "省级" in bot.request.texts(321)[-1]  # the current answer, read by the kind's `show`
+    op_button(bot, u, WizardOp.KEEP)
+    await bot.text(u, "市级")  # a label typed counts as its button
+    assert (await app_of(bot, 321)).answers[LEVEL.key] == "city"

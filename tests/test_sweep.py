@@ -1,4 +1,4 @@
-"""Property-based sweep of the applicant's wizard (issue 7).
+"""Property-based sweep of the applicant's wizard.
 
 At every step of the wizard — every field of the form, each member sub-question, the free-text "other"
 mode of a choice, the summary and the declaration — every kind of message (text of any length and
@@ -38,7 +38,8 @@ from sqlalchemy import select
 
 from bot.callbacks import WizardOp
 from bot.domain import form
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
+from bot.domain.kinds import Ask
 from bot.domain.values import InvalidInput, clean_text
 from bot.files import DOC_TYPES, IMAGE_TYPES, MAX_DOWNLOAD, VIDEO_TYPES
 from bot.i18n import Translator
@@ -192,7 +193,7 @@ def content(h: Harness, m: Msg) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- the oracle
 
-BUFFERED = (Kind.LONGTEXT, Kind.LINES, Kind.DOCUMENT)  # text collected over several messages, then Done
+BUFFERED = (Ask.PARTS, Ask.ITEMS, Ask.DOCUMENT)  # text collected over several messages, then Done
 
 
 @dataclass
@@ -275,21 +276,21 @@ def text_is_valid(f: FormField, text: str, at_members_list: bool) -> bool:
 def file_is_valid(f: FormField, m: Msg, d: Draft) -> bool:
     """Whether the form wants this file here: the right kind and type, within 20 MB, not a duplicate,
     and room left (at most 5 photos, one video)."""
-    if f.kind not in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT) or (d.wizard.get("m") or {}):
+    if f.ask not in (Ask.PHOTOS, Ask.VIDEO, Ask.DOCUMENT) or (d.wizard.get("m") or {}):
         return False
     if m.size is not None and m.size > MAX_DOWNLOAD:
         return False
     mime = "video/mp4" if m.kind == "animation" else m.effective_mime
-    if f.kind is Kind.PHOTOS:
+    if f.ask is Ask.PHOTOS:
         ok = m.kind == "photo" or (m.kind == "document" and mime in IMAGE_TYPES)
-    elif f.kind is Kind.VIDEO:
+    elif f.ask is Ask.VIDEO:
         ok = m.kind in ("video", "video_note") or (m.kind in ("document", "animation") and mime in VIDEO_TYPES)
     else:
         ok = m.kind == "photo" or (m.kind == "document" and mime in DOC_TYPES)
     same_field = [x for x in d.files if x[1] == f.key]
-    if f.kind is Kind.PHOTOS and len(same_field) >= form.MAX_PHOTOS:
+    if f.ask is Ask.PHOTOS and len(same_field) >= form.MAX_PHOTOS:
         return False
-    if f.kind is Kind.VIDEO and same_field:
+    if f.ask is Ask.VIDEO and same_field:
         return False
     if ok and m.kind in ("document", "animation") and not genuine(mime, m.data):
         return False  # a document must be what its type says (checked by content)
@@ -387,7 +388,7 @@ async def _check_one(h: Harness, m: Msg, lang: str | None, before: Draft, f: For
             short = sub.removeprefix("member_")
             row = (after.wizard.get("m") or {}).get("row") or ((after.answers.get("members") or [{}])[-1])
             assert row.get(short) == value, (sub, row, value)
-        elif f.kind in BUFFERED:
+        elif f.ask in BUFFERED:
             assert after.answers == before.answers and after.wizard.get("buf") == [clean_text(m.text or "")]
         else:
             assert after.answers.get(f.key) == value and after.wizard.get("step") != f.key
@@ -403,30 +404,31 @@ async def _check_one(h: Harness, m: Msg, lang: str | None, before: Draft, f: For
 
 # --------------------------------------------------------------------------- walking the form
 
-VALID_TEXT = {Kind.TEXT: "大连港集团", Kind.YEARMONTH: "1975-03", Kind.AREA: "120", Kind.MONEY: "50",
-              Kind.LONGTEXT: "内容", Kind.LINES: "数控机床", Kind.DOCUMENT: "材料正文", Kind.CHOICE: "其他"}
+BUFFERED_TEXT = {Ask.PARTS: "内容", Ask.ITEMS: "数控机床", Ask.DOCUMENT: "材料正文"}
 
 
 async def answer(h: Harness, f: FormField) -> None:
-    """A valid answer for `f`, to move on to the next step."""
+    """A valid answer for `f`, to move on to the next step (a typed field: its declared sample)."""
     u = h.user(UID)
-    if f.kind is Kind.UNION:
+    if f.ask is Ask.UNION:
         await tap_op(h, u, WizardOp.UNION)
-    elif f.kind is Kind.YESNO:
+    elif f.ask is Ask.YESNO:
         await tap_op(h, u, WizardOp.YES)
-    elif f.kind is Kind.CHOICE and not f.allow_other:
+    elif f.ask is Ask.CHOICE and not f.allow_other:
         await tap_op(h, u, WizardOp.CHOICE, f.options()[0])
-    elif f.kind in (Kind.LONGTEXT, Kind.LINES, Kind.DOCUMENT):
-        await h.text(u, VALID_TEXT[f.kind])
+    elif f.ask is Ask.CHOICE:  # in its "other" mode
+        await h.text(u, "其他")
+    elif f.ask in BUFFERED:
+        await h.text(u, BUFFERED_TEXT[f.ask])
         await tap_op(h, u, WizardOp.DONE)
-    elif f.kind is Kind.PHOTOS:
+    elif f.ask is Ask.PHOTOS:
         for i in range(form.MIN_PHOTOS):
             await h.photo(u, png(300 + i))
         await tap_op(h, u, WizardOp.DONE)
-    elif f.kind is Kind.VIDEO:
+    elif f.ask is Ask.VIDEO:
         await tap_op(h, u, WizardOp.SKIP)
     else:
-        await h.text(u, VALID_TEXT[f.kind])
+        await h.text(u, f.sample)
 
 
 def walk(h: Harness, runner: asyncio.Runner, at_each: Callable[[str], None]) -> list[str]:
@@ -442,7 +444,7 @@ def walk(h: Harness, runner: asyncio.Runner, at_each: Callable[[str], None]) -> 
     runner.run(h.text(u, "/apply"))
     for f in form.STEPS:
         assert runner.run(draft(h)).wizard.get("step") == f.key
-        if f.kind is Kind.MEMBERS:
+        if f.ask is Ask.MEMBERS:
             here("members")
             runner.run(tap_op(h, u, WizardOp.MEMBER_ADD))
             for mf in form.MEMBER_FIELDS:
@@ -451,7 +453,7 @@ def walk(h: Harness, runner: asyncio.Runner, at_each: Callable[[str], None]) -> 
             runner.run(tap_op(h, u, WizardOp.DONE))
             continue
         here(f.key)
-        if f.kind is Kind.CHOICE and f.allow_other:
+        if f.ask is Ask.CHOICE and f.allow_other:
             runner.run(tap_op(h, u, WizardOp.OTHER))
             here(f"{f.key}/other")
         runner.run(answer(h, f))
@@ -480,17 +482,19 @@ def bot_on(db: str, tmp_path: Path) -> Iterator[tuple[asyncio.Runner, Harness]]:
                 runner.run(drop_pg_database(url))
 
 
-@pytest.mark.parametrize("db", BOTH)
-def test_every_message_kind_at_every_step_gets_one_answer_and_keeps_the_draft(tmp_path, db):
-    """Issue 7 / sweep, on SQLite and PostgreSQL: at every step (and member sub-question, "other" text, summary,
-    declaration) any single message gets exactly one localized, Telegram-valid answer showing the current step;
-    the draft (answers, wizard state, attachments) changes only for input valid for that step (FormField.parse for
-    text; type, size, count and duplicates for files), and accepted files are stored under generated names
-    inside DATA_DIR."""
-    examples = EXAMPLES_PG if db == "postgresql" else EXAMPLES
+def sweep_form(tmp_path: Path, db: str, examples: int, *, only: str | None = None,
+               lines: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """Walk the whole form, sending Hypothesis's messages at every position (or only at `only`); `lines` are
+    locale lines added to the bot's catalogs first. Returns the positions walked."""
     with bot_on(db, tmp_path) as (runner, h):
+        catalogs = h.app.bot_data["services"].i18n.catalogs
+        for lang, more in (lines or {}).items():
+            catalogs[lang].update(more)
 
         def sweep(position: str) -> None:
+            if only is not None and position != only:
+                return
+
             @settings(max_examples=examples, deadline=None, database=None, print_blob=True,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                              HealthCheck.large_base_example])
@@ -504,7 +508,17 @@ def test_every_message_kind_at_every_step_gets_one_answer_and_keeps_the_draft(tm
                 exc.add_note(f"wizard position: {position}")
                 raise
 
-        positions = walk(h, runner, sweep)
+        return walk(h, runner, sweep)
+
+
+@pytest.mark.parametrize("db", BOTH)
+def test_every_message_kind_at_every_step_gets_one_answer_and_keeps_the_draft(tmp_path, db):
+    """Sweep, on SQLite and PostgreSQL: at every step (and member sub-question, "other" text, summary,
+    declaration) any single message gets exactly one localized, Telegram-valid answer showing the current step;
+    the draft (answers, wizard state, attachments) changes only for input valid for that step (FormField.parse for
+    text; type, size, count and duplicates for files), and accepted files are stored under generated names
+    inside DATA_DIR."""
+    positions = sweep_form(tmp_path, db, EXAMPLES_PG if db == "postgresql" else EXAMPLES)
     assert len(positions) == len(form.STEPS) + len(form.MEMBER_FIELDS) + 3 + 2  # 3 "other" modes
 
 
@@ -531,14 +545,14 @@ async def check_album(h: Harness, items: list[Msg], group: str) -> None:
     answers = plain_answers(h, mark)
     assert len(answers) == 1, [a[:80] for a in answers]
     after = await draft(h)
-    if f is None or f.kind not in (Kind.PHOTOS, Kind.VIDEO, Kind.DOCUMENT) or before.wizard.get("m"):
+    if f is None or f.ask not in (Ask.PHOTOS, Ask.VIDEO, Ask.DOCUMENT) or before.wizard.get("m"):
         assert (after.answers, after.wizard, after.files) == (before.answers, before.wizard, before.files)
     await put_back(h, before)
 
 
 @pytest.mark.parametrize("db", BOTH)
 def test_an_album_gets_one_answer_at_every_step(tmp_path, db):
-    """Issue 7 / sweep, R-M4, on SQLite and PostgreSQL: an album (2–10 photos, documents or videos in one media
+    """Sweep, R-M4, on SQLite and PostgreSQL: an album (2–10 photos, documents or videos in one media
     group) gets exactly one answer at every position of the wizard, and changes the draft only where files are
     wanted."""
     counter = iter(range(10**6))
@@ -562,7 +576,7 @@ def test_an_album_gets_one_answer_at_every_step(tmp_path, db):
 
 
 async def test_long_text_limit_counts_what_the_parser_counts(any_bot):
-    """Issue 7 / sweep (found by Hypothesis), on SQLite and PostgreSQL: a long-text answer within the limit once
+    """Sweep (found by Hypothesis), on SQLite and PostgreSQL: a long-text answer within the limit once
     zero-width and control characters are removed — what `FormField.parse` stores — is accepted, not refused as too
     long."""
     f = form.BY_KEY["achievements"]
@@ -580,7 +594,7 @@ async def test_long_text_limit_counts_what_the_parser_counts(any_bot):
 
 
 async def test_members_list_escapes_what_members_typed(any_bot):
-    """Issue 7 / sweep (found by Hypothesis), R-F6, on SQLite and PostgreSQL: the members list shows what was typed,
+    """Sweep (found by Hypothesis), R-F6, on SQLite and PostgreSQL: the members list shows what was typed,
     escaped for Telegram's HTML — a role like “<研发>” must not make the members screen invalid (Telegram would
     answer 400 and the applicant could never see the members step again)."""
     from tests.test_wizard_inputs import goto_step
@@ -590,7 +604,7 @@ async def test_members_list_escapes_what_members_typed(any_bot):
     await goto_step(bot, u, "members")
     await tap_op(bot, u, WizardOp.MEMBER_ADD)
     for mf in form.MEMBER_FIELDS:
-        if mf.kind is Kind.CHOICE:
+        if mf.ask is Ask.CHOICE:
             await tap_op(bot, u, WizardOp.CHOICE, mf.options()[0])
         else:
             await bot.text(u, {"member_birth": "1980-01", "member_role": "<研发> & 设计"}.get(mf.key, "李明"))

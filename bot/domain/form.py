@@ -19,9 +19,6 @@ from bot.domain.values import InvalidInput
 
 __all__ = ["Ask", "Kind", "KindSpec"]
 
-TEXT_KINDS = {k for k, spec in KINDS.items() if spec.typed and not spec.file}
-FILE_KINDS = {k for k, spec in KINDS.items() if spec.file}
-
 CHOICES: dict[str, tuple[str, ...]] = {
     "gender": ("male", "female"),
     "education": ("doctor", "master", "bachelor", "college", "secondary", "high_school", "junior"),
@@ -81,6 +78,11 @@ class FormField:
         return KINDS[self.kind]
 
     @property
+    def ask(self) -> Ask:
+        """How the wizard asks it: the screen its kind uses."""
+        return KINDS[self.kind].ask
+
+    @property
     def label_key(self) -> str:
         return f"field.{self.key}.label"
 
@@ -111,12 +113,12 @@ class FormField:
 
     def sample_value(self, today: date) -> Any:
         """The stored value of the declared `sample` (None: a union, a file, or a skipped step)."""
-        if self.kind is Kind.YESNO:
+        if self.ask is Ask.YESNO:
             return self.sample != "no"
-        if self.kind is Kind.MEMBERS:
+        if self.ask is Ask.MEMBERS:
             return [{mf.key.removeprefix("member_"): mf.sample_value(today) for mf in MEMBER_FIELDS}]
-        if self.kind is Kind.UNION or not self.sample or self.sample.startswith("file:") or (
-                self.kind_spec.file and self.kind is not Kind.DOCUMENT):
+        if self.ask is Ask.UNION or not self.sample or self.sample.startswith("file:") or (
+                self.kind_spec.file and self.ask is not Ask.DOCUMENT):
             return None
         if self.sample in self.options():
             return self.sample
@@ -219,13 +221,13 @@ def section_fields(section: str) -> tuple[FormField, ...]:
 
 def is_answered(f: FormField, answers: Mapping[str, Any], files: Mapping[str, int]) -> bool:
     """Whether the draft holds an answer for `f` (files are counted per field)."""
-    if f.kind is Kind.PHOTOS:
+    if f.ask is Ask.PHOTOS:
         return files.get(f.key, 0) >= MIN_PHOTOS
-    if f.kind is Kind.VIDEO:
+    if f.ask is Ask.VIDEO:
         return files.get(f.key, 0) > 0 or f.key in answers
-    if f.kind is Kind.DOCUMENT:
+    if f.ask is Ask.DOCUMENT:
         return files.get(f.key, 0) > 0 or bool(answers.get(f.key)) or (not f.required and f.key in answers)
-    if f.kind is Kind.MEMBERS:
+    if f.ask is Ask.MEMBERS:
         return bool(answers.get(f.key))
     return f.key in answers and answers[f.key] not in (None, "", [])
 
@@ -264,7 +266,7 @@ def _answers_model() -> type[BaseModel]:
     for f in STEPS:
         if f.kind_spec.file:
             continue
-        if f.kind is Kind.MEMBERS:
+        if f.ask is Ask.MEMBERS:
             fields[f.key] = (list[MemberRow], PField(min_length=1))  # type: ignore[valid-type]
         else:
             fields[f.key] = _annotation(f)

@@ -3,7 +3,8 @@ read back in the chat, on the reviewer's card, in the roster and on the printed 
 
 A field (`bot.domain.form.FormField`) names its kind; a new kind is one `KindSpec` here (reusing one of
 the wizard's ways of asking, `Ask`) and its locale lines. The modules that show answers call `KINDS`
-through `bot.domain.form` and `bot.domain.render`, never a kind by name.
+through `bot.domain.form` and `bot.domain.render`, never a kind by name; screens and handlers choose by
+`FormField.ask` (the way of asking), so a new kind is asked, answered and shown as its `Ask` is.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.domain import form
-from bot.domain.form import Kind
+from bot.domain.kinds import Ask
 from bot.domain.render import display
 from bot.exports.data import Bundle
 from bot.exports.names import clean
@@ -44,9 +44,9 @@ def _form_answers(b: Bundle, t: Translator) -> list[dict[str, Any]]:
     for f in form.STEPS:
         entry: dict[str, Any] = {"key": f.key, "section": f.section, "spec": f.spec, "label": t.plain(f.label_key),
                                  "value": answers.get(f.key)}
-        if f.kind not in (Kind.PHOTOS, Kind.VIDEO):
+        if f.ask not in (Ask.PHOTOS, Ask.VIDEO):
             entry["display"] = display(f, answers.get(f.key), t, unions=unions)
-        if f.kind in form.FILE_KINDS:
+        if f.kind_spec.file:
             entry["files"] = [a.id for a in b.attachments if a.field == f.key]
         out.append(entry)
     return out

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, form
-from bot.domain.form import Kind
+from bot.domain.kinds import Ask
 from bot.domain.workflow import FINAL, TABLE, Box, Role, Status
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Result, Season, Studio, Union, User
 
@@ -165,7 +165,7 @@ async def roster(s: AsyncSession, year: int, lang: str, tz: tzinfo) -> list[Rost
             keyed.append(((number is None, number or "", app_id), RosterRow(
                 app_id=app_id,
                 number=number or "",
-                fields={f.key: (unions.get(union_id, "") if union_id else "") if f.kind is Kind.UNION
+                fields={f.key: (unions.get(union_id, "") if union_id else "") if f.ask is Ask.UNION
                         else answers.get(f.key) for f in roster_fields},
                 status=status,
                 district=district.get(app_id),

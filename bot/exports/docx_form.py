@@ -39,7 +39,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from bot.domain import form
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
+from bot.domain.kinds import Ask
 from bot.domain.render import display, member_cells
 from bot.domain.workflow import Box
 from bot.exports.data import Bundle
@@ -120,7 +121,7 @@ EM = round(BODY_PT * 20)  # one full-width character of body text
 SAFETY = 0.94  # of a line's measured width that text may fill (fonts differ a little)
 LABEL_W = round(2.7 * CM)  # the caption column of the grid
 DEFAULT_WIDTH = 2.4  # cm: a field without `print_width` among fields side by side
-SHORT_TEXT = 40  # a TEXT field longer than this gets a row of its own in a "pairs" section
+SHORT_TEXT = 40  # a typed one-line field longer than this gets a row of its own in a "pairs" section
 LEADER_LINES, MEMBER_LINES, BOX_LINES, NAME_LINES = 3, 2, 8, 1
 NARROW = 2.5 * CM  # columns narrower than this keep their width when a row is short of room
 SERIAL_W = round(1.2 * CM)  # 序号 on a members continuation sheet
@@ -797,7 +798,7 @@ class FormWriter:
         return _Pending(lines, make)
 
     def _block(self, section: str, fields: tuple[FormField, ...]) -> list[_Pending]:
-        return [self._label_value(f, f.print_lines or (None if f.kind is Kind.LONGTEXT else 3)) for f in fields]
+        return [self._label_value(f, f.print_lines or (None if f.ask is Ask.PARTS else 3)) for f in fields]
 
     def _pairs(self, section: str, fields: tuple[FormField, ...]) -> list[_Pending]:
         out: list[_Pending] = []
@@ -809,7 +810,7 @@ class FormWriter:
             short.clear()
 
         for f in fields:
-            if f.print_lines > 1 or (f.kind is Kind.TEXT and f.max_len > SHORT_TEXT):
+            if f.print_lines > 1 or (f.ask is Ask.TEXT and f.max_len > SHORT_TEXT):
                 flush()
                 out.append(self._label_value(f, f.print_lines or 1, valign="center"))
             else:

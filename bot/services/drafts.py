@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import calendar, form, workflow
-from bot.domain.form import Kind
+from bot.domain.kinds import Ask
 from bot.domain.wizard_state import WizardState
 from bot.domain.workflow import UNSUBMITTED, Action, Role, Status
 from bot.services import StoredFile
@@ -152,7 +152,7 @@ def set_answer(app: Application, key: str, value: Any, now: datetime) -> None:
     answers[key] = value
     app.answers = answers
     app.updated_at = now
-    if form.BY_KEY[key].kind is Kind.UNION:
+    if form.BY_KEY[key].ask is Ask.UNION:
         app.union_id = int(value)  # decides who reviews it (R-W1)
 
 
@@ -299,7 +299,3 @@ def count_file(app: Application, field: str, change: int) -> None:
     if not files[field]:
         del files[field]
     app.files = files
-
-
-def field_kind(key: str) -> Kind:
-    return form.BY_KEY[key].kind

@@ -28,7 +28,8 @@ from telegram import InlineKeyboardMarkup, WebAppInfo
 from bot import callbacks as cb
 from bot.domain import form, workflow
 from bot.domain import results as result_dom
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
+from bot.domain.kinds import Ask
 from bot.domain.render import display, member_line
 from bot.domain.values import date_examples
 from bot.domain.workflow import Action, Role, Status, Step
@@ -120,16 +121,16 @@ def diff(t: Translator, before: Mapping[str, Any], now: Mapping[str, Any],
     out: list[str] = []
     touched: set[str] = set()
     for f in form.STEPS:
-        if f.kind in (Kind.PHOTOS, Kind.VIDEO):
+        if f.ask in (Ask.PHOTOS, Ask.VIDEO):
             continue
         old, new = before.get(f.key), now.get(f.key)  # a document step may be answered in words
         if (old or None) == (new or None):
             continue
         touched.add(f.section)
         label = Markup(t(f.label_key))
-        if f.kind is Kind.MEMBERS:
+        if f.ask is Ask.MEMBERS:
             out += _member_changes(t, label, old or [], new or [])
-        elif f.kind is Kind.LONGTEXT or len(_value(f, before, t)) > LONG:
+        elif f.ask is Ask.PARTS or len(_value(f, before, t)) > LONG:
             gone, came = _sentence_diff(_value(f, before, t), _value(f, now, t))
             out.append(t("review.card.change_text", label=label))
             out += [t("review.card.sentence_out", text=x) for x in gone]
@@ -139,7 +140,7 @@ def diff(t: Translator, before: Mapping[str, Any], now: Mapping[str, Any],
                          after=_value(f, now, t) or "—"))
     if files_before is not None:
         for f in form.STEPS:
-            if f.kind in form.FILE_KINDS:
+            if f.kind_spec.file:
                 lines = _file_changes(t, f, [x for x in files_before if x[0] == f.key],
                                       [a for a in files_now if a.field == f.key])
                 if lines:
@@ -189,7 +190,7 @@ def _file_changes(t: Translator, f: FormField, old: Sequence[tuple[str, str, str
     gone = [name or t.plain("review.card.unnamed") for _, sha, name in old if sha not in {a.sha256 for a in new}]
     came = [a.original_name or t.plain("review.card.unnamed") for a in new
             if a.sha256 not in {sha for _, sha, _ in old}]
-    if f.kind is not Kind.DOCUMENT:
+    if f.ask is not Ask.DOCUMENT:
         if not gone and not came:
             return []
         return [t("review.card.photos_changed", label=label, before=len(old), after=len(new), out=len(gone),
@@ -219,14 +220,14 @@ def _field_line(t: Translator, f: FormField, d: CardData, more: list[str]) -> st
     a = d.app.answers or {}
     label = f"<b>{t(f.label_key)}</b>"
     mine = [x for x in d.attachments if x.field == f.key]
-    if f.kind is Kind.DOCUMENT and mine:  # named here; the files themselves behind 📎
+    if f.ask is Ask.DOCUMENT and mine:  # named here; the files themselves behind 📎
         names = [x.original_name or t.plain("review.card.unnamed") for x in mine]
         return f"{label}：" + t("review.card.files", names=t.join(names))
-    if f.kind in (Kind.PHOTOS, Kind.VIDEO):  # counted here; the files themselves behind 🖼 / 📎
+    if f.ask in (Ask.PHOTOS, Ask.VIDEO):  # counted here; the files themselves behind 🖼 / 📎
         if not mine:
             return None if not f.required else f"{label}：{t('review.card.none')}"
-        return f"{label}：" + t("review.card.photos" if f.kind is Kind.PHOTOS else "review.card.videos", n=len(mine))
-    if f.kind is Kind.MEMBERS:
+        return f"{label}：" + t("review.card.photos" if f.ask is Ask.PHOTOS else "review.card.videos", n=len(mine))
+    if f.ask is Ask.MEMBERS:
         rows = a.get(f.key) or []
         lines = [f"{label}（{len(rows)}）："] + [f"• {html.escape(member_line(r, t))}" for r in rows[:MEMBERS_SHOWN]]
         if len(rows) > MEMBERS_SHOWN:
@@ -236,7 +237,7 @@ def _field_line(t: Translator, f: FormField, d: CardData, more: list[str]) -> st
     text = _value(f, a, t)
     if not text:
         return None if not f.required else f"{label}：{t('review.card.none')}"
-    if f.kind is Kind.LINES and len(a.get(f.key) or []) > LINES_SHOWN:
+    if f.ask is Ask.ITEMS and len(a.get(f.key) or []) > LINES_SHOWN:
         items = a.get(f.key) or []
         more.append(f.key)
         shown = "\n".join(text.split("\n")[:LINES_SHOWN])

@@ -15,7 +15,8 @@ from telegram import InlineKeyboardMarkup
 from bot import callbacks as cb
 from bot.callbacks import WizardOp as Op
 from bot.domain import calendar, form
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
+from bot.domain.kinds import Ask
 from bot.domain.render import display, member_line
 from bot.domain.wizard_state import MemberCursor, WizardState
 from bot.domain.workflow import UNSUBMITTED, Status
@@ -126,10 +127,10 @@ def file_names(t: Translator, atts: Sequence[Attachment]) -> list[str]:
 def shown_value(d: Draft, f: FormField) -> str:
     """A field's answer as plain text for the summary and the step ('' when unanswered)."""
     t, answers = d.t, d.answers
-    if f.kind is Kind.PHOTOS:
+    if f.ask is Ask.PHOTOS:
         n = d.files.get(f.key, 0)
         return t.plain("photos.counter", n=n, max=form.MAX_PHOTOS, min=form.MIN_PHOTOS) if n else ""
-    if f.kind in (Kind.VIDEO, Kind.DOCUMENT):
+    if f.ask in (Ask.VIDEO, Ask.DOCUMENT):
         bits = [f"📎 {name}" for name in file_names(t, d.atts.get(f.key, ()))]
         if not bits and d.files.get(f.key):
             bits.append(t.plain("wizard.files_count", n=d.files[f.key]))
@@ -239,7 +240,7 @@ def confirm_screen(d: Draft, note: str | None = None) -> Screen:
 
 def answered_line(d: Draft, f: FormField, value: Any) -> str:
     """A question with the answer it got, as its screen reads once the next one is there."""
-    shown = display(f, value, d.t, unions=d.unions) if f.kind not in form.FILE_KINDS else shown_value(d, f)
+    shown = display(f, value, d.t, unions=d.unions) if not f.kind_spec.file else shown_value(d, f)
     return label_sep(d.t, d.t.plain(f.label_key), clip(shown, CLIP)) + " ✓"
 
 
@@ -266,8 +267,8 @@ def nav_row(d: Draft, f: FormField, answered: bool) -> list[Btn]:
     if st.edit != "edit" and form.previous_step(f.key):
         row.append(button(d, Op.BACK))
     if not f.required:  # once something is given, the same button moves on with it
-        given = f.kind in (Kind.VIDEO, Kind.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
-        done = "wizard.button.done" if f.kind is Kind.DOCUMENT else "wizard.button.next"
+        given = f.ask in (Ask.VIDEO, Ask.DOCUMENT) and (d.files.get(f.key) or d.answers.get(f.key))
+        done = "wizard.button.done" if f.ask is Ask.DOCUMENT else "wizard.button.next"
         row.append(button(d, Op.SKIP, key=done if given else None))
     if answered and f.kind_spec.keep and not st.parts:
         row.append(button(d, Op.KEEP))
@@ -291,10 +292,10 @@ def step_keyboard(d: Draft, f: FormField) -> InlineKeyboardMarkup:
     answered = form.is_answered(f, d.answers, d.files)
     if st.other:
         return kb([[button(d, Op.BACK)]])
-    if f.kind is Kind.LINES and st.item is not None \
+    if f.ask is Ask.ITEMS and st.item is not None \
             and st.item < len(d.answers.get(f.key) or []):  # one item: replaced by the next text, or removed
         return kb([[button(d, Op.ITEM_DEL, str(st.item))], [button(d, Op.BACK)]])
-    rows = _KIND_ROWS[f.kind](d, f, answered) if f.kind in _KIND_ROWS else []
+    rows = _ASK_ROWS[f.ask](d, f, answered) if f.ask in _ASK_ROWS else []
     rows.append(nav_row(d, f, answered))
     return kb(rows)
 
@@ -346,9 +347,9 @@ def _video_rows(d: Draft, f: FormField, answered: bool) -> Rows:
     return [[button(d, Op.FILE_DEL, str(a.id), key="wizard.button.remove_video") for a in atts]] if atts else []
 
 
-_KIND_ROWS: dict[Kind, Callable[[Draft, FormField, bool], Rows]] = {
-    Kind.UNION: _union_rows, Kind.YESNO: _yesno_rows, Kind.CHOICE: _choice_rows, Kind.LINES: _lines_rows,
-    Kind.LONGTEXT: _longtext_rows, Kind.DOCUMENT: _document_rows, Kind.VIDEO: _video_rows,
+_ASK_ROWS: dict[Ask, Callable[[Draft, FormField, bool], Rows]] = {
+    Ask.UNION: _union_rows, Ask.YESNO: _yesno_rows, Ask.CHOICE: _choice_rows, Ask.ITEMS: _lines_rows,
+    Ask.PARTS: _longtext_rows, Ask.DOCUMENT: _document_rows, Ask.VIDEO: _video_rows,
 }
 
 
@@ -356,14 +357,14 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
     """A question of the form (union, eligibility, a field, the video or a document)."""
     key = step_of(d.app)
     f = form.BY_KEY[key]
-    if f.kind is Kind.MEMBERS:
+    if f.ask is Ask.MEMBERS:
         return members_screen(d, note)
-    if f.kind is Kind.PHOTOS:
+    if f.ask is Ask.PHOTOS:
         return photos_screen(d, note)
     t, st = d.t, d.state
     if st.other:
         return other_screen(d, f, note)
-    items = list(d.answers.get(f.key) or []) if f.kind is Kind.LINES else []
+    items = list(d.answers.get(f.key) or []) if f.ask is Ask.ITEMS else []
     if st.item is not None and st.item < len(items):
         i = st.item
         parts = ([note] if note else []) + [progress(t, key), t("wizard.item_edit", n=i + 1, item=items[i],
@@ -378,7 +379,7 @@ def step_screen(d: Draft, note: str | None = None) -> Screen:
     buf = st.parts or []
     if buf:
         parts.append(t("wizard.buffer", chars=sum(len(b) for b in buf), max=f.max_len, parts=len(buf)))
-    elif f.kind is Kind.LINES and d.answers.get(f.key):
+    elif f.ask is Ask.ITEMS and d.answers.get(f.key):
         items = d.answers[f.key]
         parts.append(t("wizard.items", n=len(items), max=f.max_items, each=f.max_len) + "\n"
                      + esc(display(f, items, t)))
@@ -405,10 +406,10 @@ def short_reply(d: Draft, note: str) -> Screen:
     key = step_of(d.app)
     f = form.BY_KEY.get(key)
     m = d.state.member
-    if f is not None and f.kind is Kind.MEMBERS and m is not None and m.question and not d.state.other:
+    if f is not None and f.ask is Ask.MEMBERS and m is not None and m.question and not d.state.other:
         mf = form.BY_KEY[m.question]
         return f"{note}\n\n{member_progress(d, m)}\n<b>{d.t(mf.label_key)}</b>", member_field_keyboard(d, mf)
-    if f is None or f.kind in (Kind.MEMBERS, Kind.PHOTOS) or (m is not None and m.question):
+    if f is None or f.ask in (Ask.MEMBERS, Ask.PHOTOS) or (m is not None and m.question):
         return screen(d, note)
     return f"{note}\n\n{progress(d.t, key)}\n<b>{d.t(f.label_key)}</b>", step_keyboard(d, f)
 
@@ -483,7 +484,7 @@ def member_progress(d: Draft, m: MemberCursor) -> str:
 
 def member_field_keyboard(d: Draft, mf: FormField) -> InlineKeyboardMarkup:
     rows: list[list[Btn]] = []
-    if mf.kind is Kind.CHOICE:
+    if mf.ask is Ask.CHOICE:
         rows += choice_buttons(d, mf)
     rows.append([button(d, Op.BACK)])
     return kb(rows)

@@ -24,7 +24,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from bot import notify
 from bot.domain import form, workflow
 from bot.domain import results as result_dom
-from bot.domain.form import FormField, Kind
+from bot.domain.form import FormField
+from bot.domain.kinds import Ask
 from bot.domain.render import display, member_cells
 from bot.domain.values import date_examples, parse_date_or_none
 from bot.domain.workflow import Action, Box, NotAllowed, Role, Status, Step
@@ -393,11 +394,11 @@ class AppPage:
                 self.answers, self.b.app.files or {})
             changes = []
             for f in form.STEPS:
-                if f.kind in (Kind.PHOTOS, Kind.VIDEO):
+                if f.ask in (Ask.PHOTOS, Ask.VIDEO):
                     old, new = str(files_before.get(f.key, 0)), str(files_after.get(f.key, 0))
                 else:
                     old, new = self.value(f, before), self.value(f, after)
-                    if f.kind is Kind.DOCUMENT and files_before.get(f.key, 0) != files_after.get(f.key, 0):
+                    if f.ask is Ask.DOCUMENT and files_before.get(f.key, 0) != files_after.get(f.key, 0):
                         old += f" [{files_before.get(f.key, 0)}]"
                         new += f" [{files_after.get(f.key, 0)}]"
                 if old != new:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.callbacks import Review, decode
 from bot.domain import form
-from bot.domain.form import Kind
+from bot.domain.kinds import Ask
 from bot.domain.render import display, member_cells
 from storage.models import Application, Effect
 from tests.offline import buttons
@@ -46,12 +46,12 @@ async def test_application_page_shows_every_field_in_full_and_the_photos(web_bot
             answers = app.answers
             missing = []
             for f in form.STEPS:
-                if f.kind in form.FILE_KINDS and f.key not in answers or f.kind is Kind.UNION:
+                if f.kind_spec.file and f.key not in answers or f.ask is Ask.UNION:
                     continue
-                if f.kind is Kind.MEMBERS:
+                if f.ask is Ask.MEMBERS:
                     parts = [c for row in answers[f.key] for c in member_cells(row, t.plain) if c]
                     assert len(parts) == 6 * len(form.MEMBER_FIELDS)
-                elif f.kind is Kind.LINES:
+                elif f.ask is Ask.ITEMS:
                     parts = list(answers[f.key])
                 else:
                     parts = [display(f, answers.get(f.key), t.plain)]

@@ -142,7 +142,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
             return
         new: dict[str, Any] = {"studio": studio.id, "step": "kind"}
         _inspection_waiting(rq, new)
-        rq.edit(*views.inspect_prompt(t, studio, new))
+        rq.edit(*views.inspect_prompt(t, studio, new, today=rq.svc.today()))
         return
     pending = _pending_inspection(rq)
     if data.op is InspectOp.CANCEL:
@@ -171,7 +171,7 @@ async def on_inspect_button(rq: Rq) -> None:  # noqa: C901 - one switch over the
         rq.refuse(t("error.stale_button"), "stale")
         return
     _inspection_waiting(rq, pending)
-    rq.edit(*views.inspect_prompt(t, studio, pending))
+    rq.edit(*views.inspect_prompt(t, studio, pending, today=rq.svc.today()))
 
 
 def _send_report_files(rq: Rq, files: list[tuple[str, str]]) -> None:
@@ -211,28 +211,31 @@ async def _inspect_input(rq: Rq, pending: dict[str, Any]) -> None:
     step = pending.get("step")
     text = (msg.text if msg else None) or ""
     if step not in ("date", "findings") or not text.strip():
-        rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t("studio.inspect.use_buttons")))
+        rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t("studio.inspect.use_buttons"),
+                                          today=rq.svc.today()))
         return
     if step == "date":
         on = parse_date_or_none(text, today=rq.svc.today())  # 10月15日: this year's
         if on is None:
             rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t(
-                "studio.inspect.bad_date", **date_examples(rq.svc.today(), future=False))))
+                "studio.inspect.bad_date", **date_examples(rq.svc.today(), future=False)), today=rq.svc.today()))
             return
         try:
             await svc.check_date(rq.session, studio, on, rq.svc.today())
         except svc.Refused as exc:
-            rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t(exc.key, **exc.params)))
+            rq.reply(*views.inspect_prompt(t, studio, pending, "⚠️ " + t(exc.key, **exc.params),
+                                           today=rq.svc.today()))
             return
         pending.update(on=on.isoformat(), step="findings")
     else:
         if len(text.strip()) > svc.FINDINGS_MAX:
             rq.reply(*views.inspect_prompt(t, studio, pending,
-                                     "⚠️ " + t("studio.inspect.findings_length", max=svc.FINDINGS_MAX)))
+                                           "⚠️ " + t("studio.inspect.findings_length", max=svc.FINDINGS_MAX),
+                                           today=rq.svc.today()))
             return
         pending.update(findings=text.strip(), step="outcome")
     _inspection_waiting(rq, pending)
-    rq.reply(*views.inspect_prompt(t, studio, pending))
+    rq.reply(*views.inspect_prompt(t, studio, pending, today=rq.svc.today()))
 
 
 @handler

@@ -19,10 +19,12 @@ from bot import files as fileio
 from bot.callbacks import ReportOp
 from bot.domain.results import record_of
 from bot.runtime import Rq, handler
+from bot.services import office
 from bot.services import pings as svc_pings
 from bot.services import results as svc_results
 from bot.services import studios as svc
 from bot.views import year_report as views
+from bot.views.office import ask_office
 from conversations import inputs
 from storage.models import Studio, YearReport
 
@@ -83,7 +85,7 @@ async def cmd_report(rq: Rq) -> None:
     notes = [t("report.delisted", studio=x.name) for x in studios if x.status != svc.ACTIVE]
     if not active:
         _stop_waiting(rq)
-        rq.reply("\n\n".join([*notes, t("report.not_leader")]))
+        rq.reply("\n\n".join([*notes, ask_office(t, await office.contact(rq.session), t("report.not_leader"))]))
         return
     if len(active) > 1:
         rq.reply(*views.studio_pick(t, active, notes))

@@ -55,6 +55,9 @@ async def test_contact_person_is_set_in_admin_and_shown_in_help_and_season(bot):
     u = bot.user(PLAIN)
     mark = await bot.text(u, "/start inv-" + "x" * 30)  # a link no invitation has: ask for a new one
     assert any("024-83600000" in t for t in bot.request.texts(PLAIN, since=mark))
+    mark = await bot.text(u, "/report")  # only a named studio's leader files one: whom to ask
+    shown = bot.request.texts(PLAIN, since=mark)[-1]
+    assert "负责人" in shown and "024-83600000" in shown
 
 
 async def test_union_without_reviewer_applicant_and_admins_are_told_once(bot):

@@ -295,15 +295,16 @@ async def test_commendation_and_notice_are_kept_in_the_history(h: Harness) -> No
 
 
 async def test_inspection_dates_are_checked(h: Harness) -> None:
-    """An inspection that took place: not after today, not before naming, a readable date; the
-    Today button works."""
+    """R-D1: an inspection that took place: its prompt's example is a past day counted from today, not
+    after today, not before naming, a readable date; the Today button works."""
     await add_studio(h, LEADER)
     await grant(h, CITY, "city_reviewer")
     city = h.user(CITY, name="U30")
     await h.text(city, "/inspect")
     await tap_inspect(h, city, InspectOp.STUDIO)
     await tap_inspect(h, city, InspectOp.NEW)
-    await tap_inspect(h, city, InspectOp.KIND, "regular")
+    mark = await tap_inspect(h, city, InspectOp.KIND, "regular")
+    assert "例如 2026-11-26、2026年11月26日 或 11月26日" in h.request.texts(CITY, since=mark)[-1]
     for text, why in (("明天", "没有看懂"), ("2026-12-06", "不能晚于今天"), ("2025-12-01", "不能早于")):
         mark = await h.text(city, text)
         assert why in h.request.texts(CITY, since=mark)[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
@@ -13,6 +14,7 @@ from telegram import InlineKeyboardMarkup
 from bot import callbacks as cb
 from bot.callbacks import InspectOp
 from bot.domain import studios as svc
+from bot.domain.values import date_examples
 from bot.i18n import Translator
 from bot.views.common import clip, kb, page_of, pager
 from storage.models import Inspection, Studio, YearReport
@@ -118,8 +120,8 @@ def history_screen(t: Translator, studio: Studio, union: str, leader: str, repor
 
 
 def inspect_prompt(t: Translator, studio: Studio, pending: Mapping[str, Any],
-                   note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    """The step of recording an inspection that `pending` is at."""
+                   note: str | None = None, *, today: date) -> tuple[str, InlineKeyboardMarkup]:
+    """The step of recording an inspection that `pending` is at (a date's example is a past day)."""
     step = pending["step"]
     sid = studio.id
     cancel = [ibtn(t.plain("studio.button.cancel"), InspectOp.CANCEL, sid)]
@@ -129,7 +131,8 @@ def inspect_prompt(t: Translator, studio: Studio, pending: Mapping[str, Any],
         parts.append(t("studio.inspect.ask_kind", studio=studio.name))
         rows.append([ibtn(t.plain(f"studio.kind.{k}"), InspectOp.KIND, sid, k) for k in svc.KINDS])
     elif step == "date":
-        parts.append(t("studio.inspect.ask_date", studio=studio.name, kind=t.plain(f"studio.kind.{pending['kind']}")))
+        parts.append(t("studio.inspect.ask_date", studio=studio.name, kind=t.plain(f"studio.kind.{pending['kind']}"),
+                       **date_examples(today, future=False)))
         rows.append([ibtn(t.plain("studio.button.today"), InspectOp.TODAY, sid)])
     elif step == "findings":
         parts.append(t("studio.inspect.ask_findings", studio=studio.name, date=pending["on"]))

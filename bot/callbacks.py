@@ -384,6 +384,8 @@ class MeetingOp(StrEnum):
     UPHOLD = "up"  # n: the objection, found true
     DISMISS = "dm"  # n: the objection, not found true
     PLAQUE = "pl"  # n: the entry whose plaque date is set
+    NAME = "nm"  # n: the approved candidate whose proposed name is typed anew
+    BACK = "bk"  # back to the confirmation
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.domain.calendar import WorkDays
 
 TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 Locale = Literal["zh", "en"]
@@ -45,6 +48,10 @@ class Settings(BaseSettings):
     log_backups: int = Field(default=5, ge=1, le=100)
     startup_retry_seconds: float = Field(default=0, ge=0)  # 0: keep retrying an unreachable Bot API
     returned_materials_days: int | None = Field(default=None, ge=0)  # unset: removed at the end of the season
+    # the year's public holidays beyond the fixed-date ones, and the weekend days worked instead (调休), as the
+    # State Council announces them: "2027-02-06,2027-02-07,…"; they count in a notice's working days
+    holidays: Annotated[frozenset[date], NoDecode] = frozenset()
+    makeup_workdays: Annotated[frozenset[date], NoDecode] = frozenset()
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -60,6 +67,20 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return frozenset({value})
         return value
+
+    @field_validator("holidays", "makeup_workdays", mode="before")
+    @classmethod
+    def _split_dates(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return frozenset(date.fromisoformat(p.strip()) for p in re.split(r"[,;\s]+", value) if p.strip())
+            except ValueError as exc:
+                raise ValueError(f"dates are written 2027-02-06, separated by commas: {exc}") from None
+        return value
+
+    def work_days(self) -> WorkDays:
+        """The working days a notice is counted in."""
+        return WorkDays(self.holidays, self.makeup_workdays)
 
     @field_validator("bot_token")
     @classmethod

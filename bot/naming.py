@@ -39,7 +39,7 @@ async def run_naming(application: Application) -> int:
     async with lock:
         now = svc.clock.now()
         async with svc.db.session() as s:
-            named = await meeting.advance(s, now, svc.settings.tz)
+            named = await meeting.advance(s, now, svc.settings.tz, svc.settings.work_days())
             rows = effects.write(s, await notify.meeting_outcomes(s, svc, named), f"nm{now.timestamp():.0f}"[:64],
                                  now)
             await s.commit()

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # the moves after which the applicant gets the form as it now stands
-FORM_AT = frozenset({workflow.Action.APPROVE.value, workflow.Action.REJECT.value, workflow.Action.L1_REJECT.value})
+FORM_AT = frozenset({workflow.Action.REJECT.value, workflow.Action.L1_REJECT.value})
 _LAST_EVENT = (select(AuditEvent).where(AuditEvent.application_id == bindparam("app"))
                .order_by(AuditEvent.id.desc()).limit(1))
 
@@ -95,11 +95,31 @@ async def card_of(s: AsyncSession, app: Application, chat_id: int, role: Role) -
 async def render_card(rq: Rq, app: Application, role: Role, reader: User | None = None,
                       data: views.CardData | None = None) -> tuple[str, InlineKeyboardMarkup]:
     """The card of `app` as `reader` (the actor by default) sees it now."""
-    s, svc = rq.session, rq.svc
-    t = svc.translator(reader) if reader is not None else rq.t
+    t = rq.svc.translator(reader) if reader is not None else rq.t
+    return await _card(rq.session, rq.svc, t, app, role, data)
+
+
+async def _card(s: AsyncSession, svc: Services, t: Translator, app: Application, role: Role,
+                data: views.CardData | None = None) -> tuple[str, InlineKeyboardMarkup]:
     data = data or await card_data(s, app, svc=svc)
     union = await s.get(repo.Union, app.union_id) if app.union_id else None
     return views.card(t, with_union(data, union, t.lang), role, svc.settings.webapp_link(f"app/{app.id}"))
+
+
+async def cards_now(s: AsyncSession, svc: Services, apps: Sequence[Application]) -> list[effects.Owed]:
+    """Every reviewer's card of each application changed in place to where it stands now (a move of the
+    meeting's list, the notice or the naming, which no card's button took)."""
+    await s.flush()
+    out: list[effects.Owed] = []
+    for app in apps:
+        data = await card_data(s, app, svc=svc)
+        for chat_id, rm in (await cards(s, app.id)).items():
+            reader = await s.get(User, chat_id)
+            if reader is None or reader.blocked_at is not None:
+                continue
+            text, markup = await _card(s, svc, svc.translator(reader), app, role_of(rm), data)
+            out.append(effects.close(chat_id, rm.id, text, markup))
+    return out
 
 
 async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool = False) -> None:
@@ -274,11 +294,30 @@ async def unstaffed_pick(rq: Rq, app: Application, union_id: int) -> str | None:
     return office_views.unstaffed_applicant(rq.t, union.name(rq.lang) if union else "", await office.contact(s))
 
 
-async def meeting_outcomes(s: AsyncSession, svc: Services, outcomes: Sequence[Any], actor_id: int | None = None
-                           ) -> list[effects.Owed]:
+async def notice_published(s: AsyncSession, svc: Services, m: Any, listed: Sequence[Application],
+                           actor_id: int | None = None) -> list[effects.Owed]:
+    """The meeting's approved list put under public notice: the notice (DOCX) to everyone concerned by an
+    entry, once each, with its period (nothing when the season has no notice)."""
+    from bot.services import meeting
+
+    if m.notice_from is None or m.notice_until is None or not listed:
+        return []
+    people: dict[int, User] = {}
+    for app in listed:
+        for person in await meeting.concerned(s, app, svc.settings.admin_ids, actor_id):
+            people.setdefault(person.id, person)
+    return [effects.render(uid, "season_notice", once=f"notice:{m.id}:{uid}", year=m.season_year,
+                           lang=svc.translator(person).lang, first=m.notice_from.isoformat(),
+                           last=m.notice_until.isoformat())
+            for uid, person in people.items()]
+
+
+async def meeting_outcomes(s: AsyncSession, svc: Services, outcomes: Sequence[Any], actor_id: int | None = None,
+                           moved: Sequence[Application] = ()) -> list[effects.Owed]:
     """Each final outcome of the meeting's list (`bot.services.meeting.Outcome`) told to everyone concerned,
     in their language: the applicant, the union's reviewers, the contact persons, the admins; the applicant
-    also gets the form as it now stands (R-F9, R-W4)."""
+    also gets the form as it now stands (R-F9, R-W4). The reviewers' cards of these and of the `moved`
+    (approved onto the notice: not final yet) change in place."""
     from bot.services import meeting
     from bot.views import meeting as meeting_views
 
@@ -296,4 +335,5 @@ async def meeting_outcomes(s: AsyncSession, svc: Services, outcomes: Sequence[An
                                          else "")
             out.append(effects.message(person.id, text))
         out.append(effects.render(app.applicant_id, "form", app=app.id, version=app.version))
+    out += await cards_now(s, svc, [*[o.app for o in outcomes], *moved])
     return out

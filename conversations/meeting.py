@@ -22,7 +22,7 @@ from bot.exports import data
 from bot.runtime import Rq, handler
 from bot.services import meeting as svc
 from bot.services import office
-from bot.services.records import Decisions
+from bot.services.records import Candidate, Decisions
 from bot.views import meeting as views
 from bot.views.office import ask_office
 from conversations import inputs
@@ -76,7 +76,8 @@ async def notice_screen(rq: Rq, note: str | None = None) -> views.Screen:
     year = int(_draft(rq).get("year") or await _year(rq))
     entries = await svc.entries(rq.session, year)
     naming_by = (await repo.ensure_season(rq.session, year)).naming_by
-    naming = {e.app.id: svc.naming_date(e.meeting, naming_by, rq.svc.settings.tz) for e in entries}
+    cal = rq.svc.settings.work_days()
+    naming = {e.app.id: svc.naming_date(e.meeting, naming_by, rq.svc.settings.tz, cal) for e in entries}
     return views.notice_list(rq.t, year, entries, naming, note)
 
 
@@ -108,7 +109,7 @@ async def on_button(rq: Rq) -> None:
     if not isinstance(got, cb.Meet):
         rq.refuse(rq.t.plain("error.bad_button"), "bad_button")
         return
-    if got.op not in (Op.REASON, Op.KIND):
+    if got.op not in (Op.REASON, Op.KIND, Op.NAME):
         inputs.done(rq, MEETING)
     try:
         await _dispatch(rq, got)
@@ -156,6 +157,12 @@ async def _dispatch(rq: Rq, got: cb.Meet) -> None:  # noqa: C901 - one branch pe
         reasons[str(got.n)] = t.plain("meeting.usual_reason")
         _set_draft(rq, {**draft, "reasons": reasons})
         await _next_reason_or_confirm(rq)
+    elif op is Op.NAME:
+        c = await _approved_candidate(rq, got.n)
+        _wait(rq, "name", app=c.app.id)
+        rq.edit(*views.ask_name(t, c, (draft.get("names") or {}).get(str(c.app.id)) or c.name))
+    elif op is Op.BACK:
+        await _next_reason_or_confirm(rq)
     elif op is Op.CONFIRM:
         await _record(rq)
     elif op is Op.CANCEL:
@@ -183,6 +190,17 @@ async def _dispatch(rq: Rq, got: cb.Meet) -> None:  # noqa: C901 - one branch pe
                                   values.date_examples(rq.svc.today())))
 
 
+async def _approved_candidate(rq: Rq, app_id: int | None) -> Candidate:
+    """A candidate the meeting being recorded approves (its name may be typed anew), else refused."""
+    draft = _draft(rq)
+    if not draft.get("minute"):
+        raise svc.Refused("meeting.error.incomplete")
+    for c in await svc.candidates(rq.session, int(draft["year"]), rq.lang):
+        if c.app.id == app_id and (draft.get("out") or {}).get(str(app_id), "approve") == "approve":
+            return c
+    raise svc.Refused("meeting.error.stale", n=1)
+
+
 async def _next_reason_or_confirm(rq: Rq) -> None:
     """After the minute number: a reason for each rejection not given yet, then the confirmation."""
     draft = _draft(rq)
@@ -197,7 +215,7 @@ async def _next_reason_or_confirm(rq: Rq) -> None:
     inputs.done(rq, MEETING)
     season = await repo.ensure_season(rq.session, year)
     notice = svc.notice_for(date.fromisoformat(draft["held_on"]), rq.svc.today(), season.notice_days,
-                            season.naming_by)
+                            season.naming_by, rq.svc.settings.work_days())
     _show(rq, views.confirm(rq.t, draft, items, notice))
 
 
@@ -211,9 +229,13 @@ async def _record(rq: Rq) -> None:
     d = Decisions(held_on=date.fromisoformat(draft["held_on"]), kind=str(draft["kind"]),
                   minute_no=str(draft["minute"]),
                   outcomes={c.app.id: str(out.get(str(c.app.id), "approve")) for c in items},
-                  reasons={int(k): str(v) for k, v in (draft.get("reasons") or {}).items()})
-    m, outcomes = await svc.record(rq.session, year, d, rq.user.id, rq.roles, rq.svc.clock.now(), rq.svc.settings.tz)
-    rq.owe(*await notify.meeting_outcomes(rq.session, rq.svc, outcomes, rq.user.id))
+                  reasons={int(k): str(v) for k, v in (draft.get("reasons") or {}).items()},
+                  names={int(k): str(v) for k, v in (draft.get("names") or {}).items()})
+    m, outcomes = await svc.record(rq.session, year, d, rq.user.id, rq.roles, rq.svc.clock.now(), rq.svc.settings.tz,
+                                   rq.svc.settings.work_days())
+    listed = await svc.approved_by(rq.session, m)
+    rq.owe(*await notify.meeting_outcomes(rq.session, rq.svc, outcomes, rq.user.id, moved=listed))
+    rq.owe(*await notify.notice_published(rq.session, rq.svc, m, listed, rq.user.id))
     _set_draft(rq, {"year": year})
     approved = sum(1 for o in d.outcomes.values() if o == "approve")
     rq.edit(*await notice_screen(rq, rq.t("meeting.recorded", reference=svc.reference(m), approved=approved,
@@ -263,6 +285,11 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str) -> None:
         reasons = dict(draft.get("reasons") or {})
         reasons[str(pending.get("app"))] = reason
         _set_draft(rq, {**draft, "reasons": reasons})
+        await _next_reason_or_confirm(rq)
+    elif step == "name":
+        c = await _approved_candidate(rq, int(pending.get("app") or 0))
+        names = {**(draft.get("names") or {}), str(c.app.id): svc.check_name(text)}
+        _set_draft(rq, {**draft, "names": names})
         await _next_reason_or_confirm(rq)
     elif step == "objection":
         await svc.object_to(rq.session, int(pending.get("app") or 0), text, rq.user.id, rq.roles, now)

@@ -36,6 +36,7 @@ from bot.domain.workflow import Action, NotAllowed, Role, Status, Step
 from bot.runtime import Rq, handler
 from bot.services import office
 from bot.services import review as svc_review
+from bot.services.meeting import proposed_name
 from bot.views import review as views
 from bot.views.common import Page, page_of
 from bot.views.office import ask_office
@@ -50,8 +51,8 @@ NAME = "review"
 CONFIRM = "confirm"  # the pending decision's step while its confirmation screen is shown
 PAGE_SIZE = 10  # lines per page of /pending
 DRAFTS = "review_drafts"  # user_data: cancelled decisions, by "<app>:<action>"
-FIELDS = ("opinion", "name", "on", "reopen")  # what a decision records (`pending` keys)
-STEP_KEY = {Step.OPINION: "opinion", Step.NAME: "name", Step.DATE: "on", Step.REOPEN: "reopen"}
+FIELDS = ("opinion", "on", "reopen")  # what a decision records (`pending` keys)
+STEP_KEY = {Step.OPINION: "opinion", Step.DATE: "on", Step.REOPEN: "reopen"}
 
 
 # a decision being recorded waits for its opinion, name or date until confirmed or cancelled, also while
@@ -196,16 +197,10 @@ async def _prompt(rq: Rq, app: App, pending: dict[str, Any], note: str | None = 
     """The step's prompt (or the confirmation) on the card's screen: the pressed message edited, or after a
     typed answer one new message."""
     action = Action(pending["action"])
-    default_name = svc_review.default_studio_name(app)
     if pending["step"] == CONFIRM:
-        text, markup = views.decision_screen(rq.t, app, action, pending, default_name=default_name)
+        text, markup = views.decision_screen(rq.t, app, action, pending)
     else:
-        naming_by = None
-        if action is Action.APPROVE:
-            naming_by = (await repo.ensure_season(rq.session, app.season_year)).naming_by
-        text, markup = views.step_prompt(rq.t, app, action, Step(pending["step"]), pending,
-                                         default_name=default_name, today=rq.svc.today(),
-                                         naming_by=naming_by)
+        text, markup = views.step_prompt(rq.t, app, action, Step(pending["step"]), pending, today=rq.svc.today())
     rq.edit(f"{note}\n\n{text}" if note else text, markup, screen=notify.screen_of(app.id))
 
 
@@ -233,11 +228,6 @@ async def on_text(rq: Rq) -> str | int:
             rq.reply(rq.t("review.bad_date", **date_examples(rq.svc.today())))
             return OPINION
         pending["on"] = on.isoformat()
-    elif step == Step.NAME.value:
-        if not 2 <= len(text) <= 100:
-            rq.reply(rq.t("review.bad_name", max=100))
-            return OPINION
-        pending["name"] = text
     else:  # the screen again, under the text, with the buttons that are wanted here
         await _prompt(rq, app, pending, note=rq.t("review.use_buttons"))
         return OPINION
@@ -325,11 +315,6 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
         if len(t.steps) == 1 and not pending.get("editing"):  # the prompt said all it records: the one tap
             await _finish(rq, app, pending, first_year)
             return ConversationHandler.END
-    elif step == Step.NAME.value:
-        pending["name"] = svc_review.default_studio_name(app)
-    elif step == Step.DATE.value and action is Action.APPROVE:
-        season = await repo.ensure_season(rq.session, app.season_year)
-        pending["on"] = season.naming_by.isoformat()
     elif step == Step.REOPEN.value:  # "confirm" on the screen of a return
         await _finish(rq, app, pending, first_year)
         return ConversationHandler.END
@@ -344,7 +329,7 @@ async def on_aux(rq: Rq) -> str | int:  # noqa: C901 - one branch per button of 
 
 async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -> None:
     action = Action(pending["action"])
-    d = svc_review.Decision(opinion=pending.get("opinion"), studio_name=pending.get("name"),
+    d = svc_review.Decision(opinion=pending.get("opinion"),
                             on=date.fromisoformat(pending["on"]) if pending.get("on") else None,
                             reopen=pending.get("reopen"))
     _set_pending(rq, None)
@@ -431,7 +416,7 @@ async def _pending_page(rq: Rq, page: int) -> None:
         return
     pg = page_of(apps, page, PAGE_SIZE)
     today, now = rq.svc.today(), rq.svc.clock.now()
-    lines = [views.Line(app.id, app.number or "", app.studio_name or svc_review.default_studio_name(app),
+    lines = [views.Line(app.id, app.number or "", proposed_name(app),
                         Status(app.status), max((today - rq.svc.local(app.status_since or now).date()).days, 0),
                         (app.answers or {}).get("applying_unit") or "")
              for app in pg.items]

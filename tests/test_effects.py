@@ -17,6 +17,7 @@ from bot.callbacks import Review, ReviewAux, ReviewOp, WizardOp
 from bot.domain.workflow import Action
 from storage.models import Effect, ReviewMessage
 from tests.apply_steps import tap_op
+from tests.city_steps import meeting_approves, named_together
 from tests.conftest import JULY_10
 from tests.offline import UPDATE_IDS, Harness, buttons, close_harness, make_harness
 from tests.test_review_flow import (
@@ -302,12 +303,8 @@ async def test_at_naming_the_applicant_gets_the_completed_form(bot):
     """R-F9, R-F8: once the studio is named the applicant receives the completed form (all four opinion
     boxes and the approved name), and the decided city card shows the result with no decision left."""
     app = await city_ready(bot)
-    city = who(bot, CITY)
-    await press_action(bot, CITY, Action.APPROVE, app.id)
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await bot.text(city, "2026-12-18")
-    mark = await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
+    await meeting_approves(bot, CITY)
+    mark = await named_together(bot)
     assert (await load(bot)).status == "approved"
     docs = documents(bot, APPLICANT, mark)
     assert docs and "已审定命名为" in docs[0]["caption"] and "王建国劳模创新工作室" in docs[0]["caption"]

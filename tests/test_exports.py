@@ -41,6 +41,7 @@ from conversations import exports as conv
 from storage import repo
 from storage.models import Application, Attachment, OpinionRecord, Studio, Union
 from tests.apply_steps import LEADER, fill_until_summary, tap_op
+from tests.city_steps import meeting_approves, named_together
 from tests.offline import Harness, buttons
 from tests.roles import first_union_id, grant
 
@@ -117,7 +118,8 @@ async def approved(h: Harness) -> Application:
     await decide(h, app.id, CITY, Role.CITY, Action.SCHEDULE, on=date(2026, 7, 14))  # the next decision's day
     await decide(h, app.id, CITY, Role.CITY, Action.INSPECT, opinion="场地、设备齐全。")
     await decide(h, app.id, CITY, Role.CITY, Action.PRELIMINARY, opinion="建议命名。")
-    await decide(h, app.id, CITY, Role.CITY, Action.APPROVE, opinion="同意命名", on=date(2026, 12, 18))
+    await meeting_approves(h, CITY)
+    await named_together(h)
     async with h.db.session() as s:
         a = await s.get(Application, app.id)
         assert a is not None
@@ -242,7 +244,8 @@ async def test_form_docx_holds_every_field_in_its_cell(bot):
     assert "经基层工会研究，同意申报。" in boxes["申报工会意见"] and "2026年7月11日" in boxes["申报工会意见"]
     assert "同意推荐，材料齐全。" in boxes["区市县、产业工会意见"] and "2026年7月12日" in boxes["区市县、产业工会意见"]
     assert shown("union") in boxes["区市县、产业工会意见"]  # the reviewing union signs its box
-    assert boxes["市总工会审核意见"].startswith("同意命名") and "2026年7月16日" in boxes["市总工会审核意见"]
+    city_box = boxes["市总工会审核意见"]
+    assert city_box.startswith("经") and "同意命名" in city_box and "2026年7月16日" in city_box
     assert rows[row_index(rows, ["审定的工作室名称"])][1] == "王建国劳模创新工作室"
     assert rows[row_index(rows, ["备  注"])][1] == "跨单位申报"
     # R-F9: A4, printable; the Chinese font is set for East Asian text
@@ -464,8 +467,8 @@ async def test_export_roster_xlsx_matches_the_database(any_bot):
             assert (row["审定的工作室名称"] or None) == a.studio_name
     first = got_rows["2026-0001"]
     assert first["区市县/产业工会审核"] == "同意并上报" and first["区市县/产业工会审核日期"].date() == date(2026, 7, 12)
-    assert first["市总工会审核"] == "批准命名" and first["市总工会审核日期"].date() == date(2026, 7, 16)
-    assert first["挂牌日期"].date() == date(2026, 12, 18)
+    assert first["市总工会审核"] == "集中命名" and first["市总工会审核日期"].date() == date(2026, 12, 20)
+    assert first["挂牌日期"].date() == date(2026, 12, 20)
     assert "同意推荐，材料齐全。" in first["审核意见"] and "市总工会审核意见" in first["审核意见"]
     assert got_rows["2026-0002"]["区市县/产业工会审核"] is None
     unit = f"{col['申报单位']}4"
@@ -507,7 +510,8 @@ async def test_archive_zip_holds_form_materials_and_trail_with_checksums(bot):
     assert record["number"] == "2026-0001" and record["answers"]["leader_name"] == "王建国"
     assert record["studio_name"] == "王建国劳模创新工作室" and record["materials"] == "archived"
     assert [e["action"] for e in record["audit_trail"] if e["to_status"]] == [
-        "draft_created", "submit", "l1_approve", "schedule", "inspect", "preliminary", "approve"]
+        "draft_created", "submit", "l1_approve", "schedule", "inspect", "preliminary", "meeting_approve",
+        "notice_end", "name"]
     assert {o["box"] for o in record["opinions"]} == {"unit", "union", "district", "city"}
     assert [f["key"] for f in record["form"]] == [f.key for f in form.STEPS]
     # the same archive by number

@@ -111,9 +111,49 @@ async def test_five_candidates_one_meeting_one_confirmation(h):
     box = next(cell.text for t in doc.tables for r in t.rows for cell in r.cells
                if cell.text.startswith("经2026年12月18日"))
     assert "初步考核意见：建议命名1。" in box and "（盖印）" in box and "考察情况1" not in box
-    # the one not approved is told, with everyone concerned; the approved hear nothing before the naming
+    # the one not approved is told, with everyone concerned; the approved hear no outcome before the naming
     assert any("场地不符合要求" in t for t in h.request.texts(APPLICANTS[3]))
-    assert h.request.texts(APPLICANTS[0]) == []
+    assert [n for n, _ in h.request.sent(APPLICANTS[0])] == ["sendDocument"]  # the public notice alone
+
+
+async def test_the_notice_is_published_to_everyone_concerned_once(h):
+    """R-W3: once the meeting is recorded, the public notice (DOCX, with its period) goes to everyone
+    concerned by an entry — the approved applicants, the union's reviewers, the contact person, the admins —
+    one copy each; the recorder has it on screen; the deferred and the rejected applicants get none."""
+    ids = await five_candidates(h)
+    mark = len(h.request.calls)
+    await meeting_decides(h, ids)
+    await h.app.bot_data["services"].drain()
+    for chat in (*APPLICANTS[:3], DISTRICT, CONTACT, ADMIN):
+        docs = [p for n, p in h.request.sent(chat, since=mark) if n == "sendDocument"]
+        assert len(docs) == 1 and "公示期 2026-12-22 至 2026-12-28" in docs[0]["caption"], chat
+    for chat in (APPLICANTS[3], APPLICANTS[4], CITY):
+        assert not [p for n, p in h.request.sent(chat, since=mark) if n == "sendDocument"
+                    and "公示" in p.get("caption", "")], chat
+
+
+async def test_the_proposed_name_is_typed_anew_on_the_confirmation(h):
+    """R-W3, R-F8: on the one confirmation a proposed name can be typed anew (a name too short is refused and
+    the rest kept); the new name is recorded with the meeting's approval, printed and named."""
+    ids = await five_candidates(h)
+    c = h.user(CITY, name="U30")
+    await h.text(c, "/meeting")
+    await press(h, MeetingOp.RECORD)
+    await h.text(c, "12月18日")
+    await press(h, MeetingOp.KIND, v="president")
+    mark = await h.text(c, "第12号")
+    assert "负责人1劳模创新工作室" in h.request.texts(CITY, since=mark)[-1]
+    await press(h, MeetingOp.NAME, ids[0])
+    mark = await h.text(c, "港")
+    assert "2～100" in h.request.texts(CITY, since=mark)[-1]
+    mark = await h.text(c, "大连港  智能码头劳模创新工作室")
+    screen = h.request.texts(CITY, since=mark)[-1]
+    assert "大连港 智能码头劳模创新工作室" in screen and "负责人2劳模创新工作室" in screen
+    assert await statuses(h, ids) == ["preliminary"] * 5
+    await press(h, MeetingOp.CONFIRM)
+    async with h.db.session() as s:
+        names = [(await s.get(Application, i)).studio_name for i in ids[:2]]
+    assert names == ["大连港 智能码头劳模创新工作室", "负责人2劳模创新工作室"]
 
 
 async def test_notice_objection_upheld_and_the_rest_named_together(h):
@@ -188,3 +228,19 @@ async def test_applicant_hears_neither_findings_nor_preliminary_opinion_before_t
     assert "账目有瑕疵" not in told and "建议暂缓命名" not in told
     async with bot.db.session() as s:
         assert (await s.get(Application, app.id)).status == "preliminary"
+
+
+def test_the_notice_counts_working_days_without_public_holidays():
+    """R-W3: a notice of five working days skips the weekend and New Year's Day (a holiday of a fixed date);
+    the holidays and the weekend days worked instead (调休) declared in the configuration count as such."""
+    from datetime import date
+
+    from bot.config import Settings
+    from bot.services.meeting import notice_for
+
+    plain = notice_for(date(2026, 12, 29), date(2026, 12, 29), 5, date(2026, 12, 20))
+    assert (plain.first, plain.last, plain.naming) == (date(2026, 12, 30), date(2027, 1, 6), date(2027, 1, 7))
+    s = Settings(bot_token="1:x", holidays="2027-01-04,2027-01-05", makeup_workdays="2027-01-03")
+    declared = notice_for(date(2026, 12, 29), date(2026, 12, 29), 5, date(2026, 12, 20), s.work_days())
+    assert (declared.first, declared.last, declared.naming) == (  # 3 Jan worked, 4 and 5 Jan not
+        date(2026, 12, 30), date(2027, 1, 7), date(2027, 1, 8))

@@ -29,6 +29,7 @@ from bot.exports.data import load_bundle
 from bot.exports.docx_form import FormWriter, _text
 from storage.models import AuditEvent, Invitation, OpinionRecord
 from tests.apply_steps import tap_op
+from tests.city_steps import meeting_approves
 from tests.offline import buttons
 from tests.roles import first_union_id, grant
 from tests.test_review_flow import (
@@ -112,7 +113,8 @@ async def test_card_after_inspection_shows_the_findings_and_the_preliminary_opin
     mark = await open_from_pending(bot, CITY, app.id)
     text = card_text(bot, CITY, mark)
     assert "2026-09-20" in text and "场地设备齐全" in text and "建议命名" in text
-    assert Review(Action.APPROVE, app.id).encode() in datas(bot, CITY, mark)
+    assert "会议名单" in text  # naming is the meeting's: its list, not a button of the card
+    assert not any(d.startswith(("rv:approve", "rv:meeting")) for d in datas(bot, CITY, mark))
 
 
 async def test_resubmission_card_shows_round_reopened_sections_and_the_changes(bot):
@@ -160,39 +162,27 @@ async def test_rejection_is_shown_on_one_screen_and_recorded_only_when_confirmed
 
 
 async def test_cancel_keeps_the_decision_as_a_draft(bot):
-    """R-W3: cancelling the naming keeps the opinion, the name and the date; the next press of 批准命名
-    brings them back on the confirmation screen."""
+    """R-W4: cancelling a rejection keeps its opinion as a draft; the next press of 不予命名 brings it back on
+    the confirmation screen, where it is changed and then recorded."""
     app = await city_ready(bot)
     city = who(bot, CITY)
-    await press_action(bot, CITY, Action.APPROVE, app.id)
-    await bot.text(city, "经主席办公会研究，同意命名。")
-    mark = await bot.text(city, "大连港王建国智能码头劳模创新工作室")
-    assert "大连港王建国智能码头劳模创新工作室" in bot.request.texts(CITY, since=mark)[-1]  # echoed
-    await bot.text(city, "2026-12-18")
+    await press_action(bot, CITY, Action.REJECT, app.id)
+    mark = await bot.text(city, "场地面积不足，暂不命名。")
+    assert "场地面积不足" in bot.request.texts(CITY, since=mark)[-1]  # the confirmation screen
     mark = await bot.press(city, ReviewAux(ReviewOp.CANCEL, app.id).encode())
     assert "草稿" in bot.request.alerts(since=mark)[-1]["text"]
     assert "实地考察情况" in bot.request.texts(CITY, since=mark)[-1]  # the card again, in place
     assert (await load(bot)).status == "preliminary"
-    mark = await press_action(bot, CITY, Action.APPROVE, app.id)
-    screen = bot.request.texts(CITY, since=mark)[-1]
-    assert "经主席办公会研究" in screen and "智能码头" in screen and "2026-12-18" in screen
-    await bot.press(city, ReviewStep(app.id, "date").encode())
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # the season's naming date
+    mark = await press_action(bot, CITY, Action.REJECT, app.id)
+    assert "场地面积不足" in bot.request.texts(CITY, since=mark)[-1]
+    await bot.press(city, ReviewStep(app.id, "opinion").encode())
+    await bot.text(city, "场地面积不足五十平方米，暂不命名。")
     await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
     app = await load(bot)
-    assert app.status == "approved" and app.studio_name == "大连港王建国智能码头劳模创新工作室"
-    assert app.plaque_on.isoformat() == "2026-12-20"
-
-
-async def test_plaque_date_prompt_offers_the_season_naming_date(bot):
-    """R-W3, R-D3: the plaque-date prompt has a button with the season's naming date."""
-    app = await city_ready(bot)
-    city = who(bot, CITY)
-    await press_action(bot, CITY, Action.APPROVE, app.id)
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    mark = await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    labels = [lbl for _, p in bot.request.sent(CITY, since=mark) for lbl, _ in buttons(p)]
-    assert any("2026-12-20" in lbl for lbl in labels), labels
+    assert app.status == "rejected"
+    async with bot.db.session() as s:
+        ops = (await s.scalars(select(OpinionRecord).where(OpinionRecord.box == "city"))).all()
+    assert [o.text for o in ops] == ["场地面积不足五十平方米，暂不命名。"]
 
 
 async def test_a_double_tap_gives_one_prompt(bot):
@@ -333,12 +323,7 @@ async def test_printed_city_box_carries_the_preliminary_opinion_and_refers_to_th
     """R-W2, R-F8: the preliminary opinion is printed in 市总工会审核意见 after the decision; the findings on a
     附页 of their own the box refers to; neither in 备注."""
     app = await city_ready(bot)
-    city = who(bot, CITY)
-    await press_action(bot, CITY, Action.APPROVE, app.id)
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
+    await meeting_approves(bot, CITY)
     async with bot.db.session() as s:
         bundle = await load_bundle(s, app.id)
     t = bot.app.bot_data["services"].i18n.get("zh")
@@ -347,7 +332,7 @@ async def test_printed_city_box_carries_the_preliminary_opinion_and_refers_to_th
 
     box = writer._box(Box.CITY, 4000, 12, "市总工会审核意见")
     text = "\n".join(_text(p) for p in box.paras)
-    assert text.startswith("同意命名") and "初步考核意见：建议命名。" in text
+    assert text.startswith("经") and "同意命名" in text and "初步考核意见：建议命名。" in text
     sheet = writer.continued[-1]  # the findings on a sheet of their own, referred to from the box
     assert f"实地考察情况见附页{sheet.n}" in text and "场地设备齐全" not in text
     assert sheet.text == "实地考察（2026年9月20日）：场地设备齐全。"

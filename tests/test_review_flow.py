@@ -10,6 +10,7 @@ from bot.callbacks import PendingOpen, Review, ReviewAux, ReviewOp, ReviewSectio
 from bot.domain.workflow import Action
 from storage.models import Application, AuditEvent, OpinionRecord, ReviewMessage, Studio
 from tests.apply_steps import fill_until_summary, tap_op
+from tests.city_steps import meeting_approves, named_together
 from tests.offline import buttons
 from tests.roles import first_union_id, grant
 
@@ -91,29 +92,25 @@ async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
     await bot.text(city, "场地、设备齐全，制度健全。")
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)
     await bot.text(city, "建议命名。")
-    await press_action(bot, CITY, Action.APPROVE, app.id)
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # opinion: 同意命名
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # name: 王建国劳模创新工作室
-    mark = await bot.text(city, "2026-12-18")
-    app = await load(bot)
-    assert app.status == "preliminary"  # not final before the reviewer confirms what will be recorded
-    screen = bot.request.texts(CITY, since=mark)[-1]
-    assert "同意命名" in screen and "王建国劳模创新工作室" in screen and "2026-12-18" in screen
-    await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
+    assert Review(Action.REJECT, app.id).encode() in card_buttons(bot, CITY)  # the meeting decides on naming
+    await meeting_approves(bot, CITY)
+    assert (await load(bot)).status == "notice"  # approved by the meeting: under public notice
+    await named_together(bot)
     app = await load(bot)
     assert app.status == "approved"
     assert app.studio_name == "王建国劳模创新工作室"
-    assert app.plaque_on.isoformat() == "2026-12-18"
+    assert app.plaque_on.isoformat() == "2026-12-20"  # the season's naming date
     assert app.materials == "archived"
     async with bot.db.session() as s:
         boxes = {o.box: o.text for o in (await s.scalars(select(OpinionRecord))).all()}
         studio = (await s.scalars(select(Studio))).one()
         trail = (await s.scalars(select(AuditEvent).where(AuditEvent.application_id == app.id)
                                  .order_by(AuditEvent.id))).all()
-    assert boxes["district"] == "同意推荐" and boxes["city"] == "同意命名" and "unit" in boxes
+    assert boxes["district"] == "同意推荐" and boxes["city"].endswith("同意命名。") and "unit" in boxes
     assert studio.name == "王建国劳模创新工作室"
     assert [e.action for e in trail if e.to_status] == [
-        "draft_created", "submit", "l1_approve", "schedule", "inspect", "preliminary", "approve"]
+        "draft_created", "submit", "l1_approve", "schedule", "inspect", "preliminary", "meeting_approve",
+        "notice_end", "name"]
     assert any("王建国劳模创新工作室" in t for t in bot.request.texts(APPLICANT)[-2:])
 
 
@@ -323,23 +320,6 @@ async def city_ready(bot) -> Application:
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)
     await bot.text(city, "建议命名。")
     return await load(bot)
-
-
-async def test_approved_studio_name_can_be_edited(bot):
-    """R-W3, R-F8: the city may type another approved name; it goes into the form's box and the registry."""
-    app = await city_ready(bot)
-    city = who(bot, CITY)
-    await press_action(bot, CITY, Action.APPROVE, app.id)
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # opinion
-    mark = await bot.text(city, "大连港王建国智能码头劳模创新工作室")
-    assert "大连港王建国智能码头劳模创新工作室" in bot.request.texts(CITY, since=mark)[-1]  # the typed name echoed
-    await bot.press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())  # plaque date: the season's naming date
-    await bot.press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
-    app = await load(bot)
-    assert app.status == "approved" and app.studio_name == "大连港王建国智能码头劳模创新工作室"
-    assert app.plaque_on.isoformat() == "2026-12-20"
-    async with bot.db.session() as s:
-        assert (await s.scalars(select(Studio))).one().name == app.studio_name
 
 
 async def test_city_return_goes_back_to_the_city_after_resubmission(bot):

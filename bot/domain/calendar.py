@@ -67,25 +67,46 @@ def opens_at(opens_on: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(opens_on, time(0, 0), tzinfo=tz)
 
 
-def add_working_days(start: date, days: int) -> date:
-    """The `days`-th working day (Monday to Friday) from `start` on, `start` counting when it is one:
-    the last day of a notice of `days` working days that begins on `start`. Public holidays and the
-    weekend days worked in their stead (调休) are not known here; the office moves a date when they fall."""
+# the public holidays of a fixed date (全国年节及纪念日放假办法): New Year's Day, Labour Day, National Day
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
+@dataclass(frozen=True)
+class WorkDays:
+    """Which days are worked: Monday to Friday, but for the fixed-date public holidays and the `holidays`
+    the office declares (the State Council's yearly arrangement: the Spring Festival and the other days
+    of the lunar calendar, the days joined to them); the weekend days worked in their stead (调休) are
+    `workdays`."""
+
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    def working(self, on: date) -> bool:
+        if on in self.workdays:
+            return True
+        if on in self.holidays or (on.month, on.day) in FIXED_HOLIDAYS:
+            return False
+        return on.weekday() < 5
+
+
+def add_working_days(start: date, days: int, cal: WorkDays = WorkDays()) -> date:
+    """The `days`-th working day from `start` on, `start` counting when it is one: the last day of a
+    notice of `days` working days that begins on `start`."""
     if days < 1:
         raise ValueError(days)
     on = start
-    while on.weekday() >= 5:
+    while not cal.working(on):
         on += timedelta(days=1)
     left = days - 1
     while left:
         on += timedelta(days=1)
-        if on.weekday() < 5:
+        if cal.working(on):
             left -= 1
     return on
 
 
-def next_working_day(after: date) -> date:
+def next_working_day(after: date, cal: WorkDays = WorkDays()) -> date:
     on = after + timedelta(days=1)
-    while on.weekday() >= 5:
+    while not cal.working(on):
         on += timedelta(days=1)
     return on

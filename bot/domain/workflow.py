@@ -44,7 +44,6 @@ class Action(StrEnum):
     SCHEDULE = "schedule"
     INSPECT = "inspect"
     PRELIMINARY = "preliminary"
-    APPROVE = "approve"
     REJECT = "reject"
     RETURN = "return"
     SUPPLEMENT = "supplement"  # the city asks for supplementary materials
@@ -74,8 +73,7 @@ class Step(StrEnum):
     """What a reviewer gives for a decision, one prompt each."""
 
     OPINION = "opinion"
-    NAME = "name"  # 审定的工作室名称 (R-F8, R-W3)
-    DATE = "date"  # the inspection date, or the plaque date (R-W3)
+    DATE = "date"  # the inspection date
     REOPEN = "reopen"  # the sections a return reopens for the applicant
 
 
@@ -167,8 +165,6 @@ TABLE: tuple[Transition, ...] = (
     # R-D4: in a first-year season there is no inspection, so the preliminary opinion follows forwarding.
     Transition(Action.PRELIMINARY, frozenset({S.FORWARDED}), S.PRELIMINARY, Role.CITY, Opinion.REQUIRED,
                first_year_only_skip=True, steps=_O, internal=True),
-    Transition(Action.APPROVE, frozenset({S.PRELIMINARY}), S.APPROVED, Role.CITY, Opinion.OPTIONAL, Box.CITY,
-               needs_date=True, steps=(Step.OPINION, Step.NAME, Step.DATE), confirm=True),
     Transition(Action.REJECT, _CITY_OPEN, S.REJECTED, Role.CITY, Opinion.REQUIRED, Box.CITY, steps=_O,
                confirm=True),
     Transition(Action.RETURN, _CITY_OPEN, S.RETURNED_L2, Role.CITY, Opinion.REQUIRED, Box.CITY, steps=_R,
@@ -201,6 +197,11 @@ def batch_statuses(table: tuple[Transition, ...] | None = None) -> frozenset[Sta
     rows = TABLE if table is None else table
     return frozenset(s for t in rows if t.batch for s in t.sources) - frozenset(
         s for t in rows if not t.batch for s in t.sources)
+
+
+def on_the_list(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
+    """The statuses the meeting's list, the notice or the naming move on (a card may still offer others)."""
+    return frozenset(s for t in (TABLE if table is None else table) if t.batch for s in t.sources)
 
 
 def reopened(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:

@@ -78,8 +78,13 @@ class _Renderers:
         blob = await service.archive_file(b, svc.i18n, svc.settings.tz, svc.settings.data_dir, svc.clock.now())
         number = b.app.number or t.plain("export.no_number")
         if len(blob.data) > MAX_UPLOAD:
-            await bot.send_message(chat_id, t("export.too_big", number=number, year=b.app.season_year),
-                                   parse_mode=ParseMode.HTML)
+            from bot.services import office
+            from bot.views.office import ask_office
+
+            async with svc.db.session() as s:
+                contact = await office.contact(s)
+            text = ask_office(t, contact, t("export.too_big", number=number, year=b.app.season_year))
+            await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             return
         await send_document(bot, chat_id, blob, t("export.zip_caption", number=number, leader=b.leader))
 
@@ -158,6 +163,7 @@ class _Renderers:
             entries = await meeting.entries(s, year)
             unions = {u.id: u.name("zh") for u in await repo.all_unions(s)}
         today = self.svc.clock.now().astimezone(self.svc.settings.tz).date()
+        caption = t("meeting.notice_published", year=year, n=len(entries), first=p["first"], last=p["last"]) \
+            if p.get("first") else t("meeting.notice_caption", year=year, n=len(entries))
         await send_document(bot, chat_id, OutFile(f"{year}年度拟命名名单公示.docx",
-                                                  papers.notice_docx(year, entries, unions, today)),
-                            t("meeting.notice_caption", year=year, n=len(entries)))
+                                                  papers.notice_docx(year, entries, unions, today)), caption)

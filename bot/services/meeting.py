@@ -31,6 +31,8 @@ from bot.services.records import (
     KIND_ZH,
     KINDS,
     MINUTE_MAX,
+    NAME_MAX,
+    NAME_MIN,
     OBJECTION_MAX,
     OUTCOMES,
     REASON_MAX,
@@ -118,22 +120,24 @@ class Outcome:
 
 
 
-def notice_for(held_on: date, today: date, days: int, naming_by: date) -> Notice:
+def notice_for(held_on: date, today: date, days: int, naming_by: date,
+               cal: calendar.WorkDays = calendar.WorkDays()) -> Notice:  # noqa: B008 - frozen
     """The notice begins on the working day after the meeting is recorded (not before the meeting) and
     lasts `days` working days (none with 0); the naming is on the season's naming date, or the working
     day after the notice when that is later."""
     if days <= 0:
         return Notice(None, None, max(naming_by, today))
-    first = calendar.next_working_day(max(held_on, today))
-    last = calendar.add_working_days(first, days)
-    return Notice(first, last, max(naming_by, calendar.next_working_day(last)))
+    first = calendar.next_working_day(max(held_on, today), cal)
+    last = calendar.add_working_days(first, days, cal)
+    return Notice(first, last, max(naming_by, calendar.next_working_day(last, cal)))
 
 
-def naming_date(m: Meeting, naming_by: date, tz: Any) -> date:
+def naming_date(m: Meeting, naming_by: date, tz: Any,
+                cal: calendar.WorkDays = calendar.WorkDays()) -> date:  # noqa: B008 - frozen
     """When the meeting's approved list is named: the season's naming date, or the working day after the
     notice (after the meeting's record, without a notice) when that is later."""
     if m.notice_until is not None:
-        return max(naming_by, calendar.next_working_day(m.notice_until))
+        return max(naming_by, calendar.next_working_day(m.notice_until, cal))
     return max(naming_by, m.recorded_at.astimezone(tz).date())
 
 
@@ -150,6 +154,16 @@ def check(d: Decisions, today: date) -> None:
     for app_id, o in d.outcomes.items():
         if o == "reject" and not (d.reasons.get(app_id) or "").strip():
             raise Refused("meeting.error.reason")
+        if o == "approve" and app_id in d.names:
+            check_name(d.names[app_id])
+
+
+def check_name(name: str) -> str:
+    """An approved studio's name as typed, its spaces folded; refused outside its length."""
+    name = " ".join(name.split())
+    if not NAME_MIN <= len(name) <= NAME_MAX:
+        raise Refused("meeting.error.name", min=NAME_MIN, max=NAME_MAX)
+    return name
 
 
 def may_decide(roles: set[Role] | frozenset[Role]) -> bool:
@@ -175,7 +189,8 @@ def _move(s: AsyncSession, app: Application, action: Action, actor_id: int | Non
 
 
 async def record(s: AsyncSession, year: int, d: Decisions, actor_id: int, roles: set[Role], now: datetime,
-                 tz: Any) -> tuple[Meeting, list[Outcome]]:
+                 tz: Any, cal: calendar.WorkDays = calendar.WorkDays()  # noqa: B008 - frozen
+                 ) -> tuple[Meeting, list[Outcome]]:
     """Record the meeting and every outcome at once; the final ones (rejections) to tell everyone of."""
     if not may_decide(roles):
         raise NotAllowed("role")
@@ -189,7 +204,7 @@ async def record(s: AsyncSession, year: int, d: Decisions, actor_id: int, roles:
     if stale:
         raise Refused("meeting.error.stale", n=len(stale))
     season = await repo.ensure_season(s, year)
-    notice = notice_for(d.held_on, today, season.notice_days, season.naming_by)
+    notice = notice_for(d.held_on, today, season.notice_days, season.naming_by, cal)
     m = Meeting(season_year=year, held_on=d.held_on, kind=d.kind, minute_no=d.minute_no.strip(),
                 recorded_by=actor_id, recorded_at=now, notice_from=notice.first, notice_until=notice.last)
     s.add(m)
@@ -224,6 +239,13 @@ async def record(s: AsyncSession, year: int, d: Decisions, actor_id: int, roles:
 
 
 # --------------------------------------------------------------------------- the notice
+
+
+async def approved_by(s: AsyncSession, m: Meeting) -> list[Application]:
+    """What meeting `m` approved and is not yet named: under notice, or waiting for the naming date."""
+    return list((await s.scalars(select(Application).where(
+        Application.meeting_id == m.id, Application.status.in_([x.value for x in workflow.NOTICED]))
+        .order_by(Application.number, Application.id))).all())
 
 
 async def meetings(s: AsyncSession, year: int) -> list[Meeting]:
@@ -308,7 +330,8 @@ async def set_plaque(s: AsyncSession, app_id: int, on: date, actor_id: int, role
     return app
 
 
-async def advance(s: AsyncSession, now: datetime, tz: Any) -> list[Outcome]:
+async def advance(s: AsyncSession, now: datetime, tz: Any,
+                  cal: calendar.WorkDays = calendar.WorkDays()) -> list[Outcome]:  # noqa: B008 - frozen
     """What the days bring: a notice whose last day has passed ends (an entry with an objection not yet
     decided stays under notice); on the naming date the entries waiting are named together. The named."""
     today = now.astimezone(tz).date()
@@ -328,7 +351,7 @@ async def advance(s: AsyncSession, now: datetime, tz: Any) -> list[Outcome]:
                 continue
             _move(s, app, Action.NOTICE_END, None, now, None, {"meeting": meeting_details(m)})
         season = await repo.ensure_season(s, app.season_year)
-        if today < naming_date(m, season.naming_by, tz):
+        if today < naming_date(m, season.naming_by, tz, cal):
             continue
         _name(s, app, m, today, now)
         out.append(Outcome(app, Action.NAME))

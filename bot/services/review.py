@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import workflow
 from bot.domain.workflow import Action, NotAllowed, Role, Status, Transition
 from storage import repo
-from storage.models import Application, OpinionRecord, Studio
+from storage.models import Application, OpinionRecord
 
 ACTION_ROLE: dict[Action, Role] = {t.action: t.role for t in workflow.TABLE}
 
@@ -21,7 +21,6 @@ ACTION_ROLE: dict[Action, Role] = {t.action: t.role for t in workflow.TABLE}
 class Decision:
     opinion: str | None = None
     on: date | None = None  # inspection date or plaque date
-    studio_name: str | None = None
     reopen: list[str] | None = None
 
 
@@ -71,13 +70,6 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
                             reviewer_id=user_id, union_id=union_id, decided_at=now))
     if action is Action.SCHEDULE:
         app.inspection_on = d.on
-    if action is Action.APPROVE:
-        name = (d.studio_name or "").strip() or default_studio_name(app)
-        app.studio_name = name
-        app.plaque_on = d.on
-        app.materials = "archived"  # R-W4: the federation keeps the materials
-        s.add(Studio(application_id=app.id, name=name, leader_id=app.applicant_id, union_id=app.union_id,
-                     named_on=now.astimezone(tz).date(), plaque_on=d.on, status="active"))
     if t.target is Status.REJECTED:
         app.materials = "returned"  # R-W4: returned to the applying unit
     if t.reopens:
@@ -89,8 +81,6 @@ async def decide(s: AsyncSession, app: Application, user_id: int, roles: set[Rol
     details: dict[str, Any] = {"role": t.role.value}
     if d.on:
         details["date"] = d.on.isoformat()
-    if action is Action.APPROVE:
-        details["studio_name"] = app.studio_name
     if d.reopen:
         details["reopen"] = d.reopen
     if t.reopens:  # what the applicant is asked to change: the next round's card shows the difference
@@ -118,8 +108,3 @@ async def waiting_for(s: AsyncSession, user_id: int, roles: set[Role]) -> list[A
     since = func.coalesce(Application.status_since, Application.submitted_at)
     q = select(Application).where(or_(*conds)).order_by(since, Application.id)
     return list((await s.scalars(q)).all())
-
-
-def default_studio_name(app: Application) -> str:
-    """R-W3: studios are named after the lead model worker."""
-    return f"{(app.answers or {}).get('leader_name', '')}劳模创新工作室"

@@ -74,7 +74,8 @@ def ask_reason(t: Translator, c: Candidate) -> Screen:
 def confirm(t: Translator, state: Mapping[str, Any], items: Sequence[Candidate], notice: Notice) -> Screen:
     """Everything the meeting decided on one screen, recorded only from here."""
     out = state.get("out") or {}
-    reasons = state.get("reasons") or {}
+    reasons, names = state.get("reasons") or {}, state.get("names") or {}
+    renames: list[Btn] = []
     lines = [t("meeting.confirm_title", date=state["held_on"], kind=t.plain(f"meeting.kind.{state['kind']}"),
                minute=state["minute"])]
     for o in ("approve", "reject", "defer"):
@@ -83,16 +84,27 @@ def confirm(t: Translator, state: Mapping[str, Any], items: Sequence[Candidate],
             continue
         lines.append(t(f"meeting.confirm_{o}", n=len(chosen)))
         for c in chosen:
-            extra = c.name if o == "approve" else reasons.get(str(c.app.id), "") if o == "reject" else ""
+            extra = names.get(str(c.app.id)) or c.name if o == "approve" else \
+                reasons.get(str(c.app.id), "") if o == "reject" else ""
+            if o == "approve":
+                renames.append(btn(t.plain("meeting.button.rename", i=len(renames) + 1), Op.NAME, c.app.id))
+                extra = f"{len(renames)}. {extra}"
             lines.append(t("meeting.confirm_line", number=c.app.number or "", leader=c.leader, extra=extra))
     if notice.first is not None and notice.last is not None:
         lines.append(t("meeting.confirm_notice", first=notice.first.isoformat(), last=notice.last.isoformat(),
                        naming=notice.naming.isoformat()))
     else:
         lines.append(t("meeting.confirm_no_notice", naming=notice.naming.isoformat()))
-    rows = [[btn(t.plain("meeting.button.confirm"), Op.CONFIRM)],
+    if renames:
+        lines.append(t("meeting.rename_hint"))
+    rows = [*pairs(renames, 4), [btn(t.plain("meeting.button.confirm"), Op.CONFIRM)],
             [btn(t.plain("meeting.button.change"), Op.LIST), btn(t.plain("meeting.button.cancel"), Op.CANCEL)]]
     return "\n".join(lines), kb(rows)
+
+
+def ask_name(t: Translator, c: Candidate, current: str) -> Screen:
+    text = t("meeting.ask_name", number=c.app.number or "", leader=c.leader, name=current)
+    return text, kb([[btn(t.plain("meeting.button.back"), Op.BACK)]])
 
 
 def notice_list(t: Translator, year: int, entries: Sequence[Entry], naming: Mapping[int, date],

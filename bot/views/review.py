@@ -46,7 +46,7 @@ MEMBERS_SHOWN = form.PRINTED_MEMBER_ROWS
 LINES_SHOWN = 4
 RETURNS = frozenset(a.value for a in workflow.REOPENING)  # a new round of review follows each
 SUBMISSIONS = frozenset(a.value for a in workflow.SUBMISSIONS)
-DEFAULT_OPINION = {Action.L1_APPROVE: "review.default.l1_approve", Action.APPROVE: "review.default.approve"}
+DEFAULT_OPINION = {Action.L1_APPROVE: "review.default.l1_approve"}
 
 
 @dataclass
@@ -268,6 +268,8 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
             lines.append(t("review.opinion_line", box=t(f"box.{op.box}"), text=clip(op.text, CLIP_OPINION)))
     lines += _results_lines(t, d)
     lines += _inspection_lines(t, d)
+    if role is Role.CITY and Status(app.status) in workflow.on_the_list():  # the meeting's list decides
+        lines.append(t(f"review.card.meeting_{app.status}"))
     return "\n".join(lines), card_keyboard(t, d, role, more, web)
 
 
@@ -358,15 +360,14 @@ def _aux(op: cb.ReviewOp, app_id: int) -> str:
 
 
 def step_prompt(t: Translator, app: App, action: Action, step: Step, draft: Mapping[str, Any], *,
-                default_name: str, naming_by: date | None, today: date | None = None
-                ) -> tuple[str, InlineKeyboardMarkup]:
+                today: date | None = None) -> tuple[str, InlineKeyboardMarkup]:
     """The prompt of one step of a decision (the sections step of a return is its confirmation screen);
     `today`: the day a date's example is computed from (a future day)."""
     tr = workflow.of_action(action)
     rows: list[list[Btn]] = []
     params = {"number": app.number or "", "action": t(tr.label_key)}
     if step is Step.REOPEN:
-        return decision_screen(t, app, action, draft, default_name=default_name)
+        return decision_screen(t, app, action, draft)
     if step is Step.OPINION:
         # the box's prompt, or the action's own (the inspection findings, the preliminary opinion, a request)
         box = Markup(t(tr.box_key) if tr.box_key else "")
@@ -380,26 +381,15 @@ def step_prompt(t: Translator, app: App, action: Action, step: Step, draft: Mapp
             rows.append([Btn(t.plain("review.button.confirm_default" if last and tr.confirm
                                      else "review.button.default", text=default),
                              callback_data=_aux(cb.ReviewOp.DEFAULT, app.id))])
-    elif step is Step.NAME:
-        text = t("review.ask_name", default=default_name, **params)
-        rows.append([Btn(t.plain("review.button.use_name", name=default_name),
-                         callback_data=_aux(cb.ReviewOp.DEFAULT, app.id))])
     else:  # DATE
-        params.update(date_examples(today or naming_by or date(2000, 1, 1)))
-        if action is Action.APPROVE:
-            name = draft.get("name") or default_name
-            text = t("review.name_set", name=name) + "\n" + t("review.ask_plaque_date", **params)
-            if naming_by is not None:
-                rows.append([Btn(t.plain("review.button.naming_date", date=naming_by.isoformat()),
-                                 callback_data=_aux(cb.ReviewOp.DEFAULT, app.id))])
-        else:
-            text = t("review.ask_inspection_date", **params)
+        params.update(date_examples(today or date(2000, 1, 1)))
+        text = t("review.ask_inspection_date", **params)
     rows.append([Btn(t.plain("review.button.cancel"), callback_data=_aux(cb.ReviewOp.CANCEL, app.id))])
     return text, InlineKeyboardMarkup(rows)
 
 
-def decision_screen(t: Translator, app: App, action: Action, draft: Mapping[str, Any], *,
-                    default_name: str) -> tuple[str, InlineKeyboardMarkup]:
+def decision_screen(t: Translator, app: App, action: Action, draft: Mapping[str, Any]
+                    ) -> tuple[str, InlineKeyboardMarkup]:
     """Everything the decision will record, with a button to change each part, to confirm, to cancel."""
     tr = workflow.of_action(action)
     lines = [t("review.confirm.title", number=app.number or "", action=t(tr.label_key),
@@ -412,12 +402,8 @@ def decision_screen(t: Translator, app: App, action: Action, draft: Mapping[str,
             box = t(tr.box_key or tr.label_key)
             lines.append(t("review.confirm.opinion", box=Markup(box), text=draft.get("opinion") or "—"))
             rows.append([edit])
-        elif step is Step.NAME:
-            lines.append(t("review.confirm.name", name=draft.get("name") or default_name))
-            rows.append([edit])
         elif step is Step.DATE:
-            lines.append(t("review.confirm.plaque_date" if action is Action.APPROVE else "review.confirm.date",
-                           date=draft.get("on") or "—"))
+            lines.append(t("review.confirm.date", date=draft.get("on") or "—"))
             rows.append([edit])
         else:  # the sections: toggled here
             chosen = list(draft.get("reopen") or [])

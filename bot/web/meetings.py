@@ -65,7 +65,7 @@ async def record(ctx: Ctx) -> Response:
                       outcomes=outcomes, reasons=reasons, names=names)
         try:
             m, final = await meeting.record(rq.session, year, d, rq.user.id, rq.roles, rq.svc.clock.now(),
-                                            rq.svc.settings.tz)
+                                            rq.svc.settings.tz, rq.svc.settings.work_days())
         except NotAllowed as exc:
             why = "meeting.denied" if exc.reason == "role" else f"workflow.denied.{exc.reason}"
             result["refused"] = Refused(403, why)
@@ -73,7 +73,9 @@ async def record(ctx: Ctx) -> Response:
         except meeting.Refused as exc:
             result["refused"] = Refused(409 if exc.key.endswith("stale") else 400, exc.key, **exc.params)
             return
-        rq.owe(*await notify.meeting_outcomes(rq.session, rq.svc, final, rq.user.id))
+        listed = await meeting.approved_by(rq.session, m)
+        rq.owe(*await notify.meeting_outcomes(rq.session, rq.svc, final, rq.user.id, moved=listed))
+        rq.owe(*await notify.notice_published(rq.session, rq.svc, m, listed, rq.user.id))
         result["message"] = rq.t.plain(
             "meeting.recorded", reference=meeting.reference(m), rejected=len(final),
             approved=sum(1 for o in outcomes.values() if o == "approve"),

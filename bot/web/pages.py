@@ -28,7 +28,7 @@ from bot.domain.form import FormField
 from bot.domain.kinds import Ask
 from bot.domain.render import display, member_cells
 from bot.domain.values import date_examples, parse_date_or_none
-from bot.domain.workflow import Action, Box, NotAllowed, Role, Status, Step
+from bot.domain.workflow import Action, Box, NotAllowed, Role, Status
 from bot.exports.data import Bundle, load_bundle
 from bot.exports.docx_form import SHAPES
 from bot.i18n import Translator
@@ -429,8 +429,6 @@ async def _decisions(ctx: Ctx, s: AsyncSession, v: Viewer, app: Application, sea
             "required": t.opinion is workflow.Opinion.REQUIRED,
             "box": v.t.plain(f"box.{t.box.value}") if t.box else "",
             "opinion": v.t.plain(DEFAULT_OPINION[action]) if action in DEFAULT_OPINION else "",
-            "name": svc_review.default_studio_name(app) if Step.NAME in t.steps else "",
-            "on": season.naming_by.isoformat() if action is Action.APPROVE else "",
             "target": v.t.plain(f"status.{t.target.value}"),
         })
     return out
@@ -510,16 +508,13 @@ def _decision(body: Mapping[str, Any]) -> tuple[svc_review.Decision, str | None]
     opinion = str(body.get("opinion") or "").strip() or None
     if opinion is not None and len(opinion) > OPINION_MAX:
         return svc_review.Decision(), "review.opinion_length"
-    name = " ".join(str(body.get("name") or "").split()) or None
-    if name is not None and not 2 <= len(name) <= 100:
-        return svc_review.Decision(), "web.bad_name"
     raw_on = str(body.get("on") or "").strip()
     on: date | None = parse_date_or_none(raw_on) if raw_on else None
     if raw_on and on is None:
         return svc_review.Decision(), "review.bad_date"
     reopen = [x for x in body.get("reopen") or [] if x in form.SECTIONS] if isinstance(body.get("reopen"), list) \
         else []
-    return svc_review.Decision(opinion=opinion, on=on, studio_name=name, reopen=reopen or None), None
+    return svc_review.Decision(opinion=opinion, on=on, reopen=reopen or None), None
 
 
 # --------------------------------------------------------------------------- files

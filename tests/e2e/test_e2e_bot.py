@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.callbacks import Review, ReviewAux, ReviewOp, WizardOp
+from bot.callbacks import Meet, MeetingOp, Review, ReviewAux, ReviewOp, WizardOp
 from bot.domain.workflow import Action
 from storage.db import Database
 from storage.models import Application, Attachment
 
 from ..apply_steps import png
 from .driver import prepare, press_data, say, tap
+from .fake_api import FakeTelegramServer, FakeUser
+
+SH = ZoneInfo("Asia/Shanghai")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
@@ -167,23 +172,29 @@ async def test_review_chain_with_three_accounts(fake_api, bot_process_factory, t
     await bot.start()
     await press(city, Review(Action.PRELIMINARY, app.id).encode())
     await say(fake_api, city, "建议命名。")
-    await press(city, Review(Action.APPROVE, app.id).encode())
-    await press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await say(fake_api, city, "2026-12-18")
-    await press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())  # everything shown once, then recorded
-    await fake_api.wait_for(lambda: any("王建国劳模创新工作室" in (m.text or "") for m in fake_api.chat(applicant)),
-                            timeout=15)
+    await meeting_over_http(fake_api, city)  # the meeting's list, recorded and confirmed once
+    await fake_api.wait_for(lambda: any("公示" in (m.text or "") and m.kind == "document"
+                                        for m in fake_api.chat(applicant)), timeout=15)
     app, _ = await stored(data_dir, 700)
-    assert app.status == "approved" and app.studio_name == "王建国劳模创新工作室"
+    assert app.status == "notice" and app.studio_name == "王建国劳模创新工作室"
     # a late second tap on the district card changes nothing and says why
     since = fake_api.mark()
     cq = fake_api.press(district, next(m.message_id for m in fake_api.history(district) if m.inline_keyboard),
                         Review(Action.L1_REJECT, app.id).encode(), check=False)
     await fake_api.wait_answer(cq)
     assert fake_api.answered_callbacks[cq]["show_alert"]
-    assert (await stored(data_dir, 700))[0].status == "approved"
+    assert (await stored(data_dir, 700))[0].status == "notice"
     _ = since
+
+
+async def meeting_over_http(api: FakeTelegramServer, city: FakeUser) -> None:
+    """The city reviewer's /meeting: every candidate approved as proposed, held today, confirmed once."""
+    await say(api, city, "/meeting")
+    await press_data(api, city, Meet(MeetingOp.RECORD).encode())
+    await say(api, city, datetime.now(SH).date().isoformat())
+    await press_data(api, city, Meet(MeetingOp.KIND, v="president").encode())
+    await say(api, city, "第12号")
+    await press_data(api, city, Meet(MeetingOp.CONFIRM).encode())
 
 
 async def test_return_resubmit_and_rejection_over_http(fake_api, bot_process_factory, tmp_path):

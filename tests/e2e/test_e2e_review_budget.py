@@ -8,7 +8,7 @@ from bot.callbacks import Review, ReviewAux, ReviewOp, ReviewSection, WizardOp
 from bot.domain.workflow import Action
 
 from .driver import prepare, press_data, say, tap
-from .test_e2e_bot import fill_application, stored
+from .test_e2e_bot import fill_application, meeting_over_http, stored
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
@@ -22,8 +22,9 @@ def new_messages(api, chat, since: int) -> int:
 
 async def test_a_reviewer_gets_at_most_twelve_new_messages_per_application(fake_api, bot_process_factory, tmp_path):
     """R-W1…R-W3: the district reviewer through one return and one approval, and the city reviewer from the
-    application's arrival to its naming, each get at most twelve new messages: the photos, the documents,
-    the card once, and one message per text they type; every press edits the screen it was made on."""
+    application's arrival to the meeting's approval (its list, record and confirmation), each get at most twelve
+    new messages: the photos, the documents, the card once, and one message per text they type; every press
+    edits the screen it was made on."""
     data_dir = tmp_path / "data"
     await prepare(data_dir, [(901, "district_reviewer", True), (902, "city_reviewer", False)])
     bot = await bot_process_factory(data_dir=data_dir)
@@ -65,18 +66,14 @@ async def test_a_reviewer_gets_at_most_twelve_new_messages_per_application(fake_
     await say(fake_api, city, "场地设备齐全。")
     await press(city, Review(Action.PRELIMINARY, app.id).encode())
     await say(fake_api, city, "建议命名。")
-    await press(city, Review(Action.APPROVE, app.id).encode())
-    await press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await press(city, ReviewAux(ReviewOp.DEFAULT, app.id).encode())
-    await say(fake_api, city, "2026-12-18")
-    await press(city, ReviewAux(ReviewOp.CONFIRM, app.id).encode())
+    await meeting_over_http(fake_api, city)
     await fake_api.wait_idle()
-    assert (await stored(data_dir, 900))[0].status == "approved"
+    assert (await stored(data_dir, 900))[0].status == "notice"
     city_new = new_messages(fake_api, city, c_mark)
-    print(f"new messages: district {district_new} (one return, one approval), city {city_new} (arrival to naming)")
+    print(f"new messages: district {district_new} (one return, one approval), city {city_new} (arrival to the meeting)")
     assert district_new <= BUDGET, fake_api.transcript(district)
     assert city_new <= BUDGET, fake_api.transcript(city)
-    # the decided card is the last message, showing the result, with no action left on it
-    last = fake_api.chat(city)[-1]
-    assert "已命名" in (last.text or "") and not any(
-        (b.get("callback_data") or "").startswith("rv:") for row in last.inline_keyboard for b in row)
+    # the card changed in place to where the application stands, with no action left on it
+    card = [m for m in fake_api.chat(city) if "2026-" in (m.text or "") and "公示中" in (m.text or "")]
+    assert card and not any(
+        (b.get("callback_data") or "").startswith("rv:") for row in card[-1].inline_keyboard for b in row)

@@ -6,13 +6,15 @@ studio, its opinions and its audit trail equal those of a review without crashes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.callbacks import Review, ReviewAux, ReviewOp
+from bot.callbacks import Meet, MeetingOp, Review, ReviewAux, ReviewOp
 from bot.config import Settings
 from bot.domain.workflow import Action
 from storage.db import Database
@@ -57,11 +59,12 @@ REVIEW = [
     Act(CITY, text="场地设备齐全。"),
     Act(CITY, Review(Action.PRELIMINARY, 0).encode().replace(":0", ":{id}")),
     Act(CITY, text="建议命名。"),
-    Act(CITY, Review(Action.APPROVE, 0).encode().replace(":0", ":{id}")),
-    Act(CITY, ReviewAux(ReviewOp.DEFAULT, 0).encode().replace(":0", ":{id}")),
-    Act(CITY, ReviewAux(ReviewOp.DEFAULT, 0).encode().replace(":0", ":{id}")),
-    Act(CITY, text="2026-12-18"),
-    Act(CITY, ReviewAux(ReviewOp.CONFIRM, 0).encode().replace(":0", ":{id}")),
+    Act(CITY, text="/meeting"),  # the meeting's list, then its record, confirmed once
+    Act(CITY, Meet(MeetingOp.RECORD).encode()),
+    Act(CITY, text=datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()),
+    Act(CITY, Meet(MeetingOp.KIND, v="president").encode()),
+    Act(CITY, text="第12号"),
+    Act(CITY, Meet(MeetingOp.CONFIRM).encode()),
 ]
 
 
@@ -101,15 +104,17 @@ async def review(api: FakeTelegramServer, bot: Any, data_dir: Path, base: int, c
             await api.wait_reply(users[act.who], since=since, timeout=25, settle=0.5)
         except TimeoutError:
             raise AssertionError(f"no answer to step {i} {act}\n{api.transcript(users[act.who])}") from None
-    await api.wait_for(lambda: any("王建国劳模创新工作室" in (m.text or "") for m in api.chat(applicant)), timeout=20)
+    await api.wait_for(lambda: any("公示" in (m.text or "") and m.kind == "document" for m in api.chat(applicant)),
+                       timeout=20)
     return await outcome(data_dir, base + APPLICANT)
 
 
 @pytest.mark.timeout(600)
 async def test_crash_at_every_review_step_matches_a_clean_review(fake_api, bot_process_factory, tmp_path):
-    """Faults, R-W1…R-W3: SIGKILL right after each of the thirteen review steps (district approval and
-    opinion, city schedule, inspection, preliminary opinion, approval, name, plaque date, confirmation) reaches the Bot
-    API; restart; the studio, opinions and audit trail equal those of a review without crashes."""
+    """Faults, R-W1…R-W3: SIGKILL right after each of the fourteen review steps (district approval and
+    opinion, city schedule, inspection, preliminary opinion, the meeting's list, date, kind, minute number and
+    confirmation) reaches the Bot API; restart; the approved name, opinions and audit trail equal those of a
+    review without crashes."""
     results = []
     for run, crash in enumerate((False, True)):
         data_dir, base = tmp_path / f"run{run}", 730 + 10 * run
@@ -118,5 +123,5 @@ async def test_crash_at_every_review_step_matches_a_clean_review(fake_api, bot_p
         results.append(await review(fake_api, bot, data_dir, base, crash))
         await bot.stop()
     clean, crashed = results
-    assert clean["status"] == "approved" and clean["studio"] == "王建国劳模创新工作室"
+    assert clean["status"] == "notice" and clean["studio"] == "王建国劳模创新工作室"
     assert crashed == clean

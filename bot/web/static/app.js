@@ -138,7 +138,7 @@
 
   function decide(form, button) {
     var body = {action: form.dataset.action, status: form.elements.status.value, reopen: []};
-    ["opinion", "name", "on"].forEach(function (n) { if (form.elements[n]) body[n] = form.elements[n].value; });
+    ["opinion", "on"].forEach(function (n) { if (form.elements[n]) body[n] = form.elements[n].value; });
     Array.prototype.forEach.call(form.querySelectorAll("input[name=reopen]:checked"), function (x) {
       body.reopen.push(x.value);
     });

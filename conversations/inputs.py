@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Message, Update
-from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHandler, filters
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 from telegram.warnings import PTBUserWarning
 
 from bot.callbacks import Codec
@@ -205,3 +213,21 @@ def conversation(flow: Flow, **kwargs: Any) -> ConversationHandler[Any]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
         return ConversationHandler(name=flow.name, persistent=True, allow_reentry=True, **kwargs)
+
+
+def typed(app: Application, flow: Flow, on_text: Callback, on_cancel: Callback) -> list[BaseHandler[Any, Any, Any]]:
+    """A flow's typed answers and its /cancel, taken only while `flow` is the one that asked."""
+    waiting = Awaiting(app, flow)
+    return [MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_text),
+            CommandHandler("cancel", on_cancel, filters=waiting)]
+
+
+def add_all(app: Application, handlers: Sequence[BaseHandler[Any, Any, Any]]) -> None:
+    for h in handlers:
+        app.add_handler(h)
+
+
+def year_arg(rq: Rq) -> int:
+    """The year a command names (`/notice 2025`), else this year."""
+    args = rq.context.args or []
+    return int(args[0]) if args and args[0].isdigit() and len(args[0]) == 4 else rq.svc.today().year

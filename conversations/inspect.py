@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import effects
@@ -252,15 +252,12 @@ async def cmd_cancel(rq: Rq) -> None:
 
 
 def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
-    waiting = inputs.Awaiting(app, INSPECT)
     return [
-        MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_inspection_input),
-        CommandHandler("cancel", cmd_cancel, filters=waiting),
+        *inputs.typed(app, INSPECT, on_inspection_input, cmd_cancel),
         CommandHandler("inspect", cmd_inspect),
         CallbackQueryHandler(on_inspect_button, pattern=cb.InspectBtn.pattern()),
     ]
 
 
 def register(app: Application) -> None:
-    for h in handlers(app):
-        app.add_handler(h)
+    inputs.add_all(app, handlers(app))

@@ -8,6 +8,7 @@ from bot import effects
 from bot.domain.workflow import Role
 from bot.runtime import Rq, handler
 from bot.services import studios as svc
+from conversations import inputs
 from storage import repo
 
 
@@ -17,8 +18,7 @@ async def cmd_notice(rq: Rq) -> None:
     if not rq.roles & {Role.CITY, Role.CONTACT, Role.ADMIN}:
         rq.reply(t("oversight.only"))
         return
-    args = rq.context.args or []
-    year = int(args[0]) if args and args[0].isdigit() and len(args[0]) == 4 else rq.svc.today().year
+    year = inputs.year_arg(rq)
     rows = await svc.notice_list(rq.session, year)
     repo.audit(rq.session, rq.svc.clock.now(), "export", actor_id=rq.user.id,
                details={"what": "public_notice", "year": year, "studios": len(rows)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Message
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import files as fileio
@@ -286,15 +286,12 @@ async def cmd_cancel(rq: Rq) -> None:
 
 
 def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
-    waiting = inputs.Awaiting(app, REPORT)
     return [
-        MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_report_input),
-        CommandHandler("cancel", cmd_cancel, filters=waiting),
+        *inputs.typed(app, REPORT, on_report_input, cmd_cancel),
         CommandHandler("report", cmd_report),
         CallbackQueryHandler(on_report_button, pattern=cb.ReportBtn.pattern()),
     ]
 
 
 def register(app: Application) -> None:
-    for h in handlers(app):
-        app.add_handler(h)
+    inputs.add_all(app, handlers(app))

@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup
-from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks as cb
 from bot import effects
@@ -330,8 +330,7 @@ async def cmd_compilation(rq: Rq) -> None:
     if not rq.roles & {Role.CITY, Role.CONTACT, Role.ADMIN}:
         rq.reply(t("result.compilation.only"))
         return
-    args = rq.context.args or []
-    year = int(args[0]) if args and args[0].isdigit() and len(args[0]) == 4 else rq.svc.today().year
+    year = inputs.year_arg(rq)
     repo.audit(rq.session, rq.svc.clock.now(), "export", actor_id=rq.user.id,
                details={"what": "results_compilation", "year": year})
     rq.reply(t("result.compilation.coming", year=year))
@@ -339,10 +338,8 @@ async def cmd_compilation(rq: Rq) -> None:
 
 
 def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
-    waiting = inputs.Awaiting(app, RESULTS)
     return [
-        MessageHandler(waiting & ~filters.COMMAND & ~filters.StatusUpdate.ALL, on_input),
-        CommandHandler("cancel", cmd_cancel, filters=waiting),
+        *inputs.typed(app, RESULTS, on_input, cmd_cancel),
         CommandHandler("results", cmd_results),
         CommandHandler("compilation", cmd_compilation),
         CallbackQueryHandler(on_button, pattern=cb.ResultBtn.pattern()),
@@ -350,6 +347,5 @@ def handlers(app: Application) -> list[BaseHandler[Any, Any, Any]]:
 
 
 def register(app: Application) -> None:
-    for h in handlers(app):
-        app.add_handler(h)
+    inputs.add_all(app, handlers(app))
 

@@ -114,13 +114,9 @@ async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
     assert any("王建国劳模创新工作室" in t for t in bot.request.texts(APPLICANT)[-2:])
 
 
-async def test_return_reopens_named_sections_and_resubmission_goes_back(bot):
-    """R-W1 return for revision: only the named part can be edited; resubmission returns to level 1."""
-    app = await submitted(bot)
-    await returned_by_district(bot, app.id, "请补充设备清单。", "equipment")
-    app = await load(bot)
-    assert app.status == "returned_l1" and app.reopened == ["equipment"]
-    assert "请补充设备清单" in bot.request.texts(APPLICANT)[-1]
+async def resubmit_equipment(bot) -> int:
+    """The applicant opens the reopened equipment section only (the others are closed), adds a machine and
+    submits again; the mark before the confirmation."""
     u = bot.user(APPLICANT)
     await bot.text(u, "/apply")
     labels = [lbl for lbl, _ in bot.last_buttons(APPLICANT)]
@@ -129,7 +125,17 @@ async def test_return_reopens_named_sections_and_resubmission_goes_back(bot):
     await bot.text(u, "数控机床\n三维扫描仪\n检测平台\n激光切割机")
     await tap_op(bot, u, WizardOp.DONE)
     await tap_op(bot, u, WizardOp.SUBMIT)
-    await tap_op(bot, u, WizardOp.CONFIRM)
+    return await tap_op(bot, u, WizardOp.CONFIRM)
+
+
+async def test_return_reopens_named_sections_and_resubmission_goes_back(bot):
+    """R-W1 return for revision: only the named part can be edited; resubmission returns to level 1."""
+    app = await submitted(bot)
+    await returned_by_district(bot, app.id, "请补充设备清单。", "equipment")
+    app = await load(bot)
+    assert app.status == "returned_l1" and app.reopened == ["equipment"]
+    assert "请补充设备清单" in bot.request.texts(APPLICANT)[-1]
+    await resubmit_equipment(bot)
     app = await load(bot)
     assert app.status == "submitted" and app.answers["equipment"][-1] == "激光切割机"
     assert app.number == "2026-0001"

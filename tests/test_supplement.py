@@ -5,9 +5,8 @@ from __future__ import annotations
 from bot.callbacks import Review, ReviewAux, ReviewOp, ReviewSection, Wiz, WizardOp
 from bot.domain.workflow import Action
 from bot.services import pings
-from tests.apply_steps import tap_op
 from tests.offline import buttons
-from tests.test_review_flow import APPLICANT, CITY, DISTRICT, load, press_action, submitted, who
+from tests.test_review_flow import APPLICANT, CITY, DISTRICT, load, press_action, resubmit_equipment, submitted, who
 
 REQUEST = "请补充近三年设备购置发票的复印件，并更新设备清单。"
 
@@ -51,15 +50,7 @@ async def test_city_requests_supplementary_materials_and_sees_them_in_the_next_r
     total = sum(counts.values(), start=pings.Counter())
     assert total["returned"] == 1 and total["l2"] == 0
 
-    u = bot.user(APPLICANT)
-    await bot.text(u, "/apply")
-    labels = [lbl for lbl, _ in bot.last_buttons(APPLICANT)]
-    assert any("设备" in x for x in labels) and not any("负责人" in x for x in labels)
-    await tap_op(bot, u, WizardOp.EDIT, "equipment")
-    await bot.text(u, "数控机床\n三维扫描仪\n检测平台\n激光切割机")
-    await tap_op(bot, u, WizardOp.DONE)
-    await tap_op(bot, u, WizardOp.SUBMIT)
-    mark = await tap_op(bot, u, WizardOp.CONFIRM)
+    mark = await resubmit_equipment(bot)
 
     app = await load(bot)
     assert app.status == "forwarded"

@@ -31,11 +31,11 @@ from bot.services.records import (
     KIND_ZH,
     KINDS,
     MINUTE_MAX,
-    NAME_MAX,
-    NAME_MIN,
     OBJECTION_MAX,
     OUTCOMES,
     REASON_MAX,
+    STUDIO_NAME_MAX,
+    STUDIO_NAME_MIN,
     Candidate,
     Decisions,
     Entry,
@@ -161,8 +161,8 @@ def check(d: Decisions, today: date) -> None:
 def check_name(name: str) -> str:
     """An approved studio's name as typed, its spaces folded; refused outside its length."""
     name = " ".join(name.split())
-    if not NAME_MIN <= len(name) <= NAME_MAX:
-        raise Refused("meeting.error.name", min=NAME_MIN, max=NAME_MAX)
+    if not STUDIO_NAME_MIN <= len(name) <= STUDIO_NAME_MAX:
+        raise Refused("meeting.error.name", min=STUDIO_NAME_MIN, max=STUDIO_NAME_MAX)
     return name
 
 

@@ -79,7 +79,7 @@ KIND_ZH = {"president": "主席办公会", "standing": "常委会"}
 OUTCOMES: tuple[str, ...] = ("approve", "reject", "defer")
 MINUTE_MAX = 40
 REASON_MAX = 500
-NAME_MIN, NAME_MAX = 2, 100  # an approved studio's name
+STUDIO_NAME_MIN, STUDIO_NAME_MAX = 2, 100  # an approved studio's name
 OBJECTION_MAX = 1000
 
 

@@ -858,7 +858,7 @@ def unchanged(api: FakeTelegramServer, since: int = 0) -> list[str]:
 
 @pytest.mark.timeout(300)
 async def test_a_journey_and_a_review_make_no_call_that_changes_nothing(fake_api, bot_process_factory, tmp_path):
-    """R-F1, R-W1…R-W3: a whole application and its review from the district's approval to the city's
+    """R-F1, R-W1…R-W3: a whole application and its review from the district's approval to the meeting's
     confirmation, then the applicant asking for the form twice more, without faults: no Bot API call is
     refused as "message is not modified" (buttons removed from a message that has none, such as the receipt,
     or an edit to the same text) — each would be a wasted call against Telegram's limits and a line in the
@@ -869,7 +869,7 @@ async def test_a_journey_and_a_review_make_no_call_that_changes_nothing(fake_api
     await prepare(data_dir, [(base + DISTRICT, "district_reviewer", True), (base + CITY, "city_reviewer", False)])
     bot = await bot_process_factory(data_dir=data_dir, workdir=tmp_path / "w")
     result = await review(fake_api, bot, data_dir, base, crash=False)
-    assert result["status"] == "approved"
+    assert result["status"] == "notice"
     applicant = fake_api.user(base + APPLICANT)
     for _ in range(2):
         await say(fake_api, applicant, "/apply")

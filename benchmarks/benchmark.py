@@ -184,6 +184,8 @@ class LeanRequest(RecordingRequest):
         self.counts: Counter[str] = Counter()
         self.new: Counter[int] = Counter()  # new messages per chat (an album counts its photos)
         self._last: dict[int, dict[str, Any]] = {}
+        # per chat, the messages that have buttons now and their callback data (a press comes from one)
+        self.pressable: dict[int, dict[int, frozenset[str]]] = {}
 
     def record(self, name: str, params: dict[str, Any]) -> None:
         """Only counts and each chat's last message: the benchmark must not grow with its workload."""
@@ -199,6 +201,23 @@ class LeanRequest(RecordingRequest):
     def last(self, chat_id: int) -> dict[str, Any]:
         assert chat_id in self._last, f"nothing sent to {chat_id}"
         return self._last[chat_id]
+
+    def _result(self, name: str, params: dict[str, Any]) -> Any:
+        result = super()._result(name, params)
+        if name in ("sendMessage", "editMessageText", "editMessageReplyMarkup") and params.get("chat_id"):
+            mid = result["message_id"] if isinstance(result, dict) else int(params["message_id"])
+            shown = self.pressable.setdefault(int(params["chat_id"]), {})
+            data = frozenset(d for _, d in buttons(params) if d)
+            if data:
+                shown[mid] = data
+            else:
+                shown.pop(mid, None)
+        return result
+
+    def holder(self, chat_id: int, data: str) -> int:
+        """The newest message of the chat showing a button with this callback data (1 if none does)."""
+        shown = self.pressable.get(chat_id, {})
+        return max((mid for mid, held in shown.items() if data in held), default=1)
 
 
 @dataclass
@@ -229,6 +248,12 @@ class TimedHarness(Harness):
             await services.drain()
             self.background.append((_label(payload), time.perf_counter() - t1))
         return 0
+
+    async def press(self, user: dict[str, Any], data: str, message_id: int | None = None) -> int:
+        """A press on the message that shows the button, as Telegram reports it."""
+        if message_id is None:
+            message_id = self.request.holder(user["id"], data) if isinstance(self.request, LeanRequest) else 1
+        return await super().press(user, data, message_id)
 
     def last_buttons(self, chat_id: int) -> list[tuple[str, str]]:
         """As shown; the union buttons rotated so that this applicant's union is the first one."""

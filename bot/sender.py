@@ -7,7 +7,11 @@ the commit in a lane of their own, so that they never hold up the next answer); 
 concurrently. Flood waits (429) wait `retry_after`; time-outs, dropped connections and 5xx are
 retried with a bounded back-off, then parked for the sweep; one row that fails never holds up
 another chat. A row is marked sent as soon as Telegram accepted it, and a chat's next row goes out only
-once that mark is stored: a kill repeats at most the one row per chat that was in hand.
+once that mark is stored: a kill repeats at most the one row per chat that was in hand. The marks waiting
+to be stored at one moment share a transaction: the next one an update commits (`carry`), or one of the
+sender's own when none comes first. A callback answer is the exception to waiting: the row after it goes
+out before its mark is stored (with that row's mark at the latest), since Telegram refuses a second
+answer to the same press, so an answer given again after a kill shows nothing.
 
 Scheduled notices (rows with a `once` key: reminders, digests …) go out one after another in a lane of
 their own, each marked before the next is sent, so a kill in the middle of a batch repeats at most one.
@@ -37,9 +41,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
@@ -118,6 +123,19 @@ class Mark:
     park_until: datetime | None = None
 
 
+ScreenKey = tuple[int, str]  # (chat, flow)
+
+
+@dataclass(eq=False)
+class Carried:
+    """Marks written in a transaction not yet committed: `Sender.stored` once it is, `Sender.put_back` if
+    it is not."""
+
+    marks: list[Mark]
+    waiters: list[asyncio.Future[None]]
+    screens: dict[ScreenKey, tuple[int, bool]]
+
+
 class Sender:
     """Delivers effect rows; see the module's text."""
 
@@ -134,6 +152,9 @@ class Sender:
         self.known: set[int] = set()
         self.limit = asyncio.Semaphore(OTHERS_AT_ONCE)
         self.unrecorded: list[Mark] = []  # accepted, their marks not stored yet
+        self._waiters: list[asyncio.Future[None]] = []  # lanes waiting for `unrecorded` to be stored
+        self._recorder: asyncio.Task[None] | None = None
+        self.recorded: dict[ScreenKey, tuple[int, bool] | None] = {}  # the `screens` rows as stored
         self._sweeper: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -246,7 +267,8 @@ class Sender:
                     for other in [x for x in queue if x.chat_id == item.chat_id]:
                         queue.remove(other)
                         marks.append(Mark(other, mark.result, blocked=True))
-                await self._record(marks)
+                # an answer given again is refused by Telegram: the next row need not wait for its mark
+                await self._record(marks, wait=not (item.kind == "answer" and queue and mark.park_until is None))
         finally:
             self.workers.pop(lane, None)
             if not queue:
@@ -431,6 +453,7 @@ class Sender:
                 found = (await s.execute(select(Screen.message_id, Screen.keyboard)
                                          .where(Screen.chat_id == chat, Screen.name == name))).first()
             self.screens[key] = (int(found[0]), bool(found[1])) if found is not None else None
+            self.recorded[key] = self.screens[key]
         return self.screens[key]
 
     @staticmethod
@@ -473,22 +496,17 @@ class Sender:
 
     # ------------------------------------------------------------------ marks
 
-    async def _record(self, marks: list[Mark]) -> None:
-        """Store the marks before the lane's next row goes out (concurrent lanes share a commit)."""
+    async def _record(self, marks: list[Mark], *, wait: bool = True) -> None:
+        """Store the marks before the lane's next row goes out (unless `wait` is false), in the next
+        transaction that carries the marks waiting."""
+        done = asyncio.get_running_loop().create_future()
         self.unrecorded.extend(marks)
-        while True:
-            try:
-                await self._store(marks)
-                break
-            except Exception:
-                log.exception("could not record %d delivered effects", len(marks))
-                if self.stopping:
-                    return  # `stop` tries once more
-                await asyncio.sleep(1.0)
-        for m in marks:
-            self.unrecorded.remove(m)
-            if m.park_until is not None:
-                self.known.discard(m.item.id)  # the sweep takes it up again
+        self._waiters.append(done)
+        if self._recorder is None:
+            self._recorder = asyncio.get_running_loop().create_task(self._record_waiting())
+        if not wait:
+            return
+        await asyncio.shield(done)
         for m in marks:
             if m.blocked and m.item.kind == "card" and self.on_blocked is not None:
                 try:
@@ -496,33 +514,105 @@ class Sender:
                 except Exception:
                     log.exception("could not handle the blocked reviewer of effect %s", m.item.id)
 
-    async def _store(self, marks: list[Mark]) -> None:
+    async def _record_waiting(self) -> None:
+        """The sender's own transaction for the marks waiting, when no update's transaction took them
+        while this one waited for the connection."""
+        try:
+            while self.unrecorded and not self.stopping:
+                carried = None
+                try:
+                    async with self.db.session() as s:
+                        carried = await self.carry(s)
+                        if carried is not None:
+                            await s.commit()
+                    await self.db.durable(s)
+                except Exception:
+                    if carried is not None:
+                        self.put_back(carried)
+                    log.exception("could not record %d delivered effects", len(self.unrecorded))
+                    await asyncio.sleep(1.0)
+                    continue
+                if carried is not None:
+                    self.stored(carried)
+        finally:
+            self._recorder = None
+
+    async def carry(self, s: AsyncSession) -> Carried | None:
+        """Write the marks waiting into `s`, a transaction about to commit; what to confirm with `stored`
+        once it has committed (or `put_back` if it did not), or None when no mark waits."""
+        if not self.unrecorded:
+            return None
+        carried = Carried(self.unrecorded, self._waiters, {})
+        self.unrecorded, self._waiters = [], []
+        try:
+            await self._write(s, carried)
+        except BaseException:
+            self.put_back(carried)
+            raise
+        return carried
+
+    def put_back(self, carried: Carried) -> None:
+        """Marks whose transaction did not commit: waiting again, ahead of the newer ones."""
+        self.unrecorded[:0] = carried.marks
+        self._waiters[:0] = carried.waiters
+        carried.marks, carried.waiters = [], []
+        if self._recorder is None and self.unrecorded and not self.stopping:
+            self._recorder = asyncio.get_running_loop().create_task(self._record_waiting())
+
+    def stored(self, carried: Carried) -> None:
+        """The transaction that carried these marks committed."""
+        self.recorded.update(carried.screens)
+        for m in carried.marks:
+            if m.park_until is not None:
+                self.known.discard(m.item.id)  # the sweep takes it up again
+        for done in carried.waiters:
+            if not done.done():
+                done.set_result(None)
+
+    async def _write(self, s: AsyncSession, carried: Carried) -> None:
         now = self.clock.now()
-        async with self.db.session() as s:
-            done = [m for m in marks if m.park_until is None]
-            by_result: dict[str, list[int]] = {}
-            for m in done:
+        marks = carried.marks
+        by_result: dict[str, list[int]] = {}
+        for m in marks:
+            if m.park_until is None:
                 by_result.setdefault(m.result, []).append(m.item.id)
-            for result, ids in by_result.items():
-                await s.execute(update(Effect).where(Effect.id.in_(ids)).values(sent_at=now, result=result))
-            for m in marks:
-                if m.park_until is not None:
-                    await s.execute(update(Effect).where(Effect.id == m.item.id)
-                                    .values(attempts=m.item.attempts, due_at=m.park_until))
-                if m.item.kind == "card":
-                    values: dict[str, Any] = ({"message_id": m.message_id, "sent_at": now} if m.result == "ok"
-                                              else {"error": m.result[:200]})
-                    if m.park_until is None:
-                        await s.execute(update(ReviewMessage).where(ReviewMessage.id == m.item.payload["review"])
-                                        .values(**values))
-                if m.result == "ok" and m.message_id and (name := m.item.screen):
-                    await s.merge(Screen(chat_id=m.item.chat_id, name=name, message_id=m.message_id,
-                                         keyboard=bool(m.item.payload.get("keyboard"))))
-                if m.blocked:
-                    await s.execute(update(User).where(User.id == m.item.chat_id, User.blocked_at.is_(None))
-                                    .values(blocked_at=now))
-            await s.commit()
-        await self.db.durable(s)
+        for result, ids in by_result.items():
+            await s.execute(update(_EFFECTS).where(_EFFECTS.c.id.in_(ids)).values(sent_at=now, result=result))
+        for m in marks:
+            if m.park_until is not None:
+                await s.execute(update(_EFFECTS).where(_EFFECTS.c.id == m.item.id)
+                                .values(attempts=m.item.attempts, due_at=m.park_until))
+            elif m.item.kind == "card":
+                values: dict[str, Any] = ({"message_id": m.message_id, "sent_at": now} if m.result == "ok"
+                                          else {"error": m.result[:200]})
+                await s.execute(update(ReviewMessage).where(ReviewMessage.id == m.item.payload["review"])
+                                .values(**values))
+            if m.result == "ok" and m.message_id and (name := m.item.screen):
+                carried.screens[(m.item.chat_id, name)] = (m.message_id, bool(m.item.payload.get("keyboard")))
+            if m.blocked:
+                await s.execute(update(User).where(User.id == m.item.chat_id, User.blocked_at.is_(None))
+                                .values(blocked_at=now))
+        await self._write_screens(s, carried.screens)
+
+    async def _write_screens(self, s: AsyncSession, screens: dict[ScreenKey, tuple[int, bool]]) -> None:
+        """Each flow's newest message, written only where it changed: one UPDATE for the rows there (edits
+        in place change nothing), an INSERT for a flow's first."""
+        changed: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
+        for (chat, name), (message_id, keyboard) in screens.items():
+            before = self.recorded.get((chat, name), _UNKNOWN)
+            if before == (message_id, keyboard):
+                continue
+            if before is _UNKNOWN:  # not read by this run: the row may be there or not
+                await s.merge(Screen(chat_id=chat, name=name, message_id=message_id, keyboard=keyboard))
+            elif before is None:
+                new.append({"chat_id": chat, "name": name, "message_id": message_id, "keyboard": keyboard})
+            else:
+                changed.append({"c": chat, "n": name, "m": message_id, "k": keyboard})
+        if changed:
+            await s.execute(_SCREEN_UPDATE, changed)
+        if new:
+            await s.execute(insert(_SCREENS), new)
 
     # ------------------------------------------------------------------ waiting
 
@@ -537,13 +627,13 @@ class Sender:
             await asyncio.wait([task])
 
     def busy(self) -> bool:
-        return bool(self.queues or self.workers or self.waiting)
+        return bool(self.queues or self.workers or self.waiting or self.unrecorded or self._recorder)
 
     async def idle(self) -> None:
         """Wait until everything pushed so far is delivered (or parked) and recorded."""
         while self.busy():
             self._idle.clear()
-            tasks = [t for t in self.workers.values() if not t.done()]
+            tasks = [t for t in [*self.workers.values(), self._recorder] if t is not None and not t.done()]
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             else:
@@ -562,11 +652,21 @@ class Sender:
         for task in list(self.workers.values()):
             task.cancel()
         await asyncio.gather(*self.workers.values(), return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         if self.unrecorded:
-            marks, self.unrecorded = self.unrecorded, []
-            await self._store(marks)
+            async with self.db.session() as s:
+                carried = await self.carry(s)
+                await s.commit()
+            if carried is not None:
+                self.stored(carried)
 
 
+_EFFECTS = cast(Table, Effect.__table__)
+_SCREENS = cast(Table, Screen.__table__)
+_SCREEN_UPDATE = (update(_SCREENS).where(_SCREENS.c.chat_id == bindparam("c"), _SCREENS.c.name == bindparam("n"))
+                  .values(message_id=bindparam("m"), keyboard=bindparam("k")))
+_UNKNOWN: Any = object()
 _TAG = re.compile(r"<[^>]+>")
 
 

@@ -23,6 +23,20 @@ _UPDATE = update(_TABLE).where(_ROW).values(data=bindparam("_data"))
 _INSERT = insert(_TABLE)
 
 
+def _upsert(dialect: str) -> Any:
+    """The row written in one statement (INSERT … ON CONFLICT DO UPDATE) where the dialect has it."""
+    module: Any
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite as module
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql as module
+    else:
+        return None
+    stmt = module.insert(_TABLE)
+    return stmt.on_conflict_do_update(index_elements=[_TABLE.c.kind, _TABLE.c.name, _TABLE.c.key],
+                                      set_={"data": stmt.excluded.data})
+
+
 class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
     """Stores PTB's data as JSON rows; each update is written as soon as PTB hands it over."""
 
@@ -31,6 +45,7 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         self.db = db
         # what the database holds, so an unchanged value is not written again
         self._stored: dict[tuple[str, str, str], Any] = {}
+        self._upsert = _upsert(db.engine.dialect.name)
 
     async def _load(self, kind: str, name: str | None = None) -> list[PersistedState]:
         q = select(PersistedState).where(PersistedState.kind == kind)
@@ -50,6 +65,8 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         async with self.db.session() as s:
             if data is None:
                 await s.execute(_DELETE, row)
+            elif self._upsert is not None:
+                await s.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
             elif (await s.execute(_UPDATE, {**row, "_data": data})).rowcount == 0:  # type: ignore[attr-defined]
                 await s.execute(_INSERT, {"kind": kind, "name": name, "key": key, "data": data})
             await s.commit()

@@ -5,7 +5,8 @@ transaction of its own (`Writer`). PostgreSQL takes concurrent writers itself: e
 pooled connection. Either way a session's work is durable once it has committed.
 
 The rows every update reads and an administrator rarely changes (seasons, unions) are held between
-sessions by `RefCache`, emptied by any write to them.
+sessions by `RefCache`, emptied by any write to them; on SQLite, where sessions take turns, so are an
+application's files.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class Writer:
 
 # Rows every update reads and an administrator rarely changes; see `RefCache`.
 REF_TABLES = frozenset({"seasons", "unions"})
+# Held too where sessions take turns on one connection (SQLite), so that no session reads between
+# another's write and its end: an application's files, read by every wizard step once there are some.
+TURN_TABLES = frozenset({"attachments"})
+# Tables held by a key that an INSERT names: a new row empties only the entry of its key.
+_INSERT_KEYS = {"attachments": "application_id"}
 _WRITE = re.compile(r'\s*(?:UPDATE|INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)', re.I)
 
 
@@ -106,44 +112,73 @@ class RefCache:
     administrator's change, a submission numbering its season, the seed) empties it at once and again
     when that session ends, and nothing read in between is kept, so no row of an uncommitted or
     rolled-back change stays. A change made by another process (a command-line tool) is seen after
-    `TTL` seconds at the latest."""
+    `TTL` seconds at the latest. An INSERT that names its rows' keys (`_INSERT_KEYS`: an application's
+    new file) empties only the entries of those keys, in the same way."""
 
     TTL = 60.0
 
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[Any, tuple[float, Any]]] = {t: {} for t in REF_TABLES}
+    def __init__(self, tables: frozenset[str] = REF_TABLES) -> None:
+        self.rows: dict[str, dict[Any, tuple[float, Any]]] = {t: {} for t in tables}
         self.writing: set[str] = set()
+        self.writing_keys: dict[str, set[Any]] = {}
         self.reads = 0  # rows read from the database into the cache
 
+    def holds(self, table: str) -> bool:
+        return table in self.rows
+
     def get(self, table: str, key: Any) -> Any:
-        hit = self.rows[table].get(key)
+        held = self.rows.get(table)
+        hit = held.get(key) if held is not None else None
         if hit is None or time.monotonic() - hit[0] > self.TTL:
             return None
         return hit[1]
 
     def put(self, table: str, key: Any, value: Any) -> None:
         self.reads += 1
-        if table not in self.writing:
+        if table not in self.writing and table in self.rows and key not in self.writing_keys.get(table, ()):
             self.rows[table][key] = (time.monotonic(), value)
 
     def clear(self) -> None:
         for rows in self.rows.values():
             rows.clear()
 
-    def seen(self, statement: str) -> None:
+    def seen(self, statement: str, context: Any = None) -> None:
         """A statement about to run: one that writes a cached table empties what is held of it."""
         if statement[:1] in "SsBb":  # SELECT, SAVEPOINT, BEGIN: most statements
             return
         m = _WRITE.match(statement)
         table = m.group(1).lower() if m is not None else ""
-        if table in REF_TABLES:
+        if table not in self.rows:
+            return
+        keys = _inserted_keys(table, statement, context)
+        if keys is None:
             self.rows[table].clear()
             self.writing.add(table)
+            return
+        for key in keys:
+            self.rows[table].pop(key, None)
+        self.writing_keys.setdefault(table, set()).update(keys)
 
     def session_ended(self) -> None:
         for table in self.writing:
             self.rows[table].clear()
         self.writing.clear()
+        for table, keys in self.writing_keys.items():
+            for key in keys:
+                self.rows[table].pop(key, None)
+        self.writing_keys.clear()
+
+
+def _inserted_keys(table: str, statement: str, context: Any) -> set[Any] | None:
+    """The keys of the rows an INSERT into a table held by key writes (from the execution context's
+    parameters), or None: any other write, which empties the whole table."""
+    column = _INSERT_KEYS.get(table)
+    params = getattr(context, "compiled_parameters", None)
+    if column is None or not params or not statement.lstrip()[:6].upper() == "INSERT":
+        return None
+    if not all(column in p for p in params):
+        return None
+    return {p[column] for p in params}
 
 
 class Database:
@@ -164,12 +199,13 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
             self.writer = Writer(self.engine)
-        self.refs = RefCache()
+        self.refs = RefCache(REF_TABLES | TURN_TABLES if self.writer is not None else REF_TABLES)
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._before_execute)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info={"refs": self.refs})
 
-    def _before_execute(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        self.refs.seen(statement)
+    def _before_execute(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any,
+                        _many: bool) -> None:
+        self.refs.seen(statement, context)
 
     @property
     def is_sqlite(self) -> bool:

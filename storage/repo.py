@@ -234,9 +234,24 @@ async def by_ids(s: AsyncSession, model: type[T], ids: Iterable[int]) -> dict[in
 
 
 async def attachments(s: AsyncSession, app_id: int, field: str | None = None) -> Sequence[Attachment]:
+    """The files of an application (of one field: rows of this session, to remove one); all of them
+    may be rows of no session, held by the database's `RefCache` where it holds files (to show)."""
     if field:
         return (await s.scalars(_ATTACHMENTS_OF_FIELD, {"app": app_id, "field": field})).all()
-    return (await s.scalars(_ATTACHMENTS, {"app": app_id})).all()
+    refs = _refs(s)
+    if refs is None or not refs.holds("attachments") or _changing(s, Attachment):
+        return (await s.scalars(_ATTACHMENTS, {"app": app_id})).all()
+    held = refs.get("attachments", app_id)
+    if held is None:
+        rows = (await s.scalars(_ATTACHMENTS, {"app": app_id})).all()
+        held = tuple(_detached_copy(a) for a in rows)
+        refs.put("attachments", app_id, held)
+    return held
+
+
+def _changing(s: AsyncSession, model: type) -> bool:
+    """Whether the session holds changes to rows of `model` not yet flushed (a read must see them)."""
+    return any(isinstance(o, model) for o in (*s.new, *s.deleted, *s.dirty))
 
 
 def audit(

@@ -1044,8 +1044,8 @@ async def _run(args: argparse.Namespace, report: Report, work: Path, errors: Err
                            f"{load_sql.total:,} statements for {load_updates:,} "
                            f"updates under load, counted with before_cursor_execute (COMMIT is not a statement); "
                            f"one at a time {seq_sql.total / max(seq_updates, 1):.2f} "
-                           f"({seq_sql.by_kind(max(seq_updates, 1))}); seasons and unions read into the "
-                           f"cache {refs_read} times in the whole run"))
+                           f"({seq_sql.by_kind(max(seq_updates, 1))}); rows read into the database's "
+                           f"cache (seasons, unions, files) {refs_read} times in the whole run"))
     api = sum(calls.values()) / per
     report.add(Figure("Bot API calls per update", api, "", "≤ 1.8", api <= 1.8,
                       note="by method: " + ", ".join(f"{k} {v / per:.2f}" for k, v in calls.most_common() if v)

@@ -27,6 +27,7 @@ from bot.i18n import I18n, Translator
 from bot.sender import Sender
 from storage import repo
 from storage.db import Database
+from storage.models import Application as AppRow
 from storage.models import Effect, HandledUpdate, User
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class Rq:
         self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
         self.undo: list[Callable[[], None]] = []  # side effects to reverse when the commit fails
         self.rows: list[Effect] = []  # written with the commit, pushed to the sender after it
+        self.loaded: list[AppRow] | None = None  # the user's applications as loaded with the user
 
     @property
     def query(self) -> CallbackQuery | None:
@@ -178,6 +180,7 @@ class Rq:
                 self.svc.clock.now(), self.svc.settings.admin_ids,
             )
             self.cache[APPLICATIONS] = apps
+            self.loaded = apps
         if tg is None:
             self.roles = await repo.roles_of(self.session, self.user.id, self.svc.settings.admin_ids)
         self._set_language()
@@ -252,6 +255,8 @@ class Rq:
         if not self.rows:
             self.session.add(HandledUpdate(key=key, created_at=now))
         await self.session.commit()
+        if self.loaded is not None:
+            repo.keep_user(self.session, self.user, self.roles, self.loaded)
 
     def flush(self) -> None:
         """Hand the committed effects to the sender, the actor's own answers first (what the update owes
@@ -316,6 +321,7 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                 if attempt + 1 < DB_RETRIES and again:
                     if isinstance(exc, StaleDataError):
                         log.info("application changed meanwhile on update %s, retrying", update.update_id)
+                        svc.db.refs.drop("people")  # what was held of it is older than the database
                     else:
                         log.warning("database busy on update %s, retrying: %s", update.update_id, exc.orig)
                     await asyncio.sleep(0.02 * (attempt + 1))

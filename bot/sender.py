@@ -7,11 +7,11 @@ the commit in a lane of their own, so that they never hold up the next answer); 
 concurrently. Flood waits (429) wait `retry_after`; time-outs, dropped connections and 5xx are
 retried with a bounded back-off, then parked for the sweep; one row that fails never holds up
 another chat. A row is marked sent as soon as Telegram accepted it, and a chat's next row goes out only
-once that mark is stored: a kill repeats at most the one row per chat that was in hand. The marks waiting
-to be stored at one moment share a transaction: the next one an update commits (`carry`), or one of the
-sender's own when none comes first. A callback answer is the exception to waiting: the row after it goes
-out before its mark is stored (with that row's mark at the latest), since Telegram refuses a second
-answer to the same press, so an answer given again after a kill shows nothing.
+once that mark is stored: a kill repeats at most the one row per chat that was in hand. The marks of all
+chats share a transaction: the sender's recording transaction takes every mark waiting by the time it has
+the connection (under load, the marks of many chats). A callback answer is the exception to waiting: the
+row after it goes out before its mark is stored (with that row's mark at the latest), since Telegram
+refuses a second answer to the same press, so an answer given again after a kill shows nothing.
 
 Scheduled notices (rows with a `once` key: reminders, digests …) go out one after another in a lane of
 their own, each marked before the next is sent, so a kill in the middle of a batch repeats at most one.

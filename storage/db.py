@@ -6,7 +6,7 @@ pooled connection. Either way a session's work is durable once it has committed.
 
 The rows every update reads and an administrator rarely changes (seasons, unions) are held between
 sessions by `RefCache`, emptied by any write to them; on SQLite, where sessions take turns, so are an
-application's files.
+application's files and a person's row with their roles and applications (what every update loads).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -99,9 +100,14 @@ class Writer:
 REF_TABLES = frozenset({"seasons", "unions"})
 # Held too where sessions take turns on one connection (SQLite), so that no session reads between
 # another's write and its end: an application's files, read by every wizard step once there are some.
-TURN_TABLES = frozenset({"attachments"})
+# "people": a person's row, roles and applications, by user id.
+TURN_TABLES = frozenset({"attachments", "people"})
 # Tables held by a key that an INSERT names: a new row empties only the entry of its key.
 _INSERT_KEYS = {"attachments": "application_id"}
+# The tables of a "people" entry and the column naming its person: a session's flush empties the
+# entries of the people whose rows it writes; any other write to them empties every entry.
+PEOPLE = {"users": "id", "role_grants": "user_id", "applications": "applicant_id"}
+MAX_PEOPLE = 2000
 _WRITE = re.compile(r'\s*(?:UPDATE|INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)', re.I)
 
 
@@ -113,7 +119,10 @@ class RefCache:
     when that session ends, and nothing read in between is kept, so no row of an uncommitted or
     rolled-back change stays. A change made by another process (a command-line tool) is seen after
     `TTL` seconds at the latest. An INSERT that names its rows' keys (`_INSERT_KEYS`: an application's
-    new file) empties only the entries of those keys, in the same way."""
+    new file) empties only the entries of those keys, in the same way.
+
+    A person's entry ("people") is written back by the session that used it, once committed (`keep`),
+    unless that session added or removed one of their applications or changed their roles."""
 
     TTL = 60.0
 
@@ -121,6 +130,9 @@ class RefCache:
         self.rows: dict[str, dict[Any, tuple[float, Any]]] = {t: {} for t in tables}
         self.writing: set[str] = set()
         self.writing_keys: dict[str, set[Any]] = {}
+        self.in_flush = False
+        self.unkeepable: set[Any] = set()  # people whose applications or roles this session added or removed
+        self.kept: list[tuple[Any, Any]] = []  # people entries to hold once this session ends
         self.reads = 0  # rows read from the database into the cache
 
     def holds(self, table: str) -> bool:
@@ -142,12 +154,45 @@ class RefCache:
         for rows in self.rows.values():
             rows.clear()
 
+    def drop(self, table: str) -> None:
+        if table in self.rows:
+            self.rows[table].clear()
+
+    def keep(self, key: Any, value: Any) -> None:
+        """A person's entry as the session committed it, held when the session ends."""
+        if "people" in self.rows:
+            self.kept.append((key, value))
+
+    def flushing(self, new: Any, dirty: Any, deleted: Any) -> None:
+        """A session's flush is about to write these rows: the people they belong to are emptied."""
+        if "people" not in self.rows:
+            return
+        self.in_flush = True
+        keys: set[Any] = set()
+        for group, rows in ((0, new), (1, dirty), (2, deleted)):
+            for row in rows:
+                table = getattr(row, "__tablename__", "")
+                column = PEOPLE.get(table)
+                if column is None:
+                    continue
+                mine = {getattr(row, column), *(inspect(row).attrs[column].history.deleted or ())}
+                keys |= mine
+                if group != 1 or table == "role_grants":
+                    self.unkeepable |= mine
+        held = self.rows["people"]
+        for key in keys:
+            held.pop(key, None)
+        self.writing_keys.setdefault("people", set()).update(keys)
+
     def seen(self, statement: str, context: Any = None) -> None:
         """A statement about to run: one that writes a cached table empties what is held of it."""
         if statement[:1] in "SsBb":  # SELECT, SAVEPOINT, BEGIN: most statements
             return
         m = _WRITE.match(statement)
         table = m.group(1).lower() if m is not None else ""
+        if table in PEOPLE and "people" in self.rows and not self.in_flush:
+            self.rows["people"].clear()
+            self.writing.add("people")
         if table not in self.rows:
             return
         keys = _inserted_keys(table, statement, context)
@@ -162,11 +207,22 @@ class RefCache:
     def session_ended(self) -> None:
         for table in self.writing:
             self.rows[table].clear()
-        self.writing.clear()
         for table, keys in self.writing_keys.items():
             for key in keys:
                 self.rows[table].pop(key, None)
+        if self.kept and "people" not in self.writing:
+            held = self.rows["people"]
+            for key, value in self.kept:
+                if key not in self.unkeepable:
+                    held.pop(key, None)
+                    held[key] = (time.monotonic(), value)
+            while len(held) > MAX_PEOPLE:
+                del held[next(iter(held))]
+        self.writing.clear()
         self.writing_keys.clear()
+        self.unkeepable.clear()
+        self.kept.clear()
+        self.in_flush = False
 
 
 def _inserted_keys(table: str, statement: str, context: Any) -> set[Any] | None:
@@ -179,6 +235,33 @@ def _inserted_keys(table: str, statement: str, context: Any) -> set[Any] | None:
     if not all(column in p for p in params):
         return None
     return {p[column] for p in params}
+
+
+class TrackedSession(Session):
+    """The sessions of a `Database`: their flushes tell its `RefCache` whose rows they write."""
+
+
+@event.listens_for(TrackedSession, "before_flush")
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    refs = session.info.get("refs")
+    if isinstance(refs, RefCache):
+        refs.flushing(session.new, session.dirty, session.deleted)
+
+
+@event.listens_for(TrackedSession, "after_flush_postexec")
+def _after_flush(session: Session, _context: Any) -> None:
+    refs = session.info.get("refs")
+    if isinstance(refs, RefCache):
+        refs.in_flush = False
+
+
+@event.listens_for(TrackedSession, "do_orm_execute")
+def _executing(state: Any) -> None:
+    # a statement the session is asked to run is no part of a flush (one that found nothing to write
+    # ends without `after_flush_postexec`)
+    refs = state.session.info.get("refs")
+    if isinstance(refs, RefCache):
+        refs.in_flush = False
 
 
 class Database:
@@ -201,7 +284,8 @@ class Database:
             self.writer = Writer(self.engine)
         self.refs = RefCache(REF_TABLES | TURN_TABLES if self.writer is not None else REF_TABLES)
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._before_execute)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info={"refs": self.refs})
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info={"refs": self.refs},
+                                           sync_session_class=TrackedSession)
 
     def _before_execute(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any,
                         _many: bool) -> None:

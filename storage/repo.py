@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -86,7 +87,15 @@ async def user_and_roles(s: AsyncSession, user_id: int, first_name: str, last_na
                          username: str | None, language_code: str | None, now: datetime,
                          admin_ids: frozenset[int]) -> tuple[User, set[Role], list[Application]]:
     """The user's row (created or refreshed), current roles and applications (newest first, as
-    `applications_of`), in one query for a known user: nearly every update needs all three."""
+    `applications_of`), in one query for a known user: nearly every update needs all three. Where the
+    database holds people (`RefCache`, see `keep_user`) a held entry is put into the session instead."""
+    held = _held_person(s, user_id)
+    if held is not None:
+        user, roles, apps = held
+        _refresh(user, first_name, last_name, username, language_code)
+        if user_id in admin_ids:
+            roles.add(Role.ADMIN)
+        return user, roles, apps
     rows = (await s.execute(_USER_ROLES_APPLICATIONS, {"uid": user_id})).all()
     if not rows:
         user = await upsert_user(s, user_id, first_name, last_name, username, language_code, now)
@@ -98,6 +107,52 @@ async def user_and_roles(s: AsyncSession, user_id: int, first_name: str, last_na
     if user_id in admin_ids:
         roles.add(Role.ADMIN)
     return user, roles, apps
+
+
+def keep_user(s: AsyncSession, user: User, roles: set[Role], apps: Sequence[Application]) -> None:
+    """After `s` committed: hold the person as committed (their row, roles, applications) for the next
+    session, unless `s` added or removed one of their applications or changed their roles."""
+    refs = _refs(s)
+    if refs is None or not refs.holds("people"):
+        return
+    for row in (user, *apps):
+        state = sa_inspect(row)
+        if not state.persistent or state.expired_attributes:
+            return
+    refs.keep(user.id, (_values(user), frozenset(roles), tuple(_values(a) for a in apps)))
+
+
+def _values(row: Any) -> dict[str, Any]:
+    """A row's columns, its JSON values copied (nothing a session changes in place reaches the cache)."""
+    return {a.key: _own(getattr(row, a.key)) for a in sa_inspect(type(row)).column_attrs}
+
+
+def _own(value: Any) -> Any:
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
+
+
+def _held_person(s: AsyncSession, user_id: int) -> tuple[User, set[Role], list[Application]] | None:
+    """The person held by the database's cache, put into `s` as rows loaded unchanged; None when not
+    held (or when `s` has one of their rows already)."""
+    refs = _refs(s)
+    if refs is None or not refs.holds("people"):
+        return None
+    held = refs.get("people", user_id)
+    if held is None:
+        return None
+    user_values, roles, app_values = held
+    user = _detached(User, user_values)
+    apps = [_detached(Application, v) for v in app_values]
+    if any(AsyncSession.identity_key(instance=row) in s.identity_map for row in (user, *apps)):
+        return None
+    s.add_all([user, *apps])
+    return user, set(roles), apps
+
+
+def _detached(model: type[T], values: dict[str, Any]) -> T:
+    row = model(**{k: _own(v) for k, v in values.items()})
+    make_transient_to_detached(row)
+    return row
 
 
 async def roles_of(s: AsyncSession, user_id: int, admin_ids: frozenset[int]) -> set[Role]:

@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 
@@ -178,3 +178,56 @@ async def test_an_edit_to_what_the_message_shows_already_is_not_sent(h):
     await deliver(h, await owed(h, ("u2", [again]), ("u3", [changed])))
     assert [p["text"] for p in calls(h, "editMessageText", mark)] == ["第 6 步"]
     assert await results(h) == ["ok"] * 3
+
+
+def statements(h: Harness, prefix: str) -> list[str]:
+    """The statements starting with `prefix` run from now on (a list that grows)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith(prefix):
+            seen.append(statement)
+
+    event.listen(h.db.engine.sync_engine, "before_cursor_execute", count)
+    return seen
+
+
+async def test_a_chats_next_row_waits_for_the_mark_of_the_one_before_except_after_an_answer(h, tmp_path):
+    """R-W1: when a row goes out, every row of the chat before it is marked sent, so a kill repeats at most
+    the one in hand; only a callback answer's mark may come with the next row's (Telegram refuses a
+    second answer to a press, so one given again shows nothing)."""
+    rows = await owed(h, ("u1", [effects.answer(CHAT, "q1"), effects.message(CHAT, "第 1 条", stale_ok=True),
+                                 effects.message(CHAT, "第 2 条", stale_ok=True)]))
+    db = sqlite3.connect(tmp_path / "studio.db")
+    seen: list[int] = []
+
+    def check(name: str, params: dict[str, Any], _: Any) -> None:
+        if name == "sendMessage":
+            seen.append(db.execute("SELECT count(*) FROM effects WHERE sent_at IS NOT NULL").fetchone()[0])
+
+    wrap(h, check)
+    await deliver(h, rows)
+    db.close()
+    assert seen == [0, 2], seen
+    assert await results(h) == ["ok"] * 3
+
+
+async def test_the_marks_of_chats_delivered_together_share_a_transaction(h):
+    """R-W1: replies to five people delivered at the same moment are marked sent in one transaction, not
+    one each."""
+    rows = await owed(h, *[(f"u{i}", [effects.message(CHAT + i, "你好", stale_ok=True)]) for i in range(5)])
+    marks = statements(h, "UPDATE effects SET sent_at")
+    await deliver(h, rows)
+    assert len(marks) == 1, marks
+    assert await results(h) == ["ok"] * 5
+
+
+async def test_a_screen_edited_in_place_is_not_written_again(h):
+    """R-F1: the flow's newest message is stored when it changes (a new message), not when it is edited in
+    place (it is the same message)."""
+    await deliver(h, await owed(h, ("u1", [effects.message(CHAT, "第 5 步", KEYS, stale_ok=True, screen="w")])))
+    shown = calls(h, "sendMessage")[-1]["_message_id"]
+    written = statements(h, "UPDATE screens")
+    await deliver(h, await owed(h, ("u2", [effects.edit(CHAT, shown, "第 6 步", KEYS, screen="w")])))
+    await deliver(h, await owed(h, ("u3", [effects.message(CHAT, "第 7 步", KEYS, stale_ok=True, screen="w")])))
+    assert len(written) == 1, written

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
@@ -35,15 +35,13 @@ log = logging.getLogger(__name__)
 
 # the moves after which the applicant gets the form as it now stands
 FORM_AT = frozenset({workflow.Action.REJECT.value, workflow.Action.L1_REJECT.value})
-_LAST_EVENT = (select(AuditEvent).where(AuditEvent.application_id == bindparam("app"))
-               .order_by(AuditEvent.id.desc()).limit(1))
 
 
 async def card_data(s: AsyncSession, app: Application, opinions: Sequence[OpinionRecord] | None = None,
                     attachments: Sequence[Attachment] | None = None, svc: Services | None = None) -> views.CardData:
     """What the reviewer's card of `app` shows, loaded (`opinions`, `attachments`: when the caller has them;
     `svc`: to say who made the latest move, and when)."""
-    union = await s.get(repo.Union, app.union_id) if app.union_id else None
+    union = await repo.union_of(s, app.union_id)
     season = await repo.ensure_season(s, app.season_year)
     trail = await repo.audit_trail(s, app.id)
     last = None
@@ -102,7 +100,7 @@ async def render_card(rq: Rq, app: Application, role: Role, reader: User | None 
 async def _card(s: AsyncSession, svc: Services, t: Translator, app: Application, role: Role,
                 data: views.CardData | None = None) -> tuple[str, InlineKeyboardMarkup]:
     data = data or await card_data(s, app, svc=svc)
-    union = await s.get(repo.Union, app.union_id) if app.union_id else None
+    union = await repo.union_of(s, app.union_id)
     return views.card(t, with_union(data, union, t.lang), role, svc.settings.webapp_link(f"app/{app.id}"))
 
 
@@ -128,14 +126,15 @@ async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool 
     elsewhere, on the web page), changed here like the others."""
     s, svc = rq.session, rq.svc
     await s.flush()
-    last = await s.scalar(_LAST_EVENT, {"app": app.id})
+    data = await card_data(s, app, svc=svc)
+    last = data.trail[-1] if data.trail else None
     before = Status(last.from_status) if last and last.from_status else None
     arrives = workflow.Action(action) in workflow.SUBMISSIONS or (
         before is not None and workflow.level_of(before) != workflow.level_of(Status(app.status)))
-    data = await card_data(s, app, svc=svc)
     # 1. every other reviewer's card of the application now says where it stands (who decided, what applies)
     level = workflow.level_of(Status(app.status))
-    for chat_id, rm in (await cards(s, app.id)).items():
+    known = await cards(s, app.id)
+    for chat_id, rm in known.items():
         if (chat_id == rq.user.id and not own_card) or (arrives and role_of(rm) is _role(level)):
             continue  # the actor's own is the handler's; a new round's card is sent anew below
         reader = await s.get(User, chat_id)
@@ -152,7 +151,7 @@ async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool 
             rq.owe(effects.render(applicant.id, "form", app=app.id, version=app.version))
     # 3. when the application reaches a level (a new round), its reviewers get the card anew
     if arrives:
-        await owe_cards(rq, app, last, data)
+        await owe_cards(rq, app, last, data, known)
 
 
 def _role(level: int) -> Role:
@@ -160,7 +159,7 @@ def _role(level: int) -> Role:
 
 
 async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None,
-                    data: views.CardData | None = None) -> int:
+                    data: views.CardData | None = None, known: dict[int, ReviewMessage] | None = None) -> int:
     """The card of this round to every reachable reviewer of the application's level, under the photos and
     documents they have not seen yet (all of them the first time; after a resubmission, those that changed);
     the admins are warned when there is nobody. How many cards."""
@@ -177,15 +176,17 @@ async def owe_cards(rq: Rq, app: Application, event: AuditEvent | None,
     data = data or await card_data(s, app, svc=svc)
     atts = list(data.attachments)
     seen = _seen_before(data.trail)
-    known = await cards(s, app.id)
+    known = dict(known) if known is not None else await cards(s, app.id)
+    first = {p.id: ReviewMessage(application_id=app.id, event_id=event.id if event else None, chat_id=p.id,
+                                 status=status.value) for p in people if p.id not in known}
+    if first:  # one flush for all the new cards' rows (their ids go into the effects)
+        s.add_all(first.values())
+        await s.flush()
     for person in people:
         t = svc.translator(person)
         rm = known.get(person.id)
         if rm is None:
-            rm = ReviewMessage(application_id=app.id, event_id=event.id if event else None, chat_id=person.id,
-                               status=status.value)
-            s.add(rm)
-            await s.flush()
+            rm = first[person.id]
             new = atts
         else:
             rm.event_id, rm.closed_at = (event.id if event else rm.event_id), None
@@ -255,7 +256,7 @@ async def warn_admins(rq: Rq, app: Application, level: int) -> None:
 async def _warnings(s: AsyncSession, svc: Services, app: Application, level: int) -> list[effects.Owed]:
     """The warning of each admin: the level, the union that lacks a reviewer (level 1) or the city
     federation (level 2), and the button that makes the invitation to send."""
-    union = await s.get(repo.Union, app.union_id) if app.union_id and level == 1 else None
+    union = await repo.union_of(s, app.union_id) if level == 1 else None
     out = []
     for admin_id in sorted(svc.settings.admin_ids):
         t = svc.translator(await s.get(User, admin_id))
@@ -284,7 +285,7 @@ async def unstaffed_pick(rq: Rq, app: Application, union_id: int) -> str | None:
     s = rq.session
     if not await office.is_unstaffed(s, union_id):
         return None
-    union = await s.get(repo.Union, union_id)
+    union = await repo.union_of(s, union_id)
     now = rq.svc.clock.now()
     for admin_id in sorted(rq.svc.settings.admin_ids):
         if await office.first_notice(s, union_id, app.season_year, admin_id, now):

@@ -28,7 +28,7 @@ from bot.views import studios as views
 from bot.views import year_report as report_views
 from conversations import inputs
 from storage import repo
-from storage.models import Studio, Union
+from storage.models import Studio
 
 # the inspection being recorded ({"studio", "step", …}) waits for text until the person turns to
 # something else
@@ -66,7 +66,7 @@ async def _results(rq: Rq, year: int) -> tuple[str, InlineKeyboardMarkup]:
 
 async def _history(rq: Rq, studio: Studio, note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
     leader = await repo.get_user(rq.session, studio.leader_id) if studio.leader_id is not None else None
-    union = await rq.session.get(Union, studio.union_id) if studio.union_id else None
+    union = await repo.union_of(rq.session, studio.union_id)
     reports = [r for r in await svc.reports_of(rq.session, studio.id) if r.filed_at is not None]
     inspections = list(await svc.inspections_of(rq.session, studio.id))
     return views.history_screen(rq.t, studio, union.name(rq.lang) if union else "",

@@ -225,6 +225,13 @@ async def all_unions(s: AsyncSession) -> Sequence[Union]:
 _UNIONS = select(Union).order_by(Union.kind, Union.sort, Union.id)
 
 
+async def union_of(s: AsyncSession, union_id: int | None) -> Union | None:
+    """One union, to show (a row of no session; to change it, `get_union`)."""
+    if union_id is None:
+        return None
+    return next((u for u in await _unions(s) if u.id == union_id), None)
+
+
 async def unions_for_display(s: AsyncSession) -> tuple[Union, ...]:
     """All unions (kind, sort order), to show and to check a choice against."""
     return await _unions(s)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import calendar, form
 from bot.domain.kinds import Ask
 from bot.domain.workflow import FINAL, TABLE, Box, Role, Status
+from storage import repo
 from storage.models import Application, Attachment, AuditEvent, OpinionRecord, Result, Season, Studio, Union, User
 
 # Who takes each action, from the workflow table (the roster's per-level columns).
@@ -70,7 +71,7 @@ async def load_bundle(s: AsyncSession, app_id: int) -> Bundle | None:
     if app is None:
         return None
     at = {"app": app_id}
-    union = await s.get(Union, app.union_id) if app.union_id else None
+    union = await repo.union_of(s, app.union_id)
     opinions = (await s.scalars(_OPINIONS, at)).all()
     attachments = (await s.scalars(_ATTACHMENTS, at)).all()
     trail = (await s.scalars(_TRAIL, at)).all()

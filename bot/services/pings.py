@@ -316,7 +316,7 @@ async def _review(s: AsyncSession, t: Translator, ping: Ping, settings: Settings
     app = await s.get(Application, ping.app_id)
     if app is None:
         return None
-    union = await s.get(Union, app.union_id) if app.union_id else None
+    union = await repo.union_of(s, app.union_id)
     since = ping.since or app.status_since or now
     days = max((now - since) // timedelta(days=1), 0)
     params = dict(number=app.number or "", unit=(app.answers or {}).get("applying_unit", ""),

@@ -130,7 +130,12 @@ def register_handlers(app: Application) -> None:
 async def _persist_now(update: Update, context: BotContext) -> None:
     """Store conversation states, then hand the effects to the sender: a reply means the step is saved."""
     try:
-        await context.application.update_persistence()
+        persistence = context.application.persistence
+        if isinstance(persistence, SqlPersistence):
+            async with persistence.batch():  # the update's states in one transaction
+                await context.application.update_persistence()
+        else:
+            await context.application.update_persistence()
         ingress.handled(context.application, update)  # stored: the next getUpdates may confirm it
     finally:
         flush_pending(context)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -79,9 +80,10 @@ def role_of(rm: ReviewMessage) -> Role:
     return Role.DISTRICT if workflow.level_of(Status(rm.status)) == 1 else Role.CITY
 
 
-async def card_of(s: AsyncSession, app: Application, chat_id: int, role: Role) -> ReviewMessage:
-    """The reviewer's card row of the application, made when there is none yet."""
-    rm = (await cards(s, app.id)).get(chat_id)
+async def card_of(s: AsyncSession, app: Application, chat_id: int, role: Role,
+                  known: dict[int, ReviewMessage] | None = None) -> ReviewMessage:
+    """The reviewer's card row of the application, made when there is none yet (`known`: the cards read)."""
+    rm = (known if known is not None else await cards(s, app.id)).get(chat_id)
     if rm is None:
         rm = ReviewMessage(application_id=app.id, chat_id=chat_id,
                            status=(Status.SUBMITTED if role is Role.DISTRICT else Status.FORWARDED).value)
@@ -120,10 +122,11 @@ async def cards_now(s: AsyncSession, svc: Services, apps: Sequence[Application])
     return out
 
 
-async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool = False) -> None:
+async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool = False) -> Seen:
     """Owe everyone concerned what `action` (just recorded on `app`) means for them; the actor's own card is
     the handler's (it shows the result where the decision was taken), or, with `own_card` (a decision taken
-    elsewhere, on the web page), changed here like the others."""
+    elsewhere, on the web page), changed here like the others. What the cards were drawn from, for the
+    handler's own."""
     s, svc = rq.session, rq.svc
     await s.flush()
     data = await card_data(s, app, svc=svc)
@@ -152,6 +155,15 @@ async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool 
     # 3. when the application reaches a level (a new round), its reviewers get the card anew
     if arrives:
         await owe_cards(rq, app, last, data, known)
+    return Seen(data, known)
+
+
+@dataclass
+class Seen:
+    """An application's card data and its reviewers' cards, as a transition loaded them."""
+
+    data: views.CardData
+    cards: dict[int, ReviewMessage]
 
 
 def _role(level: int) -> Role:

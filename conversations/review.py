@@ -348,16 +348,16 @@ async def _finish(rq: Rq, app: App, pending: dict[str, Any], first_year: bool) -
     tr = workflow.of_action(action)
     rq.toast(rq.t.plain("review.done", number=app.number or "", action=rq.t.plain(tr.label_key),
                         status=rq.t.plain(workflow.status_key(Status(app.status)))))
-    await notify.transitioned(rq, app, action.value)
-    await _show_card(rq, app, tr.role)
+    seen = await notify.transitioned(rq, app, action.value)
+    await _show_card(rq, app, tr.role, seen)
 
 
-async def _show_card(rq: Rq, app: App, role: Role) -> None:
+async def _show_card(rq: Rq, app: App, role: Role, seen: notify.Seen | None = None) -> None:
     """The reviewer's card of `app` as it stands, on the screen they are on: the pressed message edited in
     place, or after a typed answer the card anew as the newest message (it moves; the old one keeps no
-    buttons)."""
-    rm = await notify.card_of(rq.session, app, rq.user.id, role)
-    text, markup = await notify.render_card(rq, app, role)
+    buttons). `seen`: what a transition just loaded."""
+    rm = await notify.card_of(rq.session, app, rq.user.id, role, seen.cards if seen else None)
+    text, markup = await notify.render_card(rq, app, role, data=seen.data if seen else None)
     pressed = rq.query.message if rq.query is not None else None
     if pressed is not None:
         rm.message_id = pressed.message_id

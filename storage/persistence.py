@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from copy import deepcopy
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from telegram.ext import BasePersistence, PersistenceInput
-from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from storage.db import Database
 from storage.models import PersistedState
 
+# the shapes BasePersistence's methods take (python-telegram-bot names them only in a private module)
+ConversationKey = tuple[int | str, ...]
+ConversationDict = dict[ConversationKey, object]
+CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
+
 _MISSING = object()
+# the rows an update's persistence writes, gathered to be written in one transaction (`SqlPersistence.batch`)
+_BATCH: ContextVar[list[tuple[str, str, str, Any]] | None] = ContextVar("persistence_batch", default=None)
 _TABLE = cast(Table, PersistedState.__table__)
 _ROW = and_(_TABLE.c.kind == bindparam("_kind"), _TABLE.c.name == bindparam("_name"), _TABLE.c.key == bindparam("_key"))
 # built once: PTB hands over a changed state after many updates (a reviewer's every step)
@@ -57,21 +66,43 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
             self._stored[(r.kind, r.name, r.key)] = deepcopy(r.data)
         return rows
 
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """What is handed over inside (PTB's `update_persistence` after one update: its conversations and its
+        user data) is written together, in one transaction, when the block ends."""
+        rows: list[tuple[str, str, str, Any]] = []
+        token = _BATCH.set(rows)
+        try:
+            yield
+        finally:
+            _BATCH.reset(token)
+        await self._write(rows)
+
     async def _put(self, kind: str, key: str, data: Any, name: str = "") -> None:
-        ident = (kind, name, key)
-        if self._stored.get(ident, _MISSING) == data:
+        if self._stored.get((kind, name, key), _MISSING) == data:
             return
-        row = {"_kind": kind, "_name": name, "_key": key}
+        rows = _BATCH.get()
+        if rows is not None:
+            rows.append((kind, name, key, deepcopy(data)))
+        else:
+            await self._write([(kind, name, key, data)])
+
+    async def _write(self, rows: list[tuple[str, str, str, Any]]) -> None:
+        if not rows:
+            return
         async with self.db.session() as s:
-            if data is None:
-                await s.execute(_DELETE, row)
-            elif self._upsert is not None:
-                await s.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
-            elif (await s.execute(_UPDATE, {**row, "_data": data})).rowcount == 0:  # type: ignore[attr-defined]
-                await s.execute(_INSERT, {"kind": kind, "name": name, "key": key, "data": data})
+            for kind, name, key, data in rows:
+                row = {"_kind": kind, "_name": name, "_key": key}
+                if data is None:
+                    await s.execute(_DELETE, row)
+                elif self._upsert is not None:
+                    await s.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
+                elif (await s.execute(_UPDATE, {**row, "_data": data})).rowcount == 0:  # type: ignore[attr-defined]
+                    await s.execute(_INSERT, {"kind": kind, "name": name, "key": key, "data": data})
             await s.commit()
         await self.db.durable(s)
-        self._stored[ident] = deepcopy(data)
+        for kind, name, key, data in rows:
+            self._stored[(kind, name, key)] = deepcopy(data)
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         return defaultdict(dict, {int(r.key): r.data for r in await self._load("user")})

@@ -58,6 +58,36 @@ async def test_persistence_round_trip(pg_clean):
     await db.dispose()
 
 
+async def test_one_updates_states_are_written_in_one_transaction(pg_clean):
+    """R-M2: what PTB hands over after one update (several conversations, the user data) is written
+    together in one transaction when the batch ends, nothing before; unchanged values are not written."""
+    from sqlalchemy import event
+
+    db = Database(pg_clean)
+    await db.migrate()
+    p = SqlPersistence(db)
+    await p.update_conversation("review", (2, 2), "opinion")
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_):
+        seen.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    async with p.batch():
+        await p.update_conversation("apply", (1, 1), "form")
+        await p.update_conversation("review", (2, 2), "opinion")  # unchanged
+        await p.update_conversation("meeting", (1, 1), "date")
+        await p.update_user_data(1, {"lang": "zh"})
+        assert seen == []  # nothing before the batch ends
+    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert seen.count("INSERT") + seen.count("UPDATE") == 3 and seen.count("BEGIN") <= 1, seen
+    fresh = SqlPersistence(db)
+    assert await fresh.get_conversations("apply") == {(1, 1): "form"}
+    assert await fresh.get_conversations("meeting") == {(1, 1): "date"}
+    assert (await fresh.get_user_data())[1] == {"lang": "zh"}
+    await db.dispose()
+
+
 async def test_timestamps_come_back_aware(pg_clean):
     db = Database(pg_clean)
     await db.migrate()

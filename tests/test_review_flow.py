@@ -93,9 +93,18 @@ async def test_full_chain_to_naming_fills_every_opinion_box(any_bot):
     await press_action(bot, CITY, Action.PRELIMINARY, app.id)
     await bot.text(city, "建议命名。")
     assert Review(Action.REJECT, app.id).encode() in card_buttons(bot, CITY)  # the meeting decides on naming
-    await meeting_approves(bot, CITY)
+    mark = await meeting_approves(bot, CITY)
     assert (await load(bot)).status == "notice"  # approved by the meeting: under public notice
-    await named_together(bot)
+    for chat in (DISTRICT, DISTRICT2, CITY):  # each card changed in place once, no new message for it
+        calls = [(n, p) for n, p in bot.request.sent(chat, since=mark)]
+        cards = [p for n, p in calls if n == "editMessageText" and "公示中" in p["text"]
+                 and not p["text"].startswith("✅ 已记录")]  # the city's meeting screen says it was recorded
+        assert len(cards) == 1 and not [p for n, p in calls if n == "sendMessage"], (chat, calls)
+        assert not any(d.startswith("rv:") for _, d in buttons(cards[0]))
+    mark = await named_together(bot)
+    for chat in (DISTRICT, DISTRICT2, CITY):
+        cards = [p for n, p in bot.request.sent(chat, since=mark) if n == "editMessageText" and "已命名" in p["text"]]
+        assert len(cards) == 1, chat
     app = await load(bot)
     assert app.status == "approved"
     assert app.studio_name == "王建国劳模创新工作室"

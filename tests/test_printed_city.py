@@ -36,7 +36,7 @@ def test_a_cut_box_breaks_at_a_sentence_or_a_mark_never_inside_a_word():
 def _with_city_record(decision: str) -> bytes:
     b = longest_bundle(members=3)
     b.opinions = [o for o in b.opinions if o.box != Box.CITY.value]
-    b.opinions.append(OpinionRecord(application_id=42, box=Box.CITY.value, action="approve", text=decision,
+    b.opinions.append(OpinionRecord(application_id=42, box=Box.CITY.value, action="meeting_approve", text=decision,
                                     decided_at=datetime(2026, 12, 18, 2, tzinfo=UTC)))
     at = datetime(2026, 9, 20, 2, tzinfo=UTC)
     b.trail = [AuditEvent(application_id=42, action="schedule", details={"date": "2026-09-20"}, at=at),

@@ -158,7 +158,7 @@ async def _dispatch(rq: Rq, got: cb.Meet) -> None:  # noqa: C901 - one branch pe
         _set_draft(rq, {**draft, "reasons": reasons})
         await _next_reason_or_confirm(rq)
     elif op is Op.NAME:
-        c = await _approved_candidate(rq, got.n)
+        c, _ = await _approved_candidate(rq, got.n)
         _wait(rq, "name", app=c.app.id)
         rq.edit(*views.ask_name(t, c, (draft.get("names") or {}).get(str(c.app.id)) or c.name))
     elif op is Op.BACK:
@@ -190,22 +190,25 @@ async def _dispatch(rq: Rq, got: cb.Meet) -> None:  # noqa: C901 - one branch pe
                                   values.date_examples(rq.svc.today())))
 
 
-async def _approved_candidate(rq: Rq, app_id: int | None) -> Candidate:
-    """A candidate the meeting being recorded approves (its name may be typed anew), else refused."""
+async def _approved_candidate(rq: Rq, app_id: int | None) -> tuple[Candidate, list[Candidate]]:
+    """A candidate the meeting being recorded approves (its name may be typed anew), else refused; with
+    the whole list."""
     draft = _draft(rq)
     if not draft.get("minute"):
         raise svc.Refused("meeting.error.incomplete")
-    for c in await svc.candidates(rq.session, int(draft["year"]), rq.lang):
+    items = await svc.candidates(rq.session, int(draft["year"]), rq.lang)
+    for c in items:
         if c.app.id == app_id and (draft.get("out") or {}).get(str(app_id), "approve") == "approve":
-            return c
+            return c, items
     raise svc.Refused("meeting.error.stale", n=1)
 
 
-async def _next_reason_or_confirm(rq: Rq) -> None:
-    """After the minute number: a reason for each rejection not given yet, then the confirmation."""
+async def _next_reason_or_confirm(rq: Rq, items: list[Candidate] | None = None) -> None:
+    """After the minute number: a reason for each rejection not given yet, then the confirmation
+    (`items`: the candidates, when the caller has them)."""
     draft = _draft(rq)
     year = int(draft["year"])
-    items = await svc.candidates(rq.session, year, rq.lang)
+    items = items if items is not None else await svc.candidates(rq.session, year, rq.lang)
     out, reasons = draft.get("out") or {}, draft.get("reasons") or {}
     for c in items:
         if out.get(str(c.app.id), "approve") == "reject" and not reasons.get(str(c.app.id)):
@@ -287,10 +290,10 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str) -> None:
         _set_draft(rq, {**draft, "reasons": reasons})
         await _next_reason_or_confirm(rq)
     elif step == "name":
-        c = await _approved_candidate(rq, int(pending.get("app") or 0))
+        c, items = await _approved_candidate(rq, int(pending.get("app") or 0))
         names = {**(draft.get("names") or {}), str(c.app.id): svc.check_name(text)}
         _set_draft(rq, {**draft, "names": names})
-        await _next_reason_or_confirm(rq)
+        await _next_reason_or_confirm(rq, items)
     elif step == "objection":
         await svc.object_to(rq.session, int(pending.get("app") or 0), text, rq.user.id, rq.roles, now)
         inputs.done(rq, MEETING)

@@ -6,7 +6,7 @@ import asyncio
 import html
 import logging
 import signal
-from typing import Any
+from typing import Any, cast
 
 from telegram import Update
 from telegram.ext import (
@@ -130,11 +130,7 @@ def register_handlers(app: Application) -> None:
 async def _persist_now(update: Update, context: BotContext) -> None:
     """Store conversation states, then hand the effects to the sender: a reply means the step is saved."""
     try:
-        persistence = context.application.persistence
-        if isinstance(persistence, SqlPersistence):
-            async with persistence.batch():  # the update's states in one transaction
-                await context.application.update_persistence()
-        else:
+        async with cast(SqlPersistence, context.application.persistence).batch():  # one transaction
             await context.application.update_persistence()
         ingress.handled(context.application, update)  # stored: the next getUpdates may confirm it
     finally:

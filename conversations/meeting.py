@@ -62,10 +62,11 @@ async def _year(rq: Rq) -> int:
     return await data.current_season(rq.session, rq.svc.clock.now(), rq.svc.settings.tz)
 
 
-async def list_screen(rq: Rq, note: str | None = None) -> views.Screen:
+async def list_screen(rq: Rq, note: str | None = None, items: list[Candidate] | None = None) -> views.Screen:
+    """The meeting's list (`items`: its candidates, when the caller has them)."""
     draft = _draft(rq)
     year = int(draft.get("year") or await _year(rq))
-    items = await svc.candidates(rq.session, year, rq.lang)
+    items = items if items is not None else await svc.candidates(rq.session, year, rq.lang)
     draft["year"] = year
     _set_draft(rq, draft)
     return views.candidates(rq.t, year, items, draft.get("out") or {}, len(await svc.entries(rq.session, year)),
@@ -129,14 +130,14 @@ async def _dispatch(rq: Rq, got: cb.Meet) -> None:  # noqa: C901 - one branch pe
         rq.edit(*await list_screen(rq))
     elif op is Op.OUTCOME:
         year = int(draft.get("year") or await _year(rq))
-        ids = {c.app.id for c in await svc.candidates(rq.session, year)}
-        if got.n not in ids:
+        items = await svc.candidates(rq.session, year, rq.lang)
+        if got.n not in {c.app.id for c in items}:
             raise svc.Refused("meeting.error.stale", n=1)
         out = dict(draft.get("out") or {})
         turn = svc.OUTCOMES[(svc.OUTCOMES.index(out.get(str(got.n), "approve")) + 1) % len(svc.OUTCOMES)]
         out[str(got.n)] = turn
         _set_draft(rq, {**draft, "out": out})
-        rq.edit(*await list_screen(rq))
+        rq.edit(*await list_screen(rq, items=items))
     elif op is Op.PAPERS:
         if got.v not in ("docx", "xlsx"):
             raise svc.Refused("meeting.error.outcome")
@@ -241,7 +242,7 @@ async def _record(rq: Rq) -> None:
     rq.owe(*await notify.notice_published(rq.session, rq.svc, m, listed, rq.user.id))
     _set_draft(rq, {"year": year})
     approved = sum(1 for o in d.outcomes.values() if o == "approve")
-    rq.edit(*await notice_screen(rq, rq.t("meeting.recorded", reference=svc.reference(m), approved=approved,
+    rq.edit(*await notice_screen(rq, rq.t("meeting.recorded", reference=views.reference(rq.t, m), approved=approved,
                                           rejected=len(outcomes),
                                           deferred=sum(1 for o in d.outcomes.values() if o == "defer"))))
 

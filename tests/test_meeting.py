@@ -244,3 +244,16 @@ def test_the_notice_counts_working_days_without_public_holidays():
     declared = notice_for(date(2026, 12, 29), date(2026, 12, 29), 5, date(2026, 12, 20), s.work_days())
     assert (declared.first, declared.last, declared.naming) == (  # 3 Jan worked, 4 and 5 Jan not
         date(2026, 12, 30), date(2027, 1, 7), date(2027, 1, 8))
+
+
+def test_the_meeting_is_named_in_each_readers_language():
+    """R-W2: the recorded meeting reads "经2026年12月18日市总工会主席办公会讨论" in Chinese and "the presidents'
+    meeting of 2026-12-18" in English (the printed form and the trail keep the Chinese)."""
+    from datetime import date
+
+    from bot.views.meeting import reference
+    from storage.models import Meeting
+
+    m = Meeting(season_year=2026, held_on=date(2026, 12, 18), kind="president", minute_no="第12号")
+    assert reference(ZH, m) == "经2026年12月18日市总工会主席办公会讨论"
+    assert reference(I18n().get("en"), m) == "the presidents' meeting of 2026-12-18"

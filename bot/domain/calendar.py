@@ -67,6 +67,11 @@ def opens_at(opens_on: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(opens_on, time(0, 0), tzinfo=tz)
 
 
+def zh_date(d: date) -> str:
+    """A day as the office writes it: 2026年12月18日."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
 # the public holidays of a fixed date (全国年节及纪念日放假办法): New Year's Day, Labour Day, National Day
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
 

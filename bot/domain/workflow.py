@@ -199,11 +199,6 @@ def batch_statuses(table: tuple[Transition, ...] | None = None) -> frozenset[Sta
         s for t in rows if not t.batch for s in t.sources)
 
 
-def on_the_list(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
-    """The statuses the meeting's list, the notice or the naming move on (a card may still offer others)."""
-    return frozenset(s for t in (TABLE if table is None else table) if t.batch for s in t.sources)
-
-
 def reopened(table: tuple[Transition, ...] | None = None) -> frozenset[Status]:
     """The statuses in which the applicant changes what a reviewer reopened."""
     return frozenset(t.target for t in (TABLE if table is None else table) if t.reopens)
@@ -230,6 +225,8 @@ UNSUBMITTED = frozenset(s for t in TABLE if t.role is Role.APPLICANT and t.targe
 FINAL = frozenset(s for s in Status if s is not S.DRAFT and not any(s in t.sources for t in TABLE))
 MEETING = frozenset({S.PRELIMINARY})  # the candidates of the meeting's list
 NOTICED = batch_statuses()  # approved by the meeting, not yet named (under notice, or waiting for the date)
+# the statuses the meeting's list, the notice or the naming move on (a card may still offer others)
+ON_THE_LIST = frozenset(s for t in TABLE if t.batch for s in t.sources)
 
 
 class NotAllowed(Exception):

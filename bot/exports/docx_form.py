@@ -38,7 +38,7 @@ from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
-from bot.domain import form
+from bot.domain import calendar, form
 from bot.domain.form import FormField
 from bot.domain.kinds import Ask
 from bot.domain.render import display, member_cells
@@ -606,7 +606,7 @@ def caption(f: FormField, t: Translator) -> str:
 
 
 def zh_date(d: date | None) -> str:
-    return f"{d.year}年{d.month}月{d.day}日" if d else "　　年　　月　　日"
+    return calendar.zh_date(d) if d else "　　年　　月　　日"
 
 
 def ref(n: int) -> str:

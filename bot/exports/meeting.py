@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from datetime import date
 
-from bot.exports.docx_form import FONT_BODY, FONT_LATIN, FONT_TITLE, with_font_table
+from bot.exports.docx_form import FONT_BODY, FONT_LATIN, FONT_TITLE, with_font_table, zh_date
 from bot.services.records import Candidate, Entry
 from bot.views.common import clip
 
@@ -16,10 +16,6 @@ HEAD = ("序号", "申报编号", "申报单位", "工作室名称（拟）", "�
         "实地考察情况（摘要）", "初步考核意见")
 SHORT = 120  # characters of the findings in the papers
 DEPARTMENT = "市总工会经济技术和劳动保护部"
-
-
-def _zh(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
 
 
 def _row(i: int, c: Candidate) -> list[str]:
@@ -76,7 +72,7 @@ def _save(doc: object) -> bytes:
 def papers_docx(year: int, items: Sequence[Candidate], today: date) -> bytes:
     """The list for the presidents' meeting or the standing committee."""
     doc, _ = _document(f"{year}年度劳模创新工作室认定名单（提请会议审议）")
-    doc.add_paragraph(f"共{len(items)}个。{DEPARTMENT}　{_zh(today)}")  # type: ignore[attr-defined]
+    doc.add_paragraph(f"共{len(items)}个。{DEPARTMENT}　{zh_date(today)}")  # type: ignore[attr-defined]
     _table(doc, HEAD, [_row(i, c) for i, c in enumerate(items, start=1)])
     return _save(doc)
 
@@ -110,8 +106,8 @@ def notice_docx(year: int, entries: Sequence[Entry], unions: dict[int, str], tod
     periods = sorted({(e.meeting.notice_from, e.meeting.notice_until) for e in entries
                       if e.meeting.notice_from and e.meeting.notice_until})
     meetings = sorted({(e.meeting.held_on, e.meeting.kind) for e in entries})
-    held = "、".join(_zh(d) for d, _ in meetings)
-    when = "；".join(f"{_zh(a)}至{_zh(b)}" for a, b in periods) or "（不公示）"
+    held = "、".join(zh_date(d) for d, _ in meetings)
+    when = "；".join(f"{zh_date(a)}至{zh_date(b)}" for a, b in periods) or "（不公示）"
     doc.add_paragraph(  # type: ignore[attr-defined]
         f"经{held}市总工会会议讨论通过，现将{year}年度劳模创新工作室拟命名名单予以公示。公示期为{when}。"
         f"公示期间，对名单有异议的，可以书面形式向{DEPARTMENT}反映。")
@@ -119,5 +115,5 @@ def notice_docx(year: int, entries: Sequence[Entry], unions: dict[int, str], tod
              str((e.app.answers or {}).get("leader_name") or ""), unions.get(e.app.union_id or 0, "")]
             for i, e in enumerate(entries, start=1)]
     _table(doc, ("序号", "申报编号", "申报单位", "工作室名称", "负责人", "所属工会"), rows)
-    doc.add_paragraph(f"{DEPARTMENT}　{_zh(today)}")  # type: ignore[attr-defined]
+    doc.add_paragraph(f"{DEPARTMENT}　{zh_date(today)}")  # type: ignore[attr-defined]
     return _save(doc)

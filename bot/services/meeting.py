@@ -45,14 +45,10 @@ from storage import repo
 from storage.models import Application, AuditEvent, Meeting, Objection, OpinionRecord, Studio, User
 
 
-def _zh_date(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 def reference(m: Meeting) -> str:
     """The meeting as the printed form and the trail name it (Chinese, as filed): "经2026年12月18日市总工会
     主席办公会讨论"."""
-    return f"经{_zh_date(m.held_on)}市总工会{KIND_ZH.get(m.kind, m.kind)}讨论"
+    return f"经{calendar.zh_date(m.held_on)}市总工会{KIND_ZH.get(m.kind, m.kind)}讨论"
 
 
 def _minute(m: Meeting) -> str:

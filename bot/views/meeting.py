@@ -11,14 +11,23 @@ from telegram import InlineKeyboardButton as Btn
 from telegram import InlineKeyboardMarkup
 
 from bot import callbacks as cb
+from bot.domain import calendar
 from bot.i18n import Translator
 from bot.services.records import Candidate, Entry, Notice
 from bot.views.common import clip, kb, pairs
+from storage.models import Meeting
 
 Screen = tuple[str, InlineKeyboardMarkup]
 Op = cb.MeetingOp
 MARK = {"approve": "✅", "reject": "❌", "defer": "⏸"}
 CLIP = 80
+
+
+def reference(t: Translator, m: Meeting) -> str:
+    """The meeting as its reader names it ("经2026年12月18日市总工会主席办公会讨论", "the presidents' meeting of
+    2026-12-18")."""
+    on = calendar.zh_date(m.held_on) if t.lang == "zh" else m.held_on.isoformat()
+    return t.plain("meeting.reference", date=on, kind=t.plain(f"meeting.kind.{m.kind}"))
 
 
 def btn(label: str, op: cb.MeetingOp, n: int | None = None, v: str | None = None) -> Btn:

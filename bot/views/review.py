@@ -268,7 +268,7 @@ def card(t: Translator, d: CardData, role: Role, web: str | None = None) -> tupl
             lines.append(t("review.opinion_line", box=t(f"box.{op.box}"), text=clip(op.text, CLIP_OPINION)))
     lines += _results_lines(t, d)
     lines += _inspection_lines(t, d)
-    if role is Role.CITY and Status(app.status) in workflow.on_the_list():  # the meeting's list decides
+    if role is Role.CITY and Status(app.status) in workflow.ON_THE_LIST:  # the meeting's list decides
         lines.append(t(f"review.card.meeting_{app.status}"))
     return "\n".join(lines), card_keyboard(t, d, role, more, web)
 

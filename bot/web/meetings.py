@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 
 from bot import notify
 from bot.domain.values import date_examples, parse_date_or_none
 from bot.domain.workflow import NotAllowed
+from bot.exports import data
 from bot.runtime import BotContext, Rq, run_as
 from bot.services import meeting
 from bot.services import overview as overview_service
 from bot.services.records import KINDS, OUTCOMES, Decisions
+from bot.views import meeting as meeting_views
 from bot.web.pages import Ctx, Refused
-from storage.models import Season
 
 
 async def _year(s: Any, ctx: Ctx) -> int:
-    years = list((await s.scalars(select(Season.year).order_by(Season.year.desc()))).all())
-    return years[0] if years else ctx.svc.today().year
+    """The season /meeting in the chat shows."""
+    return await data.current_season(s, ctx.svc.clock.now(), ctx.svc.settings.tz)
 
 
 async def page(ctx: Ctx) -> Response:
@@ -35,7 +35,7 @@ async def page(ctx: Ctx) -> Response:
         held = await meeting.meetings(s, year)
         entries = await meeting.entries(s, year)
     return ctx.render("meetings.html", page="meetings", year=year, items=items, kinds=KINDS, outcomes=OUTCOMES,
-                      held=[meeting.reference(m) for m in held], entries=entries,
+                      held=[meeting_views.reference(v.t, m) for m in held], entries=entries,
                       may_decide=meeting.may_decide(v.roles), today=ctx.svc.today().isoformat())
 
 
@@ -77,7 +77,7 @@ async def record(ctx: Ctx) -> Response:
         rq.owe(*await notify.meeting_outcomes(rq.session, rq.svc, final, rq.user.id, moved=listed))
         rq.owe(*await notify.notice_published(rq.session, rq.svc, m, listed, rq.user.id))
         result["message"] = rq.t.plain(
-            "meeting.recorded", reference=meeting.reference(m), rejected=len(final),
+            "meeting.recorded", reference=meeting_views.reference(rq.t, m), rejected=len(final),
             approved=sum(1 for o in outcomes.values() if o == "approve"),
             deferred=sum(1 for o in outcomes.values() if o == "defer"))
 

@@ -270,22 +270,16 @@ async def _typed(rq: Rq, pending: dict[str, Any], text: str) -> None:
     step, t, draft = pending.get("step"), rq.t, _draft(rq)
     today, now = rq.svc.today(), rq.svc.clock.now()
     if step == "date":
-        held = values.parse_date(text, today=today)
-        if held > today:
-            raise svc.Refused("meeting.error.future", today=today.isoformat())
+        held = svc.check_held(values.parse_date(text, today=today), today)
         _set_draft(rq, {**draft, "held_on": held.isoformat()})
         inputs.done(rq, MEETING)
         rq.reply(*views.ask_kind(t, held.isoformat()))
     elif step == "minute":
-        minute = " ".join(text.split())
-        if not minute or len(minute) > svc.MINUTE_MAX:
-            raise svc.Refused("meeting.error.minute", max=svc.MINUTE_MAX)
+        minute = svc.check_minute(text)
         _set_draft(rq, {**draft, "minute": minute})
         await _next_reason_or_confirm(rq)
     elif step == "reason":
-        reason = " ".join(text.split())
-        if not reason or len(reason) > svc.REASON_MAX:
-            raise svc.Refused("meeting.error.reason")
+        reason = svc.check_reason(text)
         reasons = dict(draft.get("reasons") or {})
         reasons[str(pending.get("app"))] = reason
         _set_draft(rq, {**draft, "reasons": reasons})

@@ -257,3 +257,24 @@ def test_the_meeting_is_named_in_each_readers_language():
     m = Meeting(season_year=2026, held_on=date(2026, 12, 18), kind="president", minute_no="第12号")
     assert reference(ZH, m) == "经2026年12月18日市总工会主席办公会讨论"
     assert reference(I18n().get("en"), m) == "the presidents' meeting of 2026-12-18"
+
+
+def test_the_meetings_record_is_checked_in_one_place():
+    """R-W2: a rejection's reason over the limit is refused (in the chat and on the web alike), not cut; the
+    minute number and the reason are read with their spaces folded; a date after today is refused."""
+    from datetime import date
+
+    import pytest
+
+    from bot.services import Refused
+    from bot.services.meeting import check_held, check_minute, check_reason
+    from bot.services.records import REASON_MAX
+
+    assert check_reason("  场地  不符合要求 ") == "场地 不符合要求"
+    assert check_minute(" 第 12 号 ") == "第 12 号"
+    for bad in ("", " ", "理" * (REASON_MAX + 1)):
+        with pytest.raises(Refused) as exc:
+            check_reason(bad)
+        assert exc.value.params == {"max": REASON_MAX}
+    with pytest.raises(Refused):
+        check_held(date(2026, 12, 19), date(2026, 12, 18))

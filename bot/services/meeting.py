@@ -139,19 +139,40 @@ def naming_date(m: Meeting, naming_by: date, tz: Any,
 
 def check(d: Decisions, today: date) -> None:
     """The meeting as typed: a past (or today's) date, a known kind, a minute number, a reason per rejection."""
-    if d.held_on > today:
-        raise Refused("meeting.error.future", today=today.isoformat())
+    check_held(d.held_on, today)
     if d.kind not in KINDS:
         raise Refused("meeting.error.kind")
-    if not d.minute_no.strip() or len(d.minute_no) > MINUTE_MAX:
-        raise Refused("meeting.error.minute", max=MINUTE_MAX)
+    check_minute(d.minute_no)
     if any(o not in OUTCOMES for o in d.outcomes.values()):
         raise Refused("meeting.error.outcome")
     for app_id, o in d.outcomes.items():
-        if o == "reject" and not (d.reasons.get(app_id) or "").strip():
-            raise Refused("meeting.error.reason")
+        if o == "reject":
+            check_reason(d.reasons.get(app_id) or "")
         if o == "approve" and app_id in d.names:
             check_name(d.names[app_id])
+
+
+def check_held(held_on: date, today: date) -> date:
+    """The meeting's date: today or before."""
+    if held_on > today:
+        raise Refused("meeting.error.future", today=today.isoformat())
+    return held_on
+
+
+def check_minute(minute: str) -> str:
+    """The minute number as typed, its spaces folded; refused empty or too long."""
+    minute = " ".join(minute.split())
+    if not minute or len(minute) > MINUTE_MAX:
+        raise Refused("meeting.error.minute", max=MINUTE_MAX)
+    return minute
+
+
+def check_reason(reason: str) -> str:
+    """A rejection's reason as typed, its spaces folded; refused empty or too long."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > REASON_MAX:
+        raise Refused("meeting.error.reason", max=REASON_MAX)
+    return reason
 
 
 def check_name(name: str) -> str:
@@ -219,7 +240,7 @@ async def record(s: AsyncSession, year: int, d: Decisions, actor_id: int, roles:
             if notice.first is None:  # no notice this season: waiting for the naming date at once
                 _move(s, app, Action.NOTICE_END, actor_id, now, None, ref_details)
         elif outcome == "reject":
-            reason = d.reasons[app_id].strip()[:REASON_MAX]
+            reason = check_reason(d.reasons[app_id])
             app.meeting_id = m.id
             _move(s, app, Action.MEETING_REJECT, actor_id, now, f"{ref}{_minute(m)}，未予通过：{reason}",
                   ref_details)

@@ -235,3 +235,20 @@ def test_a_review_action_added_by_the_recipe_is_taken_up_or_its_missing_lines_na
                    "referenced_key_exists or reviewer_row or (every_review_action and sqlite)", WALK_ONLY="probe")
     assert done.returncode == 0, done.stdout[-3000:]
     assert "4 passed" in done.stdout, done.stdout[-1000:]
+
+
+def test_the_assessment_is_the_last_rounds():
+    """R-W2: the inspection's day, its findings and the preliminary opinion shown on the card, the meeting's
+    list and the printed city box are those of the last round: any reopening (a return, a request for
+    supplementary materials) starts a new one."""
+    from types import SimpleNamespace as E
+
+    trail = [E(action="schedule", details={"date": "2026-09-20"}, opinion=None, at=1),
+             E(action="inspect", details=None, opinion="场地不足。", at=2),
+             E(action="preliminary", details=None, opinion="暂缓。", at=3)]
+    first = workflow.assessment(trail)
+    assert first == workflow.Assessment("2026-09-20", "场地不足。", "暂缓。", 3)
+    for reopening in workflow.REOPENING:
+        again = [*trail, E(action=reopening.value, details=None, opinion="请补充。", at=4),
+                 E(action="schedule", details={"date": "2026-11-02"}, opinion=None, at=5)]
+        assert workflow.assessment(again) == workflow.Assessment(on="2026-11-02"), reopening

@@ -7,8 +7,10 @@ statuses the applicant edits (`EDITABLE`), the texts each action needs (`Transit
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -227,6 +229,36 @@ MEETING = frozenset({S.PRELIMINARY})  # the candidates of the meeting's list
 NOTICED = batch_statuses()  # approved by the meeting, not yet named (under notice, or waiting for the date)
 # the statuses the meeting's list, the notice or the naming move on (a card may still offer others)
 ON_THE_LIST = frozenset(s for t in TABLE if t.batch for s in t.sources)
+
+
+_REOPENING_VALUES = frozenset(a.value for a in REOPENING)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The city's assessment in the last round of review, from the audit trail: the inspection's day
+    (ISO), its findings, the preliminary opinion and when it was given."""
+
+    on: str | None = None
+    findings: str | None = None
+    preliminary: str | None = None
+    preliminary_at: Any = None
+
+
+def assessment(trail: Iterable[Any]) -> Assessment:
+    """What the last round's inspection and preliminary opinion recorded (a reopening starts a new round);
+    `trail`: audit events in order (`action`, `details`, `opinion`, `at`)."""
+    on = findings = preliminary = at = None
+    for e in trail:
+        if e.action == Action.SCHEDULE.value:
+            on = (e.details or {}).get("date")
+        elif e.action == Action.INSPECT.value:
+            findings = e.opinion
+        elif e.action == Action.PRELIMINARY.value:
+            preliminary, at = e.opinion, e.at
+        elif e.action in _REOPENING_VALUES:
+            on = findings = preliminary = at = None
+    return Assessment(on, findings, preliminary, at)
 
 
 class NotAllowed(Exception):

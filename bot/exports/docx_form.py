@@ -38,7 +38,7 @@ from functools import cache
 from typing import Any
 from xml.sax.saxutils import escape
 
-from bot.domain import calendar, form
+from bot.domain import calendar, form, workflow
 from bot.domain.form import FormField
 from bot.domain.kinds import Ask
 from bot.domain.render import display, member_cells
@@ -935,17 +935,8 @@ class FormWriter:
         """The city box (R-W2): the meeting's decision, then the preliminary opinion it rests on, from the
         trail of the last round of review (a return starts a new one); the inspection's findings go to
         a continuation sheet of their own, referred to from the box."""
-        on = findings = preliminary = None
-        at = None
-        for e in self.b.trail:
-            if e.action == "schedule":
-                on = (e.details or {}).get("date")
-            elif e.action == "inspect":
-                findings = e.opinion
-            elif e.action == "preliminary":
-                preliminary, at = e.opinion, e.at
-            elif e.action in ("l1_return", "return"):
-                on = findings = preliminary = at = None
+        found = workflow.assessment(self.b.trail)
+        on, findings, preliminary, at = found.on, found.findings, found.preliminary, found.preliminary_at
         parts = [decision] if decision else []
         if preliminary:
             parts.append(f"{PRELIMINARY}：{preliminary}")

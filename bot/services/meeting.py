@@ -16,7 +16,6 @@ Every final outcome returns an `Outcome` for the caller to tell everyone concern
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -42,7 +41,7 @@ from bot.services.records import (
     Notice,
 )
 from storage import repo
-from storage.models import Application, AuditEvent, Meeting, Objection, OpinionRecord, Studio, User
+from storage.models import Application, Meeting, Objection, OpinionRecord, Studio, User
 
 
 def reference(m: Meeting) -> str:
@@ -68,26 +67,12 @@ def proposed_name(app: Application) -> str:
     return app.studio_name or f"{(app.answers or {}).get('leader_name', '')}劳模创新工作室"
 
 
-def _from_trail(trail: Sequence[AuditEvent]) -> tuple[str, str, str]:
-    """The inspection's date and findings and the preliminary opinion of the last round of review."""
-    on = findings = preliminary = ""
-    for e in trail:
-        if e.action == Action.SCHEDULE.value:
-            on = str((e.details or {}).get("date") or "")
-        elif e.action == Action.INSPECT.value:
-            findings = e.opinion or ""
-        elif e.action == Action.PRELIMINARY.value:
-            preliminary = e.opinion or ""
-        elif e.action in (Action.L1_RETURN.value, Action.RETURN.value):
-            on = findings = preliminary = ""
-    return on, findings, preliminary
-
-
 async def _candidate(s: AsyncSession, app: Application, lang: str) -> Candidate:
-    union = await repo.get_union(s, app.union_id) if app.union_id else None
+    union = await repo.union_of(s, app.union_id)
     opinions = await repo.opinions(s, app.id)
     district = next((o.text for o in reversed(opinions) if o.box == Box.DISTRICT.value), "")
-    on, findings, preliminary = _from_trail(await repo.audit_trail(s, app.id))
+    found = workflow.assessment(await repo.audit_trail(s, app.id))
+    on, findings, preliminary = found.on or "", found.findings or "", found.preliminary or ""
     answers = app.answers or {}
     return Candidate(app, union.name(lang) if union else "", str(answers.get("leader_name") or ""),
                      str(answers.get("applying_unit") or ""), proposed_name(app), district, findings, on,

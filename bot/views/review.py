@@ -201,21 +201,6 @@ def _file_changes(t: Translator, f: FormField, old: Sequence[tuple[str, str, str
     return out
 
 
-def _inspection(trail: Sequence[AuditEvent]) -> tuple[str | None, str | None, str | None]:
-    """The inspection date, its findings and the preliminary opinion, as last recorded."""
-    on = findings = preliminary = None
-    for e in trail:
-        if e.action == Action.SCHEDULE.value:
-            on = (e.details or {}).get("date")
-        elif e.action == Action.INSPECT.value:
-            findings = e.opinion
-        elif e.action == Action.PRELIMINARY.value:
-            preliminary = e.opinion
-        elif e.action in RETURNS:  # a new round starts over
-            on = findings = preliminary = None
-    return on, findings, preliminary
-
-
 def _field_line(t: Translator, f: FormField, d: CardData, more: list[str]) -> str | None:
     a = d.app.answers or {}
     label = f"<b>{t(f.label_key)}</b>"
@@ -302,7 +287,8 @@ def _round_lines(t: Translator, d: CardData) -> list[str]:
 
 def _inspection_lines(t: Translator, d: CardData) -> list[str]:
     """The inspection's day, findings and the preliminary opinion, where recorded."""
-    on, findings, preliminary = _inspection(d.trail)
+    found = workflow.assessment(d.trail)
+    on, findings, preliminary = found.on, found.findings, found.preliminary
     on = on or (d.app.inspection_on.isoformat() if d.app.inspection_on else None)
     lines = [t("review.inspection_on", date=on)] if on else []
     if findings:

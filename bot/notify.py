@@ -316,8 +316,8 @@ async def notice_published(s: AsyncSession, svc: Services, m: Any, listed: Seque
     if m.notice_from is None or m.notice_until is None or not listed:
         return []
     people: dict[int, User] = {}
-    for app in listed:
-        for person in await meeting.concerned(s, app, svc.settings.admin_ids, actor_id):
+    for each in (await meeting.concerned(s, listed, svc.settings.admin_ids, actor_id)).values():
+        for person in each:
             people.setdefault(person.id, person)
     return [effects.render(uid, "season_notice", once=f"notice:{m.id}:{uid}", year=m.season_year,
                            lang=svc.translator(person).lang, first=m.notice_from.isoformat(),
@@ -336,10 +336,11 @@ async def meeting_outcomes(s: AsyncSession, svc: Services, outcomes: Sequence[An
 
     contact = await office.contact(s)
     out: list[effects.Owed] = []
+    told = await meeting.concerned(s, [o.app for o in outcomes], svc.settings.admin_ids, actor_id)
     for o in outcomes:
         app = o.app
         leader = str((app.answers or {}).get("leader_name") or "")
-        for person in await meeting.concerned(s, app, svc.settings.admin_ids, actor_id):
+        for person in told[app.id]:
             t = svc.translator(person)
             text = meeting_views.outcome(t, app.number or "", leader, o.action.value, name=app.studio_name or "",
                                          date_=app.plaque_on.isoformat() if app.plaque_on else "",

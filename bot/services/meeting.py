@@ -16,6 +16,7 @@ Every final outcome returns an `Outcome` for the caller to tell everyone concern
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -382,20 +383,29 @@ def _name(s: AsyncSession, app: Application, m: Meeting, today: date, now: datet
 # --------------------------------------------------------------------------- who is told
 
 
-async def concerned(s: AsyncSession, app: Application, admin_ids: frozenset[int] | set[int],
-                    actor_id: int | None = None) -> list[User]:
-    """Everyone concerned by a final outcome, each once: the applicant, the district/industry union's
-    reviewers, the contact persons and the admins (not the person who recorded it: they see it on screen)."""
-    ids: list[int] = [app.applicant_id]
-    if app.union_id is not None:
-        ids += [u.id for u in await repo.users_with_role(s, Role.DISTRICT, app.union_id)]
-    ids += [u.id for u in await repo.users_with_role(s, Role.CONTACT)]
-    ids += sorted(admin_ids)
-    out = []
-    for uid in dict.fromkeys(ids):
-        if uid == actor_id:
-            continue
-        user = await s.get(User, uid)
-        if user is not None and user.blocked_at is None:
-            out.append(user)
+async def concerned(s: AsyncSession, apps: Sequence[Application], admin_ids: frozenset[int] | set[int],
+                    actor_id: int | None = None) -> dict[int, list[User]]:
+    """Everyone concerned by each application's final outcome (by application id), each once: the applicant,
+    the district/industry union's reviewers, the contact persons and the admins (not the person who recorded
+    it: they see it on screen). The office's people and each union's reviewers are read once."""
+    office_ids = [u.id for u in await repo.users_with_role(s, Role.CONTACT)] + sorted(admin_ids)
+    reviewers: dict[int, list[int]] = {}
+    people: dict[int, User | None] = {}
+    out: dict[int, list[User]] = {}
+    for app in apps:
+        ids = [app.applicant_id]
+        if app.union_id is not None:
+            if app.union_id not in reviewers:
+                reviewers[app.union_id] = [u.id for u in await repo.users_with_role(s, Role.DISTRICT, app.union_id)]
+            ids += reviewers[app.union_id]
+        found = []
+        for uid in dict.fromkeys([*ids, *office_ids]):
+            if uid == actor_id:
+                continue
+            if uid not in people:
+                people[uid] = await s.get(User, uid)
+            user = people[uid]
+            if user is not None and user.blocked_at is None:
+                found.append(user)
+        out[app.id] = found
     return out

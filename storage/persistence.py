@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from copy import deepcopy
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 
 from storage.db import Database
@@ -28,19 +28,17 @@ _TABLE = cast(Table, PersistedState.__table__)
 _ROW = and_(_TABLE.c.kind == bindparam("_kind"), _TABLE.c.name == bindparam("_name"), _TABLE.c.key == bindparam("_key"))
 # built once: PTB hands over a changed state after many updates (a reviewer's every step)
 _DELETE = delete(_TABLE).where(_ROW)
-_UPDATE = update(_TABLE).where(_ROW).values(data=bindparam("_data"))
-_INSERT = insert(_TABLE)
 
 
 def _upsert(dialect: str) -> Any:
-    """The row written in one statement (INSERT … ON CONFLICT DO UPDATE) where the dialect has it."""
+    """The row written in one statement (INSERT … ON CONFLICT DO UPDATE; the two databases the bot runs on)."""
     module: Any
     if dialect == "sqlite":
         from sqlalchemy.dialects import sqlite as module
     elif dialect == "postgresql":
         from sqlalchemy.dialects import postgresql as module
     else:
-        return None
+        raise ValueError(f"no state upsert for the {dialect} database")
     stmt = module.insert(_TABLE)
     return stmt.on_conflict_do_update(index_elements=[_TABLE.c.kind, _TABLE.c.name, _TABLE.c.key],
                                       set_={"data": stmt.excluded.data})
@@ -95,10 +93,8 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
                 row = {"_kind": kind, "_name": name, "_key": key}
                 if data is None:
                     await s.execute(_DELETE, row)
-                elif self._upsert is not None:
+                else:
                     await s.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
-                elif (await s.execute(_UPDATE, {**row, "_data": data})).rowcount == 0:  # type: ignore[attr-defined]
-                    await s.execute(_INSERT, {"kind": kind, "name": name, "key": key, "data": data})
             await s.commit()
         await self.db.durable(s)
         for kind, name, key, data in rows:

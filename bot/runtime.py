@@ -8,6 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -118,6 +119,11 @@ def services_of(app: Application) -> Services:
 
 APPLICATIONS = "applications"  # Rq.cache: the user's applications as loaded with the user
 
+# Set around a handler by the flow that runs it, for that update: what the handler's result leaves behind
+# (the flow's conversation state, the person's waiting slots), written in the update's own transaction.
+Settle = Callable[["Rq", Any], Awaitable[None]]
+BEFORE_COMMIT: ContextVar[tuple[Update, Settle] | None] = ContextVar("before_commit", default=None)
+
 
 @dataclass
 class Outgoing:
@@ -150,6 +156,7 @@ class Rq:
         self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
         self.undo: list[Callable[[], None]] = []  # side effects to reverse when the commit fails
         self.rows: list[Effect] = []  # written with the commit, pushed to the sender after it
+        self.on_commit: list[Callable[[], None]] = []  # bookkeeping once the commit went through
         self.loaded: list[AppRow] | None = None  # the user's applications as loaded with the user
 
     @property
@@ -255,6 +262,8 @@ class Rq:
         if not self.rows:
             self.session.add(HandledUpdate(key=key, created_at=now))
         await self.session.commit()
+        for fn in self.on_commit:
+            fn()
         if self.loaded is not None:
             repo.keep_user(self.session, self.user, self.roles, self.loaded)
 
@@ -308,6 +317,9 @@ def handler(fn: Handler[T]) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Cor
                     try:
                         await rq.load()
                         result = await fn(rq)
+                        settle = BEFORE_COMMIT.get()
+                        if settle is not None and settle[0] is update:
+                            await settle[1](rq, result)
                         await rq.commit(key)
                     except BaseException:
                         for undo in rq.undo:  # e.g. a downloaded file no row will point to

@@ -554,5 +554,4 @@ def register(app: Application) -> None:
             ],
         },
         fallbacks=[CommandHandler("cancel", cmd_cancel, filters=mine)],
-        per_user=True,
     ))

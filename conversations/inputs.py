@@ -38,7 +38,8 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.callbacks import Codec
-from bot.runtime import Rq
+from bot.runtime import BEFORE_COMMIT, Rq, Settle
+from storage.persistence import SqlPersistence
 
 KEY = "awaiting"  # user_data: [[flow name, state], …], the oldest first
 PRE_GROUP = -40  # the ender's group: before every handler that takes text
@@ -185,16 +186,47 @@ def ender(flows: Sequence[Flow]) -> Callback:
     return end
 
 
+def _move(context: ContextTypes.DEFAULT_TYPE, user_id: int, flow: Flow, result: Any) -> None:
+    """The slot moved by a callback's result (see the module's text)."""
+    if result == ConversationHandler.END:
+        done_with(context, user_id, flow)
+    elif result is not None:
+        wait_for(context, user_id, flow)
+
+
+def _settle(flow: Flow) -> Settle:
+    """Before the handler's commit: the conversation's next state and the person's slots, as PTB will hand
+    them to the persistence after the update, written with the handler's own changes."""
+
+    async def settle(rq: Rq, result: Any) -> None:
+        chat = rq.update.effective_chat
+        persistence = rq.context.application.persistence
+        if result is None or chat is None or rq.user is None or not isinstance(persistence, SqlPersistence):
+            return
+        _undoable(rq)
+        _move(rq.context, rq.user.id, flow, result)
+        key = (chat.id, rq.user.id)  # the conversation's key: per chat and per user (`conversation`)
+        state = None if result == ConversationHandler.END else result
+        rows = [persistence.conversation_row(flow.name, key, state),
+                persistence.user_row(rq.user.id, _read(rq.context, rq.user.id))]
+        rq.on_commit.append(await persistence.stage(rq.session, rows))
+
+    return settle
+
+
 def _tracked(flow: Flow, callback: Callback) -> Callback:
+    settle = _settle(flow)
+
     @functools.wraps(callback)
     async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
-        result = await callback(update, context)
+        token = BEFORE_COMMIT.set((update, settle))
+        try:
+            result = await callback(update, context)
+        finally:
+            BEFORE_COMMIT.reset(token)
         user = update.effective_user
-        if user is not None and result is not None:
-            if result == ConversationHandler.END:
-                done_with(context, user.id, flow)
-            else:
-                wait_for(context, user.id, flow)
+        if user is not None:
+            _move(context, user.id, flow, result)
         return result
 
     return run
@@ -212,7 +244,8 @@ def conversation(flow: Flow, **kwargs: Any) -> ConversationHandler[Any]:
         h.callback = _tracked(flow, h.callback)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
-        return ConversationHandler(name=flow.name, persistent=True, allow_reentry=True, **kwargs)
+        return ConversationHandler(name=flow.name, persistent=True, allow_reentry=True, per_chat=True, per_user=True,
+                                   per_message=False, **kwargs)
 
 
 def typed(app: Application, flow: Flow, on_text: Callback, on_cancel: Callback) -> list[BaseHandler[Any, Any, Any]]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from copy import deepcopy
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import BasePersistence, PersistenceInput
 
 from storage.db import Database
@@ -89,16 +90,37 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         if not rows:
             return
         async with self.db.session() as s:
-            for kind, name, key, data in rows:
-                row = {"_kind": kind, "_name": name, "_key": key}
-                if data is None:
-                    await s.execute(_DELETE, row)
-                else:
-                    await s.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
+            await self._execute(s, rows)
             await s.commit()
         await self.db.durable(s)
+        self._remember(rows)
+
+    async def _execute(self, session: AsyncSession, rows: list[tuple[str, str, str, Any]]) -> None:
+        for kind, name, key, data in rows:
+            if data is None:
+                await session.execute(_DELETE, {"_kind": kind, "_name": name, "_key": key})
+            else:
+                await session.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
+
+    def _remember(self, rows: list[tuple[str, str, str, Any]]) -> None:
         for kind, name, key, data in rows:
             self._stored[(kind, name, key)] = deepcopy(data)
+
+    @staticmethod
+    def conversation_row(name: str, key: ConversationKey, state: object | None) -> tuple[str, str, str, Any]:
+        return ("conv", name, json.dumps(list(key)), state)
+
+    @staticmethod
+    def user_row(user_id: int, data: dict[str, Any] | None) -> tuple[str, str, str, Any]:
+        return ("user", "", str(user_id), data or None)
+
+    async def stage(self, session: AsyncSession, rows: list[tuple[str, str, str, Any]]) -> Callable[[], None]:
+        """Write what an update's handler already knows it leaves behind (`conversation_row`, `user_row`)
+        in that update's own transaction; call the result once it is committed. What PTB hands over
+        afterwards is then found stored already and costs no transaction of its own."""
+        changed = [(k, n, key, deepcopy(d)) for k, n, key, d in rows if self._stored.get((k, n, key), _MISSING) != d]
+        await self._execute(session, changed)
+        return lambda: self._remember(changed)
 
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         return defaultdict(dict, {int(r.key): r.data for r in await self._load("user")})
@@ -117,10 +139,12 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         return {tuple(json.loads(r.key)): r.data for r in await self._load("conv", name)}
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        await self._put("conv", json.dumps(list(key)), new_state, name=name)
+        kind, name, k, data = self.conversation_row(name, key, new_state)
+        await self._put(kind, k, data, name=name)
 
     async def update_user_data(self, user_id: int, data: dict[str, Any]) -> None:
-        await self._put("user", str(user_id), data or None)
+        kind, name, key, value = self.user_row(user_id, data)
+        await self._put(kind, key, value, name=name)
 
     async def update_chat_data(self, chat_id: int, data: dict[str, Any]) -> None:
         await self._put("chat", str(chat_id), data or None)

@@ -211,8 +211,12 @@ async def _enter(rq: Rq, *, new: bool = False) -> str | int:
         late = await season_entry.missed_deadline(rq.session, st.previous, rq.svc.clock.now(), rq.svc.settings.tz)
         rq.reply(*season_entry.offer(rq.t, st, late), screen=SCREEN)
         return FORM
-    app = st.current or (await drafts.find_or_create(rq.session, rq.user.id, rq.svc.clock.now(),
-                                                     rq.svc.settings.tz))[0]
+    app = st.current
+    if app is None:  # no application at all: a first draft, its first step set before it is stored
+        now = rq.svc.clock.now()
+        app = drafts.draft(rq.user.id, st.season.year, now)
+        drafts.set_wizard(app, step=_first_open_step(app, {}))
+        await drafts.add_draft(rq.session, app, now)
     return await _open(rq, app, new=new)
 
 

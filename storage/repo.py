@@ -62,12 +62,17 @@ async def upsert_user(
 ) -> User:
     user = await s.get(User, user_id)
     if user is None:
-        user = User(id=user_id, first_name=first_name or "", last_name=last_name, username=username,
-                    language_code=language_code, created_at=now)
-        s.add(user)
-        await s.flush()
-        return user
+        return await _new_user(s, user_id, first_name, last_name, username, language_code, now)
     _refresh(user, first_name, last_name, username, language_code)
+    return user
+
+
+async def _new_user(s: AsyncSession, user_id: int, first_name: str, last_name: str | None, username: str | None,
+                    language_code: str | None, now: datetime) -> User:
+    user = User(id=user_id, first_name=first_name or "", last_name=last_name, username=username,
+                language_code=language_code, created_at=now)
+    s.add(user)
+    await s.flush()
     return user
 
 
@@ -97,8 +102,8 @@ async def user_and_roles(s: AsyncSession, user_id: int, first_name: str, last_na
             roles.add(Role.ADMIN)
         return user, roles, apps
     rows = (await s.execute(_USER_ROLES_APPLICATIONS, {"uid": user_id})).all()
-    if not rows:
-        user = await upsert_user(s, user_id, first_name, last_name, username, language_code, now)
+    if not rows:  # someone new: the query's outer join found no row of theirs at all
+        user = await _new_user(s, user_id, first_name, last_name, username, language_code, now)
         return user, ({Role.ADMIN} if user_id in admin_ids else set()), []
     user = rows[0][0]
     roles = {Role(r) for _, r, _ in rows if r is not None}

@@ -48,12 +48,22 @@ async def find_or_create(s: AsyncSession, user_id: int, now: datetime, tz: Any) 
     app = await repo.application_of(s, user_id, season.year)
     if app is not None:
         return app, False
-    app = Application(season_year=season.year, applicant_id=user_id, status=Status.DRAFT.value, answers={},
-                      wizard={}, created_at=now, updated_at=now, status_since=now)
+    return await add_draft(s, draft(user_id, season.year, now), now), True
+
+
+def draft(user_id: int, season_year: int, now: datetime) -> Application:
+    """A new, empty draft, not yet stored (its wizard may be set before `add_draft`)."""
+    return Application(season_year=season_year, applicant_id=user_id, status=Status.DRAFT.value, answers={},
+                       wizard={}, created_at=now, updated_at=now, status_since=now)
+
+
+async def add_draft(s: AsyncSession, app: Application, now: datetime) -> Application:
+    """Store a new draft and its first line in the trail."""
     s.add(app)
     await s.flush()
-    repo.audit(s, now, "draft_created", application_id=app.id, actor_id=user_id, to_status=Status.DRAFT.value)
-    return app, True
+    repo.audit(s, now, "draft_created", application_id=app.id, actor_id=app.applicant_id,
+               to_status=Status.DRAFT.value)
+    return app
 
 
 # --------------------------------------------------------------------------- seasons (R-D1, R-W4)

@@ -19,6 +19,10 @@ PER_ANSWER = 4  # BEGIN, the draft's UPDATE, the effects' INSERT, and the draft'
 PER_ANSWER_TELLING_OTHERS = 12  # an answer that also tells other people (the chosen union's reviewers):
 #                                 who they are, their language, the reminder it schedules
 PER_ANSWER_AVERAGE = 3.4
+# a new person's /apply, in one transaction: BEGIN; the person looked up once and inserted; the season;
+# the draft and its first trail line; the unions offered; the conversation state and the waiting slot
+# (written with the rest, not in a transaction of their own); the reply's effects
+FIRST_APPLY = 10
 
 
 async def test_form_answers_stay_within_the_statement_budget(bot: Harness) -> None:
@@ -55,6 +59,11 @@ async def test_form_answers_stay_within_the_statement_budget(bot: Harness) -> No
         event.remove(bot.db.engine.sync_engine, "before_cursor_execute", count)
 
     # the first update (/apply) creates the user and the draft, and reads the season and the unions
+    what, first, _ = handled[0]
+    assert len(first) <= FIRST_APPLY and sum(s == "BEGIN IMMEDIATE" or s == "BEGIN" for s in first) <= 1, \
+        "\n".join([f"/apply: {len(first)} statements", *first])
+    assert sum(s.startswith("SELECT users.id") for s in first) == 1, first
+    assert sum(s.startswith("INSERT INTO ptb_state") for s in first) == 2, first
     answers = [(what, stmts, others) for what, stmts, others in handled[1:] if what in ("text", "press")]
     assert len(answers) > 30
     for what, stmts, others in answers:

@@ -88,6 +88,40 @@ async def test_one_updates_states_are_written_in_one_transaction(pg_clean):
     await db.dispose()
 
 
+async def test_states_staged_in_an_updates_transaction_are_not_written_again(pg_clean):
+    """R-M2: a conversation's next state and the user data staged in the update's own session are stored
+    with its commit; handed over by PTB afterwards, unchanged, they cost no statement; rolled back, they
+    are not taken for stored."""
+    from sqlalchemy import event
+
+    db = Database(pg_clean)
+    await db.migrate()
+    p = SqlPersistence(db)
+    rows = [p.conversation_row("apply", (1, 1), "form"), p.user_row(1, {"awaiting": [["apply", {}]]})]
+    async with db.session() as s:
+        await p.stage(s, rows)
+        await s.rollback()  # the update failed: nothing stored, nothing remembered
+    async with db.session() as s:
+        stored = await p.stage(s, rows)
+        await s.commit()
+    stored()
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_):
+        seen.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    async with p.batch():
+        await p.update_conversation("apply", (1, 1), "form")
+        await p.update_user_data(1, {"awaiting": [["apply", {}]]})
+    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert seen == []
+    fresh = SqlPersistence(db)
+    assert await fresh.get_conversations("apply") == {(1, 1): "form"}
+    assert (await fresh.get_user_data())[1] == {"awaiting": [["apply", {}]]}
+    await db.dispose()
+
+
 async def test_timestamps_come_back_aware(pg_clean):
     db = Database(pg_clean)
     await db.migrate()

@@ -30,10 +30,10 @@ adds nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, select
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
@@ -122,13 +122,18 @@ def write(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any)
     return rows
 
 
+_TABLE = cast(Table, Effect.__table__)
+_INSERT = sa_insert(_TABLE).returning(_TABLE.c.id)
+_INSERT_ORDERED = sa_insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 _COLUMNS = ("origin", "chat_id", "kind", "payload", "stale_ok", "created_at", "attempts", "due_at", "sent_at",
             "result", "once")
 
 
 async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any) -> list[Effect]:
-    """`write` in one statement: the rows inserted at once (one INSERT … RETURNING id, where the ORM's
-    flush makes one INSERT per row on SQLite), committed with the session; the rows, for the sender.
+    """`write` in one statement: the rows inserted at once, committed with the session; the rows, for the
+    sender. A Core INSERT … RETURNING id of the table, its parameters a list: SQLAlchemy renders them as
+    one multi-row statement ("insertmanyvalues") from a compiled form it caches, where a statement built
+    with the rows in `values()` (or through the ORM) is compiled again on every call.
 
     SQLite gives the rows of one multi-row INSERT increasing rowids in the order of their VALUES (one
     writer, each row one more than the largest), so its ids, sorted, are given out in order; elsewhere
@@ -138,10 +143,9 @@ async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, no
         return rows
     values = [{c: getattr(r, c) for c in _COLUMNS} for r in rows]
     if session.get_bind().dialect.name == "sqlite":
-        ids = sorted((await session.execute(sa_insert(Effect).values(values).returning(Effect.id))).scalars())
+        ids = sorted((await session.execute(_INSERT, values)).scalars())
     else:
-        ids = list((await session.execute(sa_insert(Effect).returning(Effect.id, sort_by_parameter_order=True),
-                                          values)).scalars())
+        ids = list((await session.execute(_INSERT_ORDERED, values)).scalars())
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
     return rows

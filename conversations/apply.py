@@ -114,8 +114,9 @@ async def load(rq: Rq, app: App) -> Draft:
             by_field.setdefault(att.field, []).append(att)
     season = await repo.season(rq.session, app.season_year)
     now, tz = rq.svc.clock.now(), rq.svc.settings.tz
-    found = drafts.obstacles(app, season, now, tz)
     recorded, asked = None, form.BY_KEY.get(step_of(app))
+    # what stands in the way of submitting is shown by the summary (and checked by its submit button)
+    found = drafts.obstacles(app, season, now, tz) if asked is None else []
     if asked is not None and asked.condition == results.ELIGIBILITY:
         recorded = [record_of(r) for r in await results.recent_recognised(rq.session, app.id, rq.svc.today())]
     return Draft(t=rq.t, app=app, unions={u.id: u.name(rq.lang) for u in unions},

@@ -281,8 +281,8 @@ async def ensure_season(s: AsyncSession, year: int) -> Season:
 
 async def next_number(s: AsyncSession, year: int) -> str:
     """The next application number of the season, e.g. `2026-0007` (atomic increment)."""
-    await s.execute(update(Season).where(Season.year == year).values(last_number=Season.last_number + 1))
-    n = await s.scalar(select(Season.last_number).where(Season.year == year))
+    n = (await s.execute(update(Season).where(Season.year == year).values(last_number=Season.last_number + 1)
+                         .returning(Season.last_number))).scalar_one()
     return f"{year}-{n:04d}"
 
 

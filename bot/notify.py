@@ -136,7 +136,8 @@ async def transitioned(rq: Rq, app: Application, action: str, *, own_card: bool 
         before is not None and workflow.level_of(before) != workflow.level_of(Status(app.status)))
     # 1. every other reviewer's card of the application now says where it stands (who decided, what applies)
     level = workflow.level_of(Status(app.status))
-    known = await cards(s, app.id)
+    # a first submission: no reviewer has had a card of the application yet (only a draft is submitted)
+    known = {} if action == workflow.Action.SUBMIT.value else await cards(s, app.id)
     for chat_id, rm in known.items():
         if (chat_id == rq.user.id and not own_card) or (arrives and role_of(rm) is _role(level)):
             continue  # the actor's own is the handler's; a new round's card is sent anew below

@@ -123,7 +123,9 @@ async def cmd_stats(rq: Rq) -> None:
     i18n = rq.svc.i18n
     report = await service.stats_report(rq.session, year, i18n, rq.lang)
     rq.reply(report.text)  # the figures at once; the chart (matplotlib: ~0.5 s the first time) follows
-    rq.owe(effects.render(rq.chat_id, "chart", year=year, lang=rq.lang))
+    # the chart is drawn from these same figures (not read again: the text and the chart agree)
+    rq.owe(effects.render(rq.chat_id, "chart", year=year, lang=rq.lang,
+                          figures={k: v.to_json() for k, v in report.figures.items()}))
 
 
 def register(app: Application) -> None:

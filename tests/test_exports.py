@@ -556,6 +556,44 @@ async def test_stats_text_and_chart(bot):
     assert "By status" in bot.request.texts(901, since=mark)[0]
 
 
+async def test_stats_chart_is_drawn_from_the_figures_the_text_showed(bot):
+    """/stats: the chart owed with the text carries the figures the text was written from; drawing it reads
+    nothing from the database again (the two agree, and the second read of a season's figures is saved)."""
+    from sqlalchemy import event
+
+    from storage.models import Effect
+
+    wire(bot)
+    u1 = await first_union_id(bot)
+    await insert_app(bot, 11, "2026-0001", "submitted", u1)
+    await insert_app(bot, 12, "2026-0002", "forwarded", u1)
+    statements: list[str] = []
+    chart_started = asyncio.Event()
+    renderers = bot.app.bot_data["services"].sender.renderers
+    draw = renderers["chart"]
+
+    async def counted(b, chat_id, p):
+        chart_started.set()
+        statements.clear()
+        await draw(b, chat_id, p)
+        chart_started.clear()
+
+    renderers["chart"] = counted
+    listener = lambda *a: statements.append(a[2]) if chart_started.is_set() else None  # noqa: E731
+    event.listen(bot.db.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        mark = await bot.text(bot.user(ADMIN, name="Admin"), "/stats")
+    finally:
+        event.remove(bot.db.engine.sync_engine, "before_cursor_execute", listener)
+    async with bot.db.session() as s:
+        row = (await s.scalars(select(Effect).where(Effect.kind == "render").order_by(Effect.id.desc()))).first()
+    assert row is not None and row.payload["what"] == "chart"
+    figures = data.Stats.from_json(row.payload["figures"]["zh"])
+    assert figures.total == 2 and dict(figures.by_status) == {"submitted": 1, "forwarded": 1}
+    assert [m for m, _ in bot.request.calls[mark:]].count("sendPhoto") == 1
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == [], statements
+
+
 # --------------------------------------------------------------------------- who may export
 
 

@@ -90,8 +90,12 @@ class _Renderers:
 
     async def chart(self, bot: Bot, chat_id: int, p: dict[str, Any]) -> None:
         """The `/stats` chart of a season."""
-        async with self.svc.db.session() as s:
-            report = await service.stats_report(s, int(p["year"]), self.svc.i18n, p["lang"])
+        if "figures" in p:  # as the text showed them
+            report = service.StatsReport(int(p["year"]), p["lang"], "",
+                                         {k: data.Stats.from_json(v) for k, v in p["figures"].items()})
+        else:  # owed before the figures were carried
+            async with self.svc.db.session() as s:
+                report = await service.stats_report(s, int(p["year"]), self.svc.i18n, p["lang"])
         png = await service.stats_chart(report, self.svc.i18n)
         await bot.send_photo(chat_id, InputFile(png.data, filename=png.name),
                              caption=self.svc.i18n.get(p["lang"])("stats.caption", year=p["year"]),

@@ -122,7 +122,7 @@ async def load(rq: Rq, app: App) -> Draft:
     return Draft(t=rq.t, app=app, unions={u.id: u.name(rq.lang) for u in unions},
                  offered=[(u.id, u.name(rq.lang)) for u in unions if u.active], atts=by_field, season=season,
                  now=now, tz=tz, obstacles=[(r.key, r.params) for r in found],
-                 editable=frozenset(f.key for f in form.STEPS if drafts.may_edit(app, f.key)), recorded=recorded)
+                 editable=drafts.editable_keys(app), recorded=recorded)
 
 
 async def summary_text(rq: Rq, app: App) -> str:

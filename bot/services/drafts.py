@@ -215,6 +215,13 @@ def may_edit(app: Application, key: str) -> bool:
     return editable(app) and _reopened(app, key)
 
 
+def editable_keys(app: Application) -> frozenset[str]:
+    """The keys of the form's fields that may change now (`may_edit` of each)."""
+    if not editable(app):
+        return frozenset()
+    return frozenset(f.key for f in form.STEPS if _reopened(app, f.key))
+
+
 def missing(app: Application, files: dict[str, int]) -> list[str]:
     """Keys of required steps not answered yet, in form order."""
     answers = app.answers or {}

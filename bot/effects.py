@@ -29,14 +29,16 @@ adds nothing.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from storage.models import Effect
 
@@ -59,7 +61,25 @@ class Owed:
 
 
 def keyboard_json(markup: InlineKeyboardMarkup | None) -> dict[str, Any] | None:
-    return markup.to_dict() if markup is not None else None
+    """The buttons as Telegram's JSON, as `markup.to_dict()` gives them; a button that has only its text and
+    callback data is written directly (every screen has a keyboard; the generic walk costs several times
+    as much)."""
+    if markup is None:
+        return None
+    return {"inline_keyboard": [[_button_json(b) for b in row] for row in markup.inline_keyboard]}
+
+
+def _button_json(b: InlineKeyboardButton) -> dict[str, Any]:
+    if type(b.callback_data) is str and not b.api_kwargs and all(getattr(b, n) is None for n in _other_fields()):
+        return {"text": b.text, "callback_data": b.callback_data}
+    return b.to_dict()
+
+
+@cache
+def _other_fields() -> tuple[str, ...]:
+    """What a button may carry besides its text and callback data, as this python-telegram-bot names it."""
+    names = inspect.signature(InlineKeyboardButton.__init__).parameters
+    return tuple(n for n in names if n not in ("self", "text", "callback_data", "api_kwargs"))
 
 
 def message(chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, *, stale_ok: bool = False,

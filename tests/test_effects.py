@@ -360,3 +360,20 @@ async def test_an_english_reader_gets_the_form_under_an_english_file_name(tmp_pa
         assert names and all(n.startswith("ApplicationForm_") for n in names), names
     finally:
         await close_harness(h)
+
+
+def test_keyboards_are_stored_as_telegram_writes_them():
+    """R-M2: the buttons an effect stores are Telegram's JSON for them, whatever a button carries (plain
+    callback buttons are written directly, the others by python-telegram-bot)."""
+    from telegram import InlineKeyboardButton as Btn
+    from telegram import InlineKeyboardMarkup, WebAppInfo
+
+    from bot.effects import keyboard_json
+
+    markup = InlineKeyboardMarkup([
+        [Btn("✅ 同意", callback_data="rv:a:12"), Btn("↩️ 退回", callback_data="rv:r:12")],
+        [Btn("📄 申报页", web_app=WebAppInfo("https://example.org/app/12"))],
+        [Btn("官网", url="https://example.org"), Btn("复制", callback_data="x", api_kwargs={"style": "primary"})],
+    ])
+    assert keyboard_json(markup) == markup.to_dict()
+    assert keyboard_json(None) is None

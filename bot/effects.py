@@ -145,30 +145,43 @@ def write(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any)
 _TABLE = cast(Table, Effect.__table__)
 _INSERT = sa_insert(_TABLE).returning(_TABLE.c.id)
 _INSERT_ORDERED = sa_insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
-_COLUMNS = ("origin", "chat_id", "kind", "payload", "stale_ok", "created_at", "attempts", "due_at", "sent_at",
-            "result", "once")
 
 
-async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any) -> list[Effect]:
-    """`write` in one statement: the rows inserted at once, committed with the session; the rows, for the
-    sender. A Core INSERT … RETURNING id of the table, its parameters a list: SQLAlchemy renders them as
-    one multi-row statement ("insertmanyvalues") from a compiled form it caches, where a statement built
-    with the rows in `values()` (or through the ORM) is compiled again on every call.
+@dataclass(frozen=True)
+class Written:
+    """An effect row as `insert` stored it (what the sender takes, without an ORM object per row)."""
+
+    id: int
+    origin: str | None
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    stale_ok: bool
+    created_at: Any
+    once: str | None
+    attempts: int = 0
+
+
+async def insert(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any) -> list[Written]:
+    """The rows inserted in one statement, committed with the session; the rows, for the sender. A Core
+    INSERT … RETURNING id of the table, its parameters a list: SQLAlchemy renders them as one multi-row
+    statement ("insertmanyvalues") from a compiled form it caches, where a statement built with the rows
+    in `values()` (or through the ORM) is compiled again on every call.
 
     SQLite gives the rows of one multi-row INSERT increasing rowids in the order of their VALUES (one
     writer, each row one more than the largest), so its ids, sorted, are given out in order; elsewhere
     SQLAlchemy matches the returned ids to the rows itself (`sort_by_parameter_order`)."""
-    rows = [o.row(origin, now) for o in owed]
-    if not rows:
-        return rows
-    values = [{c: getattr(r, c) for c in _COLUMNS} for r in rows]
+    if not owed:
+        return []
+    values = [{"origin": origin, "chat_id": o.chat_id, "kind": o.kind, "payload": o.payload, "stale_ok": o.stale_ok,
+               "created_at": now, "attempts": 0, "due_at": None, "sent_at": None, "result": None, "once": o.once}
+              for o in owed]
     if session.get_bind().dialect.name == "sqlite":
         ids = sorted((await session.execute(_INSERT, values)).scalars())
     else:
         ids = list((await session.execute(_INSERT_ORDERED, values)).scalars())
-    for row, row_id in zip(rows, ids, strict=True):
-        row.id = row_id
-    return rows
+    return [Written(row_id, origin, o.chat_id, o.kind, o.payload, o.stale_ok, now, o.once)
+            for row_id, o in zip(ids, owed, strict=True)]
 
 
 async def write_once(session: AsyncSession, owed: Owed, origin: str | None, now: Any) -> Effect | None:

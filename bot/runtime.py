@@ -155,7 +155,7 @@ class Rq:
         self.after_commit: list[Callable[[], Coroutine[Any, Any, Any]]] = []
         self.cache: dict[str, Any] = {}  # reads shared by the steps of this one update
         self.undo: list[Callable[[], None]] = []  # side effects to reverse when the commit fails
-        self.rows: list[Effect] = []  # written with the commit, pushed to the sender after it
+        self.rows: list[effects.Written] = []  # written with the commit, pushed to the sender after it
         self.on_commit: list[Callable[[], None]] = []  # bookkeeping once the commit went through
         self.loaded: list[AppRow] | None = None  # the user's applications as loaded with the user
 

@@ -38,7 +38,7 @@ import html
 import logging
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -55,7 +55,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.clock import Clock
-from bot.effects import split_message
+from bot.effects import Written, split_message
 from storage.db import Database
 from storage.models import Effect, HandledUpdate, ReviewMessage, Screen, User
 
@@ -109,7 +109,7 @@ class Item:
         return self.payload.get("screen") if self.kind in ("message", "edit", "card") else None
 
     @classmethod
-    def of(cls, row: Effect) -> Item:
+    def of(cls, row: Effect | Written) -> Item:
         return cls(row.id, row.chat_id, row.kind, row.payload, row.created_at, row.attempts or 0, row.origin,
                    bool(row.stale_ok), row.once)
 
@@ -168,7 +168,7 @@ class Sender:
 
     # ------------------------------------------------------------------ intake
 
-    def push(self, rows: Iterable[Effect | Item]) -> None:
+    def push(self, rows: Iterable[Effect | Written | Item]) -> None:
         """Deliver these committed rows (in their order, after what each chat has queued already). Before
         the bot is known they stay owed in the database, for `start` or the sweep."""
         if self.bot is None:
@@ -184,7 +184,7 @@ class Sender:
             if lane not in self.workers:
                 self.workers[lane] = asyncio.get_running_loop().create_task(self._serve(lane))
 
-    def push_after(self, chat_id: int, rows: list[Effect]) -> None:
+    def push_after(self, chat_id: int, rows: Sequence[Effect | Written]) -> None:
         """Deliver `rows` once the messages queued for `chat_id` are out (an update's effects for other
         people follow the actor's own answer, as they would be seen: a kill in between then repeats
         nothing that was already delivered to them)."""

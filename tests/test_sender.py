@@ -34,9 +34,9 @@ async def h(tmp_path: Any) -> Any:
     await close_harness(harness)
 
 
-async def owed(h: Harness, *batches: tuple[str, list[effects.Owed]]) -> list[Effect]:
+async def owed(h: Harness, *batches: tuple[str, list[effects.Owed]]) -> list[effects.Written]:
     """Rows committed as the given updates (origin, effects) would commit them, not yet pushed."""
-    rows: list[Effect] = []
+    rows: list[effects.Written] = []
     async with h.db.session() as s:
         for origin, batch in batches:
             rows += await effects.insert(s, batch, origin, h.clock.now())
@@ -44,7 +44,7 @@ async def owed(h: Harness, *batches: tuple[str, list[effects.Owed]]) -> list[Eff
     return rows
 
 
-async def deliver(h: Harness, rows: list[Effect]) -> None:
+async def deliver(h: Harness, rows: list[effects.Written]) -> None:
     sender = h.app.bot_data["services"].sender
     sender.push(rows)
     await sender.idle()

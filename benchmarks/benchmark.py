@@ -99,6 +99,7 @@ FIGURES = (
     "store-and-reply bot throughput",
     "studio bot throughput",
     "throughput ratio studio/store-and-reply",
+    "CPU per update under load",
     "throughput ratio studio/echo",
     "SQL statements per update",
     "Bot API calls per update",

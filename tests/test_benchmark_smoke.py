@@ -35,6 +35,8 @@ async def test_benchmark_runs_end_to_end_and_prints_every_figure(tmp_path, capsy
     assert anchor > 0 and "3.00 SQL statements per update" in note, note
     ratio, _ = figure("throughput ratio studio/store-and-reply")
     assert ratio > 0
+    cpu, note = figure("CPU per update under load")
+    assert 0 < cpu < 1000 and re.search(r"the store-and-reply bot [\d.]+ ms \(ratio [\d.]+\)", note), note
     sql, note = figure("SQL statements per update")
     assert 1 < sql < 40 and re.search(r"by kind: .*SELECT [\d.]+.*INSERT [\d.]+", note), note
     api, note = figure("Bot API calls per update")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -58,28 +61,37 @@ async def test_persistence_round_trip(pg_clean):
     await db.dispose()
 
 
+@contextmanager
+def first_words(db: Database) -> Iterator[list[str]]:
+    """The first word of every statement run meanwhile (BEGIN, INSERT …)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
 async def test_one_updates_states_are_written_in_one_transaction(pg_clean):
     """R-M2: what PTB hands over after one update (several conversations, the user data) is written
     together in one transaction when the batch ends, nothing before; unchanged values are not written."""
-    from sqlalchemy import event
-
     db = Database(pg_clean)
     await db.migrate()
     p = SqlPersistence(db)
     await p.update_conversation("review", (2, 2), "opinion")
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_):
-        seen.append(statement.split()[0].upper())
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    async with p.batch():
-        await p.update_conversation("apply", (1, 1), "form")
-        await p.update_conversation("review", (2, 2), "opinion")  # unchanged
-        await p.update_conversation("meeting", (1, 1), "date")
-        await p.update_user_data(1, {"lang": "zh"})
-        assert seen == []  # nothing before the batch ends
-    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    with first_words(db) as seen:
+        async with p.batch():
+            await p.update_conversation("apply", (1, 1), "form")
+            await p.update_conversation("review", (2, 2), "opinion")  # unchanged
+            await p.update_conversation("meeting", (1, 1), "date")
+            await p.update_user_data(1, {"lang": "zh"})
+            assert seen == []  # nothing before the batch ends
     assert seen.count("INSERT") + seen.count("UPDATE") == 3 and seen.count("BEGIN") <= 1, seen
     fresh = SqlPersistence(db)
     assert await fresh.get_conversations("apply") == {(1, 1): "form"}
@@ -92,8 +104,6 @@ async def test_states_staged_in_an_updates_transaction_are_not_written_again(pg_
     """R-M2: a conversation's next state and the user data staged in the update's own session are stored
     with its commit; handed over by PTB afterwards, unchanged, they cost no statement; rolled back, they
     are not taken for stored."""
-    from sqlalchemy import event
-
     db = Database(pg_clean)
     await db.migrate()
     p = SqlPersistence(db)
@@ -105,16 +115,10 @@ async def test_states_staged_in_an_updates_transaction_are_not_written_again(pg_
         stored = await p.stage(s, rows)
         await s.commit()
     stored()
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_):
-        seen.append(statement.split()[0].upper())
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    async with p.batch():
-        await p.update_conversation("apply", (1, 1), "form")
-        await p.update_user_data(1, {"awaiting": [["apply", {}]]})
-    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    with first_words(db) as seen:
+        async with p.batch():
+            await p.update_conversation("apply", (1, 1), "form")
+            await p.update_user_data(1, {"awaiting": [["apply", {}]]})
     assert seen == []
     fresh = SqlPersistence(db)
     assert await fresh.get_conversations("apply") == {(1, 1): "form"}

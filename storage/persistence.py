@@ -24,7 +24,8 @@ CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
 
 _MISSING = object()
 # the rows an update's persistence writes, gathered to be written in one transaction (`SqlPersistence.batch`)
-_BATCH: ContextVar[list[tuple[str, str, str, Any]] | None] = ContextVar("persistence_batch", default=None)
+Row = tuple[str, str, str, Any]  # kind, name, key, data (None: no row)
+_BATCH: ContextVar[list[Row] | None] = ContextVar("persistence_batch", default=None)
 _TABLE = cast(Table, PersistedState.__table__)
 _ROW = and_(_TABLE.c.kind == bindparam("_kind"), _TABLE.c.name == bindparam("_name"), _TABLE.c.key == bindparam("_key"))
 # built once: PTB hands over a changed state after many updates (a reviewer's every step)
@@ -69,7 +70,7 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
     async def batch(self) -> AsyncIterator[None]:
         """What is handed over inside (PTB's `update_persistence` after one update: its conversations and its
         user data) is written together, in one transaction, when the block ends."""
-        rows: list[tuple[str, str, str, Any]] = []
+        rows: list[Row] = []
         token = _BATCH.set(rows)
         try:
             yield
@@ -77,16 +78,18 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
             _BATCH.reset(token)
         await self._write(rows)
 
-    async def _put(self, kind: str, key: str, data: Any, name: str = "") -> None:
+    async def _put(self, row: Row) -> None:
+        kind, name, key, data = row
         if self._stored.get((kind, name, key), _MISSING) == data:
             return
+        own = (kind, name, key, deepcopy(data))
         rows = _BATCH.get()
         if rows is not None:
-            rows.append((kind, name, key, deepcopy(data)))
+            rows.append(own)
         else:
-            await self._write([(kind, name, key, data)])
+            await self._write([own])
 
-    async def _write(self, rows: list[tuple[str, str, str, Any]]) -> None:
+    async def _write(self, rows: list[Row]) -> None:
         if not rows:
             return
         async with self.db.session() as s:
@@ -95,26 +98,27 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         await self.db.durable(s)
         self._remember(rows)
 
-    async def _execute(self, session: AsyncSession, rows: list[tuple[str, str, str, Any]]) -> None:
+    async def _execute(self, session: AsyncSession, rows: list[Row]) -> None:
         for kind, name, key, data in rows:
             if data is None:
                 await session.execute(_DELETE, {"_kind": kind, "_name": name, "_key": key})
             else:
                 await session.execute(self._upsert, {"kind": kind, "name": name, "key": key, "data": data})
 
-    def _remember(self, rows: list[tuple[str, str, str, Any]]) -> None:
+    def _remember(self, rows: list[Row]) -> None:
+        """Rows written (their values the persistence's own copies) as the database now holds them."""
         for kind, name, key, data in rows:
-            self._stored[(kind, name, key)] = deepcopy(data)
+            self._stored[(kind, name, key)] = data
 
     @staticmethod
-    def conversation_row(name: str, key: ConversationKey, state: object | None) -> tuple[str, str, str, Any]:
+    def conversation_row(name: str, key: ConversationKey, state: object | None) -> Row:
         return ("conv", name, json.dumps(list(key)), state)
 
     @staticmethod
-    def user_row(user_id: int, data: dict[str, Any] | None) -> tuple[str, str, str, Any]:
+    def user_row(user_id: int, data: dict[str, Any] | None) -> Row:
         return ("user", "", str(user_id), data or None)
 
-    async def stage(self, session: AsyncSession, rows: list[tuple[str, str, str, Any]]) -> Callable[[], None]:
+    async def stage(self, session: AsyncSession, rows: list[Row]) -> Callable[[], None]:
         """Write what an update's handler already knows it leaves behind (`conversation_row`, `user_row`)
         in that update's own transaction; call the result once it is committed. What PTB hands over
         afterwards is then found stored already and costs no transaction of its own."""
@@ -139,27 +143,25 @@ class SqlPersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, A
         return {tuple(json.loads(r.key)): r.data for r in await self._load("conv", name)}
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        kind, name, k, data = self.conversation_row(name, key, new_state)
-        await self._put(kind, k, data, name=name)
+        await self._put(self.conversation_row(name, key, new_state))
 
     async def update_user_data(self, user_id: int, data: dict[str, Any]) -> None:
-        kind, name, key, value = self.user_row(user_id, data)
-        await self._put(kind, key, value, name=name)
+        await self._put(self.user_row(user_id, data))
 
     async def update_chat_data(self, chat_id: int, data: dict[str, Any]) -> None:
-        await self._put("chat", str(chat_id), data or None)
+        await self._put(("chat", "", str(chat_id), data or None))
 
     async def update_bot_data(self, data: dict[str, Any]) -> None:
-        await self._put("bot", "", data)
+        await self._put(("bot", "", "", data))
 
     async def update_callback_data(self, data: CDCData) -> None:
         return None
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        await self._put("chat", str(chat_id), None)
+        await self._put(("chat", "", str(chat_id), None))
 
     async def drop_user_data(self, user_id: int) -> None:
-        await self._put("user", str(user_id), None)
+        await self._put(("user", "", str(user_id), None))
 
     async def refresh_user_data(self, user_id: int, user_data: dict[str, Any]) -> None:
         return None

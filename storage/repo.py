@@ -155,8 +155,8 @@ def _held_person(s: AsyncSession, user_id: int) -> tuple[User, set[Role], list[A
     if held is None:
         return None
     user_values, roles, app_values = held
-    user = _detached(User, user_values)
-    apps = [_detached(Application, v) for v in app_values]
+    user = _detached(User, _own(user_values))
+    apps = [_detached(Application, _own(v)) for v in app_values]
     if any(AsyncSession.identity_key(instance=row) in s.identity_map for row in (user, *apps)):
         return None
     s.add_all([user, *apps])
@@ -164,7 +164,8 @@ def _held_person(s: AsyncSession, user_id: int) -> tuple[User, set[Role], list[A
 
 
 def _detached(model: type[T], values: dict[str, Any]) -> T:
-    row = model(**{k: _own(v) for k, v in values.items()})
+    """A row of `model` with these column values (taken as they are), belonging to no session."""
+    row = model(**values)
     make_transient_to_detached(row)
     return row
 
@@ -209,10 +210,7 @@ def _refs(s: AsyncSession) -> RefCache | None:
 
 def _detached_copy(row: T) -> T:
     """A copy of `row` belonging to no session (what the cache holds: a session's rows change with it)."""
-    mapper = sa_inspect(type(row))
-    copy = type(row)(**{a.key: getattr(row, a.key) for a in mapper.column_attrs})
-    make_transient_to_detached(copy)
-    return copy
+    return _detached(type(row), _values(row))
 
 
 async def _unions(s: AsyncSession) -> tuple[Union, ...]:

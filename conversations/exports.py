@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 from telegram import InlineKeyboardButton as Btn
@@ -125,7 +125,7 @@ async def cmd_stats(rq: Rq) -> None:
     rq.reply(report.text)  # the figures at once; the chart (matplotlib: ~0.5 s the first time) follows
     # the chart is drawn from these same figures (not read again: the text and the chart agree)
     rq.owe(effects.render(rq.chat_id, "chart", year=year, lang=rq.lang,
-                          figures={k: v.to_json() for k, v in report.figures.items()}))
+                          figures={k: asdict(v) for k, v in report.figures.items()}))
 
 
 def register(app: Application) -> None:

@@ -202,13 +202,9 @@ class Stats:
     by_status: list[tuple[str, int]]  # (status code, applications), in workflow order
     named_by_year: list[tuple[int, int]]  # (year, studios named), oldest first
 
-    def to_json(self) -> dict[str, Any]:
-        return {"year": self.year, "total": self.total, "drafts": self.drafts, "by_union": self.by_union,
-                "by_status": self.by_status, "named_by_year": self.named_by_year}
-
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Stats:
-        """As `to_json` wrote it (JSON gives the pairs back as lists)."""
+        """As `dataclasses.asdict` wrote it into an effect (JSON gives the pairs back as lists)."""
         return cls(int(d["year"]), int(d["total"]), int(d["drafts"]), [(str(a), int(b)) for a, b in d["by_union"]],
                    [(str(a), int(b)) for a, b in d["by_status"]], [(int(a), int(b)) for a, b in d["named_by_year"]])
 

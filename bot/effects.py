@@ -142,9 +142,9 @@ def write(session: AsyncSession, owed: list[Owed], origin: str | None, now: Any)
     return rows
 
 
-_TABLE = cast(Table, Effect.__table__)
-_INSERT = sa_insert(_TABLE).returning(_TABLE.c.id)
-_INSERT_ORDERED = sa_insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+TABLE = cast(Table, Effect.__table__)  # the effect rows, for statements of Core
+_INSERT = sa_insert(TABLE).returning(TABLE.c.id)
+_INSERT_ORDERED = sa_insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)

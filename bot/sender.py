@@ -55,6 +55,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.clock import Clock
+from bot.effects import TABLE as _EFFECTS
 from bot.effects import Written, split_message
 from storage.db import Database
 from storage.models import Effect, HandledUpdate, ReviewMessage, Screen, User
@@ -662,7 +663,6 @@ class Sender:
                 self.stored(carried)
 
 
-_EFFECTS = cast(Table, Effect.__table__)
 _SCREENS = cast(Table, Screen.__table__)
 _SCREEN_UPDATE = (update(_SCREENS).where(_SCREENS.c.chat_id == bindparam("c"), _SCREENS.c.name == bindparam("n"))
                   .values(message_id=bindparam("m"), keyboard=bindparam("k")))
